@@ -1,0 +1,446 @@
+//! Fuzzy valid-time dates: a year, a half-year, a month, a day or a minute, never more precise
+//! than the source.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use chrono::{Datelike, Days, Months, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Years outside this range are refused: the history starts in 2016 and a typo such as `20244`
+/// should be an error, not a date.
+pub const YEAR_MIN: i32 = 1900;
+pub const YEAR_MAX: i32 = 2200;
+
+/// A date as precise as its source: "2018", "2019-H2" (hösten 2019), "2019-10", "2019-10-08" or
+/// "2024-11-12T05:30" (local time in Europe/Stockholm).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FuzzyDate {
+    Year(i32),
+    Half { year: i32, half: Half },
+    Month { year: i32, month: u32 },
+    Day(NaiveDate),
+    Minute(NaiveDateTime),
+}
+
+/// The two halves of a year as Swedish sources name them: *våren* (H1) and *hösten* (H2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Half {
+    Spring,
+    Autumn,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    Year,
+    Half,
+    Month,
+    Day,
+    Minute,
+}
+
+impl Precision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::Year => "year",
+            Precision::Half => "half",
+            Precision::Month => "month",
+            Precision::Day => "day",
+            Precision::Minute => "minute",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{input:?} is not a date: {reason}")]
+pub struct DateError {
+    pub input: String,
+    pub reason: String,
+}
+
+fn date_error(input: &str, reason: impl Into<String>) -> DateError {
+    DateError {
+        input: input.chars().take(80).collect(),
+        reason: reason.into(),
+    }
+}
+
+const FORMS: &str =
+    "expected 2019, 2019-H2, hösten 2019, våren 2019, 2019-10, 2019-10-08 or 2019-10-08T05:30";
+
+fn parse_year(text: &str, input: &str) -> Result<i32, DateError> {
+    if text.len() != 4 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(date_error(
+            input,
+            format!("the year must be four digits; {FORMS}"),
+        ));
+    }
+    let year: i32 = text
+        .parse()
+        .map_err(|_| date_error(input, "the year is not a number"))?;
+    if !(YEAR_MIN..=YEAR_MAX).contains(&year) {
+        return Err(date_error(
+            input,
+            format!("the year must lie between {YEAR_MIN} and {YEAR_MAX}"),
+        ));
+    }
+    Ok(year)
+}
+
+fn parse_two_digits(text: &str, what: &str, input: &str) -> Result<u32, DateError> {
+    if text.len() != 2 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(date_error(input, format!("the {what} must be two digits")));
+    }
+    text.parse()
+        .map_err(|_| date_error(input, format!("the {what} is not a number")))
+}
+
+impl FuzzyDate {
+    /// Parses the canonical forms and the Swedish seasons people type.
+    pub fn parse(input: &str) -> Result<FuzzyDate, DateError> {
+        let text = input.trim();
+        if text.is_empty() {
+            return Err(date_error(input, format!("it is empty; {FORMS}")));
+        }
+        let lower = text.to_lowercase();
+        for (word, half) in [("hösten", Half::Autumn), ("våren", Half::Spring)] {
+            if let Some(rest) = lower.strip_prefix(word) {
+                let year = parse_year(rest.trim(), input)?;
+                return Ok(FuzzyDate::Half { year, half });
+            }
+        }
+        if let Some((date_part, time_part)) = text.split_once('T') {
+            let FuzzyDate::Day(day) = FuzzyDate::parse_numeric(date_part, input)? else {
+                return Err(date_error(input, "a time needs a full day before the T"));
+            };
+            let Some((hour, minute)) = time_part.split_once(':') else {
+                return Err(date_error(input, "the time must be HH:MM"));
+            };
+            let hour = parse_two_digits(hour, "hour", input)?;
+            let minute = parse_two_digits(minute, "minute", input)?;
+            let time = NaiveTime::from_hms_opt(hour, minute, 0)
+                .ok_or_else(|| date_error(input, "no such time of day"))?;
+            return Ok(FuzzyDate::Minute(day.and_time(time)));
+        }
+        FuzzyDate::parse_numeric(text, input)
+    }
+
+    fn parse_numeric(text: &str, input: &str) -> Result<FuzzyDate, DateError> {
+        let parts: Vec<&str> = text.split('-').collect();
+        match parts.as_slice() {
+            [year] => Ok(FuzzyDate::Year(parse_year(year, input)?)),
+            [year, "H1" | "h1"] => Ok(FuzzyDate::Half {
+                year: parse_year(year, input)?,
+                half: Half::Spring,
+            }),
+            [year, "H2" | "h2"] => Ok(FuzzyDate::Half {
+                year: parse_year(year, input)?,
+                half: Half::Autumn,
+            }),
+            [year, month] => {
+                let year = parse_year(year, input)?;
+                let month = parse_two_digits(month, "month", input)?;
+                if !(1..=12).contains(&month) {
+                    return Err(date_error(input, "the month must be 01 to 12"));
+                }
+                Ok(FuzzyDate::Month { year, month })
+            }
+            [year, month, day] => {
+                let year = parse_year(year, input)?;
+                let month = parse_two_digits(month, "month", input)?;
+                let day = parse_two_digits(day, "day", input)?;
+                NaiveDate::from_ymd_opt(year, month, day)
+                    .map(FuzzyDate::Day)
+                    .ok_or_else(|| date_error(input, "no such day in the calendar"))
+            }
+            _ => Err(date_error(input, FORMS)),
+        }
+    }
+
+    pub fn precision(&self) -> Precision {
+        match self {
+            FuzzyDate::Year(_) => Precision::Year,
+            FuzzyDate::Half { .. } => Precision::Half,
+            FuzzyDate::Month { .. } => Precision::Month,
+            FuzzyDate::Day(_) => Precision::Day,
+            FuzzyDate::Minute(_) => Precision::Minute,
+        }
+    }
+
+    pub fn year(&self) -> i32 {
+        match self {
+            FuzzyDate::Year(year)
+            | FuzzyDate::Half { year, .. }
+            | FuzzyDate::Month { year, .. } => *year,
+            FuzzyDate::Day(day) => day.year(),
+            FuzzyDate::Minute(at) => at.year(),
+        }
+    }
+
+    /// The first day the date covers.
+    pub fn first_day(&self) -> NaiveDate {
+        let ymd = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("years are range-checked");
+        match *self {
+            FuzzyDate::Year(year) => ymd(year, 1, 1),
+            FuzzyDate::Half { year, half } => {
+                ymd(year, if half == Half::Spring { 1 } else { 7 }, 1)
+            }
+            FuzzyDate::Month { year, month } => ymd(year, month, 1),
+            FuzzyDate::Day(day) => day,
+            FuzzyDate::Minute(at) => at.date(),
+        }
+    }
+
+    /// The last day the date covers.
+    pub fn last_day(&self) -> NaiveDate {
+        let first = self.first_day();
+        let after = match self.precision() {
+            Precision::Year => first + Months::new(12),
+            Precision::Half => first + Months::new(6),
+            Precision::Month => first + Months::new(1),
+            Precision::Day | Precision::Minute => first + Days::new(1),
+        };
+        after - Days::new(1)
+    }
+
+    /// True when the whole date lies on or before `day`: the fact had surely happened by then.
+    pub fn surely_by(&self, day: NaiveDate) -> bool {
+        self.last_day() <= day
+    }
+
+    /// True when the date begins on or before `day`: the fact may have happened by then.
+    pub fn possibly_by(&self, day: NaiveDate) -> bool {
+        self.first_day() <= day
+    }
+
+    /// The month index (year * 12 + zero-based month) of the date's midpoint, used in slippage
+    /// arithmetic: a year counts as July, spring as April, autumn as October, a month or a day
+    /// as its own month.
+    pub fn midpoint_month_index(&self) -> i64 {
+        let year = i64::from(self.year());
+        let month0: i64 = match *self {
+            FuzzyDate::Year(_) => 6,
+            FuzzyDate::Half {
+                half: Half::Spring, ..
+            } => 3,
+            FuzzyDate::Half {
+                half: Half::Autumn, ..
+            } => 9,
+            FuzzyDate::Month { month, .. } => i64::from(month) - 1,
+            FuzzyDate::Day(day) => i64::from(day.month0()),
+            FuzzyDate::Minute(at) => i64::from(at.month0()),
+        };
+        year * 12 + month0
+    }
+
+    /// Half the width of the date in whole months: how far its midpoint may be from the truth.
+    pub fn half_width_months(&self) -> u32 {
+        match self.precision() {
+            Precision::Year => 6,
+            Precision::Half => 3,
+            Precision::Month | Precision::Day | Precision::Minute => 0,
+        }
+    }
+
+    /// Whole months from `self` to `later`, midpoint to midpoint, with the uncertainty the two
+    /// precisions leave.
+    pub fn months_until(&self, later: &FuzzyDate) -> MonthSpan {
+        MonthSpan {
+            months: later.midpoint_month_index() - self.midpoint_month_index(),
+            plus_minus: self.half_width_months() + later.half_width_months(),
+        }
+    }
+}
+
+/// A number of months with its uncertainty, `months ± plus_minus`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonthSpan {
+    pub months: i64,
+    pub plus_minus: u32,
+}
+
+impl fmt::Display for MonthSpan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:+}", self.months)?;
+        if self.plus_minus > 0 {
+            write!(f, " (±{})", self.plus_minus)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for FuzzyDate {
+    /// The canonical form, which [`FuzzyDate::parse`] reads back to the same value.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FuzzyDate::Year(year) => write!(f, "{year:04}"),
+            FuzzyDate::Half { year, half } => {
+                write!(
+                    f,
+                    "{year:04}-{}",
+                    if *half == Half::Spring { "H1" } else { "H2" }
+                )
+            }
+            FuzzyDate::Month { year, month } => write!(f, "{year:04}-{month:02}"),
+            FuzzyDate::Day(day) => write!(f, "{}", day.format("%Y-%m-%d")),
+            FuzzyDate::Minute(at) => write!(
+                f,
+                "{}T{:02}:{:02}",
+                at.date().format("%Y-%m-%d"),
+                at.hour(),
+                at.minute()
+            ),
+        }
+    }
+}
+
+impl Ord for FuzzyDate {
+    /// Chronological by first day, then the wider date first (a year opens before its months),
+    /// then by time of day.
+    fn cmp(&self, other: &FuzzyDate) -> Ordering {
+        let time = |d: &FuzzyDate| match d {
+            FuzzyDate::Minute(at) => Some(at.time()),
+            _ => None,
+        };
+        self.first_day()
+            .cmp(&other.first_day())
+            .then_with(|| other.last_day().cmp(&self.last_day()))
+            .then_with(|| self.precision().cmp(&other.precision()))
+            .then_with(|| time(self).cmp(&time(other)))
+    }
+}
+
+impl PartialOrd for FuzzyDate {
+    fn partial_cmp(&self, other: &FuzzyDate) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Serialize for FuzzyDate {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for FuzzyDate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        FuzzyDate::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::str::FromStr for FuzzyDate {
+    type Err = DateError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        FuzzyDate::parse(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn d(text: &str) -> FuzzyDate {
+        FuzzyDate::parse(text).expect("valid date")
+    }
+
+    #[test]
+    fn swedish_seasons_are_half_years() {
+        assert_eq!(d("hösten 2019"), d("2019-H2"));
+        assert_eq!(d("Våren 2022"), d("2022-H1"));
+        assert_eq!(d("hösten 2019").to_string(), "2019-H2");
+    }
+
+    #[test]
+    fn precision_is_kept() {
+        for (text, precision) in [
+            ("2018", Precision::Year),
+            ("2019-H2", Precision::Half),
+            ("2019-10", Precision::Month),
+            ("2019-10-08", Precision::Day),
+            ("2024-11-12T05:30", Precision::Minute),
+        ] {
+            let date = d(text);
+            assert_eq!(date.precision(), precision, "{text}");
+            assert_eq!(date.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn impossible_dates_are_refused_with_the_reason() {
+        let error = FuzzyDate::parse("2024-02-30").unwrap_err();
+        assert!(error.to_string().contains("no such day"), "{error}");
+        let error = FuzzyDate::parse("hösten 20x").unwrap_err();
+        assert!(error.to_string().contains("four digits"), "{error}");
+        for bad in [
+            "",
+            "2019-13",
+            "2019-H3",
+            "19-10-08",
+            "2019-10-08T25:00",
+            "2019-10T05:30",
+        ] {
+            assert!(FuzzyDate::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn ranges_cover_the_period() {
+        let autumn = d("2019-H2");
+        assert_eq!(
+            autumn.first_day(),
+            NaiveDate::from_ymd_opt(2019, 7, 1).unwrap()
+        );
+        assert_eq!(
+            autumn.last_day(),
+            NaiveDate::from_ymd_opt(2019, 12, 31).unwrap()
+        );
+        let inside = NaiveDate::from_ymd_opt(2019, 9, 1).unwrap();
+        assert!(autumn.possibly_by(inside));
+        assert!(!autumn.surely_by(inside));
+    }
+
+    #[test]
+    fn slippage_counts_midpoints_and_reports_uncertainty() {
+        // Baseline spring 2021 (midpoint April), actual start 12 November 2024.
+        let span = d("2021-H1").months_until(&d("2024-11-12"));
+        assert_eq!(
+            span,
+            MonthSpan {
+                months: 43,
+                plus_minus: 3
+            }
+        );
+        assert_eq!(span.to_string(), "+43 (±3)");
+        assert_eq!(d("2024-H2").months_until(&d("2025-H2")).months, 12);
+    }
+
+    #[test]
+    fn order_is_chronological_with_wider_dates_first() {
+        let mut dates = [d("2019-10-08"), d("2019-H2"), d("2019"), d("2019-10")];
+        dates.sort();
+        let texts: Vec<String> = dates.iter().map(ToString::to_string).collect();
+        assert_eq!(texts, ["2019", "2019-H2", "2019-10", "2019-10-08"]);
+    }
+
+    proptest! {
+        #[test]
+        fn canonical_form_reads_back(year in 1900i32..2200, month in 1u32..=12, day in 1u32..=28, kind in 0u8..5, h in 0u32..24, m in 0u32..60) {
+            let date = match kind {
+                0 => FuzzyDate::Year(year),
+                1 => FuzzyDate::Half { year, half: if month > 6 { Half::Autumn } else { Half::Spring } },
+                2 => FuzzyDate::Month { year, month },
+                3 => FuzzyDate::Day(NaiveDate::from_ymd_opt(year, month, day).unwrap()),
+                _ => FuzzyDate::Minute(NaiveDate::from_ymd_opt(year, month, day).unwrap().and_hms_opt(h, m, 0).unwrap()),
+            };
+            prop_assert_eq!(FuzzyDate::parse(&date.to_string()).unwrap(), date);
+        }
+
+        #[test]
+        fn parser_never_panics(text in "\\PC{0,40}") {
+            let _ = FuzzyDate::parse(&text);
+        }
+    }
+}

@@ -1,0 +1,560 @@
+//! The event envelope as writers give it ([`NewEvent`]) and as the log holds it
+//! ([`StoredEvent`]), parsing with located errors, and the canonical encoding the hash chain covers.
+
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::date::{FuzzyDate, Precision};
+use crate::kinds::EventData;
+use crate::text::{EventKey, HashHex, StreamId, Text, Url, default_stream};
+
+/// The version of the event schema this program writes. Stored with every event so that later
+/// versions can upcast older ones.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The longest line an import reads, in bytes. An event is a sentence and some data; a
+/// megabyte is far beyond any honest event and keeps a hostile file from exhausting memory.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// The chain hash before the first event: 64 zeros.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Where a fact comes from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub title: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<Url>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<FuzzyDate>,
+}
+
+/// A validated event, before the store gives it a place in the log.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NewEvent {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<EventKey>,
+    pub stream: StreamId,
+    pub occurred: FuzzyDate,
+    pub summary: Text,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<Text>,
+    #[serde(flatten)]
+    pub data: EventData,
+}
+
+impl NewEvent {
+    pub fn kind(&self) -> &'static str {
+        self.data.kind()
+    }
+
+    /// The event's content as canonical JSON (RFC 8785): what idempotency compares and what
+    /// the store keeps.
+    pub fn canonical_content(&self) -> String {
+        canonical_json(&self.to_value())
+    }
+
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).expect("events always serialize to JSON")
+    }
+}
+
+/// Transaction time: when the store recorded an event, in UTC to the microsecond.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordedAt(pub DateTime<Utc>);
+
+impl RecordedAt {
+    /// Parses the stored form, `2026-11-23T10:15:30.123456Z`.
+    pub fn parse(text: &str) -> Result<RecordedAt, String> {
+        let parsed = DateTime::parse_from_rfc3339(text)
+            .map_err(|e| format!("{text:?} is not an RFC 3339 timestamp: {e}"))?;
+        let at = RecordedAt(parsed.with_timezone(&Utc));
+        if at.to_string() != text {
+            return Err(format!(
+                "{text:?} is not in the stored form YYYY-MM-DDTHH:MM:SS.ffffffZ"
+            ));
+        }
+        Ok(at)
+    }
+
+    /// Truncated to whole microseconds, the precision the log keeps.
+    pub fn from_datetime(at: DateTime<Utc>) -> RecordedAt {
+        let micros = at.timestamp_micros();
+        RecordedAt(DateTime::from_timestamp_micros(micros).expect("a timestamp within range"))
+    }
+}
+
+impl fmt::Display for RecordedAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::Micros, true))
+    }
+}
+
+/// An event in the log: its content plus the place, time and hashes the store gave it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredEvent {
+    pub seq: u64,
+    pub stream_version: u64,
+    pub recorded_at: RecordedAt,
+    pub schema: u32,
+    pub event: NewEvent,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl StoredEvent {
+    /// The canonical envelope the chain hash covers: the content plus `seq`, `stream_version`,
+    /// `recorded_at` and `schema`.
+    pub fn canonical_envelope(&self) -> String {
+        envelope_json(
+            self.event.to_value(),
+            self.seq,
+            self.stream_version,
+            &self.recorded_at,
+            self.schema,
+        )
+    }
+
+    /// The full envelope with both hashes, as `log --format json` and `export` write it.
+    pub fn to_export_value(&self) -> Value {
+        let mut map = match self.event.to_value() {
+            Value::Object(map) => map,
+            _ => unreachable!("an event serializes to an object"),
+        };
+        map.insert("seq".into(), self.seq.into());
+        map.insert("stream_version".into(), self.stream_version.into());
+        map.insert("recorded_at".into(), self.recorded_at.to_string().into());
+        map.insert("schema".into(), self.schema.into());
+        map.insert("prev_hash".into(), self.prev_hash.clone().into());
+        map.insert("hash".into(), self.hash.clone().into());
+        Value::Object(map)
+    }
+}
+
+/// Builds the canonical envelope text from content and the store's fields.
+pub fn envelope_json(
+    content: Value,
+    seq: u64,
+    stream_version: u64,
+    recorded_at: &RecordedAt,
+    schema: u32,
+) -> String {
+    let mut map = match content {
+        Value::Object(map) => map,
+        _ => unreachable!("an event serializes to an object"),
+    };
+    map.insert("seq".into(), seq.into());
+    map.insert("stream_version".into(), stream_version.into());
+    map.insert("recorded_at".into(), recorded_at.to_string().into());
+    map.insert("schema".into(), schema.into());
+    canonical_json(&Value::Object(map))
+}
+
+/// The chain hash: SHA-256 over the previous hash (64 lowercase hex digits), one newline, and
+/// the canonical envelope, written as lowercase hex. `printf '%s\n%s' PREV ENVELOPE | sha256sum`
+/// computes the same.
+pub fn chain_hash(prev_hash: &str, canonical_envelope: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(prev_hash.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(canonical_envelope.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// SHA-256 of bytes, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Writes JSON in the canonical form of RFC 8785 (JCS) for the values events hold: object keys
+/// sorted (all keys are ASCII, so byte order equals JCS's UTF-16 order), no whitespace, strings
+/// escaped as JSON.stringify does, numbers as plain decimals (the model only admits numbers that
+/// print without an exponent).
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::with_capacity(256);
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort_unstable();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(key, out);
+                out.push(':');
+                write_canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        Value::String(text) => write_string(text, out),
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+fn write_string(text: &str, out: &mut String) {
+    out.push_str(&serde_json::to_string(text).expect("strings always serialize"));
+}
+
+/// Why one event was refused, and which field.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("field {field:?}: {reason}")]
+pub struct FieldError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> FieldError {
+        FieldError {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvent {
+    #[serde(default)]
+    key: Option<EventKey>,
+    kind: String,
+    occurred: FuzzyDate,
+    #[serde(default)]
+    stream: Option<StreamId>,
+    summary: Text,
+    #[serde(default)]
+    source: Option<Source>,
+    #[serde(default)]
+    by: Option<Text>,
+    #[serde(default)]
+    data: Option<Value>,
+}
+
+fn field_error_from_serde<E: fmt::Display>(path: String, error: E) -> FieldError {
+    let reason = error.to_string();
+    // serde names a missing or unknown field in its message; the path is then the parent.
+    let named = |prefix: &str| {
+        reason
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned)
+    };
+    let reason = strip_position(&reason);
+    // serde_path_to_error's path ends at the parent for a missing field, and at the field
+    // itself for an unknown one.
+    let field = match named("missing field `") {
+        Some(name) if path == "." => name,
+        Some(name) => format!("{path}.{name}"),
+        None => path,
+    };
+    FieldError { field, reason }
+}
+
+/// serde_json appends " at line 1 column 57" to its messages; the caller names the line itself.
+fn strip_position(reason: &str) -> String {
+    match reason.rfind(" at line ") {
+        Some(at) if reason[at..].contains(" column ") => reason[..at].to_owned(),
+        _ => reason.to_owned(),
+    }
+}
+
+/// Parses and validates one event written as JSON.
+pub fn parse_event(line: &str) -> Result<NewEvent, FieldError> {
+    if line.len() > MAX_LINE_BYTES {
+        return Err(FieldError::new(
+            "(line)",
+            format!(
+                "the line is {} bytes long; at most {MAX_LINE_BYTES} are allowed",
+                line.len()
+            ),
+        ));
+    }
+    if line.contains('\0') {
+        return Err(FieldError::new("(line)", "the line contains a NUL byte"));
+    }
+    let value: Value = serde_json::from_str(line).map_err(|e| {
+        FieldError::new(
+            "(json)",
+            format!("not valid JSON: {}", strip_position(&e.to_string())),
+        )
+    })?;
+    event_from_value(value)
+}
+
+/// Validates an event given as a JSON value.
+pub fn event_from_value(value: Value) -> Result<NewEvent, FieldError> {
+    if !value.is_object() {
+        return Err(FieldError::new("(json)", "an event must be a JSON object"));
+    }
+    let raw: RawEvent = serde_path_to_error::deserialize(value)
+        .map_err(|e| field_error_from_serde(e.path().to_string(), e.inner()))?;
+    let data = typed_data(
+        &raw.kind,
+        raw.data.unwrap_or_else(|| Value::Object(Map::new())),
+    )?;
+    let event = NewEvent {
+        key: raw.key,
+        stream: raw.stream.unwrap_or_else(default_stream),
+        occurred: raw.occurred,
+        summary: raw.summary,
+        source: raw.source,
+        by: raw.by,
+        data,
+    };
+    check_event(&event)?;
+    Ok(event)
+}
+
+/// Deserializes `data` as the data of `kind`, naming the field that is wrong.
+pub fn typed_data(kind: &str, data: Value) -> Result<EventData, FieldError> {
+    if !data.is_object() {
+        return Err(FieldError::new("data", "data must be a JSON object"));
+    }
+    match crate::kinds::data_for_kind(kind, data) {
+        None => Err(FieldError::new(
+            "kind",
+            format!(
+                "{:?} is not a kind of event; the kinds are {}",
+                kind.chars().take(60).collect::<String>(),
+                crate::kinds::KINDS.join(", ")
+            ),
+        )),
+        Some(Ok(data)) => Ok(data),
+        Some(Err(e)) => {
+            let path = e.path().to_string();
+            let path = if path == "." {
+                "data".to_owned()
+            } else {
+                format!("data.{path}")
+            };
+            Err(field_error_from_serde(path, e.inner()))
+        }
+    }
+}
+
+/// The checks that span fields, after each field is valid on its own.
+fn check_event(event: &NewEvent) -> Result<(), FieldError> {
+    if event.data.requires_source() && event.source.is_none() {
+        return Err(FieldError::new(
+            "source",
+            format!(
+                "a {} event is a historical fact and must name its source",
+                event.kind()
+            ),
+        ));
+    }
+    match &event.data {
+        EventData::SituationNoted(note) => {
+            if let Some(until) = &note.until {
+                if until.precision() != Precision::Day {
+                    return Err(FieldError::new(
+                        "data.until",
+                        format!(
+                            "{until} is not a day; a note stands until a given day (YYYY-MM-DD)"
+                        ),
+                    ));
+                }
+                if until.last_day() < event.occurred.first_day() {
+                    return Err(FieldError::new(
+                        "data.until",
+                        format!("{until} is before the note's own date {}", event.occurred),
+                    ));
+                }
+                if note.standing {
+                    return Err(FieldError::new(
+                        "data.standing",
+                        "a note either stands until a day or until withdrawn, not both",
+                    ));
+                }
+            }
+        }
+        EventData::PlanRevised(plan) => {
+            let mut seen = std::collections::BTreeSet::new();
+            for (i, wave) in plan.waves.iter().enumerate() {
+                if !seen.insert(wave.wave.as_str()) {
+                    return Err(FieldError::new(
+                        format!("data.waves[{i}].wave"),
+                        format!("wave {:?} is listed twice in one plan", wave.wave.as_str()),
+                    ));
+                }
+            }
+        }
+        EventData::EventCorrected(correction) => {
+            check_target(&correction.target)?;
+            if correction.occurred.is_none()
+                && correction.summary.is_none()
+                && correction.source.is_none()
+                && correction.data.is_none()
+            {
+                return Err(FieldError::new(
+                    "data",
+                    "a correction must correct at least one of occurred, summary, source and data",
+                ));
+            }
+        }
+        EventData::EventRetracted(retraction) => check_target(&retraction.target)?,
+        EventData::ReportPublished(report) => {
+            if report.report_date.precision() != Precision::Day {
+                return Err(FieldError::new(
+                    "data.report_date",
+                    "the report date must be a day",
+                ));
+            }
+            if report.compiled_at.precision() != Precision::Minute {
+                return Err(FieldError::new(
+                    "data.compiled_at",
+                    "the compilation time must be a minute (YYYY-MM-DDTHH:MM)",
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn check_target(target: &crate::kinds::Target) -> Result<(), FieldError> {
+    if target.key.is_none() && target.seq.is_none() {
+        return Err(FieldError::new(
+            "data.target",
+            "name the event to correct by its key or its sequence number",
+        ));
+    }
+    if target.seq == Some(0) {
+        return Err(FieldError::new(
+            "data.target.seq",
+            "sequence numbers start at 1",
+        ));
+    }
+    Ok(())
+}
+
+/// Reads an envelope as `export` writes it (content plus seq, stream_version, recorded_at,
+/// schema, prev_hash and hash), validating the content like any event.
+pub fn stored_from_export_value(value: Value) -> Result<StoredEvent, FieldError> {
+    let Value::Object(mut map) = value else {
+        return Err(FieldError::new(
+            "(json)",
+            "an exported event must be a JSON object",
+        ));
+    };
+    let mut take_u64 = |name: &str| -> Result<u64, FieldError> {
+        map.remove(name)
+            .and_then(|v| v.as_u64())
+            .ok_or_else(|| FieldError::new(name, "missing or not a non-negative integer"))
+    };
+    let seq = take_u64("seq")?;
+    let stream_version = take_u64("stream_version")?;
+    let schema = u32::try_from(take_u64("schema")?)
+        .map_err(|_| FieldError::new("schema", "out of range"))?;
+    let mut take_string = |name: &str| -> Result<String, FieldError> {
+        match map.remove(name) {
+            Some(Value::String(text)) => Ok(text),
+            _ => Err(FieldError::new(name, "missing or not a string")),
+        }
+    };
+    let recorded_at = RecordedAt::parse(&take_string("recorded_at")?)
+        .map_err(|reason| FieldError::new("recorded_at", reason))?;
+    let prev_hash = take_string("prev_hash")?;
+    let hash = take_string("hash")?;
+    for (name, value) in [("prev_hash", &prev_hash), ("hash", &hash)] {
+        HashHex::new(value.clone()).map_err(|reason| FieldError::new(name, reason))?;
+    }
+    let event = event_from_value(Value::Object(map))?;
+    Ok(StoredEvent {
+        seq,
+        stream_version,
+        recorded_at,
+        schema,
+        event,
+        prev_hash,
+        hash,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAN: &str = r#"{"key":"2022-05-17-ny-tidplan","kind":"plan_revised","occurred":"2022-05-17","summary":"Regionstyrelsen beslutade om ny tidplan.","source":{"title":"Fakta om programmet","url":"https://www.vgregion.se/x","published":"2022-11-02"},"data":{"decided_by":"Regionstyrelsen","waves":[{"wave":"sodra-1","area":"Merparten av södra området","planned":"hösten 2024"}]}}"#;
+
+    #[test]
+    fn a_plan_parses_with_default_stream_and_canonical_dates() {
+        let event = parse_event(PLAN).expect("valid");
+        assert_eq!(event.stream.as_str(), "program");
+        assert_eq!(event.kind(), "plan_revised");
+        let content = event.canonical_content();
+        assert!(content.contains(r#""planned":"2024-H2""#), "{content}");
+        assert!(content.starts_with(r#"{"data":"#), "keys sorted: {content}");
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let bad = PLAN.replace("hösten 2024", "hösten 20x");
+        let error = parse_event(&bad).unwrap_err();
+        assert_eq!(error.field, "data.waves[0].planned");
+        assert!(error.reason.contains("hösten 20x"), "{error}");
+
+        let error = parse_event(&PLAN.replace("\"decided_by\"", "\"decidedby\"")).unwrap_err();
+        assert_eq!(error.field, "data.decidedby");
+        assert!(error.reason.contains("unknown field"), "{error}");
+
+        let error = parse_event(&PLAN.replace(
+            "\"summary\":\"Regionstyrelsen beslutade om ny tidplan.\",",
+            "",
+        ))
+        .unwrap_err();
+        assert_eq!(error.field, "summary");
+
+        let error = parse_event(&PLAN.replace("plan_revised", "plan_reviesd")).unwrap_err();
+        assert_eq!(error.field, "kind");
+
+        let error = parse_event(r#"{"kind":"decision_made","occurred":"2018","summary":"x","data":{"decided_by":"RF"}}"#).unwrap_err();
+        assert_eq!(error.field, "source");
+
+        let error =
+            parse_event(r#"{"kind":"decision_made","occurred":"2018","summary":"x","extra":1}"#)
+                .unwrap_err();
+        assert_eq!(error.field, "extra");
+    }
+
+    #[test]
+    fn chain_hash_matches_the_documented_recipe() {
+        // printf '%s\n%s' 000…0 '{}' | sha256sum
+        assert_eq!(
+            chain_hash(GENESIS_HASH, "{}"),
+            sha256_hex(format!("{GENESIS_HASH}\n{{}}").as_bytes())
+        );
+    }
+
+    #[test]
+    fn canonical_json_escapes_like_json_stringify() {
+        let value = serde_json::json!({"b": "a\"\\\n\u{1f}ö", "a": [1, 2.5, true, null]});
+        assert_eq!(
+            canonical_json(&value),
+            r#"{"a":[1,2.5,true,null],"b":"a\"\\\n\u001fö"}"#
+        );
+    }
+}

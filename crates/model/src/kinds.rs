@@ -1,0 +1,566 @@
+//! The kinds of event and the data each carries. Every data struct refuses unknown fields; the
+//! contract for writers is `events/README.md`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::date::FuzzyDate;
+use crate::text::{Amount, EventKey, HashHex, Id, Text, Url, bounded_list, nonempty_list};
+
+/// A kind together with its validated data. Serialized adjacently tagged, as
+/// `{"kind": "plan_revised", "data": {...}}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
+pub enum EventData {
+    DecisionMade(DecisionMade),
+    ContractSigned(ContractSigned),
+    AgreementMade(AgreementMade),
+    BudgetSet(BudgetSet),
+    PlanRevised(PlanRevised),
+    DelayAnnounced(DelayAnnounced),
+    WaveStarted(WaveRef),
+    RolloutPaused(RolloutChanged),
+    RolloutResumed(RolloutChanged),
+    WaveCompleted(WaveRef),
+    WaveCancelled(WaveCancelled),
+    ReclamationSent(ReclamationSent),
+    ReclamationAnswered(ReclamationAnswered),
+    SettlementReached(SettlementReached),
+    LegalActionFiled(LegalActionFiled),
+    LegalActionUpdated(LegalActionUpdated),
+    ReviewCommissioned(ReviewCommissioned),
+    ReviewCompleted(ReviewCompleted),
+    InquiryReceived(InquiryReceived),
+    InquiryAnswered(InquiryAnswered),
+    FactReported(FactReported),
+    SituationNoted(SituationNoted),
+    CommunicationPublished(CommunicationPublished),
+    FigureReported(FigureReported),
+    RoleAssigned(RoleAssigned),
+    ReportPublished(ReportPublished),
+    EventCorrected(EventCorrected),
+    EventRetracted(EventRetracted),
+}
+
+/// Every kind's name, in the order of [`EventData`].
+pub const KINDS: &[&str] = &[
+    "decision_made",
+    "contract_signed",
+    "agreement_made",
+    "budget_set",
+    "plan_revised",
+    "delay_announced",
+    "wave_started",
+    "rollout_paused",
+    "rollout_resumed",
+    "wave_completed",
+    "wave_cancelled",
+    "reclamation_sent",
+    "reclamation_answered",
+    "settlement_reached",
+    "legal_action_filed",
+    "legal_action_updated",
+    "review_commissioned",
+    "review_completed",
+    "inquiry_received",
+    "inquiry_answered",
+    "fact_reported",
+    "situation_noted",
+    "communication_published",
+    "figure_reported",
+    "role_assigned",
+    "report_published",
+    "event_corrected",
+    "event_retracted",
+];
+
+/// Deserializes `data` as the struct of `kind`, keeping the path to a bad field (relative to
+/// `data`). Returns `None` for an unknown kind.
+pub(crate) fn data_for_kind(
+    kind: &str,
+    data: serde_json::Value,
+) -> Option<Result<EventData, serde_path_to_error::Error<serde_json::Error>>> {
+    fn de<T: serde::de::DeserializeOwned>(
+        data: serde_json::Value,
+        wrap: fn(T) -> EventData,
+    ) -> Result<EventData, serde_path_to_error::Error<serde_json::Error>> {
+        serde_path_to_error::deserialize(data).map(wrap)
+    }
+    Some(match kind {
+        "decision_made" => de(data, EventData::DecisionMade),
+        "contract_signed" => de(data, EventData::ContractSigned),
+        "agreement_made" => de(data, EventData::AgreementMade),
+        "budget_set" => de(data, EventData::BudgetSet),
+        "plan_revised" => de(data, EventData::PlanRevised),
+        "delay_announced" => de(data, EventData::DelayAnnounced),
+        "wave_started" => de(data, EventData::WaveStarted),
+        "rollout_paused" => de(data, EventData::RolloutPaused),
+        "rollout_resumed" => de(data, EventData::RolloutResumed),
+        "wave_completed" => de(data, EventData::WaveCompleted),
+        "wave_cancelled" => de(data, EventData::WaveCancelled),
+        "reclamation_sent" => de(data, EventData::ReclamationSent),
+        "reclamation_answered" => de(data, EventData::ReclamationAnswered),
+        "settlement_reached" => de(data, EventData::SettlementReached),
+        "legal_action_filed" => de(data, EventData::LegalActionFiled),
+        "legal_action_updated" => de(data, EventData::LegalActionUpdated),
+        "review_commissioned" => de(data, EventData::ReviewCommissioned),
+        "review_completed" => de(data, EventData::ReviewCompleted),
+        "inquiry_received" => de(data, EventData::InquiryReceived),
+        "inquiry_answered" => de(data, EventData::InquiryAnswered),
+        "fact_reported" => de(data, EventData::FactReported),
+        "situation_noted" => de(data, EventData::SituationNoted),
+        "communication_published" => de(data, EventData::CommunicationPublished),
+        "figure_reported" => de(data, EventData::FigureReported),
+        "role_assigned" => de(data, EventData::RoleAssigned),
+        "report_published" => de(data, EventData::ReportPublished),
+        "event_corrected" => de(data, EventData::EventCorrected),
+        "event_retracted" => de(data, EventData::EventRetracted),
+        _ => return None,
+    })
+}
+
+impl EventData {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventData::DecisionMade(_) => "decision_made",
+            EventData::ContractSigned(_) => "contract_signed",
+            EventData::AgreementMade(_) => "agreement_made",
+            EventData::BudgetSet(_) => "budget_set",
+            EventData::PlanRevised(_) => "plan_revised",
+            EventData::DelayAnnounced(_) => "delay_announced",
+            EventData::WaveStarted(_) => "wave_started",
+            EventData::RolloutPaused(_) => "rollout_paused",
+            EventData::RolloutResumed(_) => "rollout_resumed",
+            EventData::WaveCompleted(_) => "wave_completed",
+            EventData::WaveCancelled(_) => "wave_cancelled",
+            EventData::ReclamationSent(_) => "reclamation_sent",
+            EventData::ReclamationAnswered(_) => "reclamation_answered",
+            EventData::SettlementReached(_) => "settlement_reached",
+            EventData::LegalActionFiled(_) => "legal_action_filed",
+            EventData::LegalActionUpdated(_) => "legal_action_updated",
+            EventData::ReviewCommissioned(_) => "review_commissioned",
+            EventData::ReviewCompleted(_) => "review_completed",
+            EventData::InquiryReceived(_) => "inquiry_received",
+            EventData::InquiryAnswered(_) => "inquiry_answered",
+            EventData::FactReported(_) => "fact_reported",
+            EventData::SituationNoted(_) => "situation_noted",
+            EventData::CommunicationPublished(_) => "communication_published",
+            EventData::FigureReported(_) => "figure_reported",
+            EventData::RoleAssigned(_) => "role_assigned",
+            EventData::ReportPublished(_) => "report_published",
+            EventData::EventCorrected(_) => "event_corrected",
+            EventData::EventRetracted(_) => "event_retracted",
+        }
+    }
+
+    /// Historical facts must say where they come from; what staff type themselves (notes,
+    /// communications, figures, roles) and what the program writes (corrections, publications)
+    /// may leave the source out.
+    pub fn requires_source(&self) -> bool {
+        !matches!(
+            self,
+            EventData::SituationNoted(_)
+                | EventData::CommunicationPublished(_)
+                | EventData::FigureReported(_)
+                | EventData::RoleAssigned(_)
+                | EventData::ReportPublished(_)
+                | EventData::EventCorrected(_)
+                | EventData::EventRetracted(_)
+        )
+    }
+
+    /// The earlier event this one corrects or retracts, if any.
+    pub fn target(&self) -> Option<&Target> {
+        match self {
+            EventData::EventCorrected(c) => Some(&c.target),
+            EventData::EventRetracted(r) => Some(&r.target),
+            _ => None,
+        }
+    }
+
+    pub fn target_mut(&mut self) -> Option<&mut Target> {
+        match self {
+            EventData::EventCorrected(c) => Some(&mut c.target),
+            EventData::EventRetracted(r) => Some(&mut r.target),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionMade {
+    pub decided_by: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Text>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractSigned {
+    pub supplier: Text,
+    pub buyer: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_msek: Option<Amount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term: Option<Text>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementMade {
+    #[serde(deserialize_with = "nonempty_list")]
+    pub parties: Vec<Text>,
+    #[serde(
+        default,
+        deserialize_with = "bounded_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub covers: Vec<Text>,
+    #[serde(
+        default,
+        deserialize_with = "bounded_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub cancels: Vec<Text>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetSet {
+    pub budget: Id,
+    pub value_msek: Amount,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Text>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanRevised {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Text>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+    #[serde(deserialize_with = "nonempty_list")]
+    pub waves: Vec<PlannedWave>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlannedWave {
+    pub wave: Id,
+    pub area: Text,
+    pub planned: FuzzyDate,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelayAnnounced {
+    #[serde(
+        default,
+        deserialize_with = "bounded_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub waves: Vec<Id>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_months: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Text>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaveRef {
+    pub wave: Id,
+    #[serde(
+        default,
+        deserialize_with = "bounded_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub units: Vec<Text>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutChanged {
+    #[serde(
+        default,
+        deserialize_with = "bounded_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub waves: Vec<Id>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<Text>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaveCancelled {
+    pub wave: Id,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Text>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReclamationSent {
+    pub matter: Id,
+    pub from: Text,
+    pub to: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<FuzzyDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_msek: Option<Amount>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReclamationAnswered {
+    pub matter: Id,
+    pub from: Text,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettlementReached {
+    #[serde(deserialize_with = "nonempty_list")]
+    pub parties: Vec<Text>,
+    #[serde(
+        default,
+        deserialize_with = "bounded_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub matters: Vec<Id>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub amount_disclosed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegalActionFiled {
+    pub matter: Id,
+    pub plaintiff: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defendant: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub court: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_date: Option<FuzzyDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_step: Option<Text>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegalActionUpdated {
+    pub matter: Id,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub closed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_date: Option<FuzzyDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_step: Option<Text>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewCommissioned {
+    pub matter: Id,
+    pub reviewer: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commissioned_by: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<FuzzyDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_cap_msek: Option<Amount>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewCompleted {
+    pub matter: Id,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finding: Option<Text>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InquiryReceived {
+    pub matter: Id,
+    pub from: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<FuzzyDate>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InquiryAnswered {
+    pub matter: Id,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub closed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FactReported {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<Id>,
+}
+
+/// The report section a note belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Section {
+    /// *Sammanfattande lägesbild*.
+    Summary,
+    /// *Kommunikativ lägesbild*.
+    Communications,
+    /// *Verksamhetens kommentar*.
+    Operations,
+    /// *Om Samordning vårdinformationssystem*.
+    About,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SituationNoted {
+    pub section: Section,
+    #[serde(
+        default,
+        deserialize_with = "bounded_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub points: Vec<Text>,
+    /// The last day the note stands; must be a whole day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<FuzzyDate>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub standing: bool,
+}
+
+/// Where a published item is listed in the report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Listing {
+    /// *Kommunikativa åtgärder, urval*, in the report of its week.
+    #[default]
+    Dated,
+    /// *Samlad information*, until retracted.
+    Collected,
+}
+
+impl Listing {
+    fn is_default(&self) -> bool {
+        *self == Listing::Dated
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommunicationPublished {
+    pub title: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<Url>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Text>,
+    #[serde(default, skip_serializing_if = "Listing::is_default")]
+    pub listing: Listing,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FigureReported {
+    pub figure: Id,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Text>,
+    pub value: Amount,
+    pub unit: Text,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleAssigned {
+    pub role: Id,
+    pub person: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<Text>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportPublished {
+    /// The day the report describes.
+    pub report_date: FuzzyDate,
+    /// The time printed as *Sammanställd*, `YYYY-MM-DDTHH:MM`.
+    pub compiled_at: FuzzyDate,
+    /// The last sequence number the report was built from.
+    pub log_seq: u64,
+    /// The chain hash at `log_seq`.
+    pub head_hash: HashHex,
+    /// SHA-256 over the templates used, in name order.
+    pub template_digest: HashHex,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<Text>,
+    #[serde(deserialize_with = "nonempty_list")]
+    pub outputs: Vec<RenderedOutput>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenderedOutput {
+    pub format: Id,
+    pub sha256: HashHex,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+}
+
+/// The event a correction or retraction points at. Writers give the key or the sequence
+/// number; the store fills in the sequence number when it appends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<EventKey>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventCorrected {
+    pub target: Target,
+    pub reason: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurred: Option<FuzzyDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<crate::event::Source>,
+    /// The target's corrected data, whole; checked against the target's kind on append.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventRetracted {
+    pub target: Target,
+    pub reason: Text,
+}

@@ -1,0 +1,16 @@
+//! The shared vocabulary of lagesbild: events and their kinds, fuzzy valid-time dates,
+//! validation with located errors, and the canonical encoding the hash chain covers. No I/O.
+
+pub mod date;
+pub mod event;
+pub mod kinds;
+pub mod text;
+
+pub use date::{DateError, FuzzyDate, Half, MonthSpan, Precision};
+pub use event::{
+    FieldError, GENESIS_HASH, MAX_LINE_BYTES, NewEvent, RecordedAt, SCHEMA_VERSION, Source,
+    StoredEvent, canonical_json, chain_hash, envelope_json, event_from_value, parse_event,
+    sha256_hex, stored_from_export_value, typed_data,
+};
+pub use kinds::{EventData, KINDS, Section, Target};
+pub use text::{Amount, EventKey, HashHex, Id, StreamId, Text, Url};

@@ -1,0 +1,67 @@
+//! The store's errors, shaped by what the caller does next: fix the input, retry, or
+//! investigate the file.
+
+use lagesbild_model::FieldError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// An event of the batch is invalid in a way only the log can tell (a correction's target
+    /// does not exist, its data does not fit the target's kind). `index` is its place in the
+    /// batch.
+    #[error("event {index} of the batch: {error}")]
+    Invalid { index: usize, error: FieldError },
+
+    /// The key is in the log already with other content.
+    #[error(
+        "event {index} of the batch: key {key:?} is already in the log as event {seq} with different content"
+    )]
+    KeyConflict { index: usize, key: String, seq: u64 },
+
+    /// Optimistic concurrency: the stream moved on since the caller read it.
+    #[error(
+        "stream {stream:?} is at version {actual}, not the expected {expected}; nothing was written"
+    )]
+    StaleVersion {
+        stream: String,
+        expected: u64,
+        actual: u64,
+    },
+
+    /// Another writer held the database longer than the busy timeout.
+    #[error(
+        "the database stayed locked by another writer for more than {timeout_ms} ms; nothing was written, try again"
+    )]
+    Busy { timeout_ms: u64 },
+
+    #[error(
+        "the database has schema version {found}, newer than this program understands ({supported}); use a newer lagesbild"
+    )]
+    SchemaTooNew { found: i64, supported: i64 },
+
+    /// `verify` found the log broken at `seq`.
+    #[error("the log is broken at event {seq}: {reason}")]
+    Broken { seq: u64, reason: String },
+
+    /// Restore refuses a database that already holds events.
+    #[error("restore needs an empty database; this one holds {count} events")]
+    NotEmpty { count: u64 },
+
+    #[error("storage: {0}")]
+    Storage(#[from] rusqlite::Error),
+}
+
+impl StoreError {
+    pub(crate) fn from_sqlite(error: rusqlite::Error, timeout_ms: u64) -> StoreError {
+        match &error {
+            rusqlite::Error::SqliteFailure(code, _)
+                if matches!(
+                    code.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                StoreError::Busy { timeout_ms }
+            }
+            _ => StoreError::Storage(error),
+        }
+    }
+}

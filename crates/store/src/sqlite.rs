@@ -1,0 +1,869 @@
+//! The SQLite backend of [`EventLog`](crate::EventLog): one file, WAL, `STRICT` tables, triggers
+//! that refuse UPDATE and DELETE, one `BEGIN IMMEDIATE` transaction per batch.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use lagesbild_model::{
+    EventData, FieldError, GENESIS_HASH, NewEvent, RecordedAt, SCHEMA_VERSION, StoredEvent,
+    canonical_json, chain_hash, envelope_json, event_from_value, typed_data,
+};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::{
+    AppendReport, EventLog, EventRef, Expectation, Filter, Head, Outcome, StoreError, VerifyReport,
+};
+
+/// The schema migrations, in order; `PRAGMA user_version` holds the last one applied.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../schema/001_events.sql"))];
+
+/// The newest schema version this program reads and writes.
+pub const SUPPORTED_SCHEMA_VERSION: i64 = 1;
+
+/// How long a writer waits for another to finish before giving up, in milliseconds. Long enough
+/// for a million-event import batch of another process to commit, short enough that a stuck
+/// writer is reported instead of hanging forever.
+pub const BUSY_TIMEOUT_DEFAULT: u64 = 30_000;
+
+/// The triggers that make the log append-only; `verify` checks they are present and unchanged.
+const TRIGGERS: &[&str] = &["events_refuse_update", "events_refuse_delete"];
+
+const COLUMNS: &str = "seq, stream, stream_version, key, kind, occurred, occurred_first, \
+     occurred_last, recorded_at, schema_version, content, prev_hash, hash";
+
+type Clock = Box<dyn Fn() -> DateTime<Utc> + Send>;
+
+pub struct SqliteStore {
+    conn: Connection,
+    clock: Clock,
+    busy_timeout_ms: u64,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.conn.path())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens the log at `path`, creating the file and the schema if needed.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open(path)?;
+        SqliteStore::setup(conn)
+    }
+
+    /// Opens an existing log for reading only; never creates or migrates anything.
+    pub fn open_read_only(path: &Path) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_DEFAULT))?;
+        let store = SqliteStore {
+            conn,
+            clock: Box::new(Utc::now),
+            busy_timeout_ms: BUSY_TIMEOUT_DEFAULT,
+        };
+        let version = store.schema_version()?;
+        if version > SUPPORTED_SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                found: version,
+                supported: SUPPORTED_SCHEMA_VERSION,
+            });
+        }
+        Ok(store)
+    }
+
+    /// A log in memory, for tests.
+    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        SqliteStore::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(conn: Connection) -> Result<SqliteStore, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_DEFAULT))?;
+        // WAL lets readers go on while one writer appends; synchronous=FULL because an audit log
+        // must not lose a committed event to a power cut.
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        if mode != "wal" && mode != "memory" {
+            tracing::warn!(mode, "SQLite did not switch to WAL");
+        }
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let mut store = SqliteStore {
+            conn,
+            clock: Box::new(Utc::now),
+            busy_timeout_ms: BUSY_TIMEOUT_DEFAULT,
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))?)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let found = self.schema_version()?;
+        if found > SUPPORTED_SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                found,
+                supported: SUPPORTED_SCHEMA_VERSION,
+            });
+        }
+        for (version, sql) in MIGRATIONS {
+            if *version > found {
+                let tx = self
+                    .conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
+                tx.execute_batch(sql)?;
+                tx.pragma_update(None, "user_version", version)?;
+                tx.commit()?;
+                tracing::info!(version, "applied schema migration");
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the clock that stamps transaction time; tests fix it for reproducible hashes.
+    pub fn with_clock(mut self, clock: impl Fn() -> DateTime<Utc> + Send + 'static) -> Self {
+        self.clock = Box::new(clock);
+        self
+    }
+
+    pub fn set_busy_timeout(&mut self, ms: u64) -> Result<(), StoreError> {
+        self.conn
+            .busy_timeout(std::time::Duration::from_millis(ms))?;
+        self.busy_timeout_ms = ms;
+        Ok(())
+    }
+
+    pub fn count(&self) -> Result<u64, StoreError> {
+        let count: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM events", [], |row| row.get(0))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    fn sql_error(&self, error: rusqlite::Error) -> StoreError {
+        StoreError::from_sqlite(error, self.busy_timeout_ms)
+    }
+
+    /// Loads an export into an empty log, checking every hash as it goes, so that the restored
+    /// log has the same sequence numbers, times and hashes as the original. All or nothing.
+    pub fn restore(
+        &mut self,
+        events: impl IntoIterator<Item = Result<StoredEvent, StoreError>>,
+    ) -> Result<u64, StoreError> {
+        let busy = self.busy_timeout_ms;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| StoreError::from_sqlite(e, busy))?;
+        let count: i64 = tx.query_row("SELECT count(*) FROM events", [], |row| row.get(0))?;
+        if count > 0 {
+            return Err(StoreError::NotEmpty {
+                count: u64::try_from(count).unwrap_or(0),
+            });
+        }
+        let mut checker = ChainChecker::default();
+        let mut restored = 0;
+        {
+            let mut insert = tx.prepare_cached(&insert_sql())?;
+            for event in events {
+                let event = event?;
+                let envelope = event.canonical_envelope();
+                let content = event.event.canonical_content();
+                checker.check(
+                    event.seq,
+                    event.event.stream.as_ref(),
+                    event.stream_version,
+                    &event.recorded_at,
+                    event.schema,
+                    &event.prev_hash,
+                    &event.hash,
+                    &envelope,
+                )?;
+                insert_row(&mut insert, &event, &content)?;
+                restored += 1;
+            }
+        }
+        tx.commit().map_err(|e| StoreError::from_sqlite(e, busy))?;
+        Ok(restored)
+    }
+
+    fn read_rows(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut statement = self.conn.prepare_cached(sql)?;
+        let mut rows = statement.query(rusqlite::params_from_iter(params.iter()))?;
+        let mut events = Vec::new();
+        while let Some(row) = rows.next()? {
+            events.push(stored_from_row(row)?);
+        }
+        Ok(events)
+    }
+}
+
+fn insert_sql() -> String {
+    format!(
+        "INSERT INTO events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+    )
+}
+
+fn insert_row(
+    insert: &mut rusqlite::CachedStatement<'_>,
+    event: &StoredEvent,
+    content: &str,
+) -> Result<(), rusqlite::Error> {
+    let e = &event.event;
+    insert.execute(params![
+        to_i64(event.seq),
+        e.stream.as_str(),
+        to_i64(event.stream_version),
+        e.key.as_ref().map(|k| k.as_str()),
+        e.kind(),
+        e.occurred.to_string(),
+        e.occurred.first_day().to_string(),
+        e.occurred.last_day().to_string(),
+        event.recorded_at.to_string(),
+        i64::from(event.schema),
+        content,
+        event.prev_hash,
+        event.hash,
+    ])?;
+    Ok(())
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).expect("sequence numbers stay below 2^63")
+}
+
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+fn stored_from_row(row: &rusqlite::Row<'_>) -> Result<StoredEvent, StoreError> {
+    let seq = to_u64(row.get(0)?);
+    let broken = |reason: String| StoreError::Broken { seq, reason };
+    let content: String = row.get(10)?;
+    let value: serde_json::Value =
+        serde_json::from_str(&content).map_err(|e| broken(format!("content is not JSON: {e}")))?;
+    let event = event_from_value(value)
+        .map_err(|e| broken(format!("content is not a valid event: {e}")))?;
+    let recorded_at: String = row.get(8)?;
+    Ok(StoredEvent {
+        seq,
+        stream_version: to_u64(row.get(2)?),
+        recorded_at: RecordedAt::parse(&recorded_at).map_err(broken)?,
+        schema: u32::try_from(row.get::<_, i64>(9)?).unwrap_or(u32::MAX),
+        event,
+        prev_hash: row.get(11)?,
+        hash: row.get(12)?,
+    })
+}
+
+/// Resolves what a correction or retraction points at, and normalizes corrected data against the
+/// target's kind.
+struct TargetInfo {
+    seq: u64,
+    kind: String,
+}
+
+impl SqliteStore {
+    /// Runs every check of [`EventLog::append`] and reports what would happen, then rolls back:
+    /// nothing is written.
+    pub fn append_dry_run(
+        &mut self,
+        batch: Vec<NewEvent>,
+        expectations: &[Expectation],
+    ) -> Result<AppendReport, StoreError> {
+        self.append_inner(batch, expectations, false)
+    }
+
+    fn append_inner(
+        &mut self,
+        batch: Vec<NewEvent>,
+        expectations: &[Expectation],
+        commit: bool,
+    ) -> Result<AppendReport, StoreError> {
+        let busy = self.busy_timeout_ms;
+        let now = RecordedAt::from_datetime((self.clock)());
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| StoreError::from_sqlite(e, busy))?;
+
+        let head = head_of(&tx)?;
+        // Transaction time never goes backwards, even if the system clock does.
+        let recorded_at = match head.recorded_at {
+            Some(last) if last > now => last,
+            _ => now,
+        };
+
+        let mut versions: HashMap<String, u64> = HashMap::new();
+        let stream_version = |tx: &rusqlite::Transaction<'_>,
+                              versions: &mut HashMap<String, u64>,
+                              stream: &str|
+         -> Result<u64, StoreError> {
+            if let Some(version) = versions.get(stream) {
+                return Ok(*version);
+            }
+            let version: Option<i64> = tx.query_row(
+                "SELECT max(stream_version) FROM events WHERE stream = ?1",
+                [stream],
+                |row| row.get(0),
+            )?;
+            let version = to_u64(version.unwrap_or(0));
+            versions.insert(stream.to_owned(), version);
+            Ok(version)
+        };
+
+        for expectation in expectations {
+            let actual = stream_version(&tx, &mut versions, &expectation.stream)?;
+            if actual != expectation.version {
+                return Err(StoreError::StaleVersion {
+                    stream: expectation.stream.clone(),
+                    expected: expectation.version,
+                    actual,
+                });
+            }
+        }
+
+        let mut outcomes = Vec::with_capacity(batch.len());
+        // Keys appended in this batch: key -> (seq, content, kind).
+        let mut batch_keys: HashMap<String, (u64, String, &'static str)> = HashMap::new();
+        let mut batch_kinds: HashMap<u64, &'static str> = HashMap::new();
+        let mut seq = head.seq;
+        let mut prev_hash = head.hash.clone();
+        {
+            let mut insert = tx.prepare_cached(&insert_sql())?;
+            let mut by_key =
+                tx.prepare_cached("SELECT seq, content, kind FROM events WHERE key = ?1")?;
+            let mut by_seq = tx.prepare_cached("SELECT kind FROM events WHERE seq = ?1")?;
+
+            for (index, mut event) in batch.into_iter().enumerate() {
+                let invalid = |field: &str, reason: String| StoreError::Invalid {
+                    index,
+                    error: FieldError::new(field, reason),
+                };
+                if let Some(target) = event.data.target().cloned() {
+                    let info = if let Some(key) = &target.key {
+                        let found = match batch_keys.get(key.as_str()) {
+                            Some((seq, _, kind)) => Some(TargetInfo {
+                                seq: *seq,
+                                kind: (*kind).to_owned(),
+                            }),
+                            None => by_key
+                                .query_row([key.as_str()], |row| {
+                                    Ok(TargetInfo {
+                                        seq: to_u64(row.get(0)?),
+                                        kind: row.get(2)?,
+                                    })
+                                })
+                                .optional()?,
+                        };
+                        let info = found.ok_or_else(|| {
+                            invalid(
+                                "data.target.key",
+                                format!("no event with key {:?} is in the log", key.as_str()),
+                            )
+                        })?;
+                        if let Some(given) = target.seq
+                            && given != info.seq
+                        {
+                            return Err(invalid(
+                                "data.target",
+                                format!(
+                                    "key {:?} is event {}, not event {given}",
+                                    key.as_str(),
+                                    info.seq
+                                ),
+                            ));
+                        }
+                        info
+                    } else {
+                        let given = target.seq.expect("the model requires a key or a seq");
+                        let kind = match batch_kinds.get(&given) {
+                            Some(kind) => Some((*kind).to_owned()),
+                            None => by_seq
+                                .query_row([to_i64(given)], |row| row.get(0))
+                                .optional()?,
+                        };
+                        let kind = kind.ok_or_else(|| {
+                            invalid(
+                                "data.target.seq",
+                                format!("there is no event {given} in the log"),
+                            )
+                        })?;
+                        TargetInfo { seq: given, kind }
+                    };
+                    if matches!(
+                        info.kind.as_str(),
+                        "event_corrected" | "event_retracted" | "report_published"
+                    ) {
+                        return Err(invalid(
+                            "data.target",
+                            format!(
+                                "event {} is a {}; correct or retract the original event instead",
+                                info.seq, info.kind
+                            ),
+                        ));
+                    }
+                    if let EventData::EventCorrected(correction) = &mut event.data
+                        && let Some(data) = correction.data.take()
+                    {
+                        let typed =
+                            typed_data(&info.kind, data).map_err(|e| StoreError::Invalid {
+                                index,
+                                error: FieldError::new(
+                                    format!("data.{}", e.field),
+                                    format!(
+                                        "{} (checked as the data of the target's kind {})",
+                                        e.reason, info.kind
+                                    ),
+                                ),
+                            })?;
+                        let mut value = serde_json::to_value(&typed).expect("data serializes");
+                        correction.data = value.get_mut("data").map(serde_json::Value::take);
+                    }
+                    if let Some(target) = event.data.target_mut() {
+                        target.seq = Some(info.seq);
+                    }
+                }
+
+                let value = event.to_value();
+                let content = canonical_json(&value);
+                if let Some(key) = &event.key {
+                    if let Some((existing, existing_content, _)) = batch_keys.get(key.as_str()) {
+                        if *existing_content == content {
+                            outcomes.push(Outcome::AlreadyPresent { seq: *existing });
+                            continue;
+                        }
+                        return Err(StoreError::KeyConflict {
+                            index,
+                            key: key.to_string(),
+                            seq: *existing,
+                        });
+                    }
+                    let stored: Option<(i64, String)> = by_key
+                        .query_row([key.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+                        .optional()?;
+                    if let Some((existing, existing_content)) = stored {
+                        if existing_content == content {
+                            outcomes.push(Outcome::AlreadyPresent {
+                                seq: to_u64(existing),
+                            });
+                            continue;
+                        }
+                        return Err(StoreError::KeyConflict {
+                            index,
+                            key: key.to_string(),
+                            seq: to_u64(existing),
+                        });
+                    }
+                }
+
+                seq += 1;
+                let version = stream_version(&tx, &mut versions, event.stream.as_str())? + 1;
+                versions.insert(event.stream.to_string(), version);
+                let envelope = envelope_json(value, seq, version, &recorded_at, SCHEMA_VERSION);
+                let hash = chain_hash(&prev_hash, &envelope);
+                if let Some(key) = &event.key {
+                    batch_keys.insert(key.to_string(), (seq, content.clone(), event.kind()));
+                }
+                batch_kinds.insert(seq, event.kind());
+                let stored = StoredEvent {
+                    seq,
+                    stream_version: version,
+                    recorded_at,
+                    schema: SCHEMA_VERSION,
+                    event,
+                    prev_hash: std::mem::take(&mut prev_hash),
+                    hash,
+                };
+                insert_row(&mut insert, &stored, &content)?;
+                prev_hash = stored.hash;
+                outcomes.push(Outcome::Appended {
+                    seq,
+                    stream_version: version,
+                });
+            }
+        }
+        if commit {
+            tx.commit().map_err(|e| StoreError::from_sqlite(e, busy))?;
+        } else {
+            tx.rollback()?;
+        }
+        let head = if seq == head.seq {
+            head
+        } else {
+            Head {
+                seq,
+                hash: prev_hash,
+                recorded_at: Some(recorded_at),
+            }
+        };
+        Ok(AppendReport { outcomes, head })
+    }
+}
+
+impl EventLog for SqliteStore {
+    fn append(
+        &mut self,
+        batch: Vec<NewEvent>,
+        expectations: &[Expectation],
+    ) -> Result<AppendReport, StoreError> {
+        self.append_inner(batch, expectations, true)
+    }
+
+    fn read_page(
+        &self,
+        filter: &Filter,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut sql = format!("SELECT {COLUMNS} FROM events WHERE seq > ?");
+        let mut params = vec![SqlValue::Integer(to_i64(after_seq))];
+        let any_of =
+            |column: &str, values: &[String], sql: &mut String, params: &mut Vec<SqlValue>| {
+                if values.is_empty() {
+                    return;
+                }
+                let marks = vec!["?"; values.len()].join(", ");
+                sql.push_str(&format!(" AND {column} IN ({marks})"));
+                params.extend(values.iter().map(|v| SqlValue::Text(v.clone())));
+            };
+        any_of("stream", &filter.streams, &mut sql, &mut params);
+        any_of("kind", &filter.kinds, &mut sql, &mut params);
+        if let Some(from) = filter.occurred_from {
+            sql.push_str(" AND occurred_last >= ?");
+            params.push(SqlValue::Text(from.to_string()));
+        }
+        if let Some(to) = filter.occurred_to {
+            sql.push_str(" AND occurred_first <= ?");
+            params.push(SqlValue::Text(to.to_string()));
+        }
+        if let Some(from) = &filter.recorded_from {
+            sql.push_str(" AND recorded_at >= ?");
+            params.push(SqlValue::Text(from.to_string()));
+        }
+        if let Some(to) = &filter.recorded_to {
+            sql.push_str(" AND recorded_at <= ?");
+            params.push(SqlValue::Text(to.to_string()));
+        }
+        if let Some(max) = filter.max_seq {
+            sql.push_str(" AND seq <= ?");
+            params.push(SqlValue::Integer(to_i64(max)));
+        }
+        sql.push_str(" ORDER BY seq LIMIT ?");
+        params.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+        self.read_rows(&sql, &params).map_err(|e| match e {
+            StoreError::Storage(e) => self.sql_error(e),
+            other => other,
+        })
+    }
+
+    fn event(&self, which: &EventRef) -> Result<Option<StoredEvent>, StoreError> {
+        let (sql, param) = match which {
+            EventRef::Seq(seq) => (
+                format!("SELECT {COLUMNS} FROM events WHERE seq = ?"),
+                SqlValue::Integer(to_i64(*seq)),
+            ),
+            EventRef::Key(key) => (
+                format!("SELECT {COLUMNS} FROM events WHERE key = ?"),
+                SqlValue::Text(key.clone()),
+            ),
+        };
+        Ok(self.read_rows(&sql, &[param])?.into_iter().next())
+    }
+
+    fn head(&self) -> Result<Head, StoreError> {
+        head_of(&self.conn)
+    }
+
+    fn seq_known_at(&self, at: &RecordedAt) -> Result<u64, StoreError> {
+        let seq: Option<i64> = self.conn.query_row(
+            "SELECT max(seq) FROM events WHERE recorded_at <= ?1",
+            [at.to_string()],
+            |row| row.get(0),
+        )?;
+        Ok(to_u64(seq.unwrap_or(0)))
+    }
+
+    fn verify(&self, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, StoreError> {
+        let version = self.schema_version()?;
+        if version > SUPPORTED_SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                found: version,
+                supported: SUPPORTED_SCHEMA_VERSION,
+            });
+        }
+        // Read in one transaction so that a concurrent append cannot split the check.
+        self.conn.execute_batch("BEGIN DEFERRED")?;
+        let result = verify_in(&self.conn, progress);
+        let _ = self.conn.execute_batch("COMMIT");
+        result
+    }
+}
+
+fn head_of(conn: &Connection) -> Result<Head, StoreError> {
+    let head = conn
+        .query_row(
+            "SELECT seq, hash, recorded_at FROM events ORDER BY seq DESC LIMIT 1",
+            [],
+            |row| {
+                Ok((
+                    to_u64(row.get(0)?),
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            },
+        )
+        .optional()?;
+    Ok(match head {
+        Some((seq, hash, recorded_at)) => Head {
+            seq,
+            hash,
+            recorded_at: RecordedAt::parse(&recorded_at).ok(),
+        },
+        None => Head {
+            seq: 0,
+            hash: GENESIS_HASH.to_owned(),
+            recorded_at: None,
+        },
+    })
+}
+
+/// The running state of a chain check, shared by `verify` and `restore`.
+struct ChainChecker {
+    expected_seq: u64,
+    prev_hash: String,
+    last_recorded: Option<RecordedAt>,
+    stream_versions: HashMap<String, u64>,
+}
+
+impl Default for ChainChecker {
+    fn default() -> ChainChecker {
+        ChainChecker {
+            expected_seq: 1,
+            prev_hash: GENESIS_HASH.to_owned(),
+            last_recorded: None,
+            stream_versions: HashMap::new(),
+        }
+    }
+}
+
+impl ChainChecker {
+    #[allow(clippy::too_many_arguments)]
+    fn check(
+        &mut self,
+        seq: u64,
+        stream: &str,
+        stream_version: u64,
+        recorded_at: &RecordedAt,
+        schema: u32,
+        prev_hash: &str,
+        hash: &str,
+        envelope: &str,
+    ) -> Result<(), StoreError> {
+        let broken = |seq: u64, reason: String| Err(StoreError::Broken { seq, reason });
+        if seq != self.expected_seq {
+            return broken(
+                self.expected_seq,
+                if seq > self.expected_seq {
+                    format!(
+                        "event {} is missing: the next event found is {seq}",
+                        self.expected_seq
+                    )
+                } else {
+                    format!("event {seq} appears where {} should be", self.expected_seq)
+                },
+            );
+        }
+        if i64::from(schema) > SUPPORTED_SCHEMA_VERSION || schema == 0 {
+            return broken(
+                seq,
+                format!("schema version {schema} is not one this program wrote"),
+            );
+        }
+        let last_version = self.stream_versions.get(stream).copied().unwrap_or(0);
+        if stream_version != last_version + 1 {
+            return broken(
+                seq,
+                format!("stream {stream:?} jumps from version {last_version} to {stream_version}"),
+            );
+        }
+        if let Some(last) = &self.last_recorded
+            && recorded_at < last
+        {
+            return broken(
+                seq,
+                format!("recorded_at {recorded_at} is earlier than the previous event's {last}"),
+            );
+        }
+        if prev_hash != self.prev_hash {
+            return broken(
+                seq,
+                format!(
+                    "prev_hash {prev_hash} does not match the previous event's hash {}",
+                    self.prev_hash
+                ),
+            );
+        }
+        let computed = chain_hash(prev_hash, envelope);
+        if computed != hash {
+            return broken(
+                seq,
+                format!(
+                    "hash {hash} does not match the recomputed {computed}: the event was changed"
+                ),
+            );
+        }
+        self.expected_seq += 1;
+        self.prev_hash = computed;
+        self.last_recorded = Some(*recorded_at);
+        self.stream_versions
+            .insert(stream.to_owned(), stream_version);
+        Ok(())
+    }
+}
+
+fn normalize_sql(sql: &str) -> String {
+    sql.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn expected_trigger_sql(name: &str) -> Option<String> {
+    let schema = MIGRATIONS[0].1;
+    let start = schema.find(&format!("CREATE TRIGGER {name} "))?;
+    let end = schema[start..].find("END;")? + start + 3;
+    Some(normalize_sql(&schema[start..end]))
+}
+
+fn verify_in(conn: &Connection, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, StoreError> {
+    let mut checker = ChainChecker::default();
+    let mut statement = conn.prepare(&format!("SELECT {COLUMNS} FROM events ORDER BY seq"))?;
+    let mut rows = statement.query([])?;
+    let mut count = 0;
+    while let Some(row) = rows.next()? {
+        let seq = to_u64(row.get(0)?);
+        let broken = |reason: String| StoreError::Broken { seq, reason };
+        let text = |i: usize, name: &str| -> Result<String, StoreError> {
+            match row.get_ref(i)? {
+                rusqlite::types::ValueRef::Text(bytes) => String::from_utf8(bytes.to_vec())
+                    .map_err(|_| broken(format!("{name} is not valid UTF-8"))),
+                rusqlite::types::ValueRef::Null if name == "key" => Ok(String::new()),
+                other => Err(broken(format!(
+                    "{name} has type {:?}, not text",
+                    other.data_type()
+                ))),
+            }
+        };
+        let content = text(10, "content")?;
+        let value: serde_json::Value = serde_json::from_str(&content)
+            .map_err(|e| broken(format!("content is not JSON: {e}")))?;
+        let event = event_from_value(value.clone())
+            .map_err(|e| broken(format!("content is not a valid event: {e}")))?;
+        let event_value = event.to_value();
+        if canonical_json(&event_value) != content {
+            return Err(broken(
+                "content is not in canonical form: it was edited".into(),
+            ));
+        }
+        let recorded_text = text(8, "recorded_at")?;
+        let recorded_at =
+            RecordedAt::parse(&recorded_text).map_err(|e| broken(format!("recorded_at: {e}")))?;
+        let columns = [
+            ("stream", text(1, "stream")?, event.stream.to_string()),
+            (
+                "key",
+                text(3, "key")?,
+                event
+                    .key
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            ),
+            ("kind", text(4, "kind")?, event.kind().to_owned()),
+            ("occurred", text(5, "occurred")?, event.occurred.to_string()),
+            (
+                "occurred_first",
+                text(6, "occurred_first")?,
+                event.occurred.first_day().to_string(),
+            ),
+            (
+                "occurred_last",
+                text(7, "occurred_last")?,
+                event.occurred.last_day().to_string(),
+            ),
+        ];
+        for (name, column, from_content) in columns {
+            if column != from_content {
+                return Err(broken(format!(
+                    "column {name} says {column:?} but the content says {from_content:?}"
+                )));
+            }
+        }
+        let stream_version = to_u64(row.get(2)?);
+        let schema = u32::try_from(row.get::<_, i64>(9)?).unwrap_or(0);
+        let prev_hash = text(11, "prev_hash")?;
+        let hash = text(12, "hash")?;
+        let envelope = envelope_json(event_value, seq, stream_version, &recorded_at, schema);
+        checker.check(
+            seq,
+            event.stream.as_str(),
+            stream_version,
+            &recorded_at,
+            schema,
+            &prev_hash,
+            &hash,
+            &envelope,
+        )?;
+        count += 1;
+        if count % 10_000 == 0 {
+            progress(count);
+        }
+    }
+    progress(count);
+    drop(rows);
+    drop(statement);
+
+    let head_seq = count;
+    for name in TRIGGERS {
+        let sql: Option<String> = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
+                [name],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let expected = expected_trigger_sql(name).expect("every trigger is in the first migration");
+        match sql {
+            None => {
+                return Err(StoreError::Broken {
+                    seq: head_seq,
+                    reason: format!(
+                        "trigger {name} is missing: the log is no longer protected against edits"
+                    ),
+                });
+            }
+            Some(sql) if normalize_sql(&sql) != expected => {
+                return Err(StoreError::Broken {
+                    seq: head_seq,
+                    reason: format!("trigger {name} was altered"),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(VerifyReport {
+        count,
+        head: Head {
+            seq: head_seq,
+            hash: checker.prev_hash,
+            recorded_at: checker.last_recorded,
+        },
+    })
+}

@@ -1,0 +1,418 @@
+//! `import` and `append`: reading events from files, flags or stdin, validating all of them with
+//! errors located at file:line and field, then appending them in one transaction.
+
+use std::fmt;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use lagesbild_model::{MAX_LINE_BYTES, NewEvent, parse_event};
+use lagesbild_store::{AppendReport, EventLog, Expectation, Outcome, SqliteStore, StoreError};
+
+use crate::db;
+
+/// The most errors one import reports before it stops reading: enough to fix a file in one
+/// pass, few enough to read.
+const MAX_REPORTED_ERRORS: usize = 20;
+
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// JSON Lines files, or folders whose *.jsonl files are read in name order.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Check everything and report what would be appended, but write nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(clap::Args)]
+pub struct AppendArgs {
+    /// The kind of event; without it, one JSON event is read from standard input.
+    #[arg(long)]
+    kind: Option<String>,
+    /// When it happened: 2019, 2019-H2, hösten 2019, 2019-10, 2019-10-08 or 2019-10-08T05:30.
+    #[arg(long)]
+    occurred: Option<String>,
+    /// One Swedish sentence, as a report would print it.
+    #[arg(long)]
+    summary: Option<String>,
+    #[arg(long)]
+    stream: Option<String>,
+    /// An idempotency key, unique in the log.
+    #[arg(long)]
+    key: Option<String>,
+    /// Who records the event.
+    #[arg(long)]
+    by: Option<String>,
+    #[arg(long)]
+    source_title: Option<String>,
+    #[arg(long)]
+    source_url: Option<String>,
+    #[arg(long)]
+    source_published: Option<String>,
+    /// The kind's data as a JSON object.
+    #[arg(long)]
+    data: Option<String>,
+    /// Refuse the append unless the event's stream is at this version (0: a new stream).
+    #[arg(long)]
+    expect_version: Option<u64>,
+}
+
+/// An event and where it was read.
+pub struct Located {
+    pub file: String,
+    pub line: usize,
+    pub event: NewEvent,
+}
+
+/// A refused line: where, which field, why.
+pub struct LocatedError {
+    pub file: String,
+    pub line: usize,
+    pub field: String,
+    pub reason: String,
+}
+
+impl fmt::Display for LocatedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.reason)
+        } else {
+            write!(
+                f,
+                "{}:{}: field {:?}: {}",
+                self.file, self.line, self.field, self.reason
+            )
+        }
+    }
+}
+
+pub fn format_errors(errors: &[LocatedError]) -> String {
+    let mut text = errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    if errors.len() >= MAX_REPORTED_ERRORS {
+        text.push_str(&format!("\n(stopped after {MAX_REPORTED_ERRORS} errors)"));
+    }
+    text
+}
+
+fn skip(line: &str) -> bool {
+    let trimmed = line.trim();
+    trimmed.is_empty() || trimmed.starts_with('#')
+}
+
+/// Parses in-memory texts (the bundled history).
+pub fn parse_texts(
+    texts: impl IntoIterator<Item = (String, String)>,
+) -> Result<Vec<Located>, Vec<LocatedError>> {
+    let mut events = Vec::new();
+    let mut errors = Vec::new();
+    for (file, text) in texts {
+        for (index, line) in text.lines().enumerate() {
+            parse_line(&file, index + 1, line, &mut events, &mut errors);
+        }
+    }
+    if errors.is_empty() {
+        Ok(events)
+    } else {
+        Err(errors)
+    }
+}
+
+fn parse_line(
+    file: &str,
+    line_number: usize,
+    line: &str,
+    events: &mut Vec<Located>,
+    errors: &mut Vec<LocatedError>,
+) {
+    if skip(line) || errors.len() >= MAX_REPORTED_ERRORS {
+        return;
+    }
+    match parse_event(line) {
+        Ok(event) => events.push(Located {
+            file: file.to_owned(),
+            line: line_number,
+            event,
+        }),
+        Err(error) => errors.push(LocatedError {
+            file: file.to_owned(),
+            line: line_number,
+            field: error.field,
+            reason: error.reason,
+        }),
+    }
+}
+
+/// The files a path names: itself, or a folder's *.jsonl files in name order.
+fn expand(path: &Path) -> Result<Vec<PathBuf>> {
+    if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .with_context(|| format!("cannot read the folder {}", path.display()))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "jsonl") && p.is_file())
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            bail!("{}: the folder holds no .jsonl files", path.display());
+        }
+        Ok(files)
+    } else {
+        Ok(vec![path.to_owned()])
+    }
+}
+
+/// Reads one file line by line without ever holding more than one line of at most
+/// [`MAX_LINE_BYTES`], so a hostile file cannot exhaust memory.
+fn parse_file(
+    path: &Path,
+    events: &mut Vec<Located>,
+    errors: &mut Vec<LocatedError>,
+) -> Result<()> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open {name}"))?;
+    let mut reader = BufReader::new(file);
+    let mut buffer = Vec::new();
+    let mut line_number = 0;
+    loop {
+        if errors.len() >= MAX_REPORTED_ERRORS {
+            return Ok(());
+        }
+        buffer.clear();
+        let limit = u64::try_from(MAX_LINE_BYTES).expect("fits") + 1;
+        let read = reader
+            .by_ref()
+            .take(limit)
+            .read_until(b'\n', &mut buffer)
+            .with_context(|| format!("cannot read {name}"))?;
+        if read == 0 {
+            return Ok(());
+        }
+        line_number += 1;
+        if buffer.len() > MAX_LINE_BYTES && buffer.last() != Some(&b'\n') {
+            errors.push(LocatedError {
+                file: name.clone(),
+                line: line_number,
+                field: "(line)".into(),
+                reason: format!("the line is longer than {MAX_LINE_BYTES} bytes"),
+            });
+            // Skip the rest of the overlong line.
+            let mut rest = Vec::new();
+            loop {
+                rest.clear();
+                let n = reader.by_ref().take(limit).read_until(b'\n', &mut rest)?;
+                if n == 0 || rest.last() == Some(&b'\n') {
+                    break;
+                }
+            }
+            continue;
+        }
+        match std::str::from_utf8(&buffer) {
+            Ok(text) => parse_line(
+                &name,
+                line_number,
+                text.trim_end_matches(['\n', '\r']),
+                events,
+                errors,
+            ),
+            Err(e) => errors.push(LocatedError {
+                file: name.clone(),
+                line: line_number,
+                field: "(line)".into(),
+                reason: format!("not valid UTF-8 (at byte {})", e.valid_up_to()),
+            }),
+        }
+    }
+}
+
+/// Appends located events in one transaction, turning the store's batch positions back into
+/// file:line.
+pub fn append_located(
+    store: &mut SqliteStore,
+    located: Vec<Located>,
+    dry_run: bool,
+) -> Result<AppendReport> {
+    let places: Vec<(String, usize)> = located.iter().map(|l| (l.file.clone(), l.line)).collect();
+    let batch: Vec<NewEvent> = located.into_iter().map(|l| l.event).collect();
+    let result = if dry_run {
+        store.append_dry_run(batch, &[])
+    } else {
+        store.append(batch, &[])
+    };
+    result.map_err(|error| locate_store_error(error, &places))
+}
+
+fn locate_store_error(error: StoreError, places: &[(String, usize)]) -> anyhow::Error {
+    let at = |index: usize| {
+        places
+            .get(index)
+            .map(|(file, line)| format!("{file}:{line}"))
+            .unwrap_or_else(|| format!("event {index}"))
+    };
+    let message = match &error {
+        StoreError::Invalid { index, error } => {
+            format!("{}: field {:?}: {}", at(*index), error.field, error.reason)
+        }
+        StoreError::KeyConflict { index, key, seq } => format!(
+            "{}: field \"key\": key {key:?} is already in the log as event {seq} with different content; append an event_corrected instead",
+            at(*index)
+        ),
+        _ => return anyhow::Error::new(error).context("nothing was imported"),
+    };
+    anyhow::anyhow!("{message}\nnothing was imported")
+}
+
+pub fn import(path: &Path, args: &ImportArgs) -> Result<ExitCode> {
+    let mut store = db::open(path)?;
+    let mut files = Vec::new();
+    for path in &args.paths {
+        files.extend(expand(path)?);
+    }
+    let progress = progress_bar(files.len() as u64, "reading");
+    let mut events = Vec::new();
+    let mut errors = Vec::new();
+    for file in &files {
+        parse_file(file, &mut events, &mut errors)?;
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    if !errors.is_empty() {
+        bail!("{}\nnothing was imported", format_errors(&errors));
+    }
+    let count = events.len();
+    let spinner = progress_bar(0, "appending");
+    let report = append_located(&mut store, events, args.dry_run)?;
+    spinner.finish_and_clear();
+    let verb = if args.dry_run {
+        "would append"
+    } else {
+        "appended"
+    };
+    println!(
+        "{verb} {} of {count} events from {} files; {} already present; head {} {}",
+        report.appended(),
+        files.len(),
+        report.already_present(),
+        report.head.seq,
+        report.head.hash
+    );
+    if args.dry_run {
+        println!("dry run: nothing was written");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A progress bar on a terminal, nothing otherwise.
+pub fn progress_bar(len: u64, what: &'static str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = if len == 0 {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::new(len)
+    };
+    bar.set_message(what);
+    bar
+}
+
+pub fn append(path: &Path, args: &AppendArgs) -> Result<ExitCode> {
+    let (file, value) = match &args.kind {
+        Some(kind) => ("(flags)".to_owned(), event_from_flags(kind, args)?),
+        None => {
+            let mut text = String::new();
+            std::io::stdin()
+                .take(u64::try_from(MAX_LINE_BYTES).expect("fits") + 1)
+                .read_to_string(&mut text)
+                .context("cannot read an event from standard input")?;
+            if text.trim().is_empty() {
+                bail!(
+                    "give the event with --kind, --occurred and --summary, or as one JSON object on standard input"
+                );
+            }
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("(stdin): not valid JSON: {e}"))?;
+            ("(stdin)".to_owned(), value)
+        }
+    };
+    let event = lagesbild_model::event_from_value(value)
+        .map_err(|e| anyhow::anyhow!("{file}: field {:?}: {}", e.field, e.reason))?;
+    let expectations: Vec<Expectation> = args
+        .expect_version
+        .map(|version| Expectation {
+            stream: event.stream.to_string(),
+            version,
+        })
+        .into_iter()
+        .collect();
+    let mut store = db::open(path)?;
+    let report = store
+        .append(vec![event], &expectations)
+        .map_err(|error| match error {
+            StoreError::StaleVersion { .. } => anyhow::Error::new(error).context("conflict"),
+            other => locate_store_error(other, &[(file.clone(), 0)]),
+        })?;
+    match report.outcomes[0] {
+        Outcome::Appended {
+            seq,
+            stream_version,
+        } => {
+            println!(
+                "appended event {seq} (stream version {stream_version}), head {}",
+                report.head.hash
+            );
+        }
+        Outcome::AlreadyPresent { seq } => {
+            println!("already present as event {seq}; nothing written")
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn event_from_flags(kind: &str, args: &AppendArgs) -> Result<serde_json::Value> {
+    use serde_json::{Map, Value, json};
+    let mut map = Map::new();
+    map.insert("kind".into(), json!(kind));
+    let Some(occurred) = &args.occurred else {
+        bail!("--occurred is required with --kind")
+    };
+    let Some(summary) = &args.summary else {
+        bail!("--summary is required with --kind")
+    };
+    map.insert("occurred".into(), json!(occurred));
+    map.insert("summary".into(), json!(summary));
+    for (name, value) in [
+        ("stream", &args.stream),
+        ("key", &args.key),
+        ("by", &args.by),
+    ] {
+        if let Some(value) = value {
+            map.insert(name.into(), json!(value));
+        }
+    }
+    if args.source_title.is_some() || args.source_url.is_some() || args.source_published.is_some() {
+        let mut source = Map::new();
+        let Some(title) = &args.source_title else {
+            bail!("--source-title is required when a source is given")
+        };
+        source.insert("title".into(), json!(title));
+        if let Some(url) = &args.source_url {
+            source.insert("url".into(), json!(url));
+        }
+        if let Some(published) = &args.source_published {
+            source.insert("published".into(), json!(published));
+        }
+        map.insert("source".into(), Value::Object(source));
+    }
+    if let Some(data) = &args.data {
+        let data: Value = serde_json::from_str(data)
+            .map_err(|e| anyhow::anyhow!("--data: not valid JSON: {e}"))?;
+        map.insert("data".into(), data);
+    }
+    Ok(Value::Object(map))
+}

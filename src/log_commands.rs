@@ -1,0 +1,361 @@
+//! The auditor's commands over the raw log: `log`, `show`, `verify`, `export`, `restore`.
+
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
+use lagesbild_model::{
+    FuzzyDate, MAX_LINE_BYTES, RecordedAt, StoredEvent, stored_from_export_value,
+};
+use lagesbild_store::{EventLog, EventRef, Filter, StoreError, scan};
+
+use crate::db;
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Table,
+    Json,
+    Jsonl,
+}
+
+#[derive(clap::Args)]
+pub struct LogArgs {
+    /// Only this stream (repeatable).
+    #[arg(long)]
+    stream: Vec<String>,
+    /// Only this kind (repeatable).
+    #[arg(long)]
+    kind: Vec<String>,
+    /// Only events that may have happened on or after this date (any date form).
+    #[arg(long, value_parser = parse_fuzzy)]
+    occurred_from: Option<FuzzyDate>,
+    /// Only events that may have happened on or before this date (any date form).
+    #[arg(long, value_parser = parse_fuzzy)]
+    occurred_to: Option<FuzzyDate>,
+    /// Only events recorded at or after this time (a day, or RFC 3339).
+    #[arg(long, value_parser = parse_instant)]
+    recorded_from: Option<RecordedAt>,
+    /// Only events recorded at or before this time (a day means its end, or RFC 3339).
+    #[arg(long, value_parser = parse_instant_end)]
+    recorded_to: Option<RecordedAt>,
+    /// At most this many events.
+    #[arg(long)]
+    limit: Option<usize>,
+    #[arg(long, value_enum, default_value = "table")]
+    format: LogFormat,
+}
+
+#[derive(clap::Args)]
+pub struct ShowArgs {
+    /// A sequence number or a key.
+    event: String,
+    /// Print the full envelope as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// A head you kept from an earlier verify or report, as SEQ:HASH: verify also checks that the
+    /// log still holds that event with that hash (detects a restored older copy or a rewrite).
+    #[arg(long)]
+    expect_head: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    /// Write to this file instead of standard output.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct RestoreArgs {
+    /// An export written by `lagesbild export`.
+    file: PathBuf,
+}
+
+fn parse_fuzzy(text: &str) -> Result<FuzzyDate, String> {
+    FuzzyDate::parse(text).map_err(|e| e.to_string())
+}
+
+/// A transaction-time instant: RFC 3339, or a day meaning its first moment (UTC).
+pub fn parse_instant(text: &str) -> Result<RecordedAt, String> {
+    instant(text, false)
+}
+
+/// Like [`parse_instant`], but a bare day means its last moment, so `--recorded-to 2024-12-27`
+/// includes that day.
+pub fn parse_instant_end(text: &str) -> Result<RecordedAt, String> {
+    instant(text, true)
+}
+
+fn instant(text: &str, end_of_day: bool) -> Result<RecordedAt, String> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(RecordedAt::from_datetime(at.with_timezone(&Utc)));
+    }
+    if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let time = if end_of_day {
+            NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999).expect("valid time")
+        } else {
+            NaiveTime::MIN
+        };
+        return Ok(RecordedAt(Utc.from_utc_datetime(&day.and_time(time))));
+    }
+    Err(format!(
+        "{text:?} is not a time: give a day (2024-12-27) or RFC 3339 (2024-12-27T11:15:00+01:00)"
+    ))
+}
+
+fn broken_or(error: StoreError) -> anyhow::Error {
+    anyhow::Error::new(error)
+}
+
+pub fn log(path: &Path, args: &LogArgs) -> Result<ExitCode> {
+    let store = db::open(path)?;
+    let filter = Filter {
+        streams: args.stream.clone(),
+        kinds: args.kind.clone(),
+        occurred_from: args.occurred_from.map(|d| d.first_day()),
+        occurred_to: args.occurred_to.map(|d| d.last_day()),
+        recorded_from: args.recorded_from,
+        recorded_to: args.recorded_to,
+        max_seq: None,
+    };
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let events = scan(&store, &filter).take(args.limit.unwrap_or(usize::MAX));
+    match args.format {
+        LogFormat::Table => {
+            writeln!(
+                out,
+                "{:>6}  {:<27}  {:<9}  {:<24}  {:<16}  summary",
+                "seq", "recorded_at", "stream", "kind", "occurred"
+            )?;
+            for event in events {
+                let event = event.map_err(broken_or)?;
+                let e = &event.event;
+                let summary: String = e.summary.as_str().chars().take(70).collect();
+                writeln!(
+                    out,
+                    "{:>6}  {:<27}  {:<9}  {:<24}  {:<16}  {}",
+                    event.seq,
+                    event.recorded_at,
+                    e.stream,
+                    e.kind(),
+                    e.occurred.to_string(),
+                    summary.replace('\n', " ")
+                )?;
+            }
+        }
+        LogFormat::Jsonl => {
+            for event in events {
+                writeln!(out, "{}", event.map_err(broken_or)?.to_export_value())?;
+            }
+        }
+        LogFormat::Json => {
+            let all: Vec<serde_json::Value> = events
+                .map(|e| e.map(|e| e.to_export_value()))
+                .collect::<Result<_, _>>()
+                .map_err(broken_or)?;
+            serde_json::to_writer_pretty(&mut out, &all)?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn show(path: &Path, args: &ShowArgs) -> Result<ExitCode> {
+    let store = db::open(path)?;
+    let which: EventRef = args.event.parse().expect("infallible");
+    let Some(event) = store.event(&which)? else {
+        bail!("no event {:?} in {}", args.event, path.display());
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&event.to_export_value())?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    print!("{}", describe(&event));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The text form of one event for auditors: every field, both hashes and the exact bytes hashed.
+pub fn describe(event: &StoredEvent) -> String {
+    let e = &event.event;
+    let mut text = String::new();
+    let mut line = |name: &str, value: &str| text.push_str(&format!("{name:<15} {value}\n"));
+    line("seq", &event.seq.to_string());
+    line("key", e.key.as_ref().map(|k| k.as_str()).unwrap_or("-"));
+    line("kind", e.kind());
+    line(
+        "stream",
+        &format!("{} (version {})", e.stream, event.stream_version),
+    );
+    line(
+        "occurred",
+        &format!("{} ({})", e.occurred, e.occurred.precision().as_str()),
+    );
+    line("recorded_at", &event.recorded_at.to_string());
+    line("schema", &event.schema.to_string());
+    line("summary", e.summary.as_str());
+    if let Some(source) = &e.source {
+        let mut s = source.title.to_string();
+        if let Some(published) = &source.published {
+            s.push_str(&format!(", {published}"));
+        }
+        if let Some(url) = &source.url {
+            s.push_str(&format!(" <{url}>"));
+        }
+        line("source", &s);
+    }
+    if let Some(by) = &e.by {
+        line("by", by.as_str());
+    }
+    let data = serde_json::to_value(&e.data).expect("data serializes");
+    line(
+        "data",
+        &data
+            .get("data")
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+    );
+    line("prev_hash", &event.prev_hash);
+    line("hash", &event.hash);
+    text.push_str(&format!(
+        "canonical envelope (hashed after prev_hash and a newline):\n{}\n",
+        event.canonical_envelope()
+    ));
+    text
+}
+
+pub fn verify(path: &Path, args: &VerifyArgs) -> Result<ExitCode> {
+    if !path.exists() {
+        bail!(
+            "{} does not exist: there is no log to verify",
+            path.display()
+        );
+    }
+    let store = lagesbild_store::SqliteStore::open_read_only(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let bar = crate::import::progress_bar(store.count().unwrap_or(0), "verifying");
+    let result = store.verify(&mut |done| bar.set_position(done));
+    bar.finish_and_clear();
+    let report = match result {
+        Ok(report) => report,
+        Err(StoreError::Broken { seq, reason }) => {
+            println!("FAILED at event {seq}: {reason}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(StoreError::Storage(error)) => {
+            println!("FAILED: the database file cannot be read as a whole: {error}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(other) => return Err(other.into()),
+    };
+    if let Some(expected) = &args.expect_head {
+        let Some((seq, hash)) = expected.split_once(':') else {
+            bail!("--expect-head must be SEQ:HASH, as verify prints it");
+        };
+        let seq: u64 = seq
+            .parse()
+            .with_context(|| format!("--expect-head: {seq:?} is not a sequence number"))?;
+        match store.event(&EventRef::Seq(seq))? {
+            None => {
+                println!(
+                    "FAILED at event {seq}: the log ends at event {}, before the head you kept; it was truncated or an older copy was restored",
+                    report.count
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            Some(event) if event.hash != hash => {
+                println!(
+                    "FAILED at event {seq}: its hash is {}, not the {hash} you kept; the log was rewritten",
+                    event.hash
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            Some(_) => {}
+        }
+    }
+    println!(
+        "ok: {} events, chain intact, triggers in place",
+        report.count
+    );
+    println!("head: {}:{}", report.head.seq, report.head.hash);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn export(path: &Path, args: &ExportArgs) -> Result<ExitCode> {
+    let store = db::open(path)?;
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(file) => Box::new(BufWriter::new(
+            std::fs::File::create(file)
+                .with_context(|| format!("cannot create {}", file.display()))?,
+        )),
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    };
+    let filter = Filter::default();
+    let mut count = 0;
+    for event in scan(&store, &filter) {
+        writeln!(out, "{}", event.map_err(broken_or)?.to_export_value())?;
+        count += 1;
+    }
+    out.flush()?;
+    if let Some(file) = &args.output {
+        eprintln!("exported {count} events to {}", file.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn restore(path: &Path, args: &RestoreArgs) -> Result<ExitCode> {
+    let name = args.file.display().to_string();
+    let file = std::fs::File::open(&args.file).with_context(|| format!("cannot open {name}"))?;
+    let mut store = db::open_unseeded(path)?;
+    let mut line_number = 0;
+    let lines = BufReader::new(file).lines().filter_map(|line| {
+        line_number += 1;
+        let at = line_number;
+        let result = (|| {
+            let line = line.map_err(|e| format!("cannot read: {e}"))?;
+            if line.trim().is_empty() {
+                return Ok(None);
+            }
+            if line.len() > MAX_LINE_BYTES {
+                return Err(format!("the line is longer than {MAX_LINE_BYTES} bytes"));
+            }
+            let value: serde_json::Value =
+                serde_json::from_str(&line).map_err(|e| format!("not valid JSON: {e}"))?;
+            stored_from_export_value(value)
+                .map(Some)
+                .map_err(|e| format!("field {:?}: {}", e.field, e.reason))
+        })();
+        match result {
+            Ok(None) => None,
+            Ok(Some(event)) => Some(Ok(event)),
+            Err(reason) => Some(Err(StoreError::Broken {
+                seq: 0,
+                reason: format!("{name}:{at}: {reason}"),
+            })),
+        }
+    });
+    match store.restore(lines) {
+        Ok(count) => {
+            let head = store.head()?;
+            println!(
+                "restored {count} events into {}; head {}:{}",
+                path.display(),
+                head.seq,
+                head.hash
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(StoreError::Broken { seq: 0, reason }) => bail!("{reason}\nnothing was restored"),
+        Err(error) => Err(anyhow::Error::new(error).context("nothing was restored")),
+    }
+}

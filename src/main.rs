@@ -1,0 +1,80 @@
+//! The `lagesbild` command line: wiring only. Each subcommand parses its arguments, opens the
+//! log and calls the library crates; the work happens there.
+
+mod db;
+mod import;
+mod log_commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "lagesbild",
+    version,
+    about = "An append-only event log of the Millennium rollout, turned into timelines and weekly situation reports",
+    after_help = "Without a database, the first command creates lagesbild.db and imports the bundled Millennium history."
+)]
+struct Cli {
+    /// The SQLite file of the log.
+    #[arg(
+        long,
+        global = true,
+        env = "LAGESBILD_DB",
+        default_value = "lagesbild.db"
+    )]
+    db: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the database and import the bundled Millennium history (or nothing, with --empty).
+    Init(db::InitArgs),
+    /// Import events from JSON Lines files or folders, all in one transaction.
+    Import(import::ImportArgs),
+    /// Append one event given by flags, or as one JSON object on standard input.
+    Append(import::AppendArgs),
+    /// List events, filtered.
+    Log(log_commands::LogArgs),
+    /// Show one event with its hashes, by sequence number or key.
+    Show(log_commands::ShowArgs),
+    /// Recompute the hash chain and check every invariant of the log.
+    Verify(log_commands::VerifyArgs),
+    /// Write the whole log as JSON Lines with full envelopes.
+    Export(log_commands::ExportArgs),
+    /// Load an export into an empty database, checking every hash.
+    Restore(log_commands::RestoreArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init(args) => db::init(&cli.db, &args),
+        Command::Import(args) => import::import(&cli.db, &args),
+        Command::Append(args) => import::append(&cli.db, &args),
+        Command::Log(args) => log_commands::log(&cli.db, &args),
+        Command::Show(args) => log_commands::show(&cli.db, &args),
+        Command::Verify(args) => log_commands::verify(&cli.db, &args),
+        Command::Export(args) => log_commands::export(&cli.db, &args),
+        Command::Restore(args) => log_commands::restore(&cli.db, &args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
