@@ -1,9 +1,11 @@
 //! The `lagesbild` command line: wiring only. Each subcommand parses its arguments, opens the
 //! log and calls the library crates; the work happens there.
 
+mod analysis;
 mod db;
 mod import;
 mod log_commands;
+mod replay;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +51,12 @@ enum Command {
     Export(log_commands::ExportArgs),
     /// Load an export into an empty database, checking every hash.
     Restore(log_commands::RestoreArgs),
+    /// Every programme fact in valid-time order, as of a date and as known at a time.
+    Timeline(analysis::TimeArgs),
+    /// Each wave's plans, state and slippage, the plan history and the milestone trend chart.
+    Waves(analysis::TimeArgs),
+    /// What changed in plans, wave states and open matters between two dates.
+    Diff(analysis::DiffArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +77,9 @@ fn main() -> ExitCode {
         Command::Verify(args) => log_commands::verify(&cli.db, &args),
         Command::Export(args) => log_commands::export(&cli.db, &args),
         Command::Restore(args) => log_commands::restore(&cli.db, &args),
+        Command::Timeline(args) => analysis::timeline(&cli.db, &args),
+        Command::Waves(args) => analysis::waves(&cli.db, &args),
+        Command::Diff(args) => analysis::diff(&cli.db, &args),
     };
     match result {
         Ok(code) => code,

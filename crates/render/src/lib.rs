@@ -1,0 +1,9 @@
+//! Rendering: Swedish formatting, escaping per format, the analyst's documents (timeline, waves,
+//! diff) as text, Markdown and HTML, TimelineJS JSON, and the milestone trend chart as SVG.
+//! Renders what it is given; knows nothing of the database.
+
+pub mod chart;
+pub mod doc;
+pub mod escape;
+pub mod swedish;
+pub mod views;

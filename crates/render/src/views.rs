@@ -1,0 +1,394 @@
+//! The analyst's outputs: the timeline, the waves with the milestone trend chart, and the diff
+//! between two dates, as documents; and the timeline in TimelineJS's JSON format.
+
+use chrono::NaiveDate;
+use lagesbild_model::{FuzzyDate, MonthSpan, Source};
+use lagesbild_timeline::{Diff, TimelineEntry, View, WaveStatus};
+use serde_json::{Value, json};
+
+use crate::chart;
+use crate::doc::{Block, Doc, Inline, text};
+use crate::escape;
+use crate::swedish;
+
+/// The two time axes a view was asked for, printed under every title.
+#[derive(Clone, Debug, Default)]
+pub struct Axes {
+    pub as_of: Option<NaiveDate>,
+    /// The transaction time the log was read at, as given, and the log position it meant.
+    pub known_at: Option<String>,
+    pub log_seq: u64,
+}
+
+fn axes_line(axes: &Axes) -> Block {
+    let as_of = match axes.as_of {
+        Some(day) => format!("Läget per {}", swedish::day(day)),
+        None => "Allt som har hänt".to_owned(),
+    };
+    let known = match &axes.known_at {
+        Some(at) => format!(
+            "som det var känt {at} (loggen till och med händelse {})",
+            axes.log_seq
+        ),
+        None => format!(
+            "enligt hela loggen (till och med händelse {})",
+            axes.log_seq
+        ),
+    };
+    Block::Paragraph(vec![text(format!("{as_of}, {known}."))])
+}
+
+fn dated(date: &FuzzyDate, tentative: bool) -> String {
+    let mut s = swedish::fuzzy(date);
+    if tentative {
+        s.push_str(" (osäkert om det hade hänt)");
+    }
+    s
+}
+
+fn source_inlines(source: &Option<Source>) -> Vec<Inline> {
+    let Some(source) = source else {
+        return Vec::new();
+    };
+    let mut title = source.title.to_string();
+    if let Some(published) = &source.published {
+        title.push_str(&format!(", {}", swedish::fuzzy(published)));
+    }
+    let mut parts = vec![text(" Källa: ")];
+    match &source.url {
+        Some(url) => parts.push(Inline::Link {
+            text: title,
+            url: url.to_string(),
+        }),
+        None => parts.push(text(title)),
+    }
+    parts
+}
+
+fn entry_inlines(entry: &TimelineEntry) -> Vec<Inline> {
+    let mut parts = vec![text(format!(
+        "{}: {}",
+        dated(&entry.occurred, entry.tentative),
+        entry.summary
+    ))];
+    if !entry.corrected_by.is_empty() {
+        let list: Vec<String> = entry.corrected_by.iter().map(u64::to_string).collect();
+        parts.push(text(format!(" (rättad i händelse {})", list.join(", "))));
+    }
+    parts.extend(source_inlines(&entry.source));
+    parts
+}
+
+pub fn timeline_doc(view: &View, axes: &Axes) -> Doc {
+    let mut blocks = vec![axes_line(axes)];
+    let mut year = None;
+    let mut items = Vec::new();
+    for entry in &view.timeline {
+        if year != Some(entry.occurred.year()) {
+            if !items.is_empty() {
+                blocks.push(Block::List(std::mem::take(&mut items)));
+            }
+            year = Some(entry.occurred.year());
+            blocks.push(Block::Heading(2, entry.occurred.year().to_string()));
+        }
+        items.push(entry_inlines(entry));
+    }
+    if !items.is_empty() {
+        blocks.push(Block::List(items));
+    }
+    if view.timeline.is_empty() {
+        blocks.push(Block::Paragraph(vec![text("Inga händelser.")]));
+    }
+    Doc {
+        title: "Tidslinje för program Millennium".into(),
+        blocks,
+    }
+}
+
+fn span(span: &Option<MonthSpan>) -> String {
+    match span {
+        Some(s) if s.plus_minus > 0 => format!("{:+} mån (±{})", s.months, s.plus_minus),
+        Some(s) => format!("{:+} mån", s.months),
+        None => "–".into(),
+    }
+}
+
+fn planned_cell(date: Option<&FuzzyDate>) -> String {
+    date.map(|d| {
+        format!(
+            "{} ({})",
+            swedish::fuzzy(d),
+            swedish::precision(d.precision())
+        )
+    })
+    .unwrap_or_else(|| "–".into())
+}
+
+fn wave_row(wave: &WaveStatus) -> Vec<String> {
+    let state = match &wave.state_since {
+        Some(since) => format!("{} sedan {}", wave.state.swedish(), swedish::fuzzy(since)),
+        None => wave.state.swedish().to_owned(),
+    };
+    vec![
+        wave.wave.clone(),
+        wave.area.clone(),
+        planned_cell(wave.baseline.as_ref().map(|b| &b.planned)),
+        planned_cell(wave.current.as_ref().map(|c| &c.planned)),
+        wave.actual_start
+            .map(|d| swedish::fuzzy(&d))
+            .unwrap_or_else(|| "–".into()),
+        state,
+        span(&wave.slip_vs_baseline),
+        span(&wave.slip_vs_previous),
+    ]
+}
+
+pub fn waves_doc(view: &View, axes: &Axes, with_chart: bool) -> Doc {
+    let mut blocks = vec![axes_line(axes)];
+    blocks.push(Block::Table {
+        caption: "Etapper: plan, status och förskjutning i månader".into(),
+        header: [
+            "etapp",
+            "område",
+            "första plan",
+            "gällande plan",
+            "faktisk start",
+            "status",
+            "mot första plan",
+            "mot föregående plan",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: view.waves.iter().map(wave_row).collect(),
+    });
+    blocks.push(Block::Paragraph(vec![text(
+        "Förskjutningen räknas från mitten av ett datums period (våren = april, hösten = oktober, ett år = juli) till faktisk start, eller till gällande plan om etappen inte har startat; ± anger osäkerheten som periodernas längd ger.",
+    )]));
+    blocks.push(Block::Heading(2, "Tidplaner".into()));
+    let mut plan_rows = Vec::new();
+    for plan in &view.plans {
+        for wave in &plan.waves {
+            plan_rows.push(vec![
+                dated(&plan.occurred, plan.tentative),
+                plan.label
+                    .clone()
+                    .or_else(|| plan.decided_by.clone())
+                    .unwrap_or_default(),
+                wave.wave.clone(),
+                wave.area.clone(),
+                planned_cell(Some(&wave.planned)),
+            ]);
+        }
+    }
+    if with_chart {
+        blocks.push(Block::TrustedHtml(chart::milestone_trend_svg(view, "mta")));
+    }
+    blocks.push(Block::Table {
+        caption: "Milstolpstrendanalys som tabell: varje tidplans planerade datum per etapp".into(),
+        header: ["tidplanens datum", "tidplan", "etapp", "område", "planerat"]
+            .map(String::from)
+            .to_vec(),
+        rows: plan_rows,
+    });
+    let open: Vec<Vec<Inline>> = view
+        .open_matters()
+        .map(|m| {
+            let mut line = format!("{} ({}", m.summary, m.category.swedish());
+            if let Some(party) = &m.party {
+                line.push_str(&format!(", {party}"));
+            }
+            line.push(')');
+            if let Some(next) = &m.next_date {
+                line.push_str(&format!("; nästa datum {}", swedish::fuzzy(next)));
+                if let Some(step) = &m.next_step {
+                    line.push_str(&format!(": {step}"));
+                }
+            }
+            vec![text(line)]
+        })
+        .collect();
+    blocks.push(Block::Heading(2, "Öppna ärenden".into()));
+    if open.is_empty() {
+        blocks.push(Block::Paragraph(vec![text("Inga öppna ärenden.")]));
+    } else {
+        blocks.push(Block::List(open));
+    }
+    Doc {
+        title: "Etapper och tidplaner för Millennium".into(),
+        blocks,
+    }
+}
+
+pub fn diff_doc(diff: &Diff, axes: &Axes) -> Doc {
+    let day = |d: Option<NaiveDate>| d.map(swedish::day).unwrap_or_else(|| "i dag".into());
+    let mut blocks = vec![axes_line(axes)];
+    blocks.push(Block::Paragraph(vec![text(format!(
+        "Skillnader mellan läget {} och läget {}.",
+        day(diff.from),
+        day(diff.to)
+    ))]));
+    let section = |blocks: &mut Vec<Block>, heading: &str, items: Vec<Vec<Inline>>| {
+        blocks.push(Block::Heading(2, heading.into()));
+        if items.is_empty() {
+            blocks.push(Block::Paragraph(vec![text("Inga.")]));
+        } else {
+            blocks.push(Block::List(items));
+        }
+    };
+    section(
+        &mut blocks,
+        "Nya tidplaner",
+        diff.new_plans
+            .iter()
+            .map(|p| {
+                let waves: Vec<String> = p
+                    .waves
+                    .iter()
+                    .map(|w| format!("{} {}", w.wave, swedish::fuzzy(&w.planned)))
+                    .collect();
+                vec![text(format!(
+                    "{}: {} ({})",
+                    swedish::fuzzy(&p.occurred),
+                    p.summary,
+                    waves.join(", ")
+                ))]
+            })
+            .collect(),
+    );
+    let fmt_snapshot = |s: &lagesbild_timeline::WaveSnapshot| {
+        let mut t = s.state.clone();
+        if let Some(p) = &s.planned
+            && let Ok(d) = FuzzyDate::parse(p)
+        {
+            t.push_str(&format!(", planerad {}", swedish::fuzzy(&d)));
+        }
+        if let Some(a) = &s.actual_start
+            && let Ok(d) = FuzzyDate::parse(a)
+        {
+            t.push_str(&format!(", startade {}", swedish::fuzzy(&d)));
+        }
+        t
+    };
+    section(
+        &mut blocks,
+        "Etapper som ändrats",
+        diff.wave_changes
+            .iter()
+            .map(|c| {
+                let before = c
+                    .before
+                    .as_ref()
+                    .map(fmt_snapshot)
+                    .unwrap_or_else(|| "fanns inte".into());
+                vec![text(format!(
+                    "{} ({}): {} → {}",
+                    c.wave,
+                    c.area,
+                    before,
+                    fmt_snapshot(&c.after)
+                ))]
+            })
+            .collect(),
+    );
+    section(
+        &mut blocks,
+        "Nya öppna ärenden",
+        diff.opened_matters
+            .iter()
+            .map(|m| vec![text(format!("{} ({})", m.summary, m.category.swedish()))])
+            .collect(),
+    );
+    section(
+        &mut blocks,
+        "Avslutade ärenden",
+        diff.closed_matters
+            .iter()
+            .map(|m| vec![text(format!("{} ({})", m.summary, m.category.swedish()))])
+            .collect(),
+    );
+    section(
+        &mut blocks,
+        "Ärenden med nytt datum",
+        diff.rescheduled_matters
+            .iter()
+            .map(|m| {
+                vec![text(format!(
+                    "{}: {} → {}",
+                    m.summary,
+                    m.next_date_before.clone().unwrap_or_else(|| "–".into()),
+                    m.next_date_after.clone().unwrap_or_else(|| "–".into())
+                ))]
+            })
+            .collect(),
+    );
+    section(
+        &mut blocks,
+        "Händelser däremellan",
+        diff.new_facts.iter().map(entry_inlines).collect(),
+    );
+    Doc {
+        title: "Vad har ändrats".into(),
+        blocks,
+    }
+}
+
+fn timelinejs_date(date: &FuzzyDate) -> (Value, Option<Value>) {
+    match *date {
+        FuzzyDate::Year(year) => (json!({ "year": year }), None),
+        FuzzyDate::Half { year, .. } => {
+            let first = date.first_day();
+            let last = date.last_day();
+            (
+                json!({ "year": year, "month": chrono::Datelike::month(&first) }),
+                Some(json!({ "year": year, "month": chrono::Datelike::month(&last) })),
+            )
+        }
+        FuzzyDate::Month { year, month } => (json!({ "year": year, "month": month }), None),
+        FuzzyDate::Day(d) => (
+            json!({ "year": chrono::Datelike::year(&d), "month": chrono::Datelike::month(&d), "day": chrono::Datelike::day(&d) }),
+            None,
+        ),
+        FuzzyDate::Minute(at) => {
+            use chrono::{Datelike, Timelike};
+            (
+                json!({ "year": at.year(), "month": at.month(), "day": at.day(), "hour": at.hour(), "minute": at.minute() }),
+                None,
+            )
+        }
+    }
+}
+
+/// The timeline in the JSON format of TimelineJS 3 (Knight Lab), whose text fields are HTML:
+/// every text from the log is HTML-escaped.
+pub fn timelinejs(view: &View) -> Value {
+    let events: Vec<Value> = view
+        .timeline
+        .iter()
+        .map(|entry| {
+            let (start, end) = timelinejs_date(&entry.occurred);
+            let mut body = escape::html(&entry.summary);
+            if let Some(source) = &entry.source {
+                let title = escape::html(source.title.as_str());
+                match &source.url {
+                    Some(url) => body.push_str(&format!(r#"<p>Källa: <a href="{}">{title}</a></p>"#, escape::html(url.as_str()))),
+                    None => body.push_str(&format!("<p>Källa: {title}</p>")),
+                }
+            }
+            let mut event = json!({
+                "start_date": start,
+                "display_date": swedish::fuzzy(&entry.occurred),
+                "text": { "headline": escape::html(&entry.summary.chars().take(90).collect::<String>()), "text": body },
+                "group": entry.kind,
+                "unique_id": format!("e{}", entry.seq),
+            });
+            if let Some(end) = end {
+                event["end_date"] = end;
+            }
+            event
+        })
+        .collect();
+    json!({
+        "title": { "text": { "headline": "Program Millennium", "text": "Västra Götalandsregionens införande av vårdinformationssystemet Millennium, ur händelseloggen." } },
+        "events": events,
+    })
+}

@@ -1,0 +1,25 @@
+//! Projections: fold an iterator of events into the programme's history and read it as of any
+//! date. This crate never touches the database; the caller feeds it events in log order (from
+//! the start or from a checkpoint) and asks for a [`View`].
+
+mod diff;
+mod projection;
+mod view;
+
+pub use diff::{Diff, MatterChange, WaveChange, WaveSnapshot, diff};
+pub use projection::{Amendment, Entry, PROJECTION_FORMAT, Projection, is_report_material};
+pub use view::{
+    Budget, Matter, MatterCategory, PlanPoint, PlanRevision, PlannedWaveView, StatusChange,
+    TimelineEntry, View, WaveState, WaveStatus,
+};
+
+/// Folds events into a fresh projection.
+pub fn replay<'a>(
+    events: impl IntoIterator<Item = &'a lagesbild_model::StoredEvent>,
+) -> Projection {
+    let mut projection = Projection::new();
+    for event in events {
+        projection.apply(event);
+    }
+    projection
+}

@@ -1,0 +1,163 @@
+//! The projection state: every programme fact in the log with its corrections and retractions
+//! applied, folded in log order. Cannot fail; serializable so that the store can keep
+//! checkpoints of it.
+
+use std::collections::BTreeMap;
+
+use lagesbild_model::{EventData, FuzzyDate, Source, StoredEvent};
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever [`Projection`]'s serialized form changes, so that stale checkpoints are
+/// ignored rather than misread.
+pub const PROJECTION_FORMAT: u32 = 1;
+
+/// The kinds the weekly report reads (notes, publications, figures, roles, published reports).
+/// They are not part of the programme's history and the projection leaves them out, so that its
+/// state grows with the programme, not with the weekly material.
+pub fn is_report_material(kind: &str) -> bool {
+    matches!(
+        kind,
+        "situation_noted"
+            | "communication_published"
+            | "figure_reported"
+            | "role_assigned"
+            | "report_published"
+    )
+}
+
+/// A correction or retraction as the projection remembers it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Amendment {
+    pub seq: u64,
+    pub recorded_at: String,
+    pub reason: String,
+}
+
+/// One programme fact as currently known: the event with every correction applied.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub seq: u64,
+    pub key: Option<String>,
+    pub stream: String,
+    pub recorded_at: String,
+    pub occurred: FuzzyDate,
+    pub summary: String,
+    pub source: Option<Source>,
+    pub data: EventData,
+    pub corrections: Vec<Amendment>,
+    pub retracted: Option<Amendment>,
+}
+
+/// The folded state. `entries` is keyed by sequence number, so a correction finds its target in
+/// O(log n) and replay order never matters for the views, which sort by valid time.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Projection {
+    last_seq: u64,
+    entries: BTreeMap<u64, Entry>,
+}
+
+impl Projection {
+    pub fn new() -> Projection {
+        Projection::default()
+    }
+
+    /// The last sequence number folded in.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.values()
+    }
+
+    pub fn entry(&self, seq: u64) -> Option<&Entry> {
+        self.entries.get(&seq)
+    }
+
+    /// Folds one event in. Events must come in sequence order; an event at or below
+    /// [`Projection::last_seq`] was folded already and is skipped, which makes replay from a
+    /// checkpoint idempotent.
+    pub fn apply(&mut self, event: &StoredEvent) {
+        if event.seq <= self.last_seq {
+            return;
+        }
+        self.last_seq = event.seq;
+        let e = &event.event;
+        let recorded_at = event.recorded_at.to_string();
+        match &e.data {
+            EventData::EventCorrected(correction) => {
+                let Some(target) = correction
+                    .target
+                    .seq
+                    .and_then(|seq| self.entries.get_mut(&seq))
+                else {
+                    // The target is report material or unknown: nothing here to correct.
+                    return;
+                };
+                if let Some(occurred) = correction.occurred {
+                    target.occurred = occurred;
+                }
+                if let Some(summary) = &correction.summary {
+                    target.summary = summary.to_string();
+                }
+                if let Some(source) = &correction.source {
+                    target.source = Some(source.clone());
+                }
+                if let Some(data) = &correction.data {
+                    // The store validated the data against the target's kind on append.
+                    if let Ok(typed) = lagesbild_model::typed_data(target.data.kind(), data.clone())
+                    {
+                        target.data = typed;
+                    }
+                }
+                target.corrections.push(Amendment {
+                    seq: event.seq,
+                    recorded_at,
+                    reason: correction.reason.to_string(),
+                });
+            }
+            EventData::EventRetracted(retraction) => {
+                if let Some(target) = retraction
+                    .target
+                    .seq
+                    .and_then(|seq| self.entries.get_mut(&seq))
+                {
+                    target.retracted = Some(Amendment {
+                        seq: event.seq,
+                        recorded_at,
+                        reason: retraction.reason.to_string(),
+                    });
+                }
+            }
+            data if is_report_material(data.kind()) => {}
+            data => {
+                self.entries.insert(
+                    event.seq,
+                    Entry {
+                        seq: event.seq,
+                        key: e.key.as_ref().map(ToString::to_string),
+                        stream: e.stream.to_string(),
+                        recorded_at,
+                        occurred: e.occurred,
+                        summary: e.summary.to_string(),
+                        source: e.source.clone(),
+                        data: data.clone(),
+                        corrections: Vec::new(),
+                        retracted: None,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Serializes the state for a checkpoint.
+    pub fn to_checkpoint(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("the projection always serializes")
+    }
+
+    /// Reads a checkpoint written by [`Projection::to_checkpoint`] of the same
+    /// [`PROJECTION_FORMAT`]; `None` if it cannot be read (it is then rebuilt from the log).
+    pub fn from_checkpoint(bytes: &[u8]) -> Option<Projection> {
+        serde_json::from_slice(bytes).ok()
+    }
+}

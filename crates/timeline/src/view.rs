@@ -1,0 +1,633 @@
+//! Read models of the projection as of a valid-time date: the timeline, the plan history, each
+//! wave's plan and status with its slippage, and the programme's record of matters.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use lagesbild_model::{EventData, FuzzyDate, MonthSpan, Source};
+use serde::Serialize;
+
+use crate::projection::{Entry, Projection};
+
+/// A wave's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaveState {
+    Planned,
+    Started,
+    Paused,
+    Resumed,
+    Cancelled,
+    Done,
+}
+
+impl WaveState {
+    /// The Swedish word a report prints.
+    pub fn swedish(self) -> &'static str {
+        match self {
+            WaveState::Planned => "planerad",
+            WaveState::Started => "startad",
+            WaveState::Paused => "pausad",
+            WaveState::Resumed => "återupptagen",
+            WaveState::Cancelled => "struken",
+            WaveState::Done => "genomförd",
+        }
+    }
+}
+
+/// One fact on the timeline.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TimelineEntry {
+    pub seq: u64,
+    pub key: Option<String>,
+    pub kind: &'static str,
+    pub stream: String,
+    pub occurred: FuzzyDate,
+    pub precision: &'static str,
+    /// The date's period had not ended on the as-of day: it may not have happened yet.
+    pub tentative: bool,
+    pub summary: String,
+    pub source: Option<Source>,
+    /// Sequence numbers of the corrections applied to this fact.
+    pub corrected_by: Vec<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlannedWaveView {
+    pub wave: String,
+    pub area: String,
+    pub planned: FuzzyDate,
+    pub precision: &'static str,
+}
+
+/// One plan revision with its waves.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlanRevision {
+    pub seq: u64,
+    pub key: Option<String>,
+    pub occurred: FuzzyDate,
+    pub tentative: bool,
+    pub label: Option<String>,
+    pub decided_by: Option<String>,
+    pub partial: bool,
+    pub summary: String,
+    pub source: Option<Source>,
+    pub waves: Vec<PlannedWaveView>,
+}
+
+/// A planned date for a wave, as one plan set it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlanPoint {
+    pub plan_seq: u64,
+    /// When the plan was made.
+    pub plan_date: FuzzyDate,
+    pub planned: FuzzyDate,
+    pub precision: &'static str,
+}
+
+/// A change of a wave's state.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StatusChange {
+    pub seq: u64,
+    pub occurred: FuzzyDate,
+    pub state: WaveState,
+    pub summary: String,
+}
+
+/// One wave: every planned date it had, its state and how far it slipped.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WaveStatus {
+    pub wave: String,
+    pub area: String,
+    pub baseline: Option<PlanPoint>,
+    pub plans: Vec<PlanPoint>,
+    pub current: Option<PlanPoint>,
+    pub actual_start: Option<FuzzyDate>,
+    pub state: WaveState,
+    pub state_since: Option<FuzzyDate>,
+    /// From the baseline to the actual start, or to the current plan if not started.
+    pub slip_vs_baseline: Option<MonthSpan>,
+    /// From the previous plan to the actual start, or to the current plan.
+    pub slip_vs_previous: Option<MonthSpan>,
+    /// Delays announced for this wave without new dates.
+    pub delays: Vec<TimelineEntry>,
+    pub history: Vec<StatusChange>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatterCategory {
+    Reclamation,
+    LegalAction,
+    Review,
+    Inquiry,
+}
+
+impl MatterCategory {
+    pub fn swedish(self) -> &'static str {
+        match self {
+            MatterCategory::Reclamation => "reklamation",
+            MatterCategory::LegalAction => "rättslig process",
+            MatterCategory::Review => "granskning",
+            MatterCategory::Inquiry => "förfrågan",
+        }
+    }
+}
+
+/// Something that opens and later closes: a reclamation, a legal action, a review, an inquiry.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Matter {
+    pub matter: String,
+    pub category: MatterCategory,
+    pub summary: String,
+    pub party: Option<String>,
+    pub opened: Option<FuzzyDate>,
+    pub open: bool,
+    pub closed: Option<FuzzyDate>,
+    pub outcome: Option<String>,
+    pub next_date: Option<FuzzyDate>,
+    pub next_step: Option<String>,
+    pub history: Vec<TimelineEntry>,
+}
+
+/// A budget with every value it had.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Budget {
+    pub budget: String,
+    pub value_msek: f64,
+    pub occurred: FuzzyDate,
+    pub history: Vec<(FuzzyDate, f64)>,
+}
+
+/// Everything the log says about the programme as of one date.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct View {
+    /// The valid-time day, or `None` for everything known.
+    pub as_of: Option<NaiveDate>,
+    /// The last log position folded in (the known-at axis).
+    pub log_seq: u64,
+    pub timeline: Vec<TimelineEntry>,
+    pub plans: Vec<PlanRevision>,
+    pub waves: Vec<WaveStatus>,
+    pub matters: Vec<Matter>,
+    pub decisions: Vec<TimelineEntry>,
+    pub contracts: Vec<TimelineEntry>,
+    pub agreements: Vec<TimelineEntry>,
+    pub settlements: Vec<TimelineEntry>,
+    pub pauses: Vec<TimelineEntry>,
+    pub budgets: Vec<Budget>,
+}
+
+impl View {
+    pub fn wave(&self, id: &str) -> Option<&WaveStatus> {
+        self.waves.iter().find(|w| w.wave == id)
+    }
+
+    pub fn matter(&self, id: &str) -> Option<&Matter> {
+        self.matters.iter().find(|m| m.matter == id)
+    }
+
+    pub fn open_matters(&self) -> impl Iterator<Item = &Matter> {
+        self.matters.iter().filter(|m| m.open)
+    }
+
+    /// The plan in force: the latest plan revision, if any.
+    pub fn current_plan(&self) -> Option<&PlanRevision> {
+        self.plans
+            .iter()
+            .rev()
+            .find(|p| !p.partial)
+            .or(self.plans.last())
+    }
+}
+
+fn timeline_entry(entry: &Entry, as_of: Option<NaiveDate>) -> TimelineEntry {
+    TimelineEntry {
+        seq: entry.seq,
+        key: entry.key.clone(),
+        kind: entry.data.kind(),
+        stream: entry.stream.clone(),
+        occurred: entry.occurred,
+        precision: entry.occurred.precision().as_str(),
+        tentative: as_of.is_some_and(|day| !entry.occurred.surely_by(day)),
+        summary: entry.summary.clone(),
+        source: entry.source.clone(),
+        corrected_by: entry.corrections.iter().map(|c| c.seq).collect(),
+    }
+}
+
+struct WaveBuilder {
+    status: WaveStatus,
+}
+
+impl WaveBuilder {
+    fn new(id: &str, area: &str) -> WaveBuilder {
+        WaveBuilder {
+            status: WaveStatus {
+                wave: id.to_owned(),
+                area: area.to_owned(),
+                baseline: None,
+                plans: Vec::new(),
+                current: None,
+                actual_start: None,
+                state: WaveState::Planned,
+                state_since: None,
+                slip_vs_baseline: None,
+                slip_vs_previous: None,
+                delays: Vec::new(),
+                history: Vec::new(),
+            },
+        }
+    }
+
+    fn set_state(&mut self, entry: &Entry, state: WaveState) {
+        self.status.state = state;
+        self.status.state_since = Some(entry.occurred);
+        self.status.history.push(StatusChange {
+            seq: entry.seq,
+            occurred: entry.occurred,
+            state,
+            summary: entry.summary.clone(),
+        });
+    }
+
+    fn finish(mut self) -> WaveStatus {
+        let s = &mut self.status;
+        let reached = s.actual_start.or(s.current.as_ref().map(|c| c.planned));
+        if let (Some(baseline), Some(reached)) = (&s.baseline, reached) {
+            s.slip_vs_baseline = Some(baseline.planned.months_until(&reached));
+        }
+        // The previous plan: the one before the current, or the current itself once started.
+        let previous = if s.actual_start.is_some() {
+            s.plans.last()
+        } else if s.plans.len() >= 2 {
+            s.plans.get(s.plans.len() - 2)
+        } else {
+            None
+        };
+        if let (Some(previous), Some(reached)) = (previous, reached) {
+            s.slip_vs_previous = Some(previous.planned.months_until(&reached));
+        }
+        self.status
+    }
+}
+
+impl Projection {
+    /// The programme as of `as_of` (valid time; `None` means everything known). Facts whose
+    /// date begins on or before the day are included; those whose period has not ended are marked
+    /// `tentative` (see docs/replay.md).
+    pub fn view(&self, as_of: Option<NaiveDate>) -> View {
+        let mut visible: Vec<&Entry> = self
+            .entries()
+            .filter(|e| e.retracted.is_none())
+            .filter(|e| as_of.is_none_or(|day| e.occurred.possibly_by(day)))
+            .collect();
+        visible.sort_by(|a, b| a.occurred.cmp(&b.occurred).then(a.seq.cmp(&b.seq)));
+
+        let mut view = View {
+            as_of,
+            log_seq: self.last_seq(),
+            timeline: Vec::with_capacity(visible.len()),
+            plans: Vec::new(),
+            waves: Vec::new(),
+            matters: Vec::new(),
+            decisions: Vec::new(),
+            contracts: Vec::new(),
+            agreements: Vec::new(),
+            settlements: Vec::new(),
+            pauses: Vec::new(),
+            budgets: Vec::new(),
+        };
+        // Waves in the order they first appear; a BTreeMap of index keeps lookups cheap.
+        let mut waves: Vec<WaveBuilder> = Vec::new();
+        let mut wave_index: BTreeMap<String, usize> = BTreeMap::new();
+        let mut matters: Vec<Matter> = Vec::new();
+        let mut matter_index: BTreeMap<String, usize> = BTreeMap::new();
+        let mut budgets: BTreeMap<String, Budget> = BTreeMap::new();
+
+        fn wave<'w>(
+            waves: &'w mut Vec<WaveBuilder>,
+            index: &mut BTreeMap<String, usize>,
+            id: &str,
+            area: &str,
+        ) -> &'w mut WaveBuilder {
+            let i = *index.entry(id.to_owned()).or_insert_with(|| {
+                waves.push(WaveBuilder::new(id, area));
+                waves.len() - 1
+            });
+            &mut waves[i]
+        }
+
+        let matter = |matters: &mut Vec<Matter>,
+                      index: &mut BTreeMap<String, usize>,
+                      id: &str,
+                      category: MatterCategory,
+                      entry: &Entry|
+         -> usize {
+            *index.entry(id.to_owned()).or_insert_with(|| {
+                matters.push(Matter {
+                    matter: id.to_owned(),
+                    category,
+                    summary: entry.summary.clone(),
+                    party: None,
+                    opened: None,
+                    open: true,
+                    closed: None,
+                    outcome: None,
+                    next_date: None,
+                    next_step: None,
+                    history: Vec::new(),
+                });
+                matters.len() - 1
+            })
+        };
+
+        for entry in visible {
+            let item = timeline_entry(entry, as_of);
+            match &entry.data {
+                EventData::PlanRevised(plan) => {
+                    let listed: Vec<&str> = plan.waves.iter().map(|w| w.wave.as_str()).collect();
+                    for planned in &plan.waves {
+                        let builder = wave(
+                            &mut waves,
+                            &mut wave_index,
+                            planned.wave.as_str(),
+                            planned.area.as_str(),
+                        );
+                        let point = PlanPoint {
+                            plan_seq: entry.seq,
+                            plan_date: entry.occurred,
+                            planned: planned.planned,
+                            precision: planned.planned.precision().as_str(),
+                        };
+                        builder.status.area = planned.area.to_string();
+                        if builder.status.baseline.is_none() {
+                            builder.status.baseline = Some(point.clone());
+                        }
+                        builder.status.plans.push(point.clone());
+                        builder.status.current = Some(point);
+                        if builder.status.state == WaveState::Cancelled {
+                            builder.set_state(entry, WaveState::Planned);
+                        }
+                    }
+                    if !plan.partial {
+                        for builder in waves.iter_mut() {
+                            let id = builder.status.wave.clone();
+                            if !listed.contains(&id.as_str())
+                                && builder.status.state == WaveState::Planned
+                            {
+                                builder.set_state(entry, WaveState::Cancelled);
+                                builder.status.current = None;
+                            }
+                        }
+                    }
+                    view.plans.push(PlanRevision {
+                        seq: entry.seq,
+                        key: entry.key.clone(),
+                        occurred: entry.occurred,
+                        tentative: item.tentative,
+                        label: plan.label.as_ref().map(ToString::to_string),
+                        decided_by: plan.decided_by.as_ref().map(ToString::to_string),
+                        partial: plan.partial,
+                        summary: entry.summary.clone(),
+                        source: entry.source.clone(),
+                        waves: plan
+                            .waves
+                            .iter()
+                            .map(|w| PlannedWaveView {
+                                wave: w.wave.to_string(),
+                                area: w.area.to_string(),
+                                planned: w.planned,
+                                precision: w.planned.precision().as_str(),
+                            })
+                            .collect(),
+                    });
+                }
+                EventData::DelayAnnounced(delay) => {
+                    for id in &delay.waves {
+                        wave(&mut waves, &mut wave_index, id.as_str(), id.as_str())
+                            .status
+                            .delays
+                            .push(item.clone());
+                    }
+                }
+                EventData::WaveStarted(started) => {
+                    let builder = wave(
+                        &mut waves,
+                        &mut wave_index,
+                        started.wave.as_str(),
+                        started.wave.as_str(),
+                    );
+                    builder.status.actual_start = Some(entry.occurred);
+                    builder.set_state(entry, WaveState::Started);
+                }
+                EventData::RolloutPaused(change) | EventData::RolloutResumed(change) => {
+                    let pausing = matches!(entry.data, EventData::RolloutPaused(_));
+                    let (from, to): (&[WaveState], WaveState) = if pausing {
+                        (&[WaveState::Started, WaveState::Resumed], WaveState::Paused)
+                    } else {
+                        (&[WaveState::Paused], WaveState::Resumed)
+                    };
+                    for builder in waves.iter_mut() {
+                        let named = change
+                            .waves
+                            .iter()
+                            .any(|w| w.as_str() == builder.status.wave);
+                        if (change.waves.is_empty() && from.contains(&builder.status.state))
+                            || named
+                        {
+                            builder.set_state(entry, to);
+                        }
+                    }
+                    view.pauses.push(item.clone());
+                }
+                EventData::WaveCompleted(done) => {
+                    wave(
+                        &mut waves,
+                        &mut wave_index,
+                        done.wave.as_str(),
+                        done.wave.as_str(),
+                    )
+                    .set_state(entry, WaveState::Done);
+                }
+                EventData::WaveCancelled(cancelled) => {
+                    wave(
+                        &mut waves,
+                        &mut wave_index,
+                        cancelled.wave.as_str(),
+                        cancelled.wave.as_str(),
+                    )
+                    .set_state(entry, WaveState::Cancelled);
+                }
+                EventData::ReclamationSent(sent) => {
+                    let i = matter(
+                        &mut matters,
+                        &mut matter_index,
+                        sent.matter.as_str(),
+                        MatterCategory::Reclamation,
+                        entry,
+                    );
+                    let m = &mut matters[i];
+                    m.party = Some(format!("{} → {}", sent.from, sent.to));
+                    m.opened.get_or_insert(entry.occurred);
+                    m.next_date = sent.deadline;
+                    m.history.push(item.clone());
+                }
+                EventData::ReclamationAnswered(answer) => {
+                    let i = matter(
+                        &mut matters,
+                        &mut matter_index,
+                        answer.matter.as_str(),
+                        MatterCategory::Reclamation,
+                        entry,
+                    );
+                    matters[i].next_date = None;
+                    matters[i].history.push(item.clone());
+                }
+                EventData::SettlementReached(settlement) => {
+                    for id in &settlement.matters {
+                        if let Some(&i) = matter_index.get(id.as_str()) {
+                            let m = &mut matters[i];
+                            m.open = false;
+                            m.closed = Some(entry.occurred);
+                            m.outcome = Some(entry.summary.clone());
+                            m.next_date = None;
+                            m.next_step = None;
+                            m.history.push(item.clone());
+                        }
+                    }
+                    view.settlements.push(item.clone());
+                }
+                EventData::LegalActionFiled(filed) => {
+                    let i = matter(
+                        &mut matters,
+                        &mut matter_index,
+                        filed.matter.as_str(),
+                        MatterCategory::LegalAction,
+                        entry,
+                    );
+                    let m = &mut matters[i];
+                    m.party = Some(match &filed.defendant {
+                        Some(defendant) => format!("{} mot {defendant}", filed.plaintiff),
+                        None => filed.plaintiff.to_string(),
+                    });
+                    m.opened.get_or_insert(entry.occurred);
+                    m.next_date = filed.next_date;
+                    m.next_step = filed.next_step.as_ref().map(ToString::to_string);
+                    m.history.push(item.clone());
+                }
+                EventData::LegalActionUpdated(update) => {
+                    let i = matter(
+                        &mut matters,
+                        &mut matter_index,
+                        update.matter.as_str(),
+                        MatterCategory::LegalAction,
+                        entry,
+                    );
+                    let m = &mut matters[i];
+                    if update.closed {
+                        m.open = false;
+                        m.closed = Some(entry.occurred);
+                        m.next_date = None;
+                        m.next_step = None;
+                    } else {
+                        m.next_date = update.next_date.or(m.next_date);
+                        if let Some(step) = &update.next_step {
+                            m.next_step = Some(step.to_string());
+                        }
+                    }
+                    if let Some(outcome) = &update.outcome {
+                        m.outcome = Some(outcome.to_string());
+                    }
+                    m.history.push(item.clone());
+                }
+                EventData::ReviewCommissioned(review) => {
+                    let i = matter(
+                        &mut matters,
+                        &mut matter_index,
+                        review.matter.as_str(),
+                        MatterCategory::Review,
+                        entry,
+                    );
+                    let m = &mut matters[i];
+                    m.party = Some(review.reviewer.to_string());
+                    m.opened.get_or_insert(entry.occurred);
+                    m.next_date = review.due;
+                    m.next_step = review.due.map(|_| "granskningen ska vara klar".to_owned());
+                    m.history.push(item.clone());
+                }
+                EventData::ReviewCompleted(done) => {
+                    let i = matter(
+                        &mut matters,
+                        &mut matter_index,
+                        done.matter.as_str(),
+                        MatterCategory::Review,
+                        entry,
+                    );
+                    let m = &mut matters[i];
+                    m.open = false;
+                    m.closed = Some(entry.occurred);
+                    m.outcome = done.finding.as_ref().map(ToString::to_string);
+                    m.next_date = None;
+                    m.next_step = None;
+                    m.history.push(item.clone());
+                }
+                EventData::InquiryReceived(inquiry) => {
+                    let i = matter(
+                        &mut matters,
+                        &mut matter_index,
+                        inquiry.matter.as_str(),
+                        MatterCategory::Inquiry,
+                        entry,
+                    );
+                    let m = &mut matters[i];
+                    m.party = Some(inquiry.from.to_string());
+                    m.opened.get_or_insert(entry.occurred);
+                    m.next_date = inquiry.due;
+                    m.next_step = inquiry.due.map(|_| "svar senast".to_owned());
+                    m.history.push(item.clone());
+                }
+                EventData::InquiryAnswered(answer) => {
+                    let i = matter(
+                        &mut matters,
+                        &mut matter_index,
+                        answer.matter.as_str(),
+                        MatterCategory::Inquiry,
+                        entry,
+                    );
+                    let m = &mut matters[i];
+                    if answer.closed {
+                        m.open = false;
+                        m.closed = Some(entry.occurred);
+                        m.next_date = None;
+                        m.next_step = None;
+                    }
+                    m.history.push(item.clone());
+                }
+                EventData::BudgetSet(budget) => {
+                    let value = budget.value_msek.as_f64();
+                    let slot = budgets
+                        .entry(budget.budget.to_string())
+                        .or_insert_with(|| Budget {
+                            budget: budget.budget.to_string(),
+                            value_msek: value,
+                            occurred: entry.occurred,
+                            history: Vec::new(),
+                        });
+                    slot.value_msek = value;
+                    slot.occurred = entry.occurred;
+                    slot.history.push((entry.occurred, value));
+                }
+                EventData::DecisionMade(_) => view.decisions.push(item.clone()),
+                EventData::ContractSigned(_) => view.contracts.push(item.clone()),
+                EventData::AgreementMade(_) => view.agreements.push(item.clone()),
+                _ => {}
+            }
+            view.timeline.push(item);
+        }
+        view.waves = waves.into_iter().map(WaveBuilder::finish).collect();
+        view.matters = matters;
+        view.budgets = budgets.into_values().collect();
+        view
+    }
+}

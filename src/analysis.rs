@@ -1,0 +1,163 @@
+//! The analyst's commands: `timeline`, `waves` and `diff`, each on two time axes (`--as-of`
+//! valid time, `--known-at` transaction time) and in several formats.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use lagesbild_model::{FuzzyDate, RecordedAt};
+use lagesbild_render::doc::{self, Doc};
+use lagesbild_render::views::{self, Axes};
+
+use crate::{db, log_commands, replay};
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Md,
+    Html,
+    Json,
+    /// TimelineJS 3 JSON (timeline only).
+    Timelinejs,
+    /// The milestone trend chart alone (waves only).
+    Svg,
+}
+
+#[derive(clap::Args)]
+pub struct TimeArgs {
+    /// Valid time: only what had happened by this date (2022-06-01; a coarser date means its
+    /// last day).
+    #[arg(long, value_parser = parse_as_of)]
+    as_of: Option<NaiveDate>,
+    /// Transaction time: only what had been recorded by then (RFC 3339, or a day meaning its end).
+    #[arg(long, value_parser = log_commands::parse_instant_end)]
+    known_at: Option<RecordedAt>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Write to this file instead of standard output.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct DiffArgs {
+    /// The earlier date.
+    #[arg(long, value_parser = parse_as_of)]
+    from: NaiveDate,
+    /// The later date (default: today, everything known).
+    #[arg(long, value_parser = parse_as_of)]
+    to: Option<NaiveDate>,
+    #[command(flatten)]
+    time: TimeArgs,
+}
+
+/// A valid-time day; a coarser date (2019-H2) means its last day.
+pub fn parse_as_of(text: &str) -> Result<NaiveDate, String> {
+    FuzzyDate::parse(text)
+        .map(|d| d.last_day())
+        .map_err(|e| e.to_string())
+}
+
+fn write_out(output: &Option<PathBuf>, text: &str) -> Result<()> {
+    match output {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            Ok(out.flush()?)
+        }
+    }
+}
+
+fn render_doc(doc: &Doc, format: Format) -> Option<String> {
+    match format {
+        Format::Text => Some(doc::to_text(doc)),
+        Format::Md => Some(doc::to_markdown(doc)),
+        Format::Html => Some(doc::to_html_page(doc)),
+        _ => None,
+    }
+}
+
+fn known_at_text(time: &TimeArgs) -> Option<String> {
+    time.known_at.map(|t| t.to_string())
+}
+
+pub fn timeline(path: &Path, args: &TimeArgs) -> Result<ExitCode> {
+    let mut store = db::open(path)?;
+    let seq = replay::seq_known_at(&store, args.known_at.as_ref())?;
+    let view = replay::projection(&mut store, seq)?.view(args.as_of);
+    let axes = Axes {
+        as_of: args.as_of,
+        known_at: known_at_text(args),
+        log_seq: seq,
+    };
+    let text = match args.format {
+        Format::Json => serde_json::to_string_pretty(&view)? + "\n",
+        Format::Timelinejs => serde_json::to_string_pretty(&views::timelinejs(&view))? + "\n",
+        Format::Svg => anyhow::bail!(
+            "--format svg is for `waves`; the timeline has text, md, html, json and timelinejs"
+        ),
+        format => {
+            render_doc(&views::timeline_doc(&view, &axes), format).expect("a document format")
+        }
+    };
+    write_out(&args.output, &text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn waves(path: &Path, args: &TimeArgs) -> Result<ExitCode> {
+    let mut store = db::open(path)?;
+    let seq = replay::seq_known_at(&store, args.known_at.as_ref())?;
+    let view = replay::projection(&mut store, seq)?.view(args.as_of);
+    let axes = Axes {
+        as_of: args.as_of,
+        known_at: known_at_text(args),
+        log_seq: seq,
+    };
+    let text = match args.format {
+        Format::Json => {
+            let waves = serde_json::json!({
+                "as_of": view.as_of,
+                "log_seq": view.log_seq,
+                "plans": view.plans,
+                "waves": view.waves,
+                "open_matters": view.open_matters().collect::<Vec<_>>(),
+            });
+            serde_json::to_string_pretty(&waves)? + "\n"
+        }
+        Format::Svg => lagesbild_render::chart::milestone_trend_svg(&view, "mta") + "\n",
+        Format::Timelinejs => anyhow::bail!("--format timelinejs is for `timeline`"),
+        format => render_doc(
+            &views::waves_doc(&view, &axes, format == Format::Html),
+            format,
+        )
+        .expect("a document format"),
+    };
+    write_out(&args.output, &text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn diff(path: &Path, args: &DiffArgs) -> Result<ExitCode> {
+    let mut store = db::open(path)?;
+    let time = &args.time;
+    let seq = replay::seq_known_at(&store, time.known_at.as_ref())?;
+    let projection = replay::projection(&mut store, seq)?;
+    let to = args.to.or(time.as_of);
+    let diff = lagesbild_timeline::diff(&projection.view(Some(args.from)), &projection.view(to));
+    let axes = Axes {
+        as_of: to,
+        known_at: known_at_text(time),
+        log_seq: seq,
+    };
+    let text = match time.format {
+        Format::Json => serde_json::to_string_pretty(&diff)? + "\n",
+        Format::Svg | Format::Timelinejs => anyhow::bail!("diff has text, md, html and json"),
+        format => render_doc(&views::diff_doc(&diff, &axes), format).expect("a document format"),
+    };
+    write_out(&time.output, &text)?;
+    Ok(ExitCode::SUCCESS)
+}
