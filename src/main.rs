@@ -6,6 +6,7 @@ mod db;
 mod import;
 mod log_commands;
 mod replay;
+mod report_commands;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +58,16 @@ enum Command {
     Waves(analysis::TimeArgs),
     /// What changed in plans, wave states and open matters between two dates.
     Diff(analysis::DiffArgs),
+    /// The weekly Regional rapport: render it, publish it, reproduce a published one.
+    Report(report_commands::ReportArgs),
+    /// The report templates: write the embedded defaults out for editing.
+    Templates(report_commands::TemplatesArgs),
+    /// Add a note to the week's report.
+    Note(report_commands::NoteArgs),
+    /// Record something published (for "Kommunikativa åtgärder" or "Samlad information").
+    Published(report_commands::PublishedArgs),
+    /// Record a key figure.
+    Figure(report_commands::FigureArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +91,11 @@ fn main() -> ExitCode {
         Command::Timeline(args) => analysis::timeline(&cli.db, &args),
         Command::Waves(args) => analysis::waves(&cli.db, &args),
         Command::Diff(args) => analysis::diff(&cli.db, &args),
+        Command::Report(args) => report_commands::report(&cli.db, &args),
+        Command::Templates(args) => report_commands::templates_command(&args),
+        Command::Note(args) => report_commands::note(&cli.db, &args),
+        Command::Published(args) => report_commands::published(&cli.db, &args),
+        Command::Figure(args) => report_commands::figure(&cli.db, &args),
     };
     match result {
         Ok(code) => code,

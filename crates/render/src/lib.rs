@@ -5,5 +5,6 @@
 pub mod chart;
 pub mod doc;
 pub mod escape;
+pub mod report;
 pub mod swedish;
 pub mod views;

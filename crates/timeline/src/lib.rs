@@ -4,10 +4,16 @@
 
 mod diff;
 mod projection;
+mod report;
 mod view;
 
 pub use diff::{Diff, MatterChange, WaveChange, WaveSnapshot, diff};
 pub use projection::{Amendment, Entry, PROJECTION_FORMAT, Projection, is_report_material};
+pub use report::{
+    ACTIONS_WINDOW_DAYS, ActionLine, FigureLine, LinkLine, Material, MaterialItem, MatterLine,
+    NewSince, NoteLine, PersonLine, ReportModel, SourceLine, WaveLine, build_report, iso_week,
+    week_start,
+};
 pub use view::{
     Budget, Matter, MatterCategory, PlanPoint, PlanRevision, PlannedWaveView, StatusChange,
     TimelineEntry, View, WaveState, WaveStatus,

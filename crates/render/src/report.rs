@@ -1,0 +1,280 @@
+//! The weekly report through Handlebars: one registry per format, each with its own escaping
+//! (HTML or Markdown), strict mode, Swedish helpers, and the templates from `report-templates/`
+//! (embedded) or a folder of the user's.
+
+use std::path::Path;
+
+use handlebars::{Handlebars, handlebars_helper};
+use include_dir::{Dir, include_dir};
+use lagesbild_model::{FuzzyDate, sha256_hex};
+use lagesbild_timeline::ReportModel;
+use serde_json::Value;
+
+use crate::{escape, swedish};
+
+static EMBEDDED: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../report-templates");
+
+/// A report output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Markdown,
+    Html,
+}
+
+impl ReportFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportFormat::Markdown => "md",
+            ReportFormat::Html => "html",
+        }
+    }
+
+    fn template(self) -> &'static str {
+        match self {
+            ReportFormat::Markdown => "report.md",
+            ReportFormat::Html => "report.html",
+        }
+    }
+
+    pub const ALL: [ReportFormat; 2] = [ReportFormat::Markdown, ReportFormat::Html];
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("cannot read templates from {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("template {name}: {reason}")]
+    Syntax { name: String, reason: String },
+    #[error("template {name}, line {line}: {reason}")]
+    Render {
+        name: String,
+        line: String,
+        reason: String,
+    },
+}
+
+/// A set of templates: name (file name without `.hbs`) and text, in name order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TemplateSet {
+    pub origin: String,
+    pub files: Vec<(String, String)>,
+}
+
+impl TemplateSet {
+    /// The templates compiled into the program.
+    pub fn embedded() -> TemplateSet {
+        let mut files: Vec<(String, String)> = EMBEDDED
+            .files()
+            .filter_map(|f| {
+                let name = f.path().file_name()?.to_str()?;
+                let name = name.strip_suffix(".hbs")?;
+                Some((name.to_owned(), f.contents_utf8()?.to_owned()))
+            })
+            .collect();
+        files.sort();
+        TemplateSet {
+            origin: "embedded".into(),
+            files,
+        }
+    }
+
+    /// Every `*.hbs` file of a folder.
+    pub fn from_dir(dir: &Path) -> Result<TemplateSet, TemplateError> {
+        let read_error = |reason: String| TemplateError::Read {
+            path: dir.display().to_string(),
+            reason,
+        };
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| read_error(e.to_string()))? {
+            let path = entry.map_err(|e| read_error(e.to_string()))?.path();
+            let Some(name) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".hbs"))
+            else {
+                continue;
+            };
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| read_error(format!("{}: {e}", path.display())))?;
+            files.push((name.to_owned(), text));
+        }
+        files.sort();
+        if files.is_empty() {
+            return Err(read_error("no .hbs files".into()));
+        }
+        Ok(TemplateSet {
+            origin: dir.display().to_string(),
+            files,
+        })
+    }
+
+    /// SHA-256 over every template, in name order: name, a NUL, the text, a NUL. A published
+    /// report records it, so that a reproduction can tell whether the same templates were used.
+    pub fn digest(&self) -> String {
+        let mut bytes = Vec::new();
+        for (name, text) in &self.files {
+            bytes.extend_from_slice(name.as_bytes());
+            bytes.push(0);
+            bytes.extend_from_slice(text.as_bytes());
+            bytes.push(0);
+        }
+        sha256_hex(&bytes)
+    }
+
+    /// Writes the templates to a folder (for `templates init`), refusing to overwrite.
+    pub fn write_to(&self, dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+        std::fs::create_dir_all(dir)?;
+        let mut written = Vec::new();
+        for (name, text) in &self.files {
+            let path = dir.join(format!("{name}.hbs"));
+            if path.exists() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    format!("{} exists; nothing was overwritten", path.display()),
+                ));
+            }
+            std::fs::write(&path, text)?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+}
+
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+handlebars_helper!(datum: |value: Json| {
+    let text = text_of(value);
+    match FuzzyDate::parse(&text) {
+        Ok(date) => swedish::fuzzy(&date),
+        Err(_) => text,
+    }
+});
+
+handlebars_helper!(sammanstalld: |value: Json| {
+    match FuzzyDate::parse(&text_of(value)) {
+        Ok(FuzzyDate::Minute(at)) => format!("{} klockan {}", at.format("%Y-%m-%d"), at.format("%H.%M")),
+        Ok(date) => date.to_string(),
+        Err(_) => text_of(value),
+    }
+});
+
+handlebars_helper!(tal: |value: f64| swedish::number(value));
+
+handlebars_helper!(forandring: |value: Json| {
+    match value.as_f64() {
+        Some(v) if v == 0.0 => "oförändrat".to_owned(),
+        Some(v) if v > 0.0 => format!("+{}", swedish::number(v)),
+        Some(v) => swedish::number(v),
+        None => "–".to_owned(),
+    }
+});
+
+handlebars_helper!(manader: |months: Json, plus_minus: Json| {
+    match months.as_i64() {
+        Some(m) => {
+            let pm = plus_minus.as_u64().unwrap_or(0);
+            if pm > 0 { format!("{m:+} mån (±{pm})") } else { format!("{m:+} mån") }
+        }
+        None => "–".to_owned(),
+    }
+});
+
+/// The templates registered for one format, with that format's escaping.
+pub struct ReportRenderer {
+    registry: Handlebars<'static>,
+    set: TemplateSet,
+}
+
+impl std::fmt::Debug for ReportRenderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReportRenderer")
+            .field("origin", &self.set.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReportRenderer {
+    pub fn new(set: TemplateSet, format: ReportFormat) -> Result<ReportRenderer, TemplateError> {
+        let mut registry = Handlebars::new();
+        registry.set_strict_mode(true);
+        match format {
+            ReportFormat::Html => registry.register_escape_fn(escape::html),
+            ReportFormat::Markdown => registry.register_escape_fn(escape::markdown),
+        }
+        registry.register_helper("datum", Box::new(datum));
+        registry.register_helper("sammanstalld", Box::new(sammanstalld));
+        registry.register_helper("tal", Box::new(tal));
+        registry.register_helper("forandring", Box::new(forandring));
+        registry.register_helper("manader", Box::new(manader));
+        for (name, text) in &set.files {
+            let result = match name.strip_prefix('_') {
+                Some(partial) => registry.register_partial(partial, text.as_str()),
+                None => registry.register_template_string(name, text.as_str()),
+            };
+            result.map_err(|e| TemplateError::Syntax {
+                name: format!("{name}.hbs"),
+                reason: e.to_string(),
+            })?;
+        }
+        if !registry.has_template(format.template()) {
+            return Err(TemplateError::Syntax {
+                name: format!("{}.hbs", format.template()),
+                reason: format!("missing from {}", set.origin),
+            });
+        }
+        Ok(ReportRenderer { registry, set })
+    }
+
+    pub fn render(
+        &self,
+        model: &ReportModel,
+        format: ReportFormat,
+    ) -> Result<String, TemplateError> {
+        self.registry.render(format.template(), model).map_err(|e| {
+            let name = e
+                .template_name
+                .clone()
+                .unwrap_or_else(|| format.template().to_owned());
+            let source_line = e.line_no.and_then(|line| {
+                let (_, text) = self
+                    .set
+                    .files
+                    .iter()
+                    .find(|(n, _)| *n == name || n.strip_prefix('_') == Some(name.as_str()))?;
+                text.lines().nth(line.checked_sub(1)?).map(str::trim)
+            });
+            let mut reason = e.reason().to_string();
+            // Handlebars does not name a missing helper parameter; the line shows it.
+            if let Some(source_line) = source_line {
+                reason.push_str(&format!(" in `{source_line}`"));
+            }
+            TemplateError::Render {
+                name: format!("{name}.hbs"),
+                line: e
+                    .line_no
+                    .map(|l| l.to_string())
+                    .unwrap_or_else(|| "?".into()),
+                reason,
+            }
+        })
+    }
+
+    pub fn templates(&self) -> &TemplateSet {
+        &self.set
+    }
+}
+
+/// Renders a report in one format with a template set.
+pub fn render_report(
+    model: &ReportModel,
+    set: &TemplateSet,
+    format: ReportFormat,
+) -> Result<String, TemplateError> {
+    ReportRenderer::new(set.clone(), format)?.render(model, format)
+}

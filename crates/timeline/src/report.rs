@@ -1,0 +1,495 @@
+//! The weekly *Regional rapport* as a read model: the notes in force for the report date, the
+//! week's publications, standing links, spokespeople, figures, and the programme's state from the
+//! projection. Built from events; rendered elsewhere.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, Days, NaiveDate};
+use lagesbild_model::kinds::Listing;
+use lagesbild_model::{EventData, FuzzyDate, Section, Source, StoredEvent};
+use serde::{Deserialize, Serialize};
+
+use crate::projection::{Amendment, is_report_material};
+use crate::view::View;
+
+/// Report material as currently known, with corrections and retractions applied. Folds events in
+/// log order like [`crate::Projection`], keeping only the report's own kinds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Material {
+    last_seq: u64,
+    items: BTreeMap<u64, MaterialItem>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MaterialItem {
+    pub seq: u64,
+    pub key: Option<String>,
+    pub occurred: FuzzyDate,
+    pub summary: String,
+    pub source: Option<Source>,
+    pub data: EventData,
+    pub retracted: Option<Amendment>,
+}
+
+impl Material {
+    pub fn new() -> Material {
+        Material::default()
+    }
+
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    pub fn apply(&mut self, event: &StoredEvent) {
+        if event.seq <= self.last_seq {
+            return;
+        }
+        self.last_seq = event.seq;
+        let e = &event.event;
+        match &e.data {
+            EventData::EventCorrected(c) => {
+                if let Some(item) = c.target.seq.and_then(|s| self.items.get_mut(&s)) {
+                    if let Some(occurred) = c.occurred {
+                        item.occurred = occurred;
+                    }
+                    if let Some(summary) = &c.summary {
+                        item.summary = summary.to_string();
+                    }
+                    if let Some(source) = &c.source {
+                        item.source = Some(source.clone());
+                    }
+                    if let Some(data) = &c.data
+                        && let Ok(typed) =
+                            lagesbild_model::typed_data(item.data.kind(), data.clone())
+                    {
+                        item.data = typed;
+                    }
+                }
+            }
+            EventData::EventRetracted(r) => {
+                if let Some(item) = r.target.seq.and_then(|s| self.items.get_mut(&s)) {
+                    item.retracted = Some(Amendment {
+                        seq: event.seq,
+                        recorded_at: event.recorded_at.to_string(),
+                        reason: r.reason.to_string(),
+                    });
+                }
+            }
+            data if is_report_material(data.kind()) => {
+                self.items.insert(
+                    event.seq,
+                    MaterialItem {
+                        seq: event.seq,
+                        key: e.key.as_ref().map(ToString::to_string),
+                        occurred: e.occurred,
+                        summary: e.summary.to_string(),
+                        source: e.source.clone(),
+                        data: data.clone(),
+                        retracted: None,
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+
+    fn live(&self) -> impl Iterator<Item = &MaterialItem> {
+        self.items.values().filter(|i| i.retracted.is_none())
+    }
+
+    /// The latest published report dated before `day`.
+    pub fn previous_report(&self, day: NaiveDate) -> Option<NaiveDate> {
+        self.live()
+            .filter_map(|i| match &i.data {
+                EventData::ReportPublished(r) => Some(r.report_date.first_day()),
+                _ => None,
+            })
+            .filter(|d| *d < day)
+            .max()
+    }
+
+    fn figure_as_of(
+        &self,
+        figure: &str,
+        day: NaiveDate,
+    ) -> Option<(&MaterialItem, f64, String, Option<String>)> {
+        self.live()
+            .filter(|i| i.occurred.first_day() <= day)
+            .filter_map(|i| match &i.data {
+                EventData::FigureReported(f) if f.figure.as_str() == figure => Some((
+                    i,
+                    f.value.as_f64(),
+                    f.unit.to_string(),
+                    f.label.as_ref().map(ToString::to_string),
+                )),
+                _ => None,
+            })
+            .max_by(|a, b| a.0.occurred.cmp(&b.0.occurred).then(a.0.seq.cmp(&b.0.seq)))
+    }
+}
+
+/// The ISO week of a day, as `2024-W52`.
+pub fn iso_week(day: NaiveDate) -> String {
+    let week = day.iso_week();
+    format!("{}-W{:02}", week.year(), week.week())
+}
+
+/// The Monday of the ISO week of `day`.
+pub fn week_start(day: NaiveDate) -> NaiveDate {
+    day - Days::new(u64::from(day.weekday().num_days_from_monday()))
+}
+
+/// How many days back *Kommunikativa åtgärder, urval* reaches: the report day and the seven days
+/// before it, so that a weekly report on Friday lists last Friday's items too, as the seed does.
+pub const ACTIONS_WINDOW_DAYS: u64 = 7;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NoteLine {
+    pub seq: u64,
+    pub text: String,
+    pub points: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActionLine {
+    pub seq: u64,
+    /// "27/12", as the seed prints it.
+    pub date_label: String,
+    pub title: String,
+    pub url: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinkLine {
+    pub title: String,
+    pub url: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PersonLine {
+    pub person: String,
+    pub title: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FigureLine {
+    pub figure: String,
+    pub label: String,
+    pub value: f64,
+    pub unit: String,
+    pub as_of: FuzzyDate,
+    /// The value at the previous report, when there was one and it differed or existed.
+    pub previous: Option<f64>,
+    pub change: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WaveLine {
+    pub wave: String,
+    pub area: String,
+    pub planned: Option<FuzzyDate>,
+    pub actual_start: Option<FuzzyDate>,
+    pub state: String,
+    pub state_since: Option<FuzzyDate>,
+    pub slip_months: Option<i64>,
+    pub slip_plus_minus: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MatterLine {
+    pub matter: String,
+    pub category: String,
+    pub summary: String,
+    pub party: Option<String>,
+    pub next_date: Option<FuzzyDate>,
+    pub next_step: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourceLine {
+    pub title: String,
+    pub url: Option<String>,
+    pub published: Option<FuzzyDate>,
+}
+
+/// What is new since the previous published report (or the last seven days without one).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewSince {
+    pub since: NaiveDate,
+    pub since_previous_report: bool,
+    pub lines: Vec<String>,
+}
+
+/// Everything a report template needs, in order; every list is an ordered array.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReportModel {
+    pub title: String,
+    pub report_date: NaiveDate,
+    pub week: String,
+    /// `YYYY-MM-DDTHH:MM`, local time.
+    pub compiled_at: FuzzyDate,
+    pub summary: Vec<NoteLine>,
+    pub communications: Vec<NoteLine>,
+    pub operations: Vec<NoteLine>,
+    pub actions: Vec<ActionLine>,
+    pub collected: Vec<LinkLine>,
+    pub spokespersons: Vec<PersonLine>,
+    pub about: Vec<NoteLine>,
+    pub new_since: NewSince,
+    pub waves: Vec<WaveLine>,
+    pub open_matters: Vec<MatterLine>,
+    pub figures: Vec<FigureLine>,
+    pub sources: Vec<SourceLine>,
+    /// The last log position the report was built from.
+    pub log_seq: u64,
+}
+
+fn note_in_force(item: &MaterialItem, day: NaiveDate) -> Option<(Section, NoteLine)> {
+    let EventData::SituationNoted(note) = &item.data else {
+        return None;
+    };
+    let begins = item.occurred.first_day();
+    let in_force = begins <= day
+        && if note.standing {
+            true
+        } else if let Some(until) = &note.until {
+            day <= until.last_day()
+        } else {
+            begins >= week_start(day)
+        };
+    in_force.then(|| {
+        (
+            note.section,
+            NoteLine {
+                seq: item.seq,
+                text: item.summary.clone(),
+                points: note.points.iter().map(ToString::to_string).collect(),
+            },
+        )
+    })
+}
+
+fn source_line(source: &Source) -> SourceLine {
+    SourceLine {
+        title: source.title.to_string(),
+        url: source.url.as_ref().map(ToString::to_string),
+        published: source.published,
+    }
+}
+
+/// Builds the report for `day` from the material and the programme's views as of `day` and as of
+/// the previous report (or a week before).
+pub fn build_report(
+    material: &Material,
+    view: &View,
+    earlier: &View,
+    day: NaiveDate,
+    compiled_at: FuzzyDate,
+) -> ReportModel {
+    let mut summary = Vec::new();
+    let mut communications = Vec::new();
+    let mut operations = Vec::new();
+    let mut about = Vec::new();
+    for item in material.live() {
+        if let Some((section, line)) = note_in_force(item, day) {
+            match section {
+                Section::Summary => summary.push(line),
+                Section::Communications => communications.push(line),
+                Section::Operations => operations.push(line),
+                Section::About => about.push(line),
+            }
+        }
+    }
+
+    let window_start = day - Days::new(ACTIONS_WINDOW_DAYS);
+    let mut actions: Vec<(NaiveDate, ActionLine)> = Vec::new();
+    let mut collected = Vec::new();
+    let mut roles: BTreeMap<(String, String), (FuzzyDate, u64, PersonLine)> = BTreeMap::new();
+    let mut figure_ids: Vec<String> = Vec::new();
+    for item in material.live() {
+        let begins = item.occurred.first_day();
+        if begins > day {
+            continue;
+        }
+        match &item.data {
+            EventData::CommunicationPublished(c) if c.listing == Listing::Collected => collected
+                .push(LinkLine {
+                    title: c.title.to_string(),
+                    url: c.url.as_ref().map(ToString::to_string),
+                }),
+            EventData::CommunicationPublished(c) if begins >= window_start => actions.push((
+                begins,
+                ActionLine {
+                    seq: item.seq,
+                    date_label: format!("{}/{}", begins.day(), begins.month()),
+                    title: c.title.to_string(),
+                    url: c.url.as_ref().map(ToString::to_string),
+                },
+            )),
+            EventData::ReportPublished(r)
+                if begins >= window_start && r.report_date.first_day() < day =>
+            {
+                let date = r.report_date.first_day();
+                actions.push((
+                    begins,
+                    ActionLine {
+                        seq: item.seq,
+                        date_label: format!("{}/{}", begins.day(), begins.month()),
+                        title: format!(
+                            "Regional rapport {} (vecka {})",
+                            date.format("%Y-%m-%d"),
+                            date.iso_week().week()
+                        ),
+                        url: None,
+                    },
+                ));
+            }
+            EventData::RoleAssigned(r) => {
+                let slot = (r.role.to_string(), r.person.to_string());
+                let line = PersonLine {
+                    person: r.person.to_string(),
+                    title: r.title.as_ref().map(ToString::to_string),
+                };
+                let newer = roles
+                    .get(&slot)
+                    .is_none_or(|(o, s, _)| (item.occurred, item.seq) >= (*o, *s));
+                if newer {
+                    roles.insert(slot, (item.occurred, item.seq, line));
+                }
+            }
+            EventData::FigureReported(f) if !figure_ids.contains(&f.figure.to_string()) => {
+                figure_ids.push(f.figure.to_string());
+            }
+            _ => {}
+        }
+    }
+    // Newest first, as the seed lists them; within a day in the order they were written.
+    actions.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.seq.cmp(&b.1.seq)));
+    let mut spokespersons: Vec<(FuzzyDate, u64, PersonLine)> = roles
+        .into_iter()
+        .filter(|((role, _), _)| role == "talesperson")
+        .map(|(_, v)| v)
+        .collect();
+    spokespersons.sort_by_key(|(_, seq, _)| *seq);
+
+    let previous = material.previous_report(day);
+    let since = previous.unwrap_or(day - Days::new(7));
+    let figures = figure_ids
+        .iter()
+        .filter_map(|id| {
+            let (item, value, unit, label) = material.figure_as_of(id, day)?;
+            let before = material.figure_as_of(id, since).map(|(_, v, _, _)| v);
+            Some(FigureLine {
+                figure: id.clone(),
+                label: label.unwrap_or_else(|| id.clone()),
+                value,
+                unit,
+                as_of: item.occurred,
+                previous: before,
+                change: before.map(|b| value - b),
+            })
+        })
+        .collect();
+
+    let diff = crate::diff::diff(earlier, view);
+    let mut new_lines = Vec::new();
+    for plan in &diff.new_plans {
+        new_lines.push(format!("Ny tidplan: {}", plan.summary));
+    }
+    for change in &diff.wave_changes {
+        new_lines.push(format!(
+            "Etapp {} ({}): {}",
+            change.wave, change.area, change.after.state
+        ));
+    }
+    for m in &diff.opened_matters {
+        new_lines.push(format!(
+            "Nytt ärende ({}): {}",
+            m.category.swedish(),
+            m.summary
+        ));
+    }
+    for m in &diff.closed_matters {
+        new_lines.push(format!(
+            "Avslutat ärende ({}): {}",
+            m.category.swedish(),
+            m.summary
+        ));
+    }
+
+    let waves = view
+        .waves
+        .iter()
+        .filter(|w| w.current.is_some() || w.actual_start.is_some())
+        .map(|w| WaveLine {
+            wave: w.wave.clone(),
+            area: w.area.clone(),
+            planned: w.current.as_ref().map(|c| c.planned),
+            actual_start: w.actual_start,
+            state: w.state.swedish().to_owned(),
+            state_since: w.state_since,
+            slip_months: w.slip_vs_baseline.map(|s| s.months),
+            slip_plus_minus: w.slip_vs_baseline.map(|s| s.plus_minus),
+        })
+        .collect();
+    let open: Vec<&crate::view::Matter> = view.open_matters().collect();
+    let open_matters = open
+        .iter()
+        .map(|m| MatterLine {
+            matter: m.matter.clone(),
+            category: m.category.swedish().to_owned(),
+            summary: m.summary.clone(),
+            party: m.party.clone(),
+            next_date: m.next_date,
+            next_step: m.next_step.clone(),
+        })
+        .collect();
+    let mut sources: Vec<SourceLine> = Vec::new();
+    let mut push_source = |s: &Option<Source>| {
+        if let Some(s) = s {
+            let line = source_line(s);
+            if !sources.contains(&line) {
+                sources.push(line);
+            }
+        }
+    };
+    for m in &open {
+        for h in &m.history {
+            push_source(&h.source);
+        }
+    }
+    for w in &view.waves {
+        for h in &w.history {
+            if let Some(e) = view.timeline.iter().find(|e| e.seq == h.seq) {
+                push_source(&e.source);
+            }
+        }
+    }
+    for plan in view.plans.iter().rev().take(1) {
+        push_source(&plan.source);
+    }
+
+    ReportModel {
+        title: "Regional rapport Samordning vårdinformationssystem".to_owned(),
+        report_date: day,
+        week: iso_week(day),
+        compiled_at,
+        summary,
+        communications,
+        operations,
+        actions: actions.into_iter().map(|(_, a)| a).collect(),
+        collected,
+        spokespersons: spokespersons.into_iter().map(|(_, _, p)| p).collect(),
+        about,
+        new_since: NewSince {
+            since,
+            since_previous_report: previous.is_some(),
+            lines: new_lines,
+        },
+        waves,
+        open_matters,
+        figures,
+        sources,
+        log_seq: view.log_seq.max(material.last_seq()),
+    }
+}

@@ -1,0 +1,627 @@
+//! The communications staff's commands: the weekly report (render, publish, reproduce), the
+//! templates, and the short commands that add the week's notes, publications and figures.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Datelike, Days, NaiveDate, Utc, Weekday};
+use lagesbild_model::{EventData, FuzzyDate, sha256_hex};
+use lagesbild_render::report::{ReportFormat, ReportRenderer, TemplateSet};
+use lagesbild_store::{EventLog, EventRef, Filter, SqliteStore, scan};
+use lagesbild_timeline::{Material, ReportModel, build_report};
+use serde_json::json;
+
+use crate::{db, import, replay};
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Md,
+    Html,
+}
+
+impl Format {
+    fn report_format(self) -> ReportFormat {
+        match self {
+            Format::Md => ReportFormat::Markdown,
+            Format::Html => ReportFormat::Html,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    action: Option<ReportAction>,
+    #[command(flatten)]
+    options: ReportOptions,
+}
+
+#[derive(clap::Subcommand)]
+enum ReportAction {
+    /// Render the report, write it, and record a report_published event with its provenance.
+    Publish(PublishArgs),
+    /// Rebuild a published report from the log as it was and compare it byte for byte.
+    Reproduce(ReproduceArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ReportOptions {
+    /// The report date (default: today).
+    #[arg(long, value_parser = parse_day, conflicts_with = "week")]
+    date: Option<NaiveDate>,
+    /// An ISO week, such as 2024-W52; the report is dated its Friday.
+    #[arg(long, value_parser = parse_week)]
+    week: Option<NaiveDate>,
+    #[arg(long, value_enum, default_value = "md")]
+    format: Format,
+    /// A folder of templates to use instead of the embedded ones.
+    #[arg(long)]
+    templates: Option<PathBuf>,
+    /// Write to this file instead of standard output.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// The time printed as "Sammanställd", YYYY-MM-DDTHH:MM in Swedish time (default: now).
+    #[arg(long, value_parser = parse_minute)]
+    compiled_at: Option<FuzzyDate>,
+    /// Print the report model as JSON instead of rendering it.
+    #[arg(long)]
+    context: bool,
+    /// Render from a report model in JSON (as --context prints it) instead of the log.
+    #[arg(long, conflicts_with = "context")]
+    from_context: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct PublishArgs {
+    #[arg(long, value_parser = parse_day, conflicts_with = "week")]
+    date: Option<NaiveDate>,
+    #[arg(long, value_parser = parse_week)]
+    week: Option<NaiveDate>,
+    #[arg(long)]
+    templates: Option<PathBuf>,
+    #[arg(long, value_parser = parse_minute)]
+    compiled_at: Option<FuzzyDate>,
+    /// Where the rendered files are written.
+    #[arg(long, default_value = "reports")]
+    out_dir: PathBuf,
+    /// Who publishes.
+    #[arg(long)]
+    by: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct ReproduceArgs {
+    /// The report_published event, by sequence number or key.
+    event: String,
+    #[arg(long)]
+    templates: Option<PathBuf>,
+    /// Where the published files are (to show a diff if they differ).
+    #[arg(long, default_value = "reports")]
+    out_dir: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct TemplatesArgs {
+    #[command(subcommand)]
+    action: TemplatesAction,
+}
+
+#[derive(clap::Subcommand)]
+enum TemplatesAction {
+    /// Write the embedded default templates to a folder for editing.
+    Init { dir: PathBuf },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum NoteSection {
+    Summary,
+    Communications,
+    Operations,
+    About,
+}
+
+#[derive(clap::Args)]
+pub struct NoteArgs {
+    /// Which section of the report: summary (Sammanfattande lägesbild), communications
+    /// (Kommunikativ lägesbild), operations (Verksamhetens kommentar), about.
+    #[arg(long, value_enum)]
+    section: NoteSection,
+    /// The note, one Swedish sentence or paragraph.
+    text: String,
+    /// A sub-point under the note (repeatable).
+    #[arg(long)]
+    point: Vec<String>,
+    /// The note stands in every report up to and including this day.
+    #[arg(long, value_parser = parse_day, conflicts_with = "standing")]
+    until: Option<NaiveDate>,
+    /// The note stands until it is retracted.
+    #[arg(long)]
+    standing: bool,
+    #[command(flatten)]
+    common: StaffArgs,
+}
+
+#[derive(clap::Args)]
+pub struct PublishedArgs {
+    /// The title of what was published.
+    title: String,
+    #[arg(long)]
+    url: Option<String>,
+    /// Where it was published (Insidan, Vårdskiftet, VGRfokus …).
+    #[arg(long)]
+    channel: Option<String>,
+    /// A standing link under "Samlad information" instead of a dated item.
+    #[arg(long)]
+    collected: bool,
+    #[command(flatten)]
+    common: StaffArgs,
+}
+
+#[derive(clap::Args)]
+pub struct FigureArgs {
+    /// The figure's id, such as konsulter.
+    figure: String,
+    /// Its value (a decimal point or comma).
+    value: String,
+    #[arg(long, default_value = "st")]
+    unit: String,
+    /// The figure's name as the report prints it.
+    #[arg(long)]
+    label: Option<String>,
+    #[command(flatten)]
+    common: StaffArgs,
+}
+
+#[derive(clap::Args)]
+pub struct StaffArgs {
+    /// The day it happened (default: today).
+    #[arg(long, value_parser = parse_fuzzy)]
+    date: Option<FuzzyDate>,
+    #[arg(long)]
+    key: Option<String>,
+    /// Who records it.
+    #[arg(long)]
+    by: Option<String>,
+}
+
+fn parse_day(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| format!("{text:?} is not a day (YYYY-MM-DD)"))
+}
+
+fn parse_fuzzy(text: &str) -> Result<FuzzyDate, String> {
+    FuzzyDate::parse(text).map_err(|e| e.to_string())
+}
+
+fn parse_minute(text: &str) -> Result<FuzzyDate, String> {
+    match FuzzyDate::parse(text) {
+        Ok(date @ FuzzyDate::Minute(_)) => Ok(date),
+        _ => Err(format!("{text:?} is not a time: use YYYY-MM-DDTHH:MM")),
+    }
+}
+
+/// `2024-W52` → the Friday of that ISO week, the day the weekly report goes out.
+fn parse_week(text: &str) -> Result<NaiveDate, String> {
+    let error = || format!("{text:?} is not an ISO week: use YYYY-Www, such as 2024-W52");
+    let (year, week) = text.split_once("-W").ok_or_else(error)?;
+    let year: i32 = year.parse().map_err(|_| error())?;
+    let week: u32 = week.parse().map_err(|_| error())?;
+    NaiveDate::from_isoywd_opt(year, week, Weekday::Fri).ok_or_else(error)
+}
+
+/// Now, in Swedish local time, to the minute; `LAGESBILD_NOW` fixes it for tests.
+fn now_local() -> Result<chrono::NaiveDateTime> {
+    let now: DateTime<Utc> = match std::env::var(db::NOW_VARIABLE) {
+        Ok(text) => DateTime::parse_from_rfc3339(&text)
+            .with_context(|| format!("{}={text:?} is not RFC 3339", db::NOW_VARIABLE))?
+            .with_timezone(&Utc),
+        Err(_) => Utc::now(),
+    };
+    let local = now
+        .with_timezone(&chrono_tz::Europe::Stockholm)
+        .naive_local();
+    Ok(local
+        .with_second(0)
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(local))
+}
+
+use chrono::Timelike;
+
+fn today() -> Result<NaiveDate> {
+    Ok(now_local()?.date())
+}
+
+fn templates(dir: &Option<PathBuf>) -> Result<TemplateSet> {
+    Ok(match dir {
+        Some(dir) => TemplateSet::from_dir(dir)?,
+        None => TemplateSet::embedded(),
+    })
+}
+
+/// Builds the report for `day` from the log up to `max_seq`.
+pub fn build_model(
+    store: &mut SqliteStore,
+    max_seq: u64,
+    day: NaiveDate,
+    compiled_at: FuzzyDate,
+) -> Result<ReportModel> {
+    let projection = replay::projection(store, max_seq)?;
+    let filter = Filter {
+        kinds: [
+            "situation_noted",
+            "communication_published",
+            "figure_reported",
+            "role_assigned",
+            "report_published",
+            "event_corrected",
+            "event_retracted",
+        ]
+        .map(String::from)
+        .to_vec(),
+        max_seq: Some(max_seq),
+        ..Filter::default()
+    };
+    let mut material = Material::new();
+    for event in scan(store, &filter) {
+        material.apply(&event?);
+    }
+    let view = projection.view(Some(day));
+    let since = material.previous_report(day).unwrap_or(day - Days::new(7));
+    let earlier = projection.view(Some(since));
+    let mut model = build_report(&material, &view, &earlier, day, compiled_at);
+    model.log_seq = max_seq;
+    Ok(model)
+}
+
+fn write_or_print(output: &Option<PathBuf>, text: &str) -> Result<()> {
+    match output {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+        }
+        None => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            Ok(out.flush()?)
+        }
+    }
+}
+
+pub fn report(path: &Path, args: &ReportArgs) -> Result<ExitCode> {
+    match &args.action {
+        Some(ReportAction::Publish(publish_args)) => return publish(path, publish_args),
+        Some(ReportAction::Reproduce(reproduce_args)) => return reproduce(path, reproduce_args),
+        None => {}
+    }
+    let o = &args.options;
+    let set = templates(&o.templates)?;
+    let model: ReportModel = match &o.from_context {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a report model", file.display()))?
+        }
+        None => {
+            let day = match o.date.or(o.week) {
+                Some(day) => day,
+                None => today()?,
+            };
+            let compiled_at = match o.compiled_at {
+                Some(at) => at,
+                None => FuzzyDate::Minute(now_local()?),
+            };
+            let mut store = db::open(path)?;
+            let head = store.head()?.seq;
+            build_model(&mut store, head, day, compiled_at)?
+        }
+    };
+    if o.context {
+        write_or_print(&o.output, &(serde_json::to_string_pretty(&model)? + "\n"))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let format = o.format.report_format();
+    let text = ReportRenderer::new(set, format)?.render(&model, format)?;
+    write_or_print(&o.output, &text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn output_name(day: NaiveDate, seq: u64, format: ReportFormat) -> String {
+    format!("regional-rapport-{day}-h{seq}.{}", format.name())
+}
+
+fn publish(path: &Path, args: &PublishArgs) -> Result<ExitCode> {
+    let set = templates(&args.templates)?;
+    let day = match args.date.or(args.week) {
+        Some(day) => day,
+        None => today()?,
+    };
+    let compiled_at = match args.compiled_at {
+        Some(at) => at,
+        None => FuzzyDate::Minute(now_local()?),
+    };
+    let mut store = db::open(path)?;
+    let head = store.head()?;
+    let model = build_model(&mut store, head.seq, day, compiled_at)?;
+    let mut outputs = Vec::new();
+    let mut rendered = Vec::new();
+    for format in ReportFormat::ALL {
+        let text = ReportRenderer::new(set.clone(), format)?.render(&model, format)?;
+        outputs.push(json!({ "format": format.name(), "sha256": sha256_hex(text.as_bytes()), "bytes": text.len() }));
+        rendered.push((format, text));
+    }
+    let FuzzyDate::Minute(at) = compiled_at else {
+        unreachable!("compiled_at is a minute")
+    };
+    let event = json!({
+        "kind": "report_published",
+        "occurred": FuzzyDate::Minute(at).to_string(),
+        "stream": "rapport",
+        "summary": format!("Regional rapport för {} publicerades.", lagesbild_render::swedish::day(day)),
+        "by": args.by,
+        "data": {
+            "report_date": day.to_string(),
+            "compiled_at": compiled_at.to_string(),
+            "log_seq": head.seq,
+            "head_hash": head.hash,
+            "template_digest": set.digest(),
+            "template": set.origin,
+            "outputs": outputs,
+        }
+    });
+    let mut event = event;
+    if args.by.is_none() {
+        event.as_object_mut().expect("an object").remove("by");
+    }
+    let event = lagesbild_model::event_from_value(event)
+        .map_err(|e| anyhow::anyhow!("field {:?}: {}", e.field, e.reason))?;
+    std::fs::create_dir_all(&args.out_dir)
+        .with_context(|| format!("cannot create {}", args.out_dir.display()))?;
+    let report = store.append(vec![event], &[])?;
+    let seq = report.head.seq;
+    for (format, text) in &rendered {
+        let file = args.out_dir.join(output_name(day, head.seq, *format));
+        std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
+        println!(
+            "wrote {} (sha256 {})",
+            file.display(),
+            sha256_hex(text.as_bytes())
+        );
+    }
+    println!(
+        "published the report for {day} as event {seq}; built from log position {} with head {}",
+        head.seq, head.hash
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reproduce(path: &Path, args: &ReproduceArgs) -> Result<ExitCode> {
+    let mut store = db::open(path)?;
+    let which: EventRef = args.event.parse().expect("infallible");
+    let Some(event) = store.event(&which)? else {
+        bail!("no event {:?}", args.event)
+    };
+    let EventData::ReportPublished(published) = &event.event.data else {
+        bail!(
+            "event {} is a {}, not a report_published",
+            event.seq,
+            event.event.kind()
+        );
+    };
+    let set = templates(&args.templates)?;
+    let mut same = true;
+    if set.digest() != published.template_digest.as_str() {
+        println!(
+            "templates differ: the report used {} (digest {}), these are {} (digest {})",
+            published
+                .template
+                .as_ref()
+                .map(|t| t.as_str())
+                .unwrap_or("?"),
+            published.template_digest,
+            set.origin,
+            set.digest()
+        );
+        same = false;
+    }
+    match store.event(&EventRef::Seq(published.log_seq))? {
+        Some(at) if at.hash == published.head_hash.as_str() => {}
+        Some(at) => {
+            println!(
+                "the log was rewritten: event {} now has hash {}, the report recorded {}",
+                published.log_seq, at.hash, published.head_hash
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+        None if published.log_seq == 0 => {}
+        None => {
+            println!(
+                "the log no longer holds event {} that the report was built from",
+                published.log_seq
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let day = published.report_date.first_day();
+    let model = build_model(&mut store, published.log_seq, day, published.compiled_at)?;
+    for output in &published.outputs {
+        let format = match output.format.as_str() {
+            "md" => ReportFormat::Markdown,
+            "html" => ReportFormat::Html,
+            other => {
+                println!("{other}: unknown format, skipped");
+                continue;
+            }
+        };
+        let text = ReportRenderer::new(set.clone(), format)?.render(&model, format)?;
+        let digest = sha256_hex(text.as_bytes());
+        if digest == output.sha256.as_str() {
+            println!("{}: byte-identical (sha256 {digest})", format.name());
+            continue;
+        }
+        same = false;
+        println!(
+            "{}: DIFFERS: published sha256 {}, reproduced {digest}",
+            format.name(),
+            output.sha256
+        );
+        let file = args
+            .out_dir
+            .join(output_name(day, published.log_seq, format));
+        match std::fs::read_to_string(&file) {
+            Ok(original) if sha256_hex(original.as_bytes()) == output.sha256.as_str() => {
+                let diff = similar::TextDiff::from_lines(&original, &text);
+                print!(
+                    "{}",
+                    diff.unified_diff()
+                        .header(&file.display().to_string(), "reproduced")
+                );
+            }
+            _ => println!(
+                "(the published file {} is not at hand to show a diff)",
+                file.display()
+            ),
+        }
+    }
+    if same {
+        println!(
+            "report {} reproduced from log position {}",
+            event.seq, published.log_seq
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+pub fn templates_command(args: &TemplatesArgs) -> Result<ExitCode> {
+    match &args.action {
+        TemplatesAction::Init { dir } => {
+            let written = TemplateSet::embedded()
+                .write_to(dir)
+                .with_context(|| format!("cannot write templates to {}", dir.display()))?;
+            for file in written {
+                println!("wrote {}", file.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn append_staff_event(
+    path: &Path,
+    kind: &str,
+    summary: String,
+    data: serde_json::Value,
+    common: &StaffArgs,
+) -> Result<ExitCode> {
+    let occurred = match common.date {
+        Some(date) => date,
+        None => FuzzyDate::Day(today()?),
+    };
+    let mut event = json!({
+        "kind": kind,
+        "occurred": occurred.to_string(),
+        "stream": "rapport",
+        "summary": summary,
+        "data": data,
+    });
+    let map = event.as_object_mut().expect("an object");
+    if let Some(key) = &common.key {
+        map.insert("key".into(), json!(key));
+    }
+    if let Some(by) = &common.by {
+        map.insert("by".into(), json!(by));
+    }
+    let event = lagesbild_model::event_from_value(event)
+        .map_err(|e| anyhow::anyhow!("field {:?}: {}", e.field, e.reason))?;
+    let mut store = db::open(path)?;
+    let report = import::append_located(
+        &mut store,
+        vec![import::Located {
+            file: "(arguments)".into(),
+            line: 0,
+            event,
+        }],
+        false,
+    )?;
+    match report.outcomes[0] {
+        lagesbild_store::Outcome::Appended { seq, .. } => println!("recorded as event {seq}"),
+        lagesbild_store::Outcome::AlreadyPresent { seq } => {
+            println!("already recorded as event {seq}")
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn note(path: &Path, args: &NoteArgs) -> Result<ExitCode> {
+    let section = match args.section {
+        NoteSection::Summary => "summary",
+        NoteSection::Communications => "communications",
+        NoteSection::Operations => "operations",
+        NoteSection::About => "about",
+    };
+    let mut data = json!({ "section": section });
+    if !args.point.is_empty() {
+        data["points"] = json!(args.point);
+    }
+    if let Some(until) = args.until {
+        data["until"] = json!(until.to_string());
+    }
+    if args.standing {
+        data["standing"] = json!(true);
+    }
+    append_staff_event(
+        path,
+        "situation_noted",
+        args.text.clone(),
+        data,
+        &args.common,
+    )
+}
+
+pub fn published(path: &Path, args: &PublishedArgs) -> Result<ExitCode> {
+    let mut data = json!({ "title": args.title });
+    if let Some(url) = &args.url {
+        data["url"] = json!(url);
+    }
+    if let Some(channel) = &args.channel {
+        data["channel"] = json!(channel);
+    }
+    if args.collected {
+        data["listing"] = json!("collected");
+    }
+    append_staff_event(
+        path,
+        "communication_published",
+        format!("Publicerat: {}.", args.title.trim_end_matches('.')),
+        data,
+        &args.common,
+    )
+}
+
+pub fn figure(path: &Path, args: &FigureArgs) -> Result<ExitCode> {
+    let value: f64 = args
+        .value
+        .replace(',', ".")
+        .replace([' ', '\u{a0}'], "")
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{:?} is not a number", args.value))?;
+    let amount =
+        lagesbild_model::Amount::from_f64(value).map_err(|e| anyhow::anyhow!("the value: {e}"))?;
+    let mut data = json!({ "figure": args.figure, "value": amount, "unit": args.unit });
+    if let Some(label) = &args.label {
+        data["label"] = json!(label);
+    }
+    let name = args.label.clone().unwrap_or_else(|| args.figure.clone());
+    let summary = format!(
+        "{name}: {} {}.",
+        lagesbild_render::swedish::number(value),
+        args.unit
+    );
+    let _ = Datelike::year(&today()?);
+    append_staff_event(path, "figure_reported", summary, data, &args.common)
+}
