@@ -71,6 +71,20 @@ pub fn open(path: &Path) -> Result<SqliteStore> {
     Ok(store)
 }
 
+/// A log in memory holding the bundled history, for a dry run that must not create a file.
+pub fn open_in_memory_seeded() -> Result<SqliteStore> {
+    let mut store = SqliteStore::open_in_memory()?;
+    let located = import::parse_texts(
+        bundled_files()
+            .into_iter()
+            .map(|(name, text)| (name, text.to_owned())),
+    )
+    .map_err(|errors| anyhow::anyhow!(import::format_errors(&errors)))
+    .context("the bundled history is invalid")?;
+    import::append_located(&mut store, located, false)?;
+    Ok(store)
+}
+
 /// Opens a log that may be empty (for `restore`): never seeds.
 pub fn open_unseeded(path: &Path) -> Result<SqliteStore> {
     open_raw(path)

@@ -166,8 +166,74 @@ fn expand(path: &Path) -> Result<Vec<PathBuf>> {
     }
 }
 
-/// Reads one file line by line without ever holding more than one line of at most
-/// [`MAX_LINE_BYTES`], so a hostile file cannot exhaust memory.
+/// Reads lines of at most [`MAX_LINE_BYTES`] each, never holding more than one, so that a
+/// hostile file cannot exhaust memory. Yields (line number, the line or why it was refused).
+pub struct BoundedLines<R> {
+    reader: R,
+    line_number: usize,
+    buffer: Vec<u8>,
+}
+
+impl<R: BufRead> BoundedLines<R> {
+    pub fn new(reader: R) -> BoundedLines<R> {
+        BoundedLines {
+            reader,
+            line_number: 0,
+            buffer: Vec::new(),
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for BoundedLines<R> {
+    type Item = std::io::Result<(usize, Result<String, String>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let limit = u64::try_from(MAX_LINE_BYTES).expect("fits") + 1;
+        self.buffer.clear();
+        let read = match self
+            .reader
+            .by_ref()
+            .take(limit)
+            .read_until(b'\n', &mut self.buffer)
+        {
+            Ok(read) => read,
+            Err(error) => return Some(Err(error)),
+        };
+        if read == 0 {
+            return None;
+        }
+        self.line_number += 1;
+        if self.buffer.len() > MAX_LINE_BYTES && self.buffer.last() != Some(&b'\n') {
+            // Skip the rest of the overlong line without keeping it.
+            let mut rest = Vec::new();
+            loop {
+                rest.clear();
+                match self
+                    .reader
+                    .by_ref()
+                    .take(limit)
+                    .read_until(b'\n', &mut rest)
+                {
+                    Ok(0) => break,
+                    Ok(_) if rest.last() == Some(&b'\n') => break,
+                    Ok(_) => {}
+                    Err(error) => return Some(Err(error)),
+                }
+            }
+            return Some(Ok((
+                self.line_number,
+                Err(format!("the line is longer than {MAX_LINE_BYTES} bytes")),
+            )));
+        }
+        let line = match std::str::from_utf8(&self.buffer) {
+            Ok(text) => Ok(text.trim_end_matches(['\n', '\r']).to_owned()),
+            Err(e) => Err(format!("not valid UTF-8 (at byte {})", e.valid_up_to())),
+        };
+        Some(Ok((self.line_number, line)))
+    }
+}
+
+/// Reads one file of events, collecting them and the errors of refused lines.
 fn parse_file(
     path: &Path,
     events: &mut Vec<Located>,
@@ -175,58 +241,22 @@ fn parse_file(
 ) -> Result<()> {
     let name = path.display().to_string();
     let file = std::fs::File::open(path).with_context(|| format!("cannot open {name}"))?;
-    let mut reader = BufReader::new(file);
-    let mut buffer = Vec::new();
-    let mut line_number = 0;
-    loop {
+    for item in BoundedLines::new(BufReader::new(file)) {
         if errors.len() >= MAX_REPORTED_ERRORS {
-            return Ok(());
+            break;
         }
-        buffer.clear();
-        let limit = u64::try_from(MAX_LINE_BYTES).expect("fits") + 1;
-        let read = reader
-            .by_ref()
-            .take(limit)
-            .read_until(b'\n', &mut buffer)
-            .with_context(|| format!("cannot read {name}"))?;
-        if read == 0 {
-            return Ok(());
-        }
-        line_number += 1;
-        if buffer.len() > MAX_LINE_BYTES && buffer.last() != Some(&b'\n') {
-            errors.push(LocatedError {
+        let (line_number, line) = item.with_context(|| format!("cannot read {name}"))?;
+        match line {
+            Ok(text) => parse_line(&name, line_number, &text, events, errors),
+            Err(reason) => errors.push(LocatedError {
                 file: name.clone(),
                 line: line_number,
                 field: "(line)".into(),
-                reason: format!("the line is longer than {MAX_LINE_BYTES} bytes"),
-            });
-            // Skip the rest of the overlong line.
-            let mut rest = Vec::new();
-            loop {
-                rest.clear();
-                let n = reader.by_ref().take(limit).read_until(b'\n', &mut rest)?;
-                if n == 0 || rest.last() == Some(&b'\n') {
-                    break;
-                }
-            }
-            continue;
-        }
-        match std::str::from_utf8(&buffer) {
-            Ok(text) => parse_line(
-                &name,
-                line_number,
-                text.trim_end_matches(['\n', '\r']),
-                events,
-                errors,
-            ),
-            Err(e) => errors.push(LocatedError {
-                file: name.clone(),
-                line: line_number,
-                field: "(line)".into(),
-                reason: format!("not valid UTF-8 (at byte {})", e.valid_up_to()),
+                reason,
             }),
         }
     }
+    Ok(())
 }
 
 /// Appends located events in one transaction, turning the store's batch positions back into
@@ -236,6 +266,16 @@ pub fn append_located(
     located: Vec<Located>,
     dry_run: bool,
 ) -> Result<AppendReport> {
+    append_located_as(store, located, dry_run, "imported")
+}
+
+/// Like [`append_located`], saying `nothing was {verb}` on failure.
+pub fn append_located_as(
+    store: &mut SqliteStore,
+    located: Vec<Located>,
+    dry_run: bool,
+    verb: &str,
+) -> Result<AppendReport> {
     let places: Vec<(String, usize)> = located.iter().map(|l| (l.file.clone(), l.line)).collect();
     let batch: Vec<NewEvent> = located.into_iter().map(|l| l.event).collect();
     let result = if dry_run {
@@ -243,15 +283,14 @@ pub fn append_located(
     } else {
         store.append(batch, &[])
     };
-    result.map_err(|error| locate_store_error(error, &places))
+    result.map_err(|error| locate_store_error(error, &places, verb))
 }
 
-fn locate_store_error(error: StoreError, places: &[(String, usize)]) -> anyhow::Error {
-    let at = |index: usize| {
-        places
-            .get(index)
-            .map(|(file, line)| format!("{file}:{line}"))
-            .unwrap_or_else(|| format!("event {index}"))
+fn locate_store_error(error: StoreError, places: &[(String, usize)], verb: &str) -> anyhow::Error {
+    let at = |index: usize| match places.get(index) {
+        Some((file, 0)) => file.clone(),
+        Some((file, line)) => format!("{file}:{line}"),
+        None => format!("event {index}"),
     };
     let message = match &error {
         StoreError::Invalid { index, error } => {
@@ -261,13 +300,23 @@ fn locate_store_error(error: StoreError, places: &[(String, usize)]) -> anyhow::
             "{}: field \"key\": key {key:?} is already in the log as event {seq} with different content; append an event_corrected instead",
             at(*index)
         ),
-        _ => return anyhow::Error::new(error).context("nothing was imported"),
+        _ => return anyhow::Error::new(error).context(format!("nothing was {verb}")),
     };
-    anyhow::anyhow!("{message}\nnothing was imported")
+    anyhow::anyhow!("{message}\nnothing was {verb}")
 }
 
 pub fn import(path: &Path, args: &ImportArgs) -> Result<ExitCode> {
-    let mut store = db::open(path)?;
+    let mut store = if args.dry_run && !path.exists() {
+        // A dry run creates nothing: check against what a first import would meet, the bundled
+        // history, in memory.
+        eprintln!(
+            "{} does not exist: checking against the bundled history in memory",
+            path.display()
+        );
+        db::open_in_memory_seeded()?
+    } else {
+        db::open(path)?
+    };
     let mut files = Vec::new();
     for path in &args.paths {
         files.extend(expand(path)?);
@@ -330,6 +379,11 @@ pub fn append(path: &Path, args: &AppendArgs) -> Result<ExitCode> {
                 .take(u64::try_from(MAX_LINE_BYTES).expect("fits") + 1)
                 .read_to_string(&mut text)
                 .context("cannot read an event from standard input")?;
+            if text.len() > MAX_LINE_BYTES {
+                bail!(
+                    "(stdin): the event is longer than {MAX_LINE_BYTES} bytes\nnothing was appended"
+                );
+            }
             if text.trim().is_empty() {
                 bail!(
                     "give the event with --kind, --occurred and --summary, or as one JSON object on standard input"
@@ -340,8 +394,13 @@ pub fn append(path: &Path, args: &AppendArgs) -> Result<ExitCode> {
             ("(stdin)".to_owned(), value)
         }
     };
-    let event = lagesbild_model::event_from_value(value)
-        .map_err(|e| anyhow::anyhow!("{file}: field {:?}: {}", e.field, e.reason))?;
+    let event = lagesbild_model::event_from_value(value).map_err(|e| {
+        anyhow::anyhow!(
+            "{file}: field {:?}: {}\nnothing was appended",
+            e.field,
+            e.reason
+        )
+    })?;
     let expectations: Vec<Expectation> = args
         .expect_version
         .map(|version| Expectation {
@@ -355,7 +414,7 @@ pub fn append(path: &Path, args: &AppendArgs) -> Result<ExitCode> {
         .append(vec![event], &expectations)
         .map_err(|error| match error {
             StoreError::StaleVersion { .. } => anyhow::Error::new(error).context("conflict"),
-            other => locate_store_error(other, &[(file.clone(), 0)]),
+            other => locate_store_error(other, &[(file.clone(), 0)], "appended"),
         })?;
     match report.outcomes[0] {
         Outcome::Appended {

@@ -1,14 +1,12 @@
 //! The auditor's commands over the raw log: `log`, `show`, `verify`, `export`, `restore`.
 
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
-use lagesbild_model::{
-    FuzzyDate, MAX_LINE_BYTES, RecordedAt, StoredEvent, stored_from_export_value,
-};
+use lagesbild_model::{FuzzyDate, RecordedAt, StoredEvent, stored_from_export_value};
 use lagesbild_store::{EventLog, EventRef, Filter, StoreError, scan};
 
 use crate::db;
@@ -317,28 +315,23 @@ pub fn restore(path: &Path, args: &RestoreArgs) -> Result<ExitCode> {
     let name = args.file.display().to_string();
     let file = std::fs::File::open(&args.file).with_context(|| format!("cannot open {name}"))?;
     let mut store = db::open_unseeded(path)?;
-    let mut line_number = 0;
-    let lines = BufReader::new(file).lines().filter_map(|line| {
-        line_number += 1;
-        let at = line_number;
+    let lines = crate::import::BoundedLines::new(BufReader::new(file)).filter_map(|item| {
         let result = (|| {
-            let line = line.map_err(|e| format!("cannot read: {e}"))?;
+            let (at, line) = item.map_err(|e| (0, format!("cannot read: {e}")))?;
+            let line = line.map_err(|reason| (at, reason))?;
             if line.trim().is_empty() {
                 return Ok(None);
             }
-            if line.len() > MAX_LINE_BYTES {
-                return Err(format!("the line is longer than {MAX_LINE_BYTES} bytes"));
-            }
             let value: serde_json::Value =
-                serde_json::from_str(&line).map_err(|e| format!("not valid JSON: {e}"))?;
+                serde_json::from_str(&line).map_err(|e| (at, format!("not valid JSON: {e}")))?;
             stored_from_export_value(value)
                 .map(Some)
-                .map_err(|e| format!("field {:?}: {}", e.field, e.reason))
+                .map_err(|e| (at, format!("field {:?}: {}", e.field, e.reason)))
         })();
         match result {
             Ok(None) => None,
             Ok(Some(event)) => Some(Ok(event)),
-            Err(reason) => Some(Err(StoreError::Broken {
+            Err((at, reason)) => Some(Err(StoreError::Broken {
                 seq: 0,
                 reason: format!("{name}:{at}: {reason}"),
             })),

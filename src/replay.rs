@@ -26,7 +26,15 @@ pub fn seq_known_at(store: &SqliteStore, known_at: Option<&RecordedAt>) -> Resul
 
 /// The projection of the log up to and including `max_seq`.
 pub fn projection(store: &mut SqliteStore, max_seq: u64) -> Result<Projection> {
-    let mut projection = match None::<(u64, Vec<u8>)> {
+    projection_with_interval(store, max_seq, CHECKPOINT_INTERVAL)
+}
+
+fn projection_with_interval(
+    store: &mut SqliteStore,
+    max_seq: u64,
+    interval: u64,
+) -> Result<Projection> {
+    let mut projection = match store.load_checkpoint(CHECKPOINT_NAME, PROJECTION_FORMAT, max_seq)? {
         Some((seq, bytes)) => match Projection::from_checkpoint(&bytes) {
             Some(p) if p.last_seq() <= seq => p,
             _ => {
@@ -51,7 +59,7 @@ pub fn projection(store: &mut SqliteStore, max_seq: u64) -> Result<Projection> {
         after = last.seq;
         for event in &page {
             projection.apply(event);
-            if event.seq % CHECKPOINT_INTERVAL == 0 {
+            if event.seq % interval == 0 {
                 due.push((event.seq, projection.to_checkpoint()));
             }
         }
@@ -61,11 +69,71 @@ pub fn projection(store: &mut SqliteStore, max_seq: u64) -> Result<Projection> {
     }
     for (seq, bytes) in due {
         // A checkpoint is a cache: failing to keep one (a read-only file) costs time, not data.
-        if let Err(error) =
-            Ok::<(), String>(()).map(|_| (CHECKPOINT_NAME, seq, PROJECTION_FORMAT, bytes.len()))
-        {
+        if let Err(error) = store.save_checkpoint(CHECKPOINT_NAME, seq, PROJECTION_FORMAT, &bytes) {
             tracing::debug!(%error, seq, "checkpoint not saved");
         }
     }
     Ok(projection)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lagesbild_model::parse_event;
+
+    fn store_with(events: usize) -> SqliteStore {
+        let mut store = SqliteStore::open_in_memory().expect("store");
+        let batch = (0..events)
+            .map(|i| {
+                let line = format!(
+                    r#"{{"kind":"plan_revised","occurred":"20{:02}-{:02}","summary":"Plan {i}.","source":{{"title":"Källa"}},"data":{{"waves":[{{"wave":"w{}","area":"Område","planned":"2030-H{}"}}]}}}}"#,
+                    18 + i % 8,
+                    1 + i % 12,
+                    i % 3,
+                    1 + i % 2
+                );
+                parse_event(&line).expect("valid")
+            })
+            .collect();
+        store.append(batch, &[]).expect("append");
+        store
+    }
+
+    #[test]
+    fn replay_through_checkpoints_equals_replay_from_scratch_at_every_position() {
+        let mut store = store_with(57);
+        let scratch: Vec<Projection> = (0..=57)
+            .map(|seq| {
+                let events: Vec<_> = store
+                    .read_page(
+                        &Filter {
+                            max_seq: Some(seq),
+                            ..Filter::default()
+                        },
+                        0,
+                        100,
+                    )
+                    .expect("read");
+                lagesbild_timeline::replay(&events)
+            })
+            .collect();
+        // The first full replay leaves checkpoints every 10 events...
+        let full = projection_with_interval(&mut store, 57, 10).expect("replay");
+        assert_eq!(full, scratch[57]);
+        assert_eq!(
+            store
+                .load_checkpoint(CHECKPOINT_NAME, PROJECTION_FORMAT, 57)
+                .expect("load")
+                .map(|c| c.0),
+            Some(50)
+        );
+        // ...and every later replay that starts from one gives the same state as from scratch.
+        for seq in 0..=57 {
+            assert_eq!(
+                projection_with_interval(&mut store, seq, 10).expect("replay"),
+                scratch[seq as usize],
+                "at {seq}"
+            );
+        }
+    }
 }

@@ -20,6 +20,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// megabyte is far beyond any honest event and keeps a hostile file from exhausting memory.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 
+/// The longest summary, in characters: one sentence as a report prints it (`events/README.md`).
+pub const MAX_SUMMARY_CHARS: usize = 2_000;
+
 /// The chain hash before the first event: 64 zeros.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -356,7 +359,16 @@ pub fn typed_data(kind: &str, data: Value) -> Result<EventData, FieldError> {
 }
 
 /// The checks that span fields, after each field is valid on its own.
-fn check_event(event: &NewEvent) -> Result<(), FieldError> {
+pub fn check_event(event: &NewEvent) -> Result<(), FieldError> {
+    let summary_chars = event.summary.as_str().chars().count();
+    if summary_chars > MAX_SUMMARY_CHARS {
+        return Err(FieldError::new(
+            "summary",
+            format!(
+                "the summary is {summary_chars} characters long; at most {MAX_SUMMARY_CHARS} are allowed"
+            ),
+        ));
+    }
     if event.data.requires_source() && event.source.is_none() {
         return Err(FieldError::new(
             "source",
@@ -433,6 +445,44 @@ fn check_event(event: &NewEvent) -> Result<(), FieldError> {
         _ => {}
     }
     Ok(())
+}
+
+impl crate::kinds::EventCorrected {
+    /// The target as this correction makes it: each corrected field replaces the old value
+    /// whole, corrected `data` is read as the data of the target's kind, and the result must
+    /// pass every check a new event passes, so that a correction cannot put into the log what an
+    /// event could not. Errors name the correction's own fields (`data.data.until`).
+    pub fn apply_to(&self, target: &NewEvent) -> Result<NewEvent, FieldError> {
+        let mut corrected = target.clone();
+        if let Some(occurred) = self.occurred {
+            corrected.occurred = occurred;
+        }
+        if let Some(summary) = &self.summary {
+            corrected.summary = summary.clone();
+        }
+        if let Some(source) = &self.source {
+            corrected.source = Some(source.clone());
+        }
+        if let Some(data) = &self.data {
+            corrected.data = typed_data(target.kind(), data.clone()).map_err(|e| {
+                FieldError::new(
+                    format!("data.{}", e.field),
+                    format!(
+                        "{} (checked as the data of the target's kind {})",
+                        e.reason,
+                        target.kind()
+                    ),
+                )
+            })?;
+        }
+        check_event(&corrected).map_err(|e| {
+            FieldError::new(
+                format!("data.{}", e.field),
+                format!("{} (in the target as corrected)", e.reason),
+            )
+        })?;
+        Ok(corrected)
+    }
 }
 
 fn check_target(target: &crate::kinds::Target) -> Result<(), FieldError> {
@@ -538,6 +588,56 @@ mod tests {
             parse_event(r#"{"kind":"decision_made","occurred":"2018","summary":"x","extra":1}"#)
                 .unwrap_err();
         assert_eq!(error.field, "extra");
+    }
+
+    /// Regression: events/README.md allows a summary of at most 2,000 characters, but any text
+    /// of up to 4,000 was accepted.
+    #[test]
+    fn a_summary_longer_than_the_format_allows_is_refused() {
+        let with_summary = |chars: usize| serde_json::json!({"kind": "fact_reported", "occurred": "2024", "summary": "å".repeat(chars), "source": {"title": "Källa"}});
+        assert!(event_from_value(with_summary(MAX_SUMMARY_CHARS)).is_ok());
+        let error = event_from_value(with_summary(MAX_SUMMARY_CHARS + 1)).unwrap_err();
+        assert_eq!(error.field, "summary");
+        assert!(error.reason.contains("2000"), "{error}");
+    }
+
+    #[test]
+    fn a_correction_replaces_fields_whole_and_is_checked_as_a_new_event() {
+        let target = parse_event(PLAN).expect("valid");
+        let correction = |data: serde_json::Value| match event_from_value(serde_json::json!({
+            "kind": "event_corrected", "occurred": "2026-11-23", "summary": "Rättad.",
+            "data": data,
+        }))
+        .expect("a valid correction")
+        .data
+        {
+            EventData::EventCorrected(correction) => correction,
+            other => panic!("{other:?}"),
+        };
+        let corrected = correction(serde_json::json!({
+            "target": {"key": "2022-05-17-ny-tidplan"}, "reason": "Fel år.", "occurred": "våren 2022",
+            "data": {"waves": [{"wave": "hela", "area": "Hela VGR", "planned": "hösten 2026"}]}
+        }))
+        .apply_to(&target)
+        .expect("a valid correction");
+        assert_eq!(corrected.occurred.to_string(), "2022-H1");
+        assert_eq!(corrected.summary, target.summary);
+        assert_eq!(corrected.source, target.source);
+        let content = corrected.canonical_content();
+        assert!(
+            content.contains(
+                r#""data":{"waves":[{"area":"Hela VGR","planned":"2026-H2","wave":"hela"}]}"#
+            ),
+            "{content}"
+        );
+
+        let error = correction(serde_json::json!({
+            "target": {"seq": 1}, "reason": "r",
+            "data": {"waves": [{"wave": "a", "area": "A", "planned": "2026"}, {"wave": "a", "area": "B", "planned": "2027"}]}
+        }))
+        .apply_to(&target)
+        .unwrap_err();
+        assert_eq!(error.field, "data.data.waves[1].wave");
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub enum EventData {
     WaveStarted(WaveRef),
     RolloutPaused(RolloutChanged),
     RolloutResumed(RolloutChanged),
-    WaveCompleted(WaveRef),
+    WaveCompleted(WaveCompleted),
     WaveCancelled(WaveCancelled),
     ReclamationSent(ReclamationSent),
     ReclamationAnswered(ReclamationAnswered),
@@ -269,6 +269,12 @@ pub struct DelayAnnounced {
     pub delay_months: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Text>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaveCompleted {
+    pub wave: Id,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -118,7 +118,14 @@ fn check_id(value: &str) -> Result<(), String> {
 }
 
 fn check_key(value: &str) -> Result<(), String> {
-    check_slug(value, MAX_KEY_BYTES, b"._")
+    check_slug(value, MAX_KEY_BYTES, b"._")?;
+    // `show 42` means event 42; a key of digits alone could never be looked up by name.
+    if value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "{value:?} is not a key: a key of digits alone would read as a sequence number"
+        ));
+    }
+    Ok(())
 }
 
 fn check_url(value: &str) -> Result<(), String> {
@@ -190,8 +197,16 @@ pub fn default_stream() -> StreamId {
     Id("program".to_owned())
 }
 
+/// The most significant digits a fraction may have. The log stores a fraction as its shortest
+/// decimal text and `verify` parses that text again; serde_json's default parser reads every
+/// decimal of up to 15 significant digits back to exactly the same double (the digits fit in
+/// the 53-bit mantissa and one correctly rounded division by an exact power of ten follows), but
+/// not always one of 16 or 17 (it rounds twice), and then the event would read back changed.
+pub const MAX_SIGNIFICANT_DIGITS: usize = 15;
+
 /// A number as it was written (an integer stays an integer), finite and small enough to print
-/// without an exponent, so that its canonical text is plain decimal.
+/// without an exponent, so that its canonical text is plain decimal; a fraction has at most
+/// [`MAX_SIGNIFICANT_DIGITS`] significant digits, so that its text reads back exactly.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(transparent)]
 pub struct Amount(serde_json::Number);
@@ -221,10 +236,25 @@ impl Amount {
                 "{number} is out of range: use a number between 0.0001 and 10^15 in size"
             ));
         }
+        let digits = significant_digits(&number.to_string());
+        if digits > MAX_SIGNIFICANT_DIGITS {
+            return Err(format!(
+                "{number} has {digits} significant digits; at most {MAX_SIGNIFICANT_DIGITS} are kept exactly"
+            ));
+        }
         Ok(Amount(number))
     }
 
+    /// An amount computed by the program, rounded to [`MAX_SIGNIFICANT_DIGITS`] significant
+    /// digits so that it can be stored exactly.
     pub fn from_f64(value: f64) -> Result<Amount, String> {
+        let value = if value.is_finite() {
+            format!("{value:.*e}", MAX_SIGNIFICANT_DIGITS - 1)
+                .parse::<f64>()
+                .unwrap_or(value)
+        } else {
+            value
+        };
         if value.fract() == 0.0 && value.abs() < 1e15 {
             // Whole numbers keep the integer form people write.
             #[allow(clippy::cast_possible_truncation)]
@@ -255,6 +285,13 @@ impl<'de> Deserialize<'de> for Amount {
         let number = serde_json::Number::deserialize(deserializer)?;
         Amount::new(number).map_err(serde::de::Error::custom)
     }
+}
+
+/// The significant digits of a number in plain decimal form (`-0.00120` has 2). Exponent forms
+/// never reach here: [`Amount::new`] refuses the ranges that print with one.
+fn significant_digits(text: &str) -> usize {
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    digits.trim_start_matches('0').trim_end_matches('0').len()
 }
 
 /// Deserializes a list that must hold between one and [`MAX_LIST_ITEMS`] items.
@@ -309,6 +346,8 @@ mod tests {
         assert!(Id::new("Södra").is_err());
         assert!(EventKey::new("2022-05-17-ny-tidplan").is_ok());
         assert!(EventKey::new("a.b_c").is_ok());
+        // Regression: `show 42` reads 42 as a sequence number, so such a key could never be shown.
+        assert!(EventKey::new("42").unwrap_err().contains("sequence number"));
         assert!(Url::new("https://www.vgregion.se/x").is_ok());
         assert!(Url::new("javascript:alert(1)").is_err());
         assert!(Url::new("https://a.se/\"><script>").is_err());
@@ -322,5 +361,44 @@ mod tests {
         assert_eq!(fraction.to_string(), "3.7");
         assert!(serde_json::from_str::<Amount>("1e300").is_err());
         assert_eq!(Amount::from_f64(120.0).unwrap().to_string(), "120");
+    }
+
+    /// Regression: 1104948050673.3093 was accepted, stored as that text and read back by
+    /// serde_json as 1104948050673.309, so the event read back changed and verify called the
+    /// honest log edited.
+    #[test]
+    fn amounts_with_more_significant_digits_than_read_back_exactly_are_refused() {
+        for text in [
+            "1104948050673.3093",
+            "0.30000000000000004",
+            "394301.33845633676",
+        ] {
+            let error = serde_json::from_str::<Amount>(text).unwrap_err();
+            assert!(error.to_string().contains("significant digits"), "{error}");
+        }
+        for text in ["110494805067.309", "0.000123456789012345", "-3.7", "0.0001"] {
+            let amount: Amount = serde_json::from_str(text).expect(text);
+            assert_eq!(amount.to_string(), text);
+        }
+        assert_eq!(
+            Amount::from_f64(0.1 + 0.2).unwrap().to_string(),
+            "0.3",
+            "computed amounts are rounded to what can be kept"
+        );
+    }
+
+    proptest::proptest! {
+        /// Every amount the model accepts reads back from its canonical text unchanged.
+        #[test]
+        fn accepted_amounts_read_back_from_their_text(bits in proptest::prelude::any::<u64>(), scale in -4i32..15) {
+            let value = f64::from_bits(bits);
+            let value = if value.is_finite() { value.abs().fract() * 10f64.powi(scale) } else { 1.5 };
+            if let Some(number) = serde_json::Number::from_f64(value)
+                && let Ok(amount) = Amount::new(number)
+            {
+                let back: Amount = serde_json::from_str(&amount.to_string()).expect("reads back");
+                proptest::prop_assert_eq!(back, amount);
+            }
+        }
     }
 }

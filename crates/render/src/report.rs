@@ -168,7 +168,7 @@ handlebars_helper!(tal: |value: f64| swedish::number(value));
 
 handlebars_helper!(forandring: |value: Json| {
     match value.as_f64() {
-        Some(v) if v == 0.0 => "oförändrat".to_owned(),
+        Some(v) if v.abs() < 1e-9 => "oförändrat".to_owned(),
         Some(v) if v > 0.0 => format!("+{}", swedish::number(v)),
         Some(v) => swedish::number(v),
         None => "–".to_owned(),

@@ -42,6 +42,10 @@ pub enum StoreError {
     #[error("the log is broken at event {seq}: {reason}")]
     Broken { seq: u64, reason: String },
 
+    /// A checkpoint was offered for an event the log does not hold yet.
+    #[error("a checkpoint at event {seq} is past the head of the log (event {head})")]
+    CheckpointAhead { seq: u64, head: u64 },
+
     /// Restore refuses a database that already holds events.
     #[error("restore needs an empty database; this one holds {count} events")]
     NotEmpty { count: u64 },

@@ -7,7 +7,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use lagesbild_model::{
     EventData, FieldError, GENESIS_HASH, NewEvent, RecordedAt, SCHEMA_VERSION, StoredEvent,
-    canonical_json, chain_hash, envelope_json, event_from_value, typed_data,
+    canonical_json, chain_hash, envelope_json, event_from_value,
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -16,11 +16,19 @@ use crate::{
     AppendReport, EventLog, EventRef, Expectation, Filter, Head, Outcome, StoreError, VerifyReport,
 };
 
-/// The schema migrations, in order; `PRAGMA user_version` holds the last one applied.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../schema/001_events.sql"))];
+/// The schema migrations, in order; `PRAGMA user_version` holds the last one applied. The first
+/// holds the log and its triggers; later ones must not touch them (`verify` compares the
+/// triggers with the first migration's text).
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../schema/001_events.sql")),
+    (2, include_str!("../schema/002_checkpoints.sql")),
+];
 
 /// The newest schema version this program reads and writes.
-pub const SUPPORTED_SCHEMA_VERSION: i64 = 1;
+pub const SUPPORTED_SCHEMA_VERSION: i64 = 2;
+
+/// The schema version that added the checkpoints table.
+const CHECKPOINTS_SCHEMA_VERSION: i64 = 2;
 
 /// How long a writer waits for another to finish before giving up, in milliseconds. Long enough
 /// for a million-event import batch of another process to commit, short enough that a stuck
@@ -108,24 +116,37 @@ impl SqliteStore {
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
+        let too_new = |found: i64| -> Result<(), StoreError> {
+            if found > SUPPORTED_SCHEMA_VERSION {
+                return Err(StoreError::SchemaTooNew {
+                    found,
+                    supported: SUPPORTED_SCHEMA_VERSION,
+                });
+            }
+            Ok(())
+        };
         let found = self.schema_version()?;
-        if found > SUPPORTED_SCHEMA_VERSION {
-            return Err(StoreError::SchemaTooNew {
-                found,
-                supported: SUPPORTED_SCHEMA_VERSION,
-            });
+        too_new(found)?;
+        if found == SUPPORTED_SCHEMA_VERSION {
+            return Ok(());
         }
+        let busy = self.busy_timeout_ms;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| StoreError::from_sqlite(e, busy))?;
+        // Read the version again under the write lock: another process may have migrated
+        // between the read above and now, and its migrations must not run twice.
+        let found: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        too_new(found)?;
         for (version, sql) in MIGRATIONS {
             if *version > found {
-                let tx = self
-                    .conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
                 tx.execute_batch(sql)?;
                 tx.pragma_update(None, "user_version", version)?;
-                tx.commit()?;
                 tracing::info!(version, "applied schema migration");
             }
         }
+        tx.commit().map_err(|e| StoreError::from_sqlite(e, busy))?;
         Ok(())
     }
 
@@ -170,6 +191,8 @@ impl SqliteStore {
                 count: u64::try_from(count).unwrap_or(0),
             });
         }
+        // Checkpoints describe the log that was here; the restored one is another.
+        tx.execute("DELETE FROM checkpoints", [])?;
         let mut checker = ChainChecker::default();
         let mut restored = 0;
         {
@@ -194,6 +217,72 @@ impl SqliteStore {
         }
         tx.commit().map_err(|e| StoreError::from_sqlite(e, busy))?;
         Ok(restored)
+    }
+
+    /// Saves the state of the projection `name` after the events up to and including `seq`,
+    /// serialized in the projection's own `format`; replaces a checkpoint of the same name and
+    /// seq. Checkpoints are a cache beside the log, not part of it (see
+    /// `schema/002_checkpoints.sql`). A checkpoint past the head is refused: it would describe
+    /// events the log does not hold.
+    pub fn save_checkpoint(
+        &mut self,
+        name: &str,
+        seq: u64,
+        format: u32,
+        state: &[u8],
+    ) -> Result<(), StoreError> {
+        let busy = self.busy_timeout_ms;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| StoreError::from_sqlite(e, busy))?;
+        let head = head_of(&tx)?;
+        if seq > head.seq {
+            return Err(StoreError::CheckpointAhead {
+                seq,
+                head: head.seq,
+            });
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO checkpoints (name, seq, format, state) VALUES (?1, ?2, ?3, ?4)",
+            params![name, seq, format, state],
+        )?;
+        tx.commit().map_err(|e| StoreError::from_sqlite(e, busy))?;
+        Ok(())
+    }
+
+    /// The newest checkpoint of `name` in `format` at or below `max_seq`, as (seq, state).
+    /// Checkpoints in other formats are ignored. A database not yet migrated to checkpoints (one
+    /// opened read-only) has none.
+    pub fn load_checkpoint(
+        &self,
+        name: &str,
+        format: u32,
+        max_seq: u64,
+    ) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        if self.schema_version()? < CHECKPOINTS_SCHEMA_VERSION {
+            return Ok(None);
+        }
+        let found: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT seq, state FROM checkpoints \
+                 WHERE name = ?1 AND format = ?2 AND seq <= ?3 ORDER BY seq DESC LIMIT 1",
+                params![name, format, seq_param(max_seq).unwrap_or(i64::MAX)],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.sql_error(e))?;
+        Ok(found.map(|(seq, state)| (to_u64(seq), state)))
+    }
+
+    /// Drops every checkpoint of `name`, in all formats; the projection is then rebuilt from
+    /// the events.
+    pub fn drop_checkpoints(&mut self, name: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM checkpoints WHERE name = ?1", [name])
+            .map_err(|e| self.sql_error(e))?;
+        Ok(())
     }
 
     fn read_rows(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<StoredEvent>, StoreError> {
@@ -241,6 +330,13 @@ fn to_i64(value: u64) -> i64 {
     i64::try_from(value).expect("sequence numbers stay below 2^63")
 }
 
+/// A sequence number a caller asks about, as SQLite holds it; `None` above `i64::MAX`, where no
+/// event can be. Callers' numbers come from users (`show 18446744073709551615`) and must not
+/// panic.
+fn seq_param(value: u64) -> Option<i64> {
+    i64::try_from(value).ok()
+}
+
 fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
@@ -265,11 +361,24 @@ fn stored_from_row(row: &rusqlite::Row<'_>) -> Result<StoredEvent, StoreError> {
     })
 }
 
-/// Resolves what a correction or retraction points at, and normalizes corrected data against the
-/// target's kind.
+/// What a correction or retraction points at, read from the log (which, inside the append's
+/// transaction, already holds the earlier events of the same batch).
 struct TargetInfo {
     seq: u64,
     kind: String,
+    content: String,
+}
+
+impl TargetInfo {
+    fn event(&self) -> Result<NewEvent, StoreError> {
+        let broken = |reason: String| StoreError::Broken {
+            seq: self.seq,
+            reason,
+        };
+        let value: serde_json::Value = serde_json::from_str(&self.content)
+            .map_err(|e| broken(format!("content is not JSON: {e}")))?;
+        event_from_value(value).map_err(|e| broken(format!("content is not a valid event: {e}")))
+    }
 }
 
 impl SqliteStore {
@@ -333,16 +442,16 @@ impl SqliteStore {
         }
 
         let mut outcomes = Vec::with_capacity(batch.len());
-        // Keys appended in this batch: key -> (seq, content, kind).
-        let mut batch_keys: HashMap<String, (u64, String, &'static str)> = HashMap::new();
-        let mut batch_kinds: HashMap<u64, &'static str> = HashMap::new();
+        // Keys appended in this batch: key -> (seq, content).
+        let mut batch_keys: HashMap<String, (u64, String)> = HashMap::new();
         let mut seq = head.seq;
         let mut prev_hash = head.hash.clone();
         {
             let mut insert = tx.prepare_cached(&insert_sql())?;
             let mut by_key =
                 tx.prepare_cached("SELECT seq, content, kind FROM events WHERE key = ?1")?;
-            let mut by_seq = tx.prepare_cached("SELECT kind FROM events WHERE seq = ?1")?;
+            let mut by_seq =
+                tx.prepare_cached("SELECT kind, content FROM events WHERE seq = ?1")?;
 
             for (index, mut event) in batch.into_iter().enumerate() {
                 let invalid = |field: &str, reason: String| StoreError::Invalid {
@@ -351,20 +460,15 @@ impl SqliteStore {
                 };
                 if let Some(target) = event.data.target().cloned() {
                     let info = if let Some(key) = &target.key {
-                        let found = match batch_keys.get(key.as_str()) {
-                            Some((seq, _, kind)) => Some(TargetInfo {
-                                seq: *seq,
-                                kind: (*kind).to_owned(),
-                            }),
-                            None => by_key
-                                .query_row([key.as_str()], |row| {
-                                    Ok(TargetInfo {
-                                        seq: to_u64(row.get(0)?),
-                                        kind: row.get(2)?,
-                                    })
+                        let found = by_key
+                            .query_row([key.as_str()], |row| {
+                                Ok(TargetInfo {
+                                    seq: to_u64(row.get(0)?),
+                                    kind: row.get(2)?,
+                                    content: row.get(1)?,
                                 })
-                                .optional()?,
-                        };
+                            })
+                            .optional()?;
                         let info = found.ok_or_else(|| {
                             invalid(
                                 "data.target.key",
@@ -386,19 +490,24 @@ impl SqliteStore {
                         info
                     } else {
                         let given = target.seq.expect("the model requires a key or a seq");
-                        let kind = match batch_kinds.get(&given) {
-                            Some(kind) => Some((*kind).to_owned()),
-                            None => by_seq
-                                .query_row([to_i64(given)], |row| row.get(0))
+                        let found = match seq_param(given) {
+                            Some(param) => by_seq
+                                .query_row([param], |row| {
+                                    Ok(TargetInfo {
+                                        seq: given,
+                                        kind: row.get(0)?,
+                                        content: row.get(1)?,
+                                    })
+                                })
                                 .optional()?,
+                            None => None,
                         };
-                        let kind = kind.ok_or_else(|| {
+                        found.ok_or_else(|| {
                             invalid(
                                 "data.target.seq",
                                 format!("there is no event {given} in the log"),
                             )
-                        })?;
-                        TargetInfo { seq: given, kind }
+                        })?
                     };
                     if matches!(
                         info.kind.as_str(),
@@ -412,22 +521,17 @@ impl SqliteStore {
                             ),
                         ));
                     }
-                    if let EventData::EventCorrected(correction) = &mut event.data
-                        && let Some(data) = correction.data.take()
-                    {
-                        let typed =
-                            typed_data(&info.kind, data).map_err(|e| StoreError::Invalid {
-                                index,
-                                error: FieldError::new(
-                                    format!("data.{}", e.field),
-                                    format!(
-                                        "{} (checked as the data of the target's kind {})",
-                                        e.reason, info.kind
-                                    ),
-                                ),
-                            })?;
-                        let mut value = serde_json::to_value(&typed).expect("data serializes");
-                        correction.data = value.get_mut("data").map(serde_json::Value::take);
+                    if let EventData::EventCorrected(correction) = &mut event.data {
+                        // The target as corrected must be a valid event; corrected data is
+                        // kept in the canonical form of the target's kind.
+                        let corrected = correction
+                            .apply_to(&info.event()?)
+                            .map_err(|error| StoreError::Invalid { index, error })?;
+                        if correction.data.is_some() {
+                            let mut value =
+                                serde_json::to_value(&corrected.data).expect("data serializes");
+                            correction.data = value.get_mut("data").map(serde_json::Value::take);
+                        }
                     }
                     if let Some(target) = event.data.target_mut() {
                         target.seq = Some(info.seq);
@@ -437,7 +541,7 @@ impl SqliteStore {
                 let value = event.to_value();
                 let content = canonical_json(&value);
                 if let Some(key) = &event.key {
-                    if let Some((existing, existing_content, _)) = batch_keys.get(key.as_str()) {
+                    if let Some((existing, existing_content)) = batch_keys.get(key.as_str()) {
                         if *existing_content == content {
                             outcomes.push(Outcome::AlreadyPresent { seq: *existing });
                             continue;
@@ -472,9 +576,8 @@ impl SqliteStore {
                 let envelope = envelope_json(value, seq, version, &recorded_at, SCHEMA_VERSION);
                 let hash = chain_hash(&prev_hash, &envelope);
                 if let Some(key) = &event.key {
-                    batch_keys.insert(key.to_string(), (seq, content.clone(), event.kind()));
+                    batch_keys.insert(key.to_string(), (seq, content.clone()));
                 }
-                batch_kinds.insert(seq, event.kind());
                 let stored = StoredEvent {
                     seq,
                     stream_version: version,
@@ -525,8 +628,11 @@ impl EventLog for SqliteStore {
         after_seq: u64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
+        let Some(after_seq) = seq_param(after_seq) else {
+            return Ok(Vec::new());
+        };
         let mut sql = format!("SELECT {COLUMNS} FROM events WHERE seq > ?");
-        let mut params = vec![SqlValue::Integer(to_i64(after_seq))];
+        let mut params = vec![SqlValue::Integer(after_seq)];
         let any_of =
             |column: &str, values: &[String], sql: &mut String, params: &mut Vec<SqlValue>| {
                 if values.is_empty() {
@@ -556,7 +662,7 @@ impl EventLog for SqliteStore {
         }
         if let Some(max) = filter.max_seq {
             sql.push_str(" AND seq <= ?");
-            params.push(SqlValue::Integer(to_i64(max)));
+            params.push(SqlValue::Integer(seq_param(max).unwrap_or(i64::MAX)));
         }
         sql.push_str(" ORDER BY seq LIMIT ?");
         params.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
@@ -568,10 +674,15 @@ impl EventLog for SqliteStore {
 
     fn event(&self, which: &EventRef) -> Result<Option<StoredEvent>, StoreError> {
         let (sql, param) = match which {
-            EventRef::Seq(seq) => (
-                format!("SELECT {COLUMNS} FROM events WHERE seq = ?"),
-                SqlValue::Integer(to_i64(*seq)),
-            ),
+            EventRef::Seq(seq) => {
+                let Some(seq) = seq_param(*seq) else {
+                    return Ok(None);
+                };
+                (
+                    format!("SELECT {COLUMNS} FROM events WHERE seq = ?"),
+                    SqlValue::Integer(seq),
+                )
+            }
             EventRef::Key(key) => (
                 format!("SELECT {COLUMNS} FROM events WHERE key = ?"),
                 SqlValue::Text(key.clone()),
@@ -657,6 +768,25 @@ impl Default for ChainChecker {
 }
 
 impl ChainChecker {
+    /// The first check of every event: a gap is reported at the missing event, before anything
+    /// found in the event after it.
+    fn check_seq(&self, seq: u64) -> Result<(), StoreError> {
+        if seq == self.expected_seq {
+            return Ok(());
+        }
+        Err(StoreError::Broken {
+            seq: self.expected_seq,
+            reason: if seq > self.expected_seq {
+                format!(
+                    "event {} is missing: the next event found is {seq}",
+                    self.expected_seq
+                )
+            } else {
+                format!("event {seq} appears where {} should be", self.expected_seq)
+            },
+        })
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn check(
         &mut self,
@@ -670,20 +800,9 @@ impl ChainChecker {
         envelope: &str,
     ) -> Result<(), StoreError> {
         let broken = |seq: u64, reason: String| Err(StoreError::Broken { seq, reason });
-        if seq != self.expected_seq {
-            return broken(
-                self.expected_seq,
-                if seq > self.expected_seq {
-                    format!(
-                        "event {} is missing: the next event found is {seq}",
-                        self.expected_seq
-                    )
-                } else {
-                    format!("event {seq} appears where {} should be", self.expected_seq)
-                },
-            );
-        }
-        if i64::from(schema) > SUPPORTED_SCHEMA_VERSION || schema == 0 {
+        self.check_seq(seq)?;
+        // The event schema (what the model wrote), not the database schema.
+        if schema > SCHEMA_VERSION || schema == 0 {
             return broken(
                 seq,
                 format!("schema version {schema} is not one this program wrote"),
@@ -749,12 +868,12 @@ fn verify_in(conn: &Connection, progress: &mut dyn FnMut(u64)) -> Result<VerifyR
     let mut count = 0;
     while let Some(row) = rows.next()? {
         let seq = to_u64(row.get(0)?);
+        checker.check_seq(seq)?;
         let broken = |reason: String| StoreError::Broken { seq, reason };
         let text = |i: usize, name: &str| -> Result<String, StoreError> {
             match row.get_ref(i)? {
                 rusqlite::types::ValueRef::Text(bytes) => String::from_utf8(bytes.to_vec())
                     .map_err(|_| broken(format!("{name} is not valid UTF-8"))),
-                rusqlite::types::ValueRef::Null if name == "key" => Ok(String::new()),
                 other => Err(broken(format!(
                     "{name} has type {:?}, not text",
                     other.data_type()
@@ -775,17 +894,20 @@ fn verify_in(conn: &Connection, progress: &mut dyn FnMut(u64)) -> Result<VerifyR
         let recorded_text = text(8, "recorded_at")?;
         let recorded_at =
             RecordedAt::parse(&recorded_text).map_err(|e| broken(format!("recorded_at: {e}")))?;
+        // A key column that is NULL for a keyed event, or holds anything (even "") for a
+        // keyless one, was edited: the column is what `show KEY` and idempotency look up.
+        let key_column = match row.get_ref(3)? {
+            rusqlite::types::ValueRef::Null => None,
+            _ => Some(text(3, "key")?),
+        };
+        let key_content = event.key.as_ref().map(ToString::to_string);
+        if key_column != key_content {
+            return Err(broken(format!(
+                "column key says {key_column:?} but the content says {key_content:?}"
+            )));
+        }
         let columns = [
             ("stream", text(1, "stream")?, event.stream.to_string()),
-            (
-                "key",
-                text(3, "key")?,
-                event
-                    .key
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-            ),
             ("kind", text(4, "kind")?, event.kind().to_owned()),
             ("occurred", text(5, "occurred")?, event.occurred.to_string()),
             (

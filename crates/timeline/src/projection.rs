@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use lagesbild_model::{EventData, FuzzyDate, Source, StoredEvent};
+use lagesbild_model::kinds::EventCorrected;
+use lagesbild_model::{EventData, FuzzyDate, NewEvent, Source, StoredEvent, Text};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever [`Projection`]'s serialized form changes, so that stale checkpoints are
@@ -23,6 +24,28 @@ pub fn is_report_material(kind: &str) -> bool {
             | "role_assigned"
             | "report_published"
     )
+}
+
+/// The corrected occurred, summary, source and data of an event a fold keeps, by the model's
+/// own rules ([`EventCorrected::apply_to`]). `None` if the correction does not apply, which the
+/// store's checks on append rule out.
+pub(crate) fn corrected(
+    correction: &EventCorrected,
+    occurred: FuzzyDate,
+    summary: &str,
+    source: &Option<Source>,
+    data: &EventData,
+) -> Option<NewEvent> {
+    let target = NewEvent {
+        key: None,
+        stream: lagesbild_model::text::default_stream(),
+        occurred,
+        summary: Text::new(summary).ok()?,
+        source: source.clone(),
+        by: None,
+        data: data.clone(),
+    };
+    correction.apply_to(&target).ok()
 }
 
 /// A correction or retraction as the projection remembers it.
@@ -94,21 +117,17 @@ impl Projection {
                     // The target is report material or unknown: nothing here to correct.
                     return;
                 };
-                if let Some(occurred) = correction.occurred {
-                    target.occurred = occurred;
-                }
-                if let Some(summary) = &correction.summary {
-                    target.summary = summary.to_string();
-                }
-                if let Some(source) = &correction.source {
-                    target.source = Some(source.clone());
-                }
-                if let Some(data) = &correction.data {
-                    // The store validated the data against the target's kind on append.
-                    if let Ok(typed) = lagesbild_model::typed_data(target.data.kind(), data.clone())
-                    {
-                        target.data = typed;
-                    }
+                if let Some(fixed) = corrected(
+                    correction,
+                    target.occurred,
+                    &target.summary,
+                    &target.source,
+                    &target.data,
+                ) {
+                    target.occurred = fixed.occurred;
+                    target.summary = fixed.summary.to_string();
+                    target.source = fixed.source;
+                    target.data = fixed.data;
                 }
                 target.corrections.push(Amendment {
                     seq: event.seq,

@@ -9,7 +9,7 @@ use lagesbild_model::kinds::Listing;
 use lagesbild_model::{EventData, FuzzyDate, Section, Source, StoredEvent};
 use serde::{Deserialize, Serialize};
 
-use crate::projection::{Amendment, is_report_material};
+use crate::projection::{Amendment, corrected, is_report_material};
 use crate::view::View;
 
 /// Report material as currently known, with corrections and retractions applied. Folds events in
@@ -48,22 +48,14 @@ impl Material {
         let e = &event.event;
         match &e.data {
             EventData::EventCorrected(c) => {
-                if let Some(item) = c.target.seq.and_then(|s| self.items.get_mut(&s)) {
-                    if let Some(occurred) = c.occurred {
-                        item.occurred = occurred;
-                    }
-                    if let Some(summary) = &c.summary {
-                        item.summary = summary.to_string();
-                    }
-                    if let Some(source) = &c.source {
-                        item.source = Some(source.clone());
-                    }
-                    if let Some(data) = &c.data
-                        && let Ok(typed) =
-                            lagesbild_model::typed_data(item.data.kind(), data.clone())
-                    {
-                        item.data = typed;
-                    }
+                if let Some(item) = c.target.seq.and_then(|s| self.items.get_mut(&s))
+                    && let Some(fixed) =
+                        corrected(c, item.occurred, &item.summary, &item.source, &item.data)
+                {
+                    item.occurred = fixed.occurred;
+                    item.summary = fixed.summary.to_string();
+                    item.source = fixed.source;
+                    item.data = fixed.data;
                 }
             }
             EventData::EventRetracted(r) => {
