@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use lagesbild_model::{FuzzyDate, RecordedAt};
 use lagesbild_render::doc::{self, Doc};
 use lagesbild_render::views::{self, Axes};
+use lagesbild_timeline::Projection;
 
 use crate::{db, log_commands, replay};
 
@@ -60,7 +61,8 @@ pub fn parse_as_of(text: &str) -> Result<NaiveDate, String> {
         .map_err(|e| e.to_string())
 }
 
-fn write_out(output: &Option<PathBuf>, text: &str) -> Result<()> {
+/// Writes to the file, or to standard output without one.
+pub fn write_out(output: &Option<PathBuf>, text: &str) -> Result<()> {
     match output {
         Some(path) => {
             std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
@@ -82,19 +84,23 @@ fn render_doc(doc: &Doc, format: Format) -> Option<String> {
     }
 }
 
-fn known_at_text(time: &TimeArgs) -> Option<String> {
-    time.known_at.map(|t| t.to_string())
+/// Replays the log as known at `time.known_at` and returns the projection with the axes to
+/// print, `as_of` being the valid-time day the caller will view.
+fn replayed(path: &Path, time: &TimeArgs, as_of: Option<NaiveDate>) -> Result<(Projection, Axes)> {
+    let mut store = db::open(path)?;
+    let seq = replay::seq_known_at(&store, time.known_at.as_ref())?;
+    let projection = replay::projection(&mut store, seq)?;
+    let axes = Axes {
+        as_of,
+        known_at: time.known_at.map(|t| t.to_string()),
+        log_seq: seq,
+    };
+    Ok((projection, axes))
 }
 
 pub fn timeline(path: &Path, args: &TimeArgs) -> Result<ExitCode> {
-    let mut store = db::open(path)?;
-    let seq = replay::seq_known_at(&store, args.known_at.as_ref())?;
-    let view = replay::projection(&mut store, seq)?.view(args.as_of);
-    let axes = Axes {
-        as_of: args.as_of,
-        known_at: known_at_text(args),
-        log_seq: seq,
-    };
+    let (projection, axes) = replayed(path, args, args.as_of)?;
+    let view = projection.view(args.as_of);
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&view)? + "\n",
         Format::Timelinejs => serde_json::to_string_pretty(&views::timelinejs(&view))? + "\n",
@@ -110,14 +116,8 @@ pub fn timeline(path: &Path, args: &TimeArgs) -> Result<ExitCode> {
 }
 
 pub fn waves(path: &Path, args: &TimeArgs) -> Result<ExitCode> {
-    let mut store = db::open(path)?;
-    let seq = replay::seq_known_at(&store, args.known_at.as_ref())?;
-    let view = replay::projection(&mut store, seq)?.view(args.as_of);
-    let axes = Axes {
-        as_of: args.as_of,
-        known_at: known_at_text(args),
-        log_seq: seq,
-    };
+    let (projection, axes) = replayed(path, args, args.as_of)?;
+    let view = projection.view(args.as_of);
     let text = match args.format {
         Format::Json => {
             let waves = serde_json::json!({
@@ -142,17 +142,10 @@ pub fn waves(path: &Path, args: &TimeArgs) -> Result<ExitCode> {
 }
 
 pub fn diff(path: &Path, args: &DiffArgs) -> Result<ExitCode> {
-    let mut store = db::open(path)?;
     let time = &args.time;
-    let seq = replay::seq_known_at(&store, time.known_at.as_ref())?;
-    let projection = replay::projection(&mut store, seq)?;
     let to = args.to.or(time.as_of);
+    let (projection, axes) = replayed(path, time, to)?;
     let diff = lagesbild_timeline::diff(&projection.view(Some(args.from)), &projection.view(to));
-    let axes = Axes {
-        as_of: to,
-        known_at: known_at_text(time),
-        log_seq: seq,
-    };
     let text = match time.format {
         Format::Json => serde_json::to_string_pretty(&diff)? + "\n",
         Format::Svg | Format::Timelinejs => anyhow::bail!("diff has text, md, html and json"),

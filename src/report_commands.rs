@@ -276,20 +276,6 @@ pub fn build_model(
     Ok(model)
 }
 
-fn write_or_print(output: &Option<PathBuf>, text: &str) -> Result<()> {
-    match output {
-        Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
-        }
-        None => {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
-            Ok(out.flush()?)
-        }
-    }
-}
-
 pub fn report(path: &Path, args: &ReportArgs) -> Result<ExitCode> {
     match &args.action {
         Some(ReportAction::Publish(publish_args)) => return publish(path, publish_args),
@@ -320,12 +306,12 @@ pub fn report(path: &Path, args: &ReportArgs) -> Result<ExitCode> {
         }
     };
     if o.context {
-        write_or_print(&o.output, &(serde_json::to_string_pretty(&model)? + "\n"))?;
+        crate::analysis::write_out(&o.output, &(serde_json::to_string_pretty(&model)? + "\n"))?;
         return Ok(ExitCode::SUCCESS);
     }
     let format = o.format.report_format();
     let text = ReportRenderer::new(set, format)?.render(&model, format)?;
-    write_or_print(&o.output, &text)?;
+    crate::analysis::write_out(&o.output, &text)?;
     Ok(ExitCode::SUCCESS)
 }
 

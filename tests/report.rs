@@ -28,6 +28,25 @@ fn ok(dir: &Path, now: &str, args: &[&str]) -> String {
     String::from_utf8(output.stdout).expect("UTF-8")
 }
 
+/// Appends one event given as JSON on standard input.
+fn append_json(dir: &Path, now: &str, json: &str) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lagesbild"))
+        .arg("append")
+        .current_dir(dir)
+        .env("LAGESBILD_DB", dir.join("log.db"))
+        .env("LAGESBILD_NOW", now)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), json.as_bytes())
+        .expect("write");
+    assert!(
+        child.wait_with_output().expect("runs").status.success(),
+        "append {json}"
+    );
+}
+
 fn seeded() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().to_owned();
@@ -407,34 +426,12 @@ fn hostile_text_in_every_free_text_field_renders_inert() {
         r#"{{"kind":"role_assigned","occurred":"2024-12-27","stream":"rapport","summary":"x","data":{{"role":"talesperson","person":{p},"title":{p}}}}}"#,
         p = serde_json::to_string(HOSTILE).unwrap()
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lagesbild"))
-        .arg("append")
-        .current_dir(&dir)
-        .env("LAGESBILD_DB", dir.join("log.db"))
-        .env("LAGESBILD_NOW", now)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), role.as_bytes())
-        .expect("write");
-    assert!(child.wait_with_output().expect("runs").status.success());
+    append_json(&dir, now, &role);
     let matter = format!(
         r#"{{"kind":"legal_action_filed","occurred":"2024-12-20","summary":{p},"source":{{"title":{p}}},"data":{{"matter":"fientlig","plaintiff":{p},"next_step":{p},"next_date":"2025-01"}}}}"#,
         p = serde_json::to_string(HOSTILE).unwrap()
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lagesbild"))
-        .arg("append")
-        .current_dir(&dir)
-        .env("LAGESBILD_DB", dir.join("log.db"))
-        .env("LAGESBILD_NOW", now)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), matter.as_bytes())
-        .expect("write");
-    assert!(child.wait_with_output().expect("runs").status.success());
+    append_json(&dir, now, &matter);
 
     let html = ok(
         &dir,
