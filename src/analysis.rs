@@ -12,7 +12,8 @@ use lagesbild_render::doc::{self, Doc};
 use lagesbild_render::views::{self, Axes};
 use lagesbild_timeline::Projection;
 
-use crate::{db, log_commands, replay};
+use crate::{db, log_commands};
+use lagesbild_app::replay;
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

@@ -5,7 +5,6 @@ mod analysis;
 mod db;
 mod import;
 mod log_commands;
-mod replay;
 mod report_commands;
 
 use std::path::PathBuf;

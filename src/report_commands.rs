@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use chrono::{DateTime, Datelike, Days, NaiveDate, Utc, Weekday};
+use chrono::{DateTime, NaiveDate, Timelike, Utc, Weekday};
 use lagesbild_model::{EventData, FuzzyDate, sha256_hex};
 use lagesbild_render::report::{ReportFormat, ReportRenderer, TemplateSet};
-use lagesbild_store::{EventLog, EventRef, Filter, SqliteStore, scan};
-use lagesbild_timeline::{Material, ReportModel, build_report};
+use lagesbild_store::{EventLog, EventRef};
+use lagesbild_timeline::ReportModel;
 use serde_json::json;
 
-use crate::{db, import, replay};
+use crate::{db, import};
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -228,8 +228,6 @@ fn now_local() -> Result<chrono::NaiveDateTime> {
         .unwrap_or(local))
 }
 
-use chrono::Timelike;
-
 fn today() -> Result<NaiveDate> {
     Ok(now_local()?.date())
 }
@@ -239,41 +237,6 @@ fn templates(dir: &Option<PathBuf>) -> Result<TemplateSet> {
         Some(dir) => TemplateSet::from_dir(dir)?,
         None => TemplateSet::embedded(),
     })
-}
-
-/// Builds the report for `day` from the log up to `max_seq`.
-pub fn build_model(
-    store: &mut SqliteStore,
-    max_seq: u64,
-    day: NaiveDate,
-    compiled_at: FuzzyDate,
-) -> Result<ReportModel> {
-    let projection = replay::projection(store, max_seq)?;
-    let filter = Filter {
-        kinds: [
-            "situation_noted",
-            "communication_published",
-            "figure_reported",
-            "role_assigned",
-            "report_published",
-            "event_corrected",
-            "event_retracted",
-        ]
-        .map(String::from)
-        .to_vec(),
-        max_seq: Some(max_seq),
-        ..Filter::default()
-    };
-    let mut material = Material::new();
-    for event in scan(store, &filter) {
-        material.apply(&event?);
-    }
-    let view = projection.view(Some(day));
-    let since = material.previous_report(day).unwrap_or(day - Days::new(7));
-    let earlier = projection.view(Some(since));
-    let mut model = build_report(&material, &view, &earlier, day, compiled_at);
-    model.log_seq = max_seq;
-    Ok(model)
 }
 
 pub fn report(path: &Path, args: &ReportArgs) -> Result<ExitCode> {
@@ -302,7 +265,7 @@ pub fn report(path: &Path, args: &ReportArgs) -> Result<ExitCode> {
             };
             let mut store = db::open(path)?;
             let head = store.head()?.seq;
-            build_model(&mut store, head, day, compiled_at)?
+            lagesbild_app::report::build_model(&mut store, head, day, compiled_at)?
         }
     };
     if o.context {
@@ -331,7 +294,7 @@ fn publish(path: &Path, args: &PublishArgs) -> Result<ExitCode> {
     };
     let mut store = db::open(path)?;
     let head = store.head()?;
-    let model = build_model(&mut store, head.seq, day, compiled_at)?;
+    let model = lagesbild_app::report::build_model(&mut store, head.seq, day, compiled_at)?;
     let mut outputs = Vec::new();
     let mut rendered = Vec::new();
     for format in ReportFormat::ALL {
@@ -432,7 +395,12 @@ fn reproduce(path: &Path, args: &ReproduceArgs) -> Result<ExitCode> {
         }
     }
     let day = published.report_date.first_day();
-    let model = build_model(&mut store, published.log_seq, day, published.compiled_at)?;
+    let model = lagesbild_app::report::build_model(
+        &mut store,
+        published.log_seq,
+        day,
+        published.compiled_at,
+    )?;
     for output in &published.outputs {
         let format = match output.format.as_str() {
             "md" => ReportFormat::Markdown,
@@ -608,6 +576,5 @@ pub fn figure(path: &Path, args: &FigureArgs) -> Result<ExitCode> {
         lagesbild_render::swedish::number(value),
         args.unit
     );
-    let _ = Datelike::year(&today()?);
     append_staff_event(path, "figure_reported", summary, data, &args.common)
 }

@@ -1,9 +1,8 @@
 //! Replaying the log into the projection up to a log position, from the nearest checkpoint, and
 //! keeping new checkpoints so that any date replays in bounded time however long the log grows.
 
-use anyhow::Result;
 use lagesbild_model::RecordedAt;
-use lagesbild_store::{EventLog, Filter, SqliteStore};
+use lagesbild_store::{EventLog, Filter, SqliteStore, StoreError};
 use lagesbild_timeline::{PROJECTION_FORMAT, Projection};
 
 /// The name the projection's checkpoints are kept under.
@@ -17,7 +16,7 @@ pub const CHECKPOINT_INTERVAL: u64 = 10_000;
 const PAGE: usize = 2_000;
 
 /// The log position a transaction time means: the last event recorded at or before it.
-pub fn seq_known_at(store: &SqliteStore, known_at: Option<&RecordedAt>) -> Result<u64> {
+pub fn seq_known_at(store: &SqliteStore, known_at: Option<&RecordedAt>) -> Result<u64, StoreError> {
     Ok(match known_at {
         Some(at) => store.seq_known_at(at)?,
         None => store.head()?.seq,
@@ -25,7 +24,7 @@ pub fn seq_known_at(store: &SqliteStore, known_at: Option<&RecordedAt>) -> Resul
 }
 
 /// The projection of the log up to and including `max_seq`.
-pub fn projection(store: &mut SqliteStore, max_seq: u64) -> Result<Projection> {
+pub fn projection(store: &mut SqliteStore, max_seq: u64) -> Result<Projection, StoreError> {
     projection_with_interval(store, max_seq, CHECKPOINT_INTERVAL)
 }
 
@@ -33,7 +32,7 @@ fn projection_with_interval(
     store: &mut SqliteStore,
     max_seq: u64,
     interval: u64,
-) -> Result<Projection> {
+) -> Result<Projection, StoreError> {
     let mut projection = match store.load_checkpoint(CHECKPOINT_NAME, PROJECTION_FORMAT, max_seq)? {
         Some((seq, bytes)) => match Projection::from_checkpoint(&bytes) {
             Some(p) if p.last_seq() <= seq => p,
