@@ -1,7 +1,11 @@
 # Everyday commands. Each recipe is one command; `just ci` runs what CI runs.
 
-# Build the embedded default (lagesbild.db, seeded from events/) and list the log.
-run *ARGS:
+# The main job on the embedded default: the weekly report of 27 December 2024.
+run:
+    cargo run -- report --date 2024-12-27
+
+# Any lagesbild command: `just cli waves --as-of 2022-06-01`.
+cli *ARGS:
     cargo run -- {{ARGS}}
 
 # All tests.
@@ -14,6 +18,10 @@ ci:
 
 fmt:
     cargo fmt --all
+
+# Rewrite the expected output of the data-driven cases in tests/cases/ (review the diff).
+update-expect:
+    UPDATE_EXPECT=1 cargo test --test cases
 
 # Check the history in events/ without writing anything.
 check-events:
