@@ -26,3 +26,7 @@ update-expect:
 # Check the history in events/ without writing anything.
 check-events:
     cargo run -- import --dry-run --db target/check-events.db events/
+
+# The benchmark (release build): import, replay, queries, report, verify and memory at three sizes.
+bench:
+    cargo run --release -p lagesbild-bench -- --sizes 10000,100000,1000000

@@ -6,7 +6,7 @@ use lagesbild_store::{EventLog, Filter, SqliteStore, StoreError};
 use lagesbild_timeline::{PROJECTION_FORMAT, Projection};
 
 /// The name the projection's checkpoints are kept under.
-const CHECKPOINT_NAME: &str = "programme";
+pub const CHECKPOINT_NAME: &str = "programme";
 
 /// A checkpoint every this many events: a replay folds at most this many events after loading
 /// one. Ten thousand events fold in milliseconds; a checkpoint is a few hundred kilobytes.
@@ -51,25 +51,29 @@ fn projection_with_interval(
         ..Filter::default()
     };
     let mut after = projection.last_seq();
-    let mut due = Vec::new();
     loop {
         let page = store.read_page(&filter, after, PAGE)?;
         let Some(last) = page.last() else { break };
         after = last.seq;
+        // Due checkpoints are kept page by page, so that a first replay of a long log never
+        // holds more than one page's worth of them.
+        let mut due = Vec::new();
         for event in &page {
             projection.apply(event);
             if event.seq % interval == 0 {
                 due.push((event.seq, projection.to_checkpoint()));
             }
         }
+        for (seq, bytes) in due {
+            // A checkpoint is a cache: failing to keep one (a read-only file) costs time, not data.
+            if let Err(error) =
+                store.save_checkpoint(CHECKPOINT_NAME, seq, PROJECTION_FORMAT, &bytes)
+            {
+                tracing::debug!(%error, seq, "checkpoint not saved");
+            }
+        }
         if page.len() < PAGE {
             break;
-        }
-    }
-    for (seq, bytes) in due {
-        // A checkpoint is a cache: failing to keep one (a read-only file) costs time, not data.
-        if let Err(error) = store.save_checkpoint(CHECKPOINT_NAME, seq, PROJECTION_FORMAT, &bytes) {
-            tracing::debug!(%error, seq, "checkpoint not saved");
         }
     }
     Ok(projection)

@@ -1,0 +1,511 @@
+//! `lagesbild-bench`: measures import, replay, as-of and known-at queries, the weekly report,
+//! verify and peak memory on synthetic histories in on-disk SQLite files, each beside a floor
+//! (plain rusqlite doing the same I/O without validation or hashing), and prints the ratios.
+
+mod replay;
+mod synth;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use chrono::{Days, NaiveDate};
+use clap::{Parser, Subcommand};
+use lagesbild_model::{FuzzyDate, NewEvent};
+use lagesbild_render::report::{ReportFormat, ReportRenderer, TemplateSet};
+use lagesbild_store::{EventLog, EventRef, Filter, SqliteStore};
+use rusqlite::Connection;
+use serde_json::{Value, json};
+
+/// Events per append transaction, for the store and the floor alike.
+const BATCH: usize = 1_000;
+
+/// The log's schema, so that the floor writes into the same table with the same indexes.
+const EVENTS_SQL: &str = include_str!("../../store/schema/001_events.sql");
+
+#[derive(Parser, Debug)]
+#[command(about = "Benchmarks lagesbild on synthetic histories")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// History sizes, in events.
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
+    sizes: Vec<usize>,
+    /// Folder for the database files (default: a temporary folder under target/).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Appends one JSON line per measurement to this file.
+    #[arg(long)]
+    results: Option<PathBuf>,
+    /// The Python peer's JSON line (its output), to set beside `--peer-shape`.
+    #[arg(long)]
+    peer_json: Option<PathBuf>,
+    /// Runs the peer's shape of work instead of the size series.
+    #[arg(long)]
+    peer_shape: bool,
+    #[arg(long, default_value_t = 200_000)]
+    peer_n: usize,
+    #[arg(long, default_value_t = 100)]
+    peer_streams: usize,
+    #[arg(long, default_value_t = 1_000)]
+    peer_batch: usize,
+    /// Random dates and positions per size for the query latencies.
+    #[arg(long, default_value_t = 50)]
+    queries: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Above this size, skip the checkpointing replay, the query latencies and the report
+    /// (their cost grows faster than the log; see BENCHMARKS.md).
+    #[arg(long, default_value_t = usize::MAX)]
+    full_up_to: usize,
+    /// Skips building and rendering the weekly report.
+    #[arg(long)]
+    no_report: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// A full replay (projection and report material) of DB, printing the peak RSS; the parent
+    /// runs this in a child process to measure memory.
+    ReplayOnly {
+        #[arg(long)]
+        db: PathBuf,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    if let Some(Command::ReplayOnly { db }) = &cli.command {
+        return replay_only(db);
+    }
+    let temp;
+    let dir = match &cli.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            dir.clone()
+        }
+        None => {
+            let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
+            std::fs::create_dir_all(&target)?;
+            temp = tempfile::Builder::new()
+                .prefix("lagesbild-bench-")
+                .tempdir_in(&target)?;
+            temp.path().to_owned()
+        }
+    };
+    let mut results = Results::open(cli.results.as_deref())?;
+    if cli.peer_shape {
+        return peer_shape(&cli, &dir, &mut results);
+    }
+    let mut rows = Vec::new();
+    for &n in &cli.sizes {
+        eprintln!("== {n} events");
+        let row = run_size(&cli, &dir, n)?;
+        results.write(&row)?;
+        rows.push(row);
+    }
+    print_table(&rows);
+    Ok(())
+}
+
+/// The JSON lines file, if asked for.
+struct Results(Option<std::fs::File>);
+
+impl Results {
+    fn open(path: Option<&Path>) -> Result<Results> {
+        Ok(Results(match path {
+            Some(path) => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("cannot open {}", path.display()))?,
+            ),
+            None => None,
+        }))
+    }
+
+    fn write(&mut self, value: &Value) -> Result<()> {
+        if let Some(file) = &mut self.0 {
+            writeln!(file, "{value}")?;
+        }
+        Ok(())
+    }
+}
+
+fn rate(count: u64, seconds: f64) -> f64 {
+    count as f64 / seconds.max(1e-9)
+}
+
+fn percentile(sorted_ms: &[f64], p: f64) -> f64 {
+    if sorted_ms.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted_ms.len() - 1) as f64 * p).round() as usize;
+    sorted_ms[index.min(sorted_ms.len() - 1)]
+}
+
+fn remove_db(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+fn run_size(cli: &Cli, dir: &Path, n: usize) -> Result<Value> {
+    // Generation and validation alone.
+    let started = Instant::now();
+    let generated = synth::events(n, cli.seed).count();
+    let generate_s = started.elapsed().as_secs_f64();
+
+    // Import through the store, timing only the appends.
+    let db = dir.join(format!("store-{n}.db"));
+    remove_db(&db);
+    let mut store = SqliteStore::open(&db)?;
+    let mut events = synth::events(n, cli.seed);
+    let mut import_s = 0.0;
+    loop {
+        let batch: Vec<NewEvent> = events.by_ref().take(BATCH).collect();
+        if batch.is_empty() {
+            break;
+        }
+        let started = Instant::now();
+        store.append(batch, &[])?;
+        import_s += started.elapsed().as_secs_f64();
+    }
+    let head = store.head()?.seq;
+    if head != n as u64 || generated != n {
+        bail!("expected {n} events, the log holds {head}");
+    }
+    eprintln!("import done in {import_s:.2}s");
+
+    // The floor: the same rows into a fresh file with plain rusqlite.
+    let floor_db = dir.join(format!("floor-{n}.db"));
+    remove_db(&floor_db);
+    let floor_insert_s = floor_insert(&db, &floor_db)?;
+    let floor_read_s = floor_read(&floor_db)?;
+    eprintln!("floor done");
+
+    // A full replay without checkpoints: projection and material in one pass.
+    let started = Instant::now();
+    let (projection, material, replayed) = replay::full_replay(&store)?;
+    let replay_s = started.elapsed().as_secs_f64();
+    let entries = projection.entries().count();
+    drop((projection, material));
+
+    let full = n <= cli.full_up_to;
+    let mut row = json!({
+        "events": n,
+        "generate_validate_eps": rate(n as u64, generate_s),
+        "import_eps": rate(n as u64, import_s),
+        "import_s": import_s,
+        "floor_insert_eps": rate(n as u64, floor_insert_s),
+        "import_over_floor": floor_insert_s / import_s,
+        "replay_eps": rate(replayed, replay_s),
+        "replay_s": replay_s,
+        "floor_read_eps": rate(n as u64, floor_read_s),
+        "replay_over_floor_read": floor_read_s / replay_s,
+        "projection_entries": entries,
+    });
+    if full {
+        queries_and_report(cli, &mut store, n, head, &mut row)?;
+    }
+
+    // Verify.
+    let started = Instant::now();
+    let verified = store.verify(&mut |_| {})?;
+    let verify_s = started.elapsed().as_secs_f64();
+    drop(store);
+
+    // Peak memory of a full replay, in a child process.
+    let peak_kib = child_peak_kib(&db)?;
+    let db_bytes = std::fs::metadata(&db)?.len();
+    row["verify_eps"] = json!(rate(verified.count, verify_s));
+    row["replay_peak_rss_kib"] = json!(peak_kib);
+    row["db_bytes"] = json!(db_bytes);
+    Ok(row)
+}
+
+/// The first checkpointing replay, the as-of and known-at latencies, and the weekly report.
+fn queries_and_report(
+    cli: &Cli,
+    store: &mut SqliteStore,
+    n: usize,
+    head: u64,
+    row: &mut Value,
+) -> Result<()> {
+    // The first replay through the checkpointing path writes a checkpoint every 10,000 events.
+    let started = Instant::now();
+    replay::projection(store, head)?;
+    let checkpointing_replay_s = started.elapsed().as_secs_f64();
+    let checkpoint_bytes = store
+        .load_checkpoint(
+            replay::CHECKPOINT_NAME,
+            lagesbild_timeline::PROJECTION_FORMAT,
+            head,
+        )?
+        .map_or(0, |(_, state)| state.len());
+    eprintln!("replays done");
+
+    // Query latencies from the nearest checkpoint.
+    let mut rng = synth::Rng::new(cli.seed ^ 0xA5A5);
+    let first = NaiveDate::from_ymd_opt(2019, 1, 1).expect("a date");
+    let mut as_of_ms = Vec::new();
+    for _ in 0..cli.queries {
+        let day = first + Days::new(rng.below(8 * 365));
+        let started = Instant::now();
+        let projection = replay::projection(store, head)?;
+        let view = projection.view(Some(day));
+        std::hint::black_box(&view);
+        as_of_ms.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    let mut known_at_ms = Vec::new();
+    for _ in 0..cli.queries {
+        let at = 1 + rng.below(head);
+        let recorded_at = store
+            .event(&EventRef::Seq(at))?
+            .context("a sequence number within the log")?
+            .recorded_at;
+        let started = Instant::now();
+        let seq = store.seq_known_at(&recorded_at)?;
+        let projection = replay::projection(store, seq)?;
+        let view = projection.view(None);
+        std::hint::black_box(&view);
+        known_at_ms.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    as_of_ms.sort_by(f64::total_cmp);
+    known_at_ms.sort_by(f64::total_cmp);
+    eprintln!("queries done");
+
+    row["checkpointing_replay_s"] = json!(checkpointing_replay_s);
+    row["last_checkpoint_bytes"] = json!(checkpoint_bytes);
+    row["as_of_ms_p50"] = json!(percentile(&as_of_ms, 0.5));
+    row["as_of_ms_p99"] = json!(percentile(&as_of_ms, 0.99));
+    row["known_at_ms_p50"] = json!(percentile(&known_at_ms, 0.5));
+    row["known_at_ms_p99"] = json!(percentile(&known_at_ms, 0.99));
+    if !cli.no_report {
+        // The weekly report as of the last day of the history.
+        let day = synth::day_of(n - 1, n);
+        let compiled_at = FuzzyDate::Minute(day.and_hms_opt(12, 0, 0).context("a time")?);
+        let started = Instant::now();
+        let model = replay::build_model(store, head, day, compiled_at)?;
+        let report_model_s = started.elapsed().as_secs_f64();
+        let renderer = ReportRenderer::new(TemplateSet::embedded(), ReportFormat::Markdown)?;
+        let started = Instant::now();
+        let markdown = renderer.render(&model, ReportFormat::Markdown)?;
+        let render_s = started.elapsed().as_secs_f64();
+
+        row["report_model_ms"] = json!(report_model_s * 1e3);
+        row["render_md_ms"] = json!(render_s * 1e3);
+        row["report_md_bytes"] = json!(markdown.len());
+    }
+    Ok(())
+}
+
+/// Copies the store's rows into `floor_db` with plain rusqlite: same table, same pragmas, same
+/// batch size, one transaction per batch; no validation, no hashing. Returns the insert time.
+fn floor_insert(source_db: &Path, floor_db: &Path) -> Result<f64> {
+    use rusqlite::types::Value as SqlValue;
+    let source = Connection::open(source_db)?;
+    let mut statement = source.prepare(
+        "SELECT seq, stream, stream_version, key, kind, occurred, occurred_first, occurred_last, \
+         recorded_at, schema_version, content, prev_hash, hash FROM events ORDER BY seq",
+    )?;
+    let rows: Vec<Vec<SqlValue>> = statement
+        .query_map([], |row| {
+            (0..13).map(|i| row.get::<_, SqlValue>(i)).collect()
+        })?
+        .collect::<Result<_, _>>()?;
+    drop(statement);
+    drop(source);
+
+    let mut floor = Connection::open(floor_db)?;
+    floor.query_row("PRAGMA journal_mode = WAL", [], |row| {
+        row.get::<_, String>(0)
+    })?;
+    floor.pragma_update(None, "synchronous", "FULL")?;
+    floor.execute_batch(EVENTS_SQL)?;
+    let started = Instant::now();
+    for chunk in rows.chunks(BATCH) {
+        let tx = floor.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO events (seq, stream, stream_version, key, kind, occurred, \
+                 occurred_first, occurred_last, recorded_at, schema_version, content, prev_hash, \
+                 hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?;
+            for row in chunk {
+                insert.execute(rusqlite::params_from_iter(row.iter()))?;
+            }
+        }
+        tx.commit()?;
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// Reads every row's content in sequence order and parses it as JSON, with plain rusqlite.
+fn floor_read(floor_db: &Path) -> Result<f64> {
+    let floor = Connection::open(floor_db)?;
+    let started = Instant::now();
+    let mut statement = floor.prepare("SELECT content FROM events ORDER BY seq")?;
+    let mut rows = statement.query([])?;
+    let mut count = 0u64;
+    while let Some(row) = rows.next()? {
+        let text = row.get_ref(0)?.as_str()?;
+        let value: Value = serde_json::from_str(text)?;
+        std::hint::black_box(&value);
+        count += 1;
+    }
+    std::hint::black_box(count);
+    Ok(started.elapsed().as_secs_f64())
+}
+
+fn child_peak_kib(db: &Path) -> Result<u64> {
+    let output = std::process::Command::new(std::env::current_exe()?)
+        .arg("replay-only")
+        .arg("--db")
+        .arg(db)
+        .output()?;
+    if !output.status.success() {
+        bail!(
+            "replay-only failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("vmhwm_kib="))
+        .context("replay-only printed no vmhwm_kib")?
+        .trim()
+        .parse()
+        .context("vmhwm_kib is a number")
+}
+
+fn replay_only(db: &Path) -> Result<()> {
+    let store = SqliteStore::open_read_only(db)?;
+    let (projection, material, count) = replay::full_replay(&store)?;
+    std::hint::black_box((&projection, &material));
+    println!("events={count}");
+    println!("vmhwm_kib={}", peak_rss_kib()?);
+    Ok(())
+}
+
+/// The process's peak resident set size, from /proc/self/status.
+fn peak_rss_kib() -> Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmHWM in /proc/self/status")
+}
+
+fn peer_shape(cli: &Cli, dir: &Path, results: &mut Results) -> Result<()> {
+    let db = dir.join("peer-shape.db");
+    remove_db(&db);
+    let mut store = SqliteStore::open(&db)?;
+    let (n, batch_size) = (cli.peer_n, cli.peer_batch.max(1));
+    // Timed like the peer: building (here also validating) the events and saving them.
+    let started = Instant::now();
+    let mut events = synth::peer_events(n, cli.peer_streams);
+    let mut store_only_s = 0.0;
+    loop {
+        let batch: Vec<NewEvent> = events.by_ref().take(batch_size).collect();
+        if batch.is_empty() {
+            break;
+        }
+        let t = Instant::now();
+        store.append(batch, &[])?;
+        store_only_s += t.elapsed().as_secs_f64();
+    }
+    let append_s = started.elapsed().as_secs_f64();
+    // Read every event back in global order, decoded, in pages of 10,000 like the peer.
+    let started = Instant::now();
+    let mut after = 0;
+    let mut count = 0u64;
+    loop {
+        let page = store.read_page(&Filter::default(), after, 10_000)?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        count += page.len() as u64;
+        std::hint::black_box(&page);
+    }
+    let read_s = started.elapsed().as_secs_f64();
+    let mut line = json!({
+        "bench": "lagesbild peer-shape",
+        "events": n, "streams": cli.peer_streams, "batch": batch_size,
+        "append_s": append_s, "append_eps": rate(n as u64, append_s).round(),
+        "append_store_only_eps": rate(n as u64, store_only_s).round(),
+        "read_s": read_s, "read_eps": rate(count, read_s).round(), "read_count": count,
+    });
+    if let Some(path) = &cli.peer_json {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let peer: Value = serde_json::from_str(text.trim())
+            .with_context(|| format!("{} is not the peer's JSON line", path.display()))?;
+        let ratio = |ours: &str, theirs: &str| {
+            line[ours].as_f64().unwrap_or(f64::NAN) / peer[theirs].as_f64().unwrap_or(f64::NAN)
+        };
+        let append_ratio = ratio("append_eps", "append_eps");
+        let read_ratio = ratio("read_eps", "read_eps");
+        line["peer"] = peer;
+        line["append_over_peer"] = json!(append_ratio);
+        line["read_over_peer"] = json!(read_ratio);
+    }
+    println!("{line}");
+    results.write(&line)
+}
+
+fn print_table(rows: &[Value]) {
+    let f = |row: &Value, key: &str| row[key].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "\n| events | gen+validate ev/s | import ev/s | floor insert ev/s | import/floor | replay ev/s | floor read ev/s | replay/floor | as-of p50/p99 ms | known-at p50/p99 ms | first checkpointing replay s | report model ms | render md ms | verify ev/s | replay peak RSS KiB |"
+    );
+    println!("|{}", "---|".repeat(15));
+    for row in rows {
+        println!(
+            "| {} | {:.0} | {:.0} | {:.0} | {:.2} | {:.0} | {:.0} | {:.2} | {:.1} / {:.1} | {:.1} / {:.1} | {:.2} | {:.1} | {:.1} | {:.0} | {:.0} |",
+            row["events"],
+            f(row, "generate_validate_eps"),
+            f(row, "import_eps"),
+            f(row, "floor_insert_eps"),
+            f(row, "import_over_floor"),
+            f(row, "replay_eps"),
+            f(row, "floor_read_eps"),
+            f(row, "replay_over_floor_read"),
+            f(row, "as_of_ms_p50"),
+            f(row, "as_of_ms_p99"),
+            f(row, "known_at_ms_p50"),
+            f(row, "known_at_ms_p99"),
+            f(row, "checkpointing_replay_s"),
+            f(row, "report_model_ms"),
+            f(row, "render_md_ms"),
+            f(row, "verify_eps"),
+            f(row, "replay_peak_rss_kib"),
+        );
+    }
+    let queried = rows
+        .iter()
+        .rev()
+        .find(|row| row.get("as_of_ms_p50").is_some());
+    if let (Some(small), Some(large)) = (rows.first(), queried) {
+        println!(
+            "\nlatency, largest with queries ({}) / smallest ({}): as-of p50 {:.1}x, as-of p99 {:.1}x, known-at p50 {:.1}x, known-at p99 {:.1}x",
+            large["events"],
+            small["events"],
+            f(large, "as_of_ms_p50") / f(small, "as_of_ms_p50"),
+            f(large, "as_of_ms_p99") / f(small, "as_of_ms_p99"),
+            f(large, "known_at_ms_p50") / f(small, "known_at_ms_p50"),
+            f(large, "known_at_ms_p99") / f(small, "known_at_ms_p99"),
+        );
+    }
+    if let (Some(small), Some(large)) = (rows.first(), rows.last()) {
+        println!(
+            "peak memory of a full replay, largest ({}) / smallest ({}): {:.2}x",
+            large["events"],
+            small["events"],
+            f(large, "replay_peak_rss_kib") / f(small, "replay_peak_rss_kib"),
+        );
+    }
+}
