@@ -4,7 +4,7 @@
 use chrono::{Days, NaiveDate};
 use lagesbild_model::FuzzyDate;
 use lagesbild_store::{Filter, SqliteStore, StoreError, scan};
-use lagesbild_timeline::{Material, ReportModel, build_report};
+use lagesbild_timeline::{Material, REPORT_MATERIAL_KINDS, ReportModel, build_report};
 
 use crate::replay;
 
@@ -17,17 +17,11 @@ pub fn build_model(
 ) -> Result<ReportModel, StoreError> {
     let projection = replay::projection(store, max_seq)?;
     let filter = Filter {
-        kinds: [
-            "situation_noted",
-            "communication_published",
-            "figure_reported",
-            "role_assigned",
-            "report_published",
-            "event_corrected",
-            "event_retracted",
-        ]
-        .map(String::from)
-        .to_vec(),
+        kinds: REPORT_MATERIAL_KINDS
+            .iter()
+            .chain(&["event_corrected", "event_retracted"])
+            .map(|kind| (*kind).to_owned())
+            .collect(),
         max_seq: Some(max_seq),
         ..Filter::default()
     };

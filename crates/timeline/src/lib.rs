@@ -8,7 +8,9 @@ mod report;
 mod view;
 
 pub use diff::{Diff, MatterChange, WaveChange, WaveSnapshot, diff};
-pub use projection::{Amendment, Entry, PROJECTION_FORMAT, Projection, is_report_material};
+pub use projection::{
+    Amendment, Entry, PROJECTION_FORMAT, Projection, REPORT_MATERIAL_KINDS, is_report_material,
+};
 pub use report::{
     ACTIONS_WINDOW_DAYS, ActionLine, FigureLine, LinkLine, Material, MaterialItem, MatterLine,
     NewSince, NoteLine, PersonLine, ReportModel, SourceLine, WaveLine, build_report, iso_week,

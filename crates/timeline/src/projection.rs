@@ -16,15 +16,17 @@ pub const PROJECTION_FORMAT: u32 = 1;
 /// They are not part of the programme's history and the projection leaves them out, so that its
 /// state grows with the programme, not with the weekly material.
 pub fn is_report_material(kind: &str) -> bool {
-    matches!(
-        kind,
-        "situation_noted"
-            | "communication_published"
-            | "figure_reported"
-            | "role_assigned"
-            | "report_published"
-    )
+    REPORT_MATERIAL_KINDS.contains(&kind)
 }
+
+/// The kinds [`is_report_material`] names; the report reads these and the corrections of them.
+pub const REPORT_MATERIAL_KINDS: [&str; 5] = [
+    "situation_noted",
+    "communication_published",
+    "figure_reported",
+    "role_assigned",
+    "report_published",
+];
 
 /// The corrected occurred, summary, source and data of an event a fold keeps, by the model's
 /// own rules ([`EventCorrected::apply_to`]). `None` if the correction does not apply, which the
