@@ -6,6 +6,7 @@ mod db;
 mod import;
 mod log_commands;
 mod report_commands;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,13 +68,26 @@ enum Command {
     Published(report_commands::PublishedArgs),
     /// Record a key figure.
     Figure(report_commands::FigureArgs),
+    /// Serve the web app: reports, time travel, the audit log and the week's writing.
+    Serve(serve::ServeArgs),
+    /// Make the web app's credentials: a password hash or an API token.
+    Auth(serve::AuthArgs),
+}
+
+/// Warnings only, except that the server logs its requests.
+fn default_log_filter() -> &'static str {
+    if std::env::args().nth(1).as_deref() == Some("serve") {
+        "warn,lagesbild_web=info,tower_http=info"
+    } else {
+        "warn"
+    }
 }
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log_filter())),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -95,6 +109,8 @@ fn main() -> ExitCode {
         Command::Note(args) => report_commands::note(&cli.db, &args),
         Command::Published(args) => report_commands::published(&cli.db, &args),
         Command::Figure(args) => report_commands::figure(&cli.db, &args),
+        Command::Serve(args) => serve::serve(&cli.db, &args),
+        Command::Auth(args) => serve::auth(&args),
     };
     match result {
         Ok(code) => code,

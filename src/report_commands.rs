@@ -4,13 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
-use chrono::{DateTime, NaiveDate, Timelike, Utc, Weekday};
-use lagesbild_model::{EventData, FuzzyDate, sha256_hex};
+use anyhow::{Context, Result};
+use chrono::{NaiveDate, Weekday};
+use lagesbild_app::publish::{self, LogState};
+use lagesbild_app::staff;
+use lagesbild_model::{FieldError, FuzzyDate, NewEvent, sha256_hex};
 use lagesbild_render::report::{ReportFormat, ReportRenderer, TemplateSet};
 use lagesbild_store::{EventLog, EventRef};
 use lagesbild_timeline::ReportModel;
-use serde_json::json;
 
 use crate::{db, import};
 
@@ -211,21 +212,8 @@ fn parse_week(text: &str) -> Result<NaiveDate, String> {
     NaiveDate::from_isoywd_opt(year, week, Weekday::Fri).ok_or_else(error)
 }
 
-/// Now, in Swedish local time, to the minute; `LAGESBILD_NOW` fixes it for tests.
 fn now_local() -> Result<chrono::NaiveDateTime> {
-    let now: DateTime<Utc> = match std::env::var(db::NOW_VARIABLE) {
-        Ok(text) => DateTime::parse_from_rfc3339(&text)
-            .with_context(|| format!("{}={text:?} is not RFC 3339", db::NOW_VARIABLE))?
-            .with_timezone(&Utc),
-        Err(_) => Utc::now(),
-    };
-    let local = now
-        .with_timezone(&chrono_tz::Europe::Stockholm)
-        .naive_local();
-    Ok(local
-        .with_second(0)
-        .and_then(|t| t.with_nanosecond(0))
-        .unwrap_or(local))
+    lagesbild_app::clock::now_local().map_err(anyhow::Error::msg)
 }
 
 fn today() -> Result<NaiveDate> {
@@ -289,49 +277,15 @@ fn publish(path: &Path, args: &PublishArgs) -> Result<ExitCode> {
         None => today()?,
     };
     let compiled_at = match args.compiled_at {
-        Some(at) => at,
-        None => FuzzyDate::Minute(now_local()?),
+        Some(FuzzyDate::Minute(at)) => at,
+        _ => now_local()?,
     };
-    let mut store = db::open(path)?;
-    let head = store.head()?;
-    let model = lagesbild_app::report::build_model(&mut store, head.seq, day, compiled_at)?;
-    let mut outputs = Vec::new();
-    let mut rendered = Vec::new();
-    for format in ReportFormat::ALL {
-        let text = ReportRenderer::new(set.clone(), format)?.render(&model, format)?;
-        outputs.push(json!({ "format": format.name(), "sha256": sha256_hex(text.as_bytes()), "bytes": text.len() }));
-        rendered.push((format, text));
-    }
-    let FuzzyDate::Minute(at) = compiled_at else {
-        unreachable!("compiled_at is a minute")
-    };
-    let event = json!({
-        "kind": "report_published",
-        "occurred": FuzzyDate::Minute(at).to_string(),
-        "stream": "rapport",
-        "summary": format!("Regional rapport för {} publicerades.", lagesbild_render::swedish::day(day)),
-        "by": args.by,
-        "data": {
-            "report_date": day.to_string(),
-            "compiled_at": compiled_at.to_string(),
-            "log_seq": head.seq,
-            "head_hash": head.hash,
-            "template_digest": set.digest(),
-            "template": set.origin,
-            "outputs": outputs,
-        }
-    });
-    let mut event = event;
-    if args.by.is_none() {
-        event.as_object_mut().expect("an object").remove("by");
-    }
-    let event = lagesbild_model::event_from_value(event)
-        .map_err(|e| anyhow::anyhow!("field {:?}: {}", e.field, e.reason))?;
     std::fs::create_dir_all(&args.out_dir)
         .with_context(|| format!("cannot create {}", args.out_dir.display()))?;
-    let report = store.append(vec![event], &[])?;
-    let seq = report.head.seq;
-    for (format, text) in &rendered {
+    let mut store = db::open(path)?;
+    let published = publish::publish(&mut store, &set, day, compiled_at, args.by.as_deref())?;
+    let head = &published.built_from;
+    for (format, text) in &published.outputs {
         let file = args.out_dir.join(output_name(day, head.seq, *format));
         std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
         println!(
@@ -341,8 +295,8 @@ fn publish(path: &Path, args: &PublishArgs) -> Result<ExitCode> {
         );
     }
     println!(
-        "published the report for {day} as event {seq}; built from log position {} with head {}",
-        head.seq, head.hash
+        "published the report for {day} as event {}; built from log position {} with head {}",
+        published.seq, head.seq, head.hash
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -350,19 +304,10 @@ fn publish(path: &Path, args: &PublishArgs) -> Result<ExitCode> {
 fn reproduce(path: &Path, args: &ReproduceArgs) -> Result<ExitCode> {
     let mut store = db::open(path)?;
     let which: EventRef = args.event.parse().expect("infallible");
-    let Some(event) = store.event(&which)? else {
-        bail!("no event {:?}", args.event)
-    };
-    let EventData::ReportPublished(published) = &event.event.data else {
-        bail!(
-            "event {} is a {}, not a report_published",
-            event.seq,
-            event.event.kind()
-        );
-    };
     let set = templates(&args.templates)?;
-    let mut same = true;
-    if set.digest() != published.template_digest.as_str() {
+    let outcome = publish::reproduce(&mut store, &set, &which)?;
+    let published = &outcome.published;
+    if !outcome.templates_match() {
         println!(
             "templates differ: the report used {} (digest {}), these are {} (digest {})",
             published
@@ -372,21 +317,19 @@ fn reproduce(path: &Path, args: &ReproduceArgs) -> Result<ExitCode> {
                 .unwrap_or("?"),
             published.template_digest,
             set.origin,
-            set.digest()
+            outcome.template_digest
         );
-        same = false;
     }
-    match store.event(&EventRef::Seq(published.log_seq))? {
-        Some(at) if at.hash == published.head_hash.as_str() => {}
-        Some(at) => {
+    match &outcome.log {
+        LogState::Intact => {}
+        LogState::Rewritten { now } => {
             println!(
-                "the log was rewritten: event {} now has hash {}, the report recorded {}",
-                published.log_seq, at.hash, published.head_hash
+                "the log was rewritten: event {} now has hash {now}, the report recorded {}",
+                published.log_seq, published.head_hash
             );
             return Ok(ExitCode::FAILURE);
         }
-        None if published.log_seq == 0 => {}
-        None => {
+        LogState::Missing => {
             println!(
                 "the log no longer holds event {} that the report was built from",
                 published.log_seq
@@ -395,39 +338,33 @@ fn reproduce(path: &Path, args: &ReproduceArgs) -> Result<ExitCode> {
         }
     }
     let day = published.report_date.first_day();
-    let model = lagesbild_app::report::build_model(
-        &mut store,
-        published.log_seq,
-        day,
-        published.compiled_at,
-    )?;
-    for output in &published.outputs {
-        let format = match output.format.as_str() {
-            "md" => ReportFormat::Markdown,
-            "html" => ReportFormat::Html,
-            other => {
-                println!("{other}: unknown format, skipped");
-                continue;
-            }
+    for output in &outcome.outputs {
+        let Some(text) = &output.text else {
+            println!("{}: unknown format, skipped", output.format);
+            continue;
         };
-        let text = ReportRenderer::new(set.clone(), format)?.render(&model, format)?;
-        let digest = sha256_hex(text.as_bytes());
-        if digest == output.sha256.as_str() {
-            println!("{}: byte-identical (sha256 {digest})", format.name());
+        if output.identical() {
+            println!(
+                "{}: byte-identical (sha256 {})",
+                output.format, output.reproduced_sha256
+            );
             continue;
         }
-        same = false;
         println!(
-            "{}: DIFFERS: published sha256 {}, reproduced {digest}",
-            format.name(),
-            output.sha256
+            "{}: DIFFERS: published sha256 {}, reproduced {}",
+            output.format, output.published_sha256, output.reproduced_sha256
         );
+        let format = if output.format == "md" {
+            ReportFormat::Markdown
+        } else {
+            ReportFormat::Html
+        };
         let file = args
             .out_dir
             .join(output_name(day, published.log_seq, format));
         match std::fs::read_to_string(&file) {
-            Ok(original) if sha256_hex(original.as_bytes()) == output.sha256.as_str() => {
-                let diff = similar::TextDiff::from_lines(&original, &text);
+            Ok(original) if sha256_hex(original.as_bytes()) == output.published_sha256 => {
+                let diff = similar::TextDiff::from_lines(&original, text);
                 print!(
                     "{}",
                     diff.unified_diff()
@@ -440,10 +377,10 @@ fn reproduce(path: &Path, args: &ReproduceArgs) -> Result<ExitCode> {
             ),
         }
     }
-    if same {
+    if outcome.identical() {
         println!(
             "report {} reproduced from log position {}",
-            event.seq, published.log_seq
+            outcome.event.seq, published.log_seq
         );
         Ok(ExitCode::SUCCESS)
     } else {
@@ -465,33 +402,16 @@ pub fn templates_command(args: &TemplatesArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn append_staff_event(
-    path: &Path,
-    kind: &str,
-    summary: String,
-    data: serde_json::Value,
-    common: &StaffArgs,
-) -> Result<ExitCode> {
-    let occurred = match common.date {
-        Some(date) => date,
-        None => FuzzyDate::Day(today()?),
-    };
-    let mut event = json!({
-        "kind": kind,
-        "occurred": occurred.to_string(),
-        "stream": "rapport",
-        "summary": summary,
-        "data": data,
-    });
-    let map = event.as_object_mut().expect("an object");
-    if let Some(key) = &common.key {
-        map.insert("key".into(), json!(key));
+fn common(args: &StaffArgs) -> staff::Common {
+    staff::Common {
+        occurred: args.date,
+        key: args.key.clone(),
+        by: args.by.clone(),
     }
-    if let Some(by) = &common.by {
-        map.insert("by".into(), json!(by));
-    }
-    let event = lagesbild_model::event_from_value(event)
-        .map_err(|e| anyhow::anyhow!("field {:?}: {}", e.field, e.reason))?;
+}
+
+fn append_staff_event(path: &Path, event: Result<NewEvent, FieldError>) -> Result<ExitCode> {
+    let event = event.map_err(|e| anyhow::anyhow!("field {:?}: {}", e.field, e.reason))?;
     let mut store = db::open(path)?;
     let report = import::append_located(
         &mut store,
@@ -513,68 +433,47 @@ fn append_staff_event(
 
 pub fn note(path: &Path, args: &NoteArgs) -> Result<ExitCode> {
     let section = match args.section {
-        NoteSection::Summary => "summary",
-        NoteSection::Communications => "communications",
-        NoteSection::Operations => "operations",
-        NoteSection::About => "about",
+        NoteSection::Summary => staff::NoteSection::Summary,
+        NoteSection::Communications => staff::NoteSection::Communications,
+        NoteSection::Operations => staff::NoteSection::Operations,
+        NoteSection::About => staff::NoteSection::About,
     };
-    let mut data = json!({ "section": section });
-    if !args.point.is_empty() {
-        data["points"] = json!(args.point);
-    }
-    if let Some(until) = args.until {
-        data["until"] = json!(until.to_string());
-    }
-    if args.standing {
-        data["standing"] = json!(true);
-    }
-    append_staff_event(
-        path,
-        "situation_noted",
-        args.text.clone(),
-        data,
-        &args.common,
-    )
+    let standing = match (args.until, args.standing) {
+        (Some(day), _) => staff::Standing::Until(day),
+        (None, true) => staff::Standing::Standing,
+        (None, false) => staff::Standing::Week,
+    };
+    let note = staff::Note {
+        section,
+        text: args.text.clone(),
+        points: args.point.clone(),
+        standing,
+    };
+    append_staff_event(path, staff::note(&note, &common(&args.common), today()?))
 }
 
 pub fn published(path: &Path, args: &PublishedArgs) -> Result<ExitCode> {
-    let mut data = json!({ "title": args.title });
-    if let Some(url) = &args.url {
-        data["url"] = json!(url);
-    }
-    if let Some(channel) = &args.channel {
-        data["channel"] = json!(channel);
-    }
-    if args.collected {
-        data["listing"] = json!("collected");
-    }
+    let publication = staff::Publication {
+        title: args.title.clone(),
+        url: args.url.clone(),
+        channel: args.channel.clone(),
+        collected: args.collected,
+    };
     append_staff_event(
         path,
-        "communication_published",
-        format!("Publicerat: {}.", args.title.trim_end_matches('.')),
-        data,
-        &args.common,
+        staff::publication(&publication, &common(&args.common), today()?),
     )
 }
 
 pub fn figure(path: &Path, args: &FigureArgs) -> Result<ExitCode> {
-    let value: f64 = args
-        .value
-        .replace(',', ".")
-        .replace([' ', '\u{a0}'], "")
-        .parse()
-        .map_err(|_| anyhow::anyhow!("{:?} is not a number", args.value))?;
-    let amount =
-        lagesbild_model::Amount::from_f64(value).map_err(|e| anyhow::anyhow!("the value: {e}"))?;
-    let mut data = json!({ "figure": args.figure, "value": amount, "unit": args.unit });
-    if let Some(label) = &args.label {
-        data["label"] = json!(label);
-    }
-    let name = args.label.clone().unwrap_or_else(|| args.figure.clone());
-    let summary = format!(
-        "{name}: {} {}.",
-        lagesbild_render::swedish::number(value),
-        args.unit
-    );
-    append_staff_event(path, "figure_reported", summary, data, &args.common)
+    let figure = staff::Figure {
+        figure: args.figure.clone(),
+        value: args.value.clone(),
+        unit: args.unit.clone(),
+        label: args.label.clone(),
+    };
+    append_staff_event(
+        path,
+        staff::figure(&figure, &common(&args.common), today()?),
+    )
 }

@@ -199,6 +199,16 @@ impl std::fmt::Debug for ReportRenderer {
     }
 }
 
+/// The Swedish helpers (`datum`, `sammanstalld`, `tal`, `forandring`, `manader`), for the
+/// report's templates and the web app's pages alike.
+pub fn register_helpers(registry: &mut Handlebars<'_>) {
+    registry.register_helper("datum", Box::new(datum));
+    registry.register_helper("sammanstalld", Box::new(sammanstalld));
+    registry.register_helper("tal", Box::new(tal));
+    registry.register_helper("forandring", Box::new(forandring));
+    registry.register_helper("manader", Box::new(manader));
+}
+
 impl ReportRenderer {
     pub fn new(set: TemplateSet, format: ReportFormat) -> Result<ReportRenderer, TemplateError> {
         let mut registry = Handlebars::new();
@@ -207,11 +217,7 @@ impl ReportRenderer {
             ReportFormat::Html => registry.register_escape_fn(escape::html),
             ReportFormat::Markdown => registry.register_escape_fn(escape::markdown),
         }
-        registry.register_helper("datum", Box::new(datum));
-        registry.register_helper("sammanstalld", Box::new(sammanstalld));
-        registry.register_helper("tal", Box::new(tal));
-        registry.register_helper("forandring", Box::new(forandring));
-        registry.register_helper("manader", Box::new(manader));
+        register_helpers(&mut registry);
         for (name, text) in &set.files {
             let result = match name.strip_prefix('_') {
                 Some(partial) => registry.register_partial(partial, text.as_str()),

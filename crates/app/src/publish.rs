@@ -1,0 +1,226 @@
+//! Publishing the weekly report and reproducing a published one. Publishing renders every
+//! format from the log's head and records a `report_published` event with the provenance (log
+//! position, head hash, template digest, each output's SHA-256); reproducing rebuilds the same
+//! bytes from the log as it stood at that position and says whether they match.
+
+use chrono::NaiveDate;
+use lagesbild_model::kinds::ReportPublished;
+use lagesbild_model::{
+    EventData, FieldError, FuzzyDate, StoredEvent, event_from_value, sha256_hex,
+};
+use lagesbild_render::report::{ReportFormat, ReportRenderer, TemplateError, TemplateSet};
+use lagesbild_store::{EventLog, EventRef, Head, SqliteStore, StoreError};
+use serde_json::json;
+
+use crate::report::build_model;
+use crate::staff::REPORT_STREAM;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("field {}: {}", .0.field, .0.reason)]
+    Invalid(FieldError),
+    #[error("no event {0}")]
+    NoSuchEvent(String),
+    #[error("event {seq} is a {kind}, not a report_published")]
+    NotAReport { seq: u64, kind: &'static str },
+}
+
+/// A report just published: the event that records it and the rendered outputs.
+#[derive(Debug)]
+pub struct Published {
+    /// The `report_published` event's sequence number.
+    pub seq: u64,
+    /// The log position and head hash the report was built from.
+    pub built_from: Head,
+    pub outputs: Vec<(ReportFormat, String)>,
+}
+
+/// Renders the report for `day` in every format from the log's head and records it.
+pub fn publish(
+    store: &mut SqliteStore,
+    set: &TemplateSet,
+    day: NaiveDate,
+    compiled_at: chrono::NaiveDateTime,
+    by: Option<&str>,
+) -> Result<Published, PublishError> {
+    let compiled_at = FuzzyDate::Minute(compiled_at);
+    let head = store.head()?;
+    let model = build_model(store, head.seq, day, compiled_at)?;
+    let mut outputs = Vec::new();
+    let mut listed = Vec::new();
+    for format in ReportFormat::ALL {
+        let text = ReportRenderer::new(set.clone(), format)?.render(&model, format)?;
+        listed.push(json!({ "format": format.name(), "sha256": sha256_hex(text.as_bytes()), "bytes": text.len() }));
+        outputs.push((format, text));
+    }
+    let mut event = json!({
+        "kind": "report_published",
+        "occurred": compiled_at.to_string(),
+        "stream": REPORT_STREAM,
+        "summary": format!("Regional rapport för {} publicerades.", lagesbild_render::swedish::day(day)),
+        "data": {
+            "report_date": day.to_string(),
+            "compiled_at": compiled_at.to_string(),
+            "log_seq": head.seq,
+            "head_hash": head.hash,
+            "template_digest": set.digest(),
+            "template": set.origin,
+            "outputs": listed,
+        }
+    });
+    if let Some(by) = by.map(str::trim).filter(|b| !b.is_empty()) {
+        event["by"] = json!(by);
+    }
+    let event = event_from_value(event).map_err(PublishError::Invalid)?;
+    // The provenance stays exact if others append meanwhile: the report was built from the
+    // log up to `head`, whatever follows it.
+    let report = store.append(vec![event], &[])?;
+    Ok(Published {
+        seq: report.head.seq,
+        built_from: head,
+        outputs,
+    })
+}
+
+/// How one output of a published report compares with its reproduction.
+#[derive(Debug)]
+pub struct OutputCheck {
+    pub format: String,
+    pub published_sha256: String,
+    pub reproduced_sha256: String,
+    /// The reproduced text; `None` for an unknown format.
+    pub text: Option<String>,
+}
+
+impl OutputCheck {
+    pub fn identical(&self) -> bool {
+        self.published_sha256 == self.reproduced_sha256
+    }
+}
+
+/// What became of the log position a report was built from.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LogState {
+    /// The event at the position still has the recorded hash.
+    Intact,
+    /// The event at the position has another hash now.
+    Rewritten { now: String },
+    /// The log no longer reaches the position.
+    Missing,
+}
+
+/// A published report rebuilt from the log.
+#[derive(Debug)]
+pub struct Reproduction {
+    pub event: StoredEvent,
+    pub published: ReportPublished,
+    /// The templates' digest now, and whether it matches the one recorded.
+    pub template_digest: String,
+    pub log: LogState,
+    /// Empty unless the log is intact.
+    pub outputs: Vec<OutputCheck>,
+}
+
+impl Reproduction {
+    pub fn templates_match(&self) -> bool {
+        self.template_digest == self.published.template_digest.as_str()
+    }
+
+    /// Byte for byte the same in every format, from the same templates and log.
+    pub fn identical(&self) -> bool {
+        self.templates_match()
+            && self.log == LogState::Intact
+            && !self.outputs.is_empty()
+            && self.outputs.iter().all(OutputCheck::identical)
+    }
+
+    pub fn text(&self, format: ReportFormat) -> Option<&str> {
+        self.outputs
+            .iter()
+            .find(|o| o.format == format.name())
+            .and_then(|o| o.text.as_deref())
+    }
+}
+
+/// Rebuilds the report recorded by event `which` with the templates `set`.
+pub fn reproduce(
+    store: &mut SqliteStore,
+    set: &TemplateSet,
+    which: &EventRef,
+) -> Result<Reproduction, PublishError> {
+    let Some(event) = store.event(which)? else {
+        return Err(PublishError::NoSuchEvent(match which {
+            EventRef::Seq(seq) => seq.to_string(),
+            EventRef::Key(key) => format!("with key {key:?}"),
+        }));
+    };
+    let EventData::ReportPublished(published) = &event.event.data else {
+        return Err(PublishError::NotAReport {
+            seq: event.seq,
+            kind: event.event.kind(),
+        });
+    };
+    let published = published.clone();
+    let log = match store.event(&EventRef::Seq(published.log_seq))? {
+        Some(at) if at.hash == published.head_hash.as_str() => LogState::Intact,
+        Some(at) => LogState::Rewritten { now: at.hash },
+        None if published.log_seq == 0 => LogState::Intact,
+        None => LogState::Missing,
+    };
+    let mut outputs = Vec::new();
+    if log == LogState::Intact {
+        let day = published.report_date.first_day();
+        let model = build_model(store, published.log_seq, day, published.compiled_at)?;
+        for output in &published.outputs {
+            let format = match output.format.as_str() {
+                "md" => Some(ReportFormat::Markdown),
+                "html" => Some(ReportFormat::Html),
+                _ => None,
+            };
+            let text = match format {
+                Some(format) => {
+                    Some(ReportRenderer::new(set.clone(), format)?.render(&model, format)?)
+                }
+                None => None,
+            };
+            outputs.push(OutputCheck {
+                format: output.format.to_string(),
+                published_sha256: output.sha256.to_string(),
+                reproduced_sha256: text
+                    .as_deref()
+                    .map(|t| sha256_hex(t.as_bytes()))
+                    .unwrap_or_default(),
+                text,
+            });
+        }
+    }
+    Ok(Reproduction {
+        event,
+        published,
+        template_digest: set.digest(),
+        log,
+        outputs,
+    })
+}
+
+/// Every `report_published` event in the log, newest first.
+pub fn archive(store: &mut SqliteStore) -> Result<Vec<(StoredEvent, ReportPublished)>, StoreError> {
+    let filter = lagesbild_store::Filter {
+        kinds: vec!["report_published".into()],
+        ..lagesbild_store::Filter::default()
+    };
+    let mut reports = Vec::new();
+    for event in lagesbild_store::scan(store, &filter) {
+        let event = event?;
+        if let EventData::ReportPublished(published) = &event.event.data {
+            let published = published.clone();
+            reports.push((event, published));
+        }
+    }
+    reports.reverse();
+    Ok(reports)
+}

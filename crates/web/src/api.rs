@@ -1,0 +1,222 @@
+//! The JSON API, mirroring the pages: the log (read and append), the timeline, waves and diff
+//! at any two axes, the report, the archive and verification. Errors are
+//! `{"error": {"status", "field", "message"}}` with the same reasons the command line prints.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use lagesbild_app::{params, publish};
+use lagesbild_model::NewEvent;
+use lagesbild_render::report::{ReportFormat, ReportRenderer};
+use lagesbild_store::{EventLog, EventRef, Outcome};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::error::{ApiError, WebError};
+use crate::forms::event_from_json;
+use crate::pages::{self, LogQuery, TimeQuery, given, parse};
+use crate::session::writer;
+
+/// The most events one POST may carry.
+pub const MAX_BATCH: usize = 1_000;
+
+pub async fn events(
+    State(state): State<AppState>,
+    Query(query): Query<LogQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let request = pages::log_request(&query)?;
+    let (events, more) = pages::log_page(&state, request).await?;
+    let next_after = if more {
+        events.last().map(|e| e.seq)
+    } else {
+        None
+    };
+    Ok(Json(json!({
+        "events": events.iter().map(|e| e.to_export_value()).collect::<Vec<_>>(),
+        "next_after": next_after,
+    })))
+}
+
+pub async fn event(
+    State(state): State<AppState>,
+    Path(which): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let which: EventRef = which.parse().expect("infallible");
+    let shown = format!("{which:?}");
+    let event = state
+        .with_store(move |store| Ok(store.event(&which)?))
+        .await?
+        .ok_or_else(|| WebError::NotFound(format!("no event {shown}")))?;
+    Ok(Json(event.to_export_value()))
+}
+
+/// Appends one event (a JSON object) or a batch (an array), all in one transaction: all land or
+/// none. Authorization: a bearer token, or a signed-in session with `X-CSRF-Token`.
+pub async fn append(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let by = writer(&state, &session, &headers, None).await?;
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| WebError::bad("body", format!("not JSON: {e}")))?;
+    let (values, single) = match value {
+        Value::Array(items) => (items, false),
+        object @ Value::Object(_) => (vec![object], true),
+        _ => {
+            return Err(WebError::bad(
+                "body",
+                "send one event as an object or a batch as an array",
+            )
+            .into());
+        }
+    };
+    if values.is_empty() || values.len() > MAX_BATCH {
+        return Err(WebError::bad("body", format!("a batch holds 1 to {MAX_BATCH} events")).into());
+    }
+    let mut batch: Vec<NewEvent> = Vec::with_capacity(values.len());
+    for (index, value) in values.into_iter().enumerate() {
+        let event = event_from_json(value, &by).map_err(|error| match error {
+            WebError::BadInput { field, reason } if !single => {
+                WebError::bad(format!("[{index}].{field}"), reason)
+            }
+            other => other,
+        })?;
+        batch.push(event);
+    }
+    let report = state
+        .with_store(move |store| Ok(store.append(batch, &[])?))
+        .await?;
+    let outcomes: Vec<Value> = report
+        .outcomes
+        .iter()
+        .map(|o| match o {
+            Outcome::Appended {
+                seq,
+                stream_version,
+            } => json!({ "seq": seq, "stream_version": stream_version, "appended": true }),
+            Outcome::AlreadyPresent { seq } => json!({ "seq": seq, "appended": false }),
+        })
+        .collect();
+    let status = if report.appended() > 0 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let body = json!({
+        "outcomes": outcomes,
+        "head": { "seq": report.head.seq, "hash": report.head.hash },
+    });
+    Ok((status, Json(body)).into_response())
+}
+
+pub async fn timeline(
+    State(state): State<AppState>,
+    Query(query): Query<TimeQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let asked = pages::asked(&query)?;
+    let (projection, _) = pages::replayed(&state, asked.known_at, asked.as_of, None).await?;
+    Ok(Json(
+        serde_json::to_value(projection.view(asked.as_of)).map_err(internal)?,
+    ))
+}
+
+pub async fn waves(
+    State(state): State<AppState>,
+    Query(query): Query<TimeQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let asked = pages::asked(&query)?;
+    let (projection, _) = pages::replayed(&state, asked.known_at, asked.as_of, None).await?;
+    let view = projection.view(asked.as_of);
+    Ok(Json(json!({
+        "as_of": view.as_of,
+        "log_seq": view.log_seq,
+        "plans": view.plans,
+        "waves": view.waves,
+        "open_matters": view.open_matters().collect::<Vec<_>>(),
+    })))
+}
+
+pub async fn diff(
+    State(state): State<AppState>,
+    Query(query): Query<TimeQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let asked = pages::asked(&query)?;
+    let from = parse("from", &query.from, params::as_of)?
+        .ok_or_else(|| WebError::bad("from", "give the earlier date"))?;
+    let to = parse("to", &query.to, params::as_of)?;
+    let (projection, _) = pages::replayed(&state, asked.known_at, to, None).await?;
+    let diff = lagesbild_timeline::diff(&projection.view(Some(from)), &projection.view(to));
+    Ok(Json(serde_json::to_value(diff).map_err(internal)?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ReportQuery {
+    pub date: Option<String>,
+    /// `json` (the model, the default), `md` or `html`.
+    pub format: Option<String>,
+}
+
+pub async fn report(
+    State(state): State<AppState>,
+    Query(query): Query<ReportQuery>,
+) -> Result<Response, ApiError> {
+    let day = parse("date", &query.date, params::day)?;
+    let format = match given(&query.format) {
+        None | Some("json") => None,
+        Some("md") => Some(ReportFormat::Markdown),
+        Some("html") => Some(ReportFormat::Html),
+        Some(other) => {
+            return Err(
+                WebError::bad("format", format!("{other:?} is not json, md or html")).into(),
+            );
+        }
+    };
+    let (model, _) = pages::current_model(&state, day).await?;
+    let Some(format) = format else {
+        return Ok(Json(serde_json::to_value(&model).map_err(internal)?).into_response());
+    };
+    let text = ReportRenderer::new(state.config().templates.clone(), format)
+        .and_then(|r| r.render(&model, format))
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let content_type = match format {
+        ReportFormat::Html => "text/html; charset=utf-8",
+        ReportFormat::Markdown => "text/markdown; charset=utf-8",
+    };
+    Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
+}
+
+pub async fn reports(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let reports = state
+        .with_store(|store| Ok(publish::archive(store)?))
+        .await?;
+    let list: Vec<Value> = reports
+        .iter()
+        .map(|(event, published)| {
+            json!({
+                "seq": event.seq,
+                "url": format!("/rapporter/{}", event.seq),
+                "published": serde_json::to_value(published).unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "reports": list })))
+}
+
+pub async fn verify(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let result = pages::run_verify(&state).await?;
+    let status = if result["ok"] == json!(true) {
+        StatusCode::OK
+    } else {
+        StatusCode::CONFLICT
+    };
+    Ok((status, Json(result)).into_response())
+}
+
+fn internal(error: serde_json::Error) -> WebError {
+    WebError::Internal(error.to_string())
+}

@@ -1,0 +1,191 @@
+//! The web app: the weekly report and its archive, time travel through the plan, the audit log
+//! and the week's writing, as server-rendered Swedish pages that work without JavaScript, and a
+//! JSON API that mirrors them.
+//!
+//! Every page is a thin shell around the use cases in `lagesbild-app` and the renderers in
+//! `lagesbild-render`, the same the command line calls. SQLite is only touched inside
+//! [`AppState::with_store`], on tokio's blocking pool, with a connection of its own per request.
+
+mod api;
+pub mod auth;
+mod error;
+mod forms;
+mod pages;
+mod session;
+mod views;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use lagesbild_render::report::TemplateSet;
+use lagesbild_store::SqliteStore;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+pub use auth::AuthConfig;
+pub use error::{ApiError, WebError};
+
+/// What the server is started with.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The log. It must exist: the command line creates and seeds it before serving.
+    pub db: PathBuf,
+    /// Who may write; `None` serves read-only.
+    pub auth: Option<AuthConfig>,
+    /// The report templates (the embedded ones unless a folder is given).
+    pub templates: TemplateSet,
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+}
+
+impl AppState {
+    /// Checks that the page templates compile, so that a broken build fails at start, not on
+    /// the first request.
+    pub fn new(config: Config) -> anyhow::Result<AppState> {
+        views::Views::new()?;
+        Ok(AppState {
+            inner: Arc::new(Inner { config }),
+        })
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Whether anybody can write: with no users and no tokens configured, nobody can.
+    pub(crate) fn writable(&self) -> bool {
+        self.config()
+            .auth
+            .as_ref()
+            .is_some_and(AuthConfig::can_write)
+    }
+
+    pub(crate) fn read_requires_sign_in(&self) -> bool {
+        self.config()
+            .auth
+            .as_ref()
+            .is_some_and(|a| a.read_requires_sign_in)
+    }
+
+    /// Runs `work` with a connection of its own on the blocking pool.
+    pub(crate) async fn with_store<T, F>(&self, work: F) -> Result<T, WebError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteStore) -> Result<T, WebError> + Send + 'static,
+    {
+        let path = self.config().db.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut store = SqliteStore::open(&path).map_err(WebError::from)?;
+            work(&mut store)
+        })
+        .await?
+    }
+}
+
+/// Every route of the app, pages and API, with sessions and request logs.
+pub fn router(state: AppState) -> Router {
+    let secure = state
+        .config()
+        .auth
+        .as_ref()
+        .is_some_and(|a| a.secure_cookies);
+    Router::new()
+        .route("/", get(pages::latest))
+        .route("/rapporter", get(pages::archive))
+        .route("/rapporter/{seq}", get(pages::published))
+        .route("/rapporter/{seq}/{format}", get(pages::published_file))
+        .route("/forhandsvisning", get(pages::preview))
+        .route("/tidslinje", get(pages::timeline))
+        .route("/vagor", get(pages::waves))
+        .route("/skillnad", get(pages::diff))
+        .route("/logg", get(pages::log))
+        .route("/logg/{seq}", get(pages::event))
+        .route("/verifiera", get(pages::verify))
+        .route("/skriv", get(forms::write_page))
+        .route("/skriv/notering", post(forms::note))
+        .route("/skriv/publicerat", post(forms::publication))
+        .route("/skriv/nyckeltal", post(forms::figure))
+        .route("/skriv/handelse", post(forms::raw_event))
+        .route("/skriv/rattelse", post(forms::correction))
+        .route("/skriv/tillbakadragande", post(forms::retraction))
+        .route("/publicera", post(forms::publish))
+        .route("/logga-in", get(forms::sign_in_page).post(forms::sign_in))
+        .route("/logga-ut", post(forms::sign_out))
+        .route("/healthz", get(pages::healthz))
+        .route("/api/events", get(api::events).post(api::append))
+        .route("/api/events/{seq}", get(api::event))
+        .route("/api/timeline", get(api::timeline))
+        .route("/api/waves", get(api::waves))
+        .route("/api/diff", get(api::diff))
+        .route("/api/report", get(api::report))
+        .route("/api/reports", get(api::reports))
+        .route("/api/verify", get(api::verify))
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::guard,
+        ))
+        .layer(session::layer(secure))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
+}
+
+/// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight.
+pub async fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
+    let read_only = !config.auth.as_ref().is_some_and(AuthConfig::can_write);
+    let state = AppState::new(config)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    let bound = listener.local_addr()?;
+    tracing::info!(%bound, read_only, "serving");
+    println!(
+        "lagesbild serves http://{bound}/{}",
+        if read_only {
+            " (read-only: no users or tokens configured)"
+        } else {
+            ""
+        }
+    );
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing the requests in flight");
+}

@@ -1,0 +1,677 @@
+//! The reading pages: the latest report and the archive, a preview for any date, the timeline,
+//! waves and diff with their date pickers, the audit log, one event, and verification.
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use chrono::NaiveDate;
+use lagesbild_app::{clock, params, publish, replay, report};
+use lagesbild_model::{FuzzyDate, RecordedAt, StoredEvent};
+use lagesbild_render::doc;
+use lagesbild_render::report::{ReportFormat, ReportRenderer};
+use lagesbild_render::views::{self as docs, Axes};
+use lagesbild_store::{EventLog, EventRef, Filter, StoreError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::error::WebError;
+use crate::session::{Viewer, viewer};
+use crate::views::VIEWS;
+
+/// Renders a page for this viewer.
+pub(crate) fn page(
+    state: &AppState,
+    viewer: &Viewer,
+    name: &str,
+    title: &str,
+    nav: &str,
+    context: Value,
+) -> Result<Html<String>, WebError> {
+    VIEWS.page(name, title, nav, Some(viewer), state.writable(), context)
+}
+
+/// A query parameter, blank meaning absent.
+pub(crate) fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+pub(crate) fn parse<T>(
+    field: &str,
+    value: &Option<String>,
+    parser: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, WebError> {
+    given(value)
+        .map(|v| parser(v).map_err(|reason| WebError::bad(field, reason)))
+        .transpose()
+}
+
+/// The body of a full HTML document: what lies inside `<main>`, or inside `<body>`.
+fn main_of(html: &str) -> &str {
+    let inner = |open: &str, close: &str| {
+        let start = html.find(open)?;
+        let from = start + html[start..].find('>')? + 1;
+        let to = html.rfind(close)?;
+        (from <= to).then(|| &html[from..to])
+    };
+    inner("<main", "</main>")
+        .or_else(|| inner("<body", "</body>"))
+        .unwrap_or(html)
+}
+
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    match state.with_store(|store| Ok(store.head()?.seq)).await {
+        Ok(seq) => axum::Json(json!({ "status": "ok", "head_seq": seq })).into_response(),
+        Err(error) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({ "status": "unavailable", "error": error.to_string() })),
+        )
+            .into_response(),
+    }
+}
+
+pub async fn not_found(session: Session) -> Response {
+    let _ = viewer(&session).await;
+    WebError::NotFound("det finns ingen sida här".into()).into_response()
+}
+
+fn provenance(reproduction: &publish::Reproduction) -> Value {
+    let p = &reproduction.published;
+    json!({
+        "seq": reproduction.event.seq,
+        "report_date": p.report_date.to_string(),
+        "compiled_at": p.compiled_at.to_string(),
+        "log_seq": p.log_seq,
+        "head_hash": p.head_hash.as_str(),
+        "template_digest": p.template_digest.as_str(),
+        "template": p.template.as_ref().map(|t| t.as_str()),
+        "templates_match": reproduction.templates_match(),
+        "current_digest": reproduction.template_digest,
+        "by": reproduction.event.event.by.as_ref().map(|b| b.as_str()),
+        "recorded_at": reproduction.event.recorded_at.to_string(),
+        "log_intact": reproduction.log == publish::LogState::Intact,
+        "identical": reproduction.identical(),
+        "outputs": reproduction.outputs.iter().map(|o| json!({
+            "format": o.format,
+            "published": o.published_sha256,
+            "reproduced": o.reproduced_sha256,
+            "identical": o.identical(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+async fn report_page(
+    state: AppState,
+    viewer: Viewer,
+    seq: u64,
+    nav: &str,
+) -> Result<Html<String>, WebError> {
+    let set = state.config().templates.clone();
+    let reproduction = state
+        .with_store(move |store| Ok(publish::reproduce(store, &set, &EventRef::Seq(seq))?))
+        .await?;
+    let body = reproduction
+        .text(ReportFormat::Html)
+        .map(|html| main_of(html).to_owned());
+    let title = format!(
+        "Regional rapport {}",
+        lagesbild_render::swedish::day(reproduction.published.report_date.first_day())
+    );
+    page(
+        &state,
+        &viewer,
+        "report",
+        &title,
+        nav,
+        json!({ "report": provenance(&reproduction), "body": body }),
+    )
+}
+
+pub async fn latest(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Html<String>, WebError> {
+    let viewer = viewer(&session).await?;
+    let newest = state
+        .with_store(|store| Ok(publish::archive(store)?.first().map(|(e, _)| e.seq)))
+        .await?;
+    match newest {
+        Some(seq) => report_page(state, viewer, seq, "rapport").await,
+        None => page(
+            &state,
+            &viewer,
+            "report",
+            "Senaste rapporten",
+            "rapport",
+            json!({ "report": null, "body": null }),
+        ),
+    }
+}
+
+pub async fn archive(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Html<String>, WebError> {
+    let viewer = viewer(&session).await?;
+    let reports = state
+        .with_store(|store| Ok(publish::archive(store)?))
+        .await?;
+    let rows: Vec<Value> = reports
+        .iter()
+        .map(|(event, p)| {
+            json!({
+                "seq": event.seq,
+                "report_date": p.report_date.to_string(),
+                "compiled_at": p.compiled_at.to_string(),
+                "log_seq": p.log_seq,
+                "head_hash": p.head_hash.as_str(),
+                "by": event.event.by.as_ref().map(|b| b.as_str()),
+            })
+        })
+        .collect();
+    page(
+        &state,
+        &viewer,
+        "archive",
+        "Publicerade rapporter",
+        "arkiv",
+        json!({ "reports": rows }),
+    )
+}
+
+pub async fn published(
+    State(state): State<AppState>,
+    session: Session,
+    Path(seq): Path<String>,
+) -> Result<Html<String>, WebError> {
+    let viewer = viewer(&session).await?;
+    let seq = seq
+        .parse::<u64>()
+        .map_err(|_| WebError::NotFound(format!("{seq:?} är inget händelsenummer")))?;
+    report_page(state, viewer, seq, "arkiv").await
+}
+
+/// The published bytes themselves: `html` (also the print view) or `md`.
+pub async fn published_file(
+    State(state): State<AppState>,
+    Path((seq, format)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let seq = seq
+        .parse::<u64>()
+        .map_err(|_| WebError::NotFound(format!("{seq:?} är inget händelsenummer")))?;
+    let (format, content_type) = match format.as_str() {
+        "html" => (ReportFormat::Html, "text/html; charset=utf-8"),
+        "md" => (ReportFormat::Markdown, "text/markdown; charset=utf-8"),
+        other => {
+            return Err(WebError::NotFound(format!(
+                "formatet {other:?} finns inte: html eller md"
+            )));
+        }
+    };
+    let set = state.config().templates.clone();
+    let reproduction = state
+        .with_store(move |store| Ok(publish::reproduce(store, &set, &EventRef::Seq(seq))?))
+        .await?;
+    if !reproduction.identical() {
+        return Err(WebError::Conflict(format!(
+            "rapporten i händelse {seq} kan inte återskapas byte för byte med dessa mallar och denna logg; se /rapporter/{seq}"
+        )));
+    }
+    let text = reproduction
+        .text(format)
+        .ok_or_else(|| {
+            WebError::NotFound(format!("rapporten publicerades inte som {}", format.name()))
+        })?
+        .to_owned();
+    Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DateQuery {
+    pub date: Option<String>,
+}
+
+/// The report model for `day` from the whole log, compiled now.
+pub(crate) async fn current_model(
+    state: &AppState,
+    day: Option<NaiveDate>,
+) -> Result<(lagesbild_timeline::ReportModel, NaiveDate), WebError> {
+    let now = clock::now_local().map_err(WebError::Internal)?;
+    let day = day.unwrap_or(now.date());
+    let model = state
+        .with_store(move |store| {
+            let head = store.head()?.seq;
+            Ok(report::build_model(
+                store,
+                head,
+                day,
+                FuzzyDate::Minute(now),
+            )?)
+        })
+        .await?;
+    Ok((model, day))
+}
+
+pub async fn preview(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<DateQuery>,
+) -> Result<Html<String>, WebError> {
+    let viewer = viewer(&session).await?;
+    let day = parse("date", &query.date, params::day)?;
+    let (model, day) = current_model(&state, day).await?;
+    let html = ReportRenderer::new(state.config().templates.clone(), ReportFormat::Html)
+        .and_then(|r| r.render(&model, ReportFormat::Html))
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    page(
+        &state,
+        &viewer,
+        "preview",
+        "Förhandsvisning av rapporten",
+        "forhandsvisning",
+        json!({ "date": day.to_string(), "body": main_of(&html), "log_seq": model.log_seq }),
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TimeQuery {
+    pub as_of: Option<String>,
+    pub known_at: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// The two axes of a time query, parsed.
+pub(crate) struct Asked {
+    pub as_of: Option<NaiveDate>,
+    pub known_at: Option<RecordedAt>,
+}
+
+pub(crate) fn asked(query: &TimeQuery) -> Result<Asked, WebError> {
+    Ok(Asked {
+        as_of: parse("as_of", &query.as_of, params::as_of)?,
+        known_at: parse("known_at", &query.known_at, |t| params::instant(t, true))?,
+    })
+}
+
+/// The projection as known at `known_at`, and the axes to print.
+pub(crate) async fn replayed(
+    state: &AppState,
+    known_at: Option<RecordedAt>,
+    as_of: Option<NaiveDate>,
+    known_text: Option<String>,
+) -> Result<(lagesbild_timeline::Projection, Axes), WebError> {
+    state
+        .with_store(move |store| {
+            let seq = replay::seq_known_at(store, known_at.as_ref())?;
+            let projection = replay::projection(store, seq)?;
+            Ok((
+                projection,
+                Axes {
+                    as_of,
+                    known_at: known_text,
+                    log_seq: seq,
+                },
+            ))
+        })
+        .await
+}
+
+/// An analysis page: the date pickers, and the document `body` built from the axes asked for.
+fn analysis_page(
+    state: &AppState,
+    viewer: &Viewer,
+    query: &TimeQuery,
+    kind: &str,
+    (title, nav): (&str, &str),
+    body: String,
+) -> Result<Html<String>, WebError> {
+    let context = json!({
+        "kind": kind,
+        "as_of": given(&query.as_of),
+        "known_at": given(&query.known_at),
+        "from": given(&query.from),
+        "to": given(&query.to),
+        "body": body,
+    });
+    page(state, viewer, "analysis", title, nav, context)
+}
+
+/// The view as of the asked day, as known at the asked time, and its axes.
+async fn asked_view(
+    state: &AppState,
+    query: &TimeQuery,
+) -> Result<(lagesbild_timeline::View, Axes), WebError> {
+    let asked = asked(query)?;
+    let known_text = given(&query.known_at).map(str::to_owned);
+    let (projection, axes) = replayed(state, asked.known_at, asked.as_of, known_text).await?;
+    Ok((projection.view(asked.as_of), axes))
+}
+
+pub async fn timeline(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<TimeQuery>,
+) -> Result<Html<String>, WebError> {
+    let viewer = viewer(&session).await?;
+    let (view, axes) = asked_view(&state, &query).await?;
+    let body = doc::to_html_body(&docs::timeline_doc(&view, &axes));
+    analysis_page(
+        &state,
+        &viewer,
+        &query,
+        "timeline",
+        ("Tidslinje", "tidslinje"),
+        body,
+    )
+}
+
+pub async fn waves(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<TimeQuery>,
+) -> Result<Html<String>, WebError> {
+    let viewer = viewer(&session).await?;
+    let (view, axes) = asked_view(&state, &query).await?;
+    let body = doc::to_html_body(&docs::waves_doc(&view, &axes, true));
+    analysis_page(
+        &state,
+        &viewer,
+        &query,
+        "waves",
+        ("Vågor och planer", "vagor"),
+        body,
+    )
+}
+
+pub async fn diff(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<TimeQuery>,
+) -> Result<Html<String>, WebError> {
+    let viewer = viewer(&session).await?;
+    let asked = asked(&query)?;
+    let from = parse("from", &query.from, params::as_of)?;
+    let to = parse("to", &query.to, params::as_of)?;
+    let body = match from {
+        Some(from) => {
+            let (projection, axes) = replayed(
+                &state,
+                asked.known_at,
+                to,
+                given(&query.known_at).map(str::to_owned),
+            )
+            .await?;
+            let diff = lagesbild_timeline::diff(&projection.view(Some(from)), &projection.view(to));
+            doc::to_html_body(&docs::diff_doc(&diff, &axes))
+        }
+        None => String::new(),
+    };
+    let titles = ("Skillnad mellan två datum", "skillnad");
+    analysis_page(&state, &viewer, &query, "diff", titles, body)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LogQuery {
+    pub kind: Option<String>,
+    pub stream: Option<String>,
+    pub occurred_from: Option<String>,
+    pub occurred_to: Option<String>,
+    pub recorded_from: Option<String>,
+    pub recorded_to: Option<String>,
+    pub after: Option<String>,
+    pub limit: Option<String>,
+}
+
+/// The largest page of the log one request returns.
+pub const MAX_PAGE: usize = 500;
+
+pub(crate) struct LogRequest {
+    pub filter: Filter,
+    pub after: u64,
+    pub limit: usize,
+}
+
+pub(crate) fn log_request(query: &LogQuery) -> Result<LogRequest, WebError> {
+    let list = |value: &Option<String>| -> Vec<String> {
+        given(value)
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let kinds = list(&query.kind);
+    for kind in &kinds {
+        if !lagesbild_model::KINDS.contains(&kind.as_str()) {
+            return Err(WebError::bad(
+                "kind",
+                format!("{kind:?} is not a kind of event"),
+            ));
+        }
+    }
+    let fuzzy = |t: &str| FuzzyDate::parse(t).map_err(|e| e.to_string());
+    let limit = parse("limit", &query.limit, |t| {
+        t.parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| format!("{t:?} is not a page size from 1 to {MAX_PAGE}"))
+    })?
+    .unwrap_or(50);
+    Ok(LogRequest {
+        filter: Filter {
+            streams: list(&query.stream),
+            kinds,
+            occurred_from: parse("occurred_from", &query.occurred_from, fuzzy)?
+                .map(|d| d.first_day()),
+            occurred_to: parse("occurred_to", &query.occurred_to, fuzzy)?.map(|d| d.last_day()),
+            recorded_from: parse("recorded_from", &query.recorded_from, |t| {
+                params::instant(t, false)
+            })?,
+            recorded_to: parse("recorded_to", &query.recorded_to, |t| {
+                params::instant(t, true)
+            })?,
+            max_seq: None,
+        },
+        after: parse("after", &query.after, |t| {
+            t.parse::<u64>()
+                .map_err(|_| format!("{t:?} is not a sequence number"))
+        })?
+        .unwrap_or(0),
+        limit,
+    })
+}
+
+/// One page of the filtered log, and whether more follow.
+pub(crate) async fn log_page(
+    state: &AppState,
+    request: LogRequest,
+) -> Result<(Vec<StoredEvent>, bool), WebError> {
+    state
+        .with_store(move |store| {
+            let mut events = store.read_page(&request.filter, request.after, request.limit + 1)?;
+            let more = events.len() > request.limit;
+            events.truncate(request.limit);
+            Ok((events, more))
+        })
+        .await
+}
+
+pub async fn log(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<LogQuery>,
+) -> Result<Html<String>, WebError> {
+    let viewer = viewer(&session).await?;
+    let request = log_request(&query)?;
+    let limit = request.limit;
+    let (events, more) = log_page(&state, request).await?;
+    let rows: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            json!({
+                "seq": e.seq,
+                "recorded_at": e.recorded_at.to_string(),
+                "stream": e.event.stream.as_str(),
+                "kind": e.event.kind(),
+                "occurred": e.event.occurred.to_string(),
+                "summary": e.event.summary.as_str(),
+            })
+        })
+        .collect();
+    // The next page keeps every filter and moves `after` on.
+    let next = match (more, events.last()) {
+        (true, Some(last)) => {
+            let mut pairs: Vec<(&str, String)> = Vec::new();
+            for (name, value) in [
+                ("kind", &query.kind),
+                ("stream", &query.stream),
+                ("occurred_from", &query.occurred_from),
+                ("occurred_to", &query.occurred_to),
+                ("recorded_from", &query.recorded_from),
+                ("recorded_to", &query.recorded_to),
+            ] {
+                if let Some(value) = given(value) {
+                    pairs.push((name, value.to_owned()));
+                }
+            }
+            pairs.push(("after", last.seq.to_string()));
+            pairs.push(("limit", limit.to_string()));
+            Some(format!(
+                "/logg?{}",
+                serde_urlencoded::to_string(&pairs).unwrap_or_default()
+            ))
+        }
+        _ => None,
+    };
+    let kinds: Vec<Value> = lagesbild_model::KINDS
+        .iter()
+        .map(|k| json!({ "name": k, "selected": given(&query.kind) == Some(*k) }))
+        .collect();
+    page(
+        &state,
+        &viewer,
+        "log",
+        "Loggen",
+        "logg",
+        json!({
+            "events": rows,
+            "next": next,
+            "kinds": kinds,
+            "q": {
+                "stream": given(&query.stream),
+                "occurred_from": given(&query.occurred_from),
+                "occurred_to": given(&query.occurred_to),
+                "recorded_from": given(&query.recorded_from),
+                "recorded_to": given(&query.recorded_to),
+            },
+        }),
+    )
+}
+
+/// Everything an auditor needs of one event: fields, source, data, hashes, the hashed bytes.
+pub(crate) fn event_context(event: &StoredEvent) -> Value {
+    let e = &event.event;
+    let data = serde_json::to_value(&e.data)
+        .ok()
+        .and_then(|v| v.get("data").cloned())
+        .unwrap_or(Value::Null);
+    json!({
+        "seq": event.seq,
+        "key": e.key.as_ref().map(|k| k.as_str()),
+        "kind": e.kind(),
+        "stream": e.stream.as_str(),
+        "stream_version": event.stream_version,
+        "occurred": e.occurred.to_string(),
+        "precision": e.occurred.precision().as_str(),
+        "recorded_at": event.recorded_at.to_string(),
+        "schema": event.schema,
+        "summary": e.summary.as_str(),
+        "by": e.by.as_ref().map(|b| b.as_str()),
+        "source": e.source.as_ref().map(|s| json!({
+            "title": s.title.as_str(),
+            "url": s.url.as_ref().map(|u| u.as_str()),
+            "published": s.published.map(|p| p.to_string()),
+        })),
+        "data": serde_json::to_string_pretty(&data).unwrap_or_default(),
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+        "envelope": event.canonical_envelope(),
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct EventQuery {
+    /// Set after a form recorded the event.
+    pub recorded: Option<String>,
+}
+
+pub async fn event(
+    State(state): State<AppState>,
+    session: Session,
+    Path(seq): Path<String>,
+    Query(query): Query<EventQuery>,
+) -> Result<Html<String>, WebError> {
+    let viewer = viewer(&session).await?;
+    let seq = seq
+        .parse::<u64>()
+        .map_err(|_| WebError::NotFound(format!("{seq:?} är inget händelsenummer")))?;
+    let event = state
+        .with_store(move |store| Ok(store.event(&EventRef::Seq(seq))?))
+        .await?
+        .ok_or_else(|| WebError::NotFound(format!("loggen har ingen händelse {seq}")))?;
+    let mut context = event_context(&event);
+    context["recorded_now"] = json!(given(&query.recorded).is_some());
+    context["already"] = json!(given(&query.recorded) == Some("redan"));
+    page(
+        &state,
+        &viewer,
+        "event",
+        &format!("Händelse {seq}"),
+        "logg",
+        json!({ "event": context }),
+    )
+}
+
+/// The result of a chain check, for the page and the API.
+pub(crate) async fn run_verify(state: &AppState) -> Result<Value, WebError> {
+    state
+        .with_store(|store| {
+            let started = std::time::Instant::now();
+            let result = store.verify(&mut |_| {});
+            let millis = started.elapsed().as_millis() as u64;
+            Ok(match result {
+                Ok(report) => json!({
+                    "ok": true,
+                    "count": report.count,
+                    "head_seq": report.head.seq,
+                    "head_hash": report.head.hash,
+                    "millis": millis,
+                }),
+                Err(StoreError::Broken { seq, reason }) => json!({
+                    "ok": false, "first_bad_seq": seq, "reason": reason, "millis": millis,
+                }),
+                Err(other) => return Err(other.into()),
+            })
+        })
+        .await
+}
+
+pub async fn verify(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Html<String>, WebError> {
+    let viewer = viewer(&session).await?;
+    let result = run_verify(&state).await?;
+    page(
+        &state,
+        &viewer,
+        "verify",
+        "Verifiera loggen",
+        "verifiera",
+        json!({ "result": result }),
+    )
+}

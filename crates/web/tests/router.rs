@@ -1,0 +1,989 @@
+//! Every route through the router, without a socket: pages, the API, signing in, CSRF,
+//! read-only mode, hostile input and concurrent appends. The log is a temporary file seeded
+//! with the real history from `events/`.
+
+use std::path::{Path, PathBuf};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use lagesbild_render::report::TemplateSet;
+use lagesbild_store::{EventLog, SqliteStore};
+use lagesbild_web::{AppState, AuthConfig, Config, router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const PASSWORD: &str = "korrekt häst batteri";
+
+struct Site {
+    app: Router,
+    db: PathBuf,
+    _dir: tempfile::TempDir,
+    token: String,
+}
+
+fn seeded_db(dir: &Path) -> PathBuf {
+    let db = dir.join("test.db");
+    let mut store = SqliteStore::open(&db).expect("opens");
+    let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&events)
+        .expect("events/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    files.sort();
+    let mut batch = Vec::new();
+    for file in files {
+        for line in std::fs::read_to_string(&file).expect("reads").lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            batch.push(lagesbild_model::parse_event(line).expect("the bundled history is valid"));
+        }
+    }
+    store.append(batch, &[]).expect("appends");
+    db
+}
+
+fn hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| lagesbild_web::auth::hash_password(PASSWORD).expect("hashes"))
+}
+
+/// A site with one user (anna) and one token (robot), or read-only with `auth: None`.
+fn site_with(auth: Option<&str>) -> Site {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = seeded_db(dir.path());
+    let (token, digest) = lagesbild_web::auth::new_token().expect("token");
+    let auth = auth.map(|extra| {
+        AuthConfig::parse(&format!(
+            "{extra}\n[[user]]\nname = \"anna\"\npassword_hash = \"{}\"\n[[token]]\nname = \"robot\"\nsha256 = \"{digest}\"\n",
+            hash()
+        ))
+        .expect("valid configuration")
+    });
+    let config = Config {
+        db: db.clone(),
+        auth,
+        templates: TemplateSet::embedded(),
+    };
+    Site {
+        app: router(AppState::new(config).expect("state")),
+        db,
+        _dir: dir,
+        token,
+    }
+}
+
+fn site() -> Site {
+    site_with(Some(""))
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    fn cookie(&self) -> Option<String> {
+        self.headers
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+}
+
+async fn send(app: &Router, request: Request<Body>) -> Reply {
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8(bytes.to_vec()).expect("UTF-8"),
+    }
+}
+
+async fn get(app: &Router, uri: &str, cookie: Option<&str>) -> Reply {
+    let mut request = Request::get(uri);
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    send(app, request.body(Body::empty()).expect("request")).await
+}
+
+async fn post_form(
+    app: &Router,
+    uri: &str,
+    cookie: Option<&str>,
+    fields: &[(&str, &str)],
+) -> Reply {
+    let mut request =
+        Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    let body = serde_urlencoded::to_string(fields).expect("encodes");
+    send(app, request.body(Body::from(body)).expect("request")).await
+}
+
+async fn post_json(app: &Router, uri: &str, token: Option<&str>, body: &Value) -> Reply {
+    let mut request = Request::post(uri).header(header::CONTENT_TYPE, "application/json");
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    send(
+        app,
+        request.body(Body::from(body.to_string())).expect("request"),
+    )
+    .await
+}
+
+/// The `name=value` part of a Set-Cookie header.
+fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().expect("a pair").to_owned()
+}
+
+fn csrf_in(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    html[at..at + 64].to_owned()
+}
+
+/// Signs anna in; returns her cookie and the CSRF token of her session.
+async fn sign_in(app: &Router) -> (String, String) {
+    let form = get(app, "/logga-in", None).await;
+    let cookie = cookie_pair(&form.cookie().expect("a session cookie"));
+    let csrf = csrf_in(&form.body);
+    let signed = post_form(
+        app,
+        "/logga-in",
+        Some(&cookie),
+        &[
+            ("csrf", &csrf),
+            ("name", "anna"),
+            ("password", PASSWORD),
+            ("next", "/skriv"),
+        ],
+    )
+    .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
+    assert_eq!(signed.location(), "/skriv");
+    // The session id changes on sign-in.
+    let cookie = cookie_pair(&signed.cookie().expect("a new session id"));
+    let page = get(app, "/skriv", Some(&cookie)).await;
+    assert!(page.body.contains("Inloggad som anna"));
+    (cookie.clone(), csrf_in(&page.body))
+}
+
+fn head(db: &Path) -> u64 {
+    SqliteStore::open(db)
+        .expect("opens")
+        .head()
+        .expect("head")
+        .seq
+}
+
+#[tokio::test]
+async fn every_reading_page_answers_with_the_history() {
+    let site = site();
+    let app = &site.app;
+    for (uri, expected) in [
+        ("/", "Ingen rapport är publicerad ännu"),
+        ("/rapporter", "Ingen rapport är publicerad ännu"),
+        (
+            "/forhandsvisning?date=2024-12-27",
+            "Sammanfattande lägesbild",
+        ),
+        ("/tidslinje?as_of=2019-06-01", "2021"),
+        ("/vagor?as_of=2022-06-01", "<svg"),
+        ("/skillnad?from=2019-06-01&to=2022-06-01", "<h1>"),
+        ("/skillnad", "Från datum"),
+        ("/logg", "Händelser i loggordning"),
+        ("/logg?kind=legal_action_filed", "legal_action_filed"),
+        ("/logg/1", "Kanonisk form"),
+        ("/verifiera", "Loggen är hel: 108 händelser"),
+        ("/skriv", "logga in"),
+        ("/logga-in", "Lösenord"),
+    ] {
+        let reply = get(app, uri, None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.body);
+        assert!(reply.body.contains(expected), "{uri} lacks {expected:?}");
+        assert!(reply.body.contains("<html lang=\"sv\">"), "{uri}");
+    }
+    let health = get(app, "/healthz", None).await;
+    assert_eq!(health.json()["head_seq"], json!(108));
+}
+
+#[tokio::test]
+async fn the_plan_as_of_a_date_and_as_known_at_a_time() {
+    let site = site();
+    // As of 1 June 2022 the first wave was planned for the second half of 2024.
+    let waves = get(&site.app, "/api/waves?as_of=2022-06-01", None).await;
+    assert_eq!(waves.status, StatusCode::OK);
+    let sodra = waves.json()["waves"]
+        .as_array()
+        .expect("waves")
+        .iter()
+        .find(|w| w["wave"] == json!("sodra-1"))
+        .cloned()
+        .expect("sodra-1");
+    assert_eq!(sodra["current"]["planned"], json!("2024-H2"), "{sodra}");
+    // Known at a time before anything was recorded: nothing.
+    let early = get(&site.app, "/api/timeline?known_at=2000-01-01", None).await;
+    assert_eq!(early.json()["log_seq"], json!(0));
+    let page = get(&site.app, "/vagor?as_of=2022-06-01", None).await;
+    assert!(
+        page.body.contains("value=\"2022-06-01\""),
+        "the picker keeps the date"
+    );
+}
+
+#[tokio::test]
+async fn bad_parameters_are_a_400_naming_the_field_never_a_500() {
+    let site = site();
+    let app = &site.app;
+    for (uri, field) in [
+        ("/tidslinje?as_of=2024-13-01", "as_of"),
+        ("/vagor?known_at=igår", "known_at"),
+        ("/forhandsvisning?date=2024-02-30", "date"),
+        ("/logg?kind=bogus", "kind"),
+        ("/logg?limit=0", "limit"),
+        ("/logg?after=-1", "after"),
+    ] {
+        let reply = get(app, uri, None).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(reply.body.contains(field), "{uri}: {}", reply.body);
+    }
+    for (uri, field) in [
+        ("/api/timeline?as_of=hösten%2020x", "as_of"),
+        ("/api/diff", "from"),
+        ("/api/events?occurred_from=2019-H3", "occurred_from"),
+        ("/api/report?format=pdf", "format"),
+    ] {
+        let reply = get(app, uri, None).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{uri}");
+        assert_eq!(reply.json()["error"]["field"], json!(field), "{uri}");
+    }
+    assert_eq!(
+        get(app, "/logg/999999", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(app, "/logg/abc", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(app, "/finns-inte", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(app, "/api/events/999999", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn the_log_pages_keep_their_filters() {
+    let site = site();
+    let first = get(&site.app, "/api/events?stream=program&limit=10", None).await;
+    let page = first.json();
+    assert_eq!(page["events"].as_array().expect("events").len(), 10);
+    let after = page["next_after"].as_u64().expect("more follow");
+    let second = get(
+        &site.app,
+        &format!("/api/events?stream=program&limit=10&after={after}"),
+        None,
+    )
+    .await;
+    let seqs: Vec<u64> = second.json()["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["seq"].as_u64().expect("seq"))
+        .collect();
+    assert!(seqs.iter().all(|s| *s > after));
+    let html = get(&site.app, "/logg?stream=program&limit=10", None).await;
+    // Handlebars escapes `=` in attributes; the browser reads it back.
+    assert!(
+        html.body.contains("stream&#x3D;program&amp;after&#x3D;"),
+        "the next link keeps the filter"
+    );
+}
+
+#[tokio::test]
+async fn read_only_mode_says_so_and_refuses_every_write() {
+    let site = site_with(None);
+    let app = &site.app;
+    let home = get(app, "/", None).await;
+    assert!(home.body.contains("Servern körs i läsläge"));
+    let before = head(&site.db);
+    let form = get(app, "/skriv", None).await;
+    let cookie = form.cookie().map(|c| cookie_pair(&c));
+    let note = post_form(
+        app,
+        "/skriv/notering",
+        cookie.as_deref(),
+        &[("section", "summary"), ("text", "x")],
+    )
+    .await;
+    assert_eq!(note.status, StatusCode::FORBIDDEN);
+    assert!(note.body.contains("läsläge"));
+    let api = post_json(app, "/api/events", Some("anything"), &json!({})).await;
+    assert_eq!(api.status, StatusCode::FORBIDDEN);
+    assert!(
+        api.json()["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("läsläge")
+    );
+    let publish = post_form(app, "/publicera", None, &[]).await;
+    assert_eq!(publish.status, StatusCode::FORBIDDEN);
+    assert_eq!(head(&site.db), before);
+}
+
+#[tokio::test]
+async fn signing_in_takes_the_right_password_and_a_csrf_token() {
+    let site = site();
+    let app = &site.app;
+    let form = get(app, "/logga-in", None).await;
+    let set_cookie = form.cookie().expect("a session cookie");
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
+        "{set_cookie}"
+    );
+    assert!(!set_cookie.contains("Secure"), "not asked for");
+    let cookie = cookie_pair(&set_cookie);
+    let csrf = csrf_in(&form.body);
+    let wrong = post_form(
+        app,
+        "/logga-in",
+        Some(&cookie),
+        &[("csrf", &csrf), ("name", "anna"), ("password", "fel")],
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("Fel namn eller lösenord"));
+    let unknown = post_form(
+        app,
+        "/logga-in",
+        Some(&cookie),
+        &[("csrf", &csrf), ("name", "okänd"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    let no_csrf = post_form(
+        app,
+        "/logga-in",
+        Some(&cookie),
+        &[("name", "anna"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(
+        no_csrf.status,
+        StatusCode::FORBIDDEN,
+        "login CSRF is refused"
+    );
+    // Only local paths are followed after signing in.
+    let away = post_form(
+        app,
+        "/logga-in",
+        Some(&cookie),
+        &[
+            ("csrf", &csrf),
+            ("name", "anna"),
+            ("password", PASSWORD),
+            ("next", "//evil.example/"),
+        ],
+    )
+    .await;
+    assert_eq!(away.location(), "/skriv");
+    let (cookie, csrf) = sign_in(app).await;
+    let out = post_form(app, "/logga-ut", Some(&cookie), &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let after = get(app, "/skriv", Some(&cookie)).await;
+    assert!(!after.body.contains("Inloggad som anna"), "signed out");
+}
+
+#[tokio::test]
+async fn secure_cookies_when_configured() {
+    let site = site_with(Some("secure_cookies = true"));
+    let form = get(&site.app, "/logga-in", None).await;
+    assert!(form.cookie().expect("cookie").contains("Secure"));
+}
+
+#[tokio::test]
+async fn a_form_without_the_sessions_csrf_token_writes_nothing() {
+    let site = site();
+    let app = &site.app;
+    let (cookie, csrf) = sign_in(app).await;
+    let before = head(&site.db);
+    for token in [None, Some("0".repeat(64))] {
+        let mut fields = vec![("section", "summary"), ("text", "Ska inte sparas.")];
+        if let Some(token) = &token {
+            fields.push(("csrf", token));
+        }
+        let reply = post_form(app, "/skriv/notering", Some(&cookie), &fields).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{token:?}");
+        assert!(reply.body.contains("CSRF"));
+    }
+    // Another session's token does not pass either.
+    let other = get(app, "/logga-in", None).await;
+    let reply = post_form(
+        app,
+        "/skriv/notering",
+        Some(&cookie),
+        &[
+            ("csrf", &csrf_in(&other.body)),
+            ("section", "summary"),
+            ("text", "x"),
+        ],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    // Nor does a cookie-authenticated API write without the header.
+    let mut request = Request::post("/api/events")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::COOKIE, &cookie);
+    let api = send(app, request.body(Body::from("{}")).expect("request")).await;
+    assert_eq!(api.status, StatusCode::FORBIDDEN);
+    request = Request::post("/api/events")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::COOKIE, &cookie)
+        .header("x-csrf-token", &csrf);
+    let with_header = send(
+        app,
+        request
+            .body(Body::from(json!({"kind":"situation_noted","occurred":"2024-12-27","stream":"rapport","summary":"Via API med session.","data":{"section":"summary"}}).to_string()))
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(
+        with_header.status,
+        StatusCode::CREATED,
+        "{}",
+        with_header.body
+    );
+    assert_eq!(head(&site.db), before + 1);
+    let unsigned = post_form(
+        app,
+        "/skriv/notering",
+        None,
+        &[("section", "summary"), ("text", "x")],
+    )
+    .await;
+    assert_eq!(unsigned.status, StatusCode::SEE_OTHER);
+    assert_eq!(unsigned.location(), "/logga-in");
+    assert_eq!(head(&site.db), before + 1);
+}
+
+#[tokio::test]
+async fn when_reading_requires_signing_in_only_the_sign_in_page_and_health_are_open() {
+    let site = site_with(Some("read_requires_sign_in = true"));
+    let app = &site.app;
+    let home = get(app, "/vagor?as_of=2022-06-01", None).await;
+    assert_eq!(home.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        home.location(),
+        "/logga-in?next=%2Fvagor%3Fas_of%3D2022-06-01"
+    );
+    assert_eq!(
+        get(app, "/api/events", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(get(app, "/healthz", None).await.status, StatusCode::OK);
+    assert_eq!(get(app, "/logga-in", None).await.status, StatusCode::OK);
+    let (cookie, _) = sign_in(app).await;
+    assert_eq!(
+        get(app, "/vagor", Some(&cookie)).await.status,
+        StatusCode::OK
+    );
+    let mut request = Request::get("/api/verify");
+    request = request.header(header::AUTHORIZATION, format!("Bearer {}", site.token));
+    let by_token = send(app, request.body(Body::empty()).expect("request")).await;
+    assert_eq!(by_token.status, StatusCode::OK);
+}
+
+const HOSTILE: &str = "<script>alert(1)</script> **fet** [x](javascript:alert(1)) {{title}} <img src=x onerror=alert(1)>";
+
+#[tokio::test]
+async fn hostile_text_from_a_form_renders_inert_on_every_page() {
+    let site = site();
+    let app = &site.app;
+    let (cookie, csrf) = sign_in(app).await;
+    let note = post_form(
+        app,
+        "/skriv/notering",
+        Some(&cookie),
+        &[
+            ("csrf", &csrf),
+            ("section", "summary"),
+            ("text", HOSTILE),
+            ("points", HOSTILE),
+            ("occurred", "2024-12-27"),
+        ],
+    )
+    .await;
+    assert_eq!(note.status, StatusCode::SEE_OTHER, "{}", note.body);
+    let event_page = note.location().to_owned();
+    let publication = post_form(
+        app,
+        "/skriv/publicerat",
+        Some(&cookie),
+        &[
+            ("csrf", &csrf),
+            ("title", HOSTILE),
+            ("channel", HOSTILE),
+            ("occurred", "2024-12-27"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        publication.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        publication.body
+    );
+    for uri in [
+        event_page.as_str(),
+        "/logg?after=100",
+        "/forhandsvisning?date=2024-12-27",
+        "/tidslinje",
+    ] {
+        let page = get(app, uri, Some(&cookie)).await;
+        assert_eq!(page.status, StatusCode::OK, "{uri}");
+        assert!(
+            !page.body.contains("<script>alert"),
+            "{uri} carries a live script"
+        );
+        assert!(
+            !page.body.contains("<img src=x"),
+            "{uri} carries a live img"
+        );
+        assert!(
+            !page.body.contains("href=\"javascript:"),
+            "{uri} carries a javascript: link"
+        );
+    }
+    let preview = get(app, "/forhandsvisning?date=2024-12-27", None).await;
+    assert!(
+        preview
+            .body
+            .contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "shown, escaped"
+    );
+    assert!(
+        preview.body.contains("{{title}}"),
+        "template syntax stays text"
+    );
+    // The failed form shows what was typed, escaped too.
+    let bad = post_form(
+        app,
+        "/skriv/nyckeltal",
+        Some(&cookie),
+        &[("csrf", &csrf), ("figure", "konsulter"), ("value", HOSTILE)],
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("data.value"), "names the field");
+    assert!(!bad.body.contains("<script>alert"));
+}
+
+#[tokio::test]
+async fn forms_refuse_bad_input_with_the_field_and_keep_what_was_typed() {
+    let site = site();
+    let app = &site.app;
+    let (cookie, csrf) = sign_in(app).await;
+    let before = head(&site.db);
+    for (uri, fields, expected) in [
+        (
+            "/skriv/notering",
+            vec![("section", "summary"), ("text", "")],
+            "summary",
+        ),
+        (
+            "/skriv/notering",
+            vec![("section", "nonsense"), ("text", "Text.")],
+            "section",
+        ),
+        (
+            "/skriv/notering",
+            vec![
+                ("section", "summary"),
+                ("text", "Text."),
+                ("lasts", "until"),
+                ("until", "2024-02-30"),
+            ],
+            "until",
+        ),
+        (
+            "/skriv/notering",
+            vec![
+                ("section", "summary"),
+                ("text", "Text."),
+                ("occurred", "hösten 20x"),
+            ],
+            "occurred",
+        ),
+        (
+            "/skriv/publicerat",
+            vec![("title", "Rubrik"), ("url", "javascript:alert(1)")],
+            "url",
+        ),
+        (
+            "/skriv/handelse",
+            vec![("event", "{\"kind\":\"situation_noted\"")],
+            "not JSON",
+        ),
+        (
+            "/skriv/handelse",
+            vec![(
+                "event",
+                "{\"kind\":\"situation_noted\",\"occurred\":\"2024-12-27\",\"summary\":\"x\",\"data\":{\"section\":\"summary\"},\"extra\":1}",
+            )],
+            "extra",
+        ),
+        (
+            "/skriv/rattelse",
+            vec![
+                ("target", "999999"),
+                ("reason", "Fel."),
+                ("summary_text", "Rättelse."),
+                ("new_summary", "Ny."),
+            ],
+            "999999",
+        ),
+        (
+            "/skriv/tillbakadragande",
+            vec![
+                ("target", ""),
+                ("reason", "Fel."),
+                ("summary_text", "Tillbaka."),
+            ],
+            "data.target",
+        ),
+        ("/publicera", vec![("date", "2024-13-01")], "date"),
+    ] {
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend(fields.iter().copied());
+        let reply = post_form(app, uri, Some(&cookie), &all).await;
+        assert!(
+            reply.status.is_client_error(),
+            "{uri} {fields:?}: {}",
+            reply.status
+        );
+        assert!(
+            reply.body.contains(expected),
+            "{uri} {fields:?} lacks {expected:?}"
+        );
+    }
+    let typed = post_form(
+        app,
+        "/skriv/notering",
+        Some(&cookie),
+        &[
+            ("csrf", &csrf),
+            ("section", "operations"),
+            ("text", "Behåll mig."),
+            ("occurred", "2024-13-45"),
+        ],
+    )
+    .await;
+    assert!(
+        typed.body.contains("Behåll mig."),
+        "the text survives the error"
+    );
+    assert!(
+        typed.body.contains("value=\"operations\" selected"),
+        "and the section"
+    );
+    assert_eq!(head(&site.db), before, "nothing was written");
+}
+
+#[tokio::test]
+async fn a_note_a_figure_a_correction_and_a_retraction_through_the_forms() {
+    let site = site();
+    let app = &site.app;
+    let (cookie, csrf) = sign_in(app).await;
+    let note = post_form(
+        app,
+        "/skriv/notering",
+        Some(&cookie),
+        &[
+            ("csrf", &csrf),
+            ("section", "summary"),
+            ("text", "En notering."),
+            ("points", "Första\n\nAndra"),
+            ("lasts", "standing"),
+            ("occurred", "2024-12-27"),
+        ],
+    )
+    .await;
+    assert_eq!(note.status, StatusCode::SEE_OTHER, "{}", note.body);
+    let seq: u64 = note
+        .location()
+        .trim_start_matches("/logg/")
+        .split('?')
+        .next()
+        .expect("seq")
+        .parse()
+        .expect("a number");
+    let shown = get(app, note.location(), Some(&cookie)).await;
+    assert!(shown.body.contains("Sparad i loggen som händelse"));
+    let stored = get(app, &format!("/api/events/{seq}"), None).await.json();
+    assert_eq!(stored["by"], json!("anna"), "the writer is recorded");
+    assert_eq!(stored["data"]["points"], json!(["Första", "Andra"]));
+    assert_eq!(stored["data"]["standing"], json!(true));
+    let figure = post_form(
+        app,
+        "/skriv/nyckeltal",
+        Some(&cookie),
+        &[
+            ("csrf", &csrf),
+            ("figure", "konsulter"),
+            ("value", "1 234,5"),
+            ("occurred", "2024-12-27"),
+        ],
+    )
+    .await;
+    assert_eq!(figure.status, StatusCode::SEE_OTHER, "{}", figure.body);
+    let correction = post_form(
+        app,
+        "/skriv/rattelse",
+        Some(&cookie),
+        &[
+            ("csrf", &csrf),
+            ("target", &seq.to_string()),
+            ("reason", "Stavfel."),
+            ("summary_text", "Noteringen rättad."),
+            ("new_summary", "En rättad notering."),
+        ],
+    )
+    .await;
+    assert_eq!(
+        correction.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        correction.body
+    );
+    let retraction = post_form(
+        app,
+        "/skriv/tillbakadragande",
+        Some(&cookie),
+        &[
+            ("csrf", &csrf),
+            ("target", &seq.to_string()),
+            ("reason", "Gäller inte."),
+            ("summary_text", "Noteringen tillbakadragen."),
+        ],
+    )
+    .await;
+    assert_eq!(
+        retraction.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        retraction.body
+    );
+    let raw = post_form(
+        app,
+        "/skriv/handelse",
+        Some(&cookie),
+        &[("csrf", &csrf), ("event", r#"{"key":"webb-1","kind":"situation_noted","occurred":"2024-12-27","stream":"rapport","summary":"Som JSON.","data":{"section":"about"}}"#)],
+    )
+    .await;
+    assert_eq!(raw.status, StatusCode::SEE_OTHER);
+    let again = post_form(
+        app,
+        "/skriv/handelse",
+        Some(&cookie),
+        &[("csrf", &csrf), ("event", r#"{"key":"webb-1","kind":"situation_noted","occurred":"2024-12-27","stream":"rapport","summary":"Som JSON.","data":{"section":"about"}}"#)],
+    )
+    .await;
+    assert!(
+        again.location().ends_with("recorded=redan"),
+        "the same key and content is recorded once"
+    );
+    let conflict = post_form(
+        app,
+        "/skriv/handelse",
+        Some(&cookie),
+        &[("csrf", &csrf), ("event", r#"{"key":"webb-1","kind":"situation_noted","occurred":"2024-12-27","stream":"rapport","summary":"Annat innehåll.","data":{"section":"about"}}"#)],
+    )
+    .await;
+    assert_eq!(conflict.status, StatusCode::CONFLICT);
+    let verify = get(app, "/api/verify", None).await;
+    assert_eq!(verify.json()["ok"], json!(true));
+}
+
+#[tokio::test]
+async fn publishing_puts_the_report_in_the_archive_with_its_provenance() {
+    let site = site();
+    let app = &site.app;
+    let (cookie, csrf) = sign_in(app).await;
+    post_form(
+        app,
+        "/skriv/notering",
+        Some(&cookie),
+        &[
+            ("csrf", &csrf),
+            ("section", "communications"),
+            ("text", "Veckans nya notering från webben."),
+            ("occurred", "2024-12-27"),
+        ],
+    )
+    .await;
+    let built_from = head(&site.db);
+    let published = post_form(
+        app,
+        "/publicera",
+        Some(&cookie),
+        &[("csrf", &csrf), ("date", "2024-12-27")],
+    )
+    .await;
+    assert_eq!(
+        published.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        published.body
+    );
+    let permalink = published.location().to_owned();
+    assert_eq!(permalink, format!("/rapporter/{}", built_from + 1));
+    let archive = get(app, "/rapporter", None).await;
+    assert!(archive.body.contains(&format!("href=\"{permalink}\"")));
+    let page = get(app, &permalink, None).await;
+    assert!(page.body.contains("Veckans nya notering från webben."));
+    assert!(page.body.contains(&format!(
+        "till och med händelse <a href=\"/logg/{built_from}\">{built_from}</a>"
+    )));
+    assert_eq!(
+        page.body.matches("återskapad byte för byte").count(),
+        2,
+        "md and html"
+    );
+    let home = get(app, "/", None).await;
+    assert!(
+        home.body.contains("Veckans nya notering från webben."),
+        "the latest report is the home page"
+    );
+    let print = get(app, &format!("{permalink}/html"), None).await;
+    assert_eq!(
+        print.headers[header::CONTENT_TYPE],
+        "text/html; charset=utf-8"
+    );
+    let reports = get(app, "/api/reports", None).await.json();
+    let digest = reports["reports"][0]["published"]["outputs"]
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .find(|o| o["format"] == json!("html"))
+        .expect("html")["sha256"]
+        .clone();
+    assert_eq!(
+        json!(lagesbild_model::sha256_hex(print.body.as_bytes())),
+        digest,
+        "the print view is the published bytes"
+    );
+    assert_eq!(
+        get(app, "/rapporter/1", None).await.status,
+        StatusCode::NOT_FOUND,
+        "not a report"
+    );
+}
+
+#[tokio::test]
+async fn the_api_appends_with_a_token_all_of_a_batch_or_none() {
+    let site = site();
+    let app = &site.app;
+    let before = head(&site.db);
+    let event = |n: usize| json!({"kind":"figure_reported","occurred":"2024-12-27","stream":"rapport","summary":format!("Mätvärde {n}."),"data":{"figure":"test","value":n,"unit":"st"}});
+    let unknown = post_json(app, "/api/events", Some("fel-token"), &event(1)).await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    let bad_batch = post_json(app, "/api/events", Some(&site.token), &json!([event(1), {"kind":"figure_reported","occurred":"2024-12-27","summary":"x","data":{"figure":"test","value":"många","unit":"st"}}])).await;
+    assert_eq!(bad_batch.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad_batch.json()["error"]["field"], json!("[1].data.value"));
+    assert_eq!(head(&site.db), before, "nothing of the batch was written");
+    let not_json = post_json(app, "/api/events", Some(&site.token), &json!("text")).await;
+    assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
+    let ok = post_json(
+        app,
+        "/api/events",
+        Some(&site.token),
+        &json!([event(1), event(2)]),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.body);
+    assert_eq!(ok.json()["head"]["seq"], json!(before + 2));
+    let stored = get(app, &format!("/api/events/{}", before + 1), None)
+        .await
+        .json();
+    assert_eq!(stored["by"], json!("robot"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_appends_from_many_clients_all_land_in_order_with_the_chain_intact() {
+    let site = site();
+    let before = head(&site.db);
+    let clients = 8;
+    let per_client = 25;
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let app = site.app.clone();
+        let token = site.token.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..per_client {
+                let event = json!({"key":format!("klient-{client}-{n}"),"kind":"situation_noted","occurred":"2024-12-27","stream":"rapport","summary":format!("Klient {client}, notering {n}."),"data":{"section":"operations"}});
+                let reply = post_json(&app, "/api/events", Some(&token), &event).await;
+                assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("a client finished");
+    }
+    let store = SqliteStore::open(&site.db).expect("opens");
+    assert_eq!(
+        store.head().expect("head").seq,
+        before + clients * per_client
+    );
+    store.verify(&mut |_| {}).expect("the chain is intact");
+    // Each client's events are in its own order, each exactly once.
+    let filter = lagesbild_store::Filter {
+        streams: vec!["rapport".into()],
+        ..Default::default()
+    };
+    let mut seen = std::collections::BTreeMap::<u64, Vec<u64>>::new();
+    for event in lagesbild_store::scan(&store, &filter) {
+        let event = event.expect("reads");
+        if let Some(key) = &event.event.key {
+            let parts: Vec<&str> = key.as_str().split('-').collect();
+            if parts[0] == "klient" {
+                seen.entry(parts[1].parse().expect("client"))
+                    .or_default()
+                    .push(parts[2].parse().expect("n"));
+            }
+        }
+    }
+    assert_eq!(seen.len() as u64, clients);
+    for numbers in seen.values() {
+        assert_eq!(*numbers, (0..per_client).collect::<Vec<_>>());
+    }
+}

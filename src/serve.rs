@@ -1,0 +1,87 @@
+//! `lagesbild serve` and `lagesbild auth`: the web app on the log, and the two helpers that make
+//! its configuration (a password hash, an API token).
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use lagesbild_render::report::TemplateSet;
+use lagesbild_web::{AuthConfig, Config};
+
+use crate::db;
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// The users and API tokens who may write (TOML; see README). Without it the server is
+    /// read-only.
+    #[arg(long, env = "LAGESBILD_AUTH")]
+    auth: Option<PathBuf>,
+    /// A folder of report templates to use instead of the embedded ones.
+    #[arg(long)]
+    templates: Option<PathBuf>,
+}
+
+pub fn serve(path: &Path, args: &ServeArgs) -> Result<ExitCode> {
+    // Creates and seeds the default database on first use, as every command does.
+    drop(db::open(path)?);
+    let auth = args.auth.as_deref().map(AuthConfig::load).transpose()?;
+    let templates = match &args.templates {
+        Some(dir) => TemplateSet::from_dir(dir)?,
+        None => TemplateSet::embedded(),
+    };
+    let config = Config {
+        db: path.to_owned(),
+        auth,
+        templates,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(lagesbild_web::serve(config, args.addr))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args)]
+pub struct AuthArgs {
+    #[command(subcommand)]
+    action: AuthAction,
+}
+
+#[derive(clap::Subcommand)]
+enum AuthAction {
+    /// Read a password from standard input and print its Argon2id hash for `password_hash`.
+    HashPassword,
+    /// Make a random API token: prints the token (give it to the client) and its SHA-256 (put
+    /// it in the configuration).
+    NewToken,
+}
+
+pub fn auth(args: &AuthArgs) -> Result<ExitCode> {
+    match args.action {
+        AuthAction::HashPassword => {
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("cannot read the password from standard input")?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            if password.is_empty() {
+                anyhow::bail!("the password is empty");
+            }
+            let hash = lagesbild_web::auth::hash_password(password).map_err(anyhow::Error::msg)?;
+            println!("{hash}");
+        }
+        AuthAction::NewToken => {
+            let (token, digest) = lagesbild_web::auth::new_token().map_err(anyhow::Error::msg)?;
+            println!("token:  {token}");
+            println!("sha256: {digest}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
