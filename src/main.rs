@@ -74,24 +74,21 @@ enum Command {
     Auth(serve::AuthArgs),
 }
 
-/// Warnings only, except that the server logs its requests.
-fn default_log_filter() -> &'static str {
-    if std::env::args().nth(1).as_deref() == Some("serve") {
-        "warn,lagesbild_web=info,tower_http=info"
-    } else {
-        "warn"
-    }
-}
-
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Warnings only, except that the server logs its requests; RUST_LOG overrides both.
+    let default_log_filter = match cli.command {
+        Command::Serve(_) => "warn,lagesbild_web=info,tower_http=info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log_filter())),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log_filter)),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
     let result = match cli.command {
         Command::Init(args) => db::init(&cli.db, &args),
         Command::Import(args) => import::import(&cli.db, &args),

@@ -987,3 +987,66 @@ async fn concurrent_appends_from_many_clients_all_land_in_order_with_the_chain_i
         assert_eq!(*numbers, (0..per_client).collect::<Vec<_>>());
     }
 }
+
+#[tokio::test]
+async fn the_api_renders_the_report_and_the_diff() {
+    let site = site();
+    let app = &site.app;
+    let model = get(app, "/api/report?date=2024-12-27", None).await;
+    assert_eq!(model.status, StatusCode::OK);
+    assert_eq!(model.json()["log_seq"], json!(108));
+    let markdown = get(app, "/api/report?date=2024-12-27&format=md", None).await;
+    assert_eq!(
+        markdown.headers[header::CONTENT_TYPE],
+        "text/markdown; charset=utf-8"
+    );
+    assert!(
+        markdown.body.starts_with("# Regional rapport"),
+        "{}",
+        &markdown.body[..80]
+    );
+    let html = get(app, "/api/report?date=2024-12-27&format=html", None).await;
+    assert!(
+        html.body
+            .contains("<h2 id=\"s-summary\">Sammanfattande lägesbild</h2>")
+    );
+    let diff = get(app, "/api/diff?from=2019-06-01&to=2022-06-01", None).await;
+    assert_eq!(diff.status, StatusCode::OK, "{}", diff.body);
+    assert!(
+        diff.body.contains("2024-H2"),
+        "the plan of May 2022 is new in the diff"
+    );
+    let one = get(
+        app,
+        "/api/events/2016-11-29-rf-finansieringsprinciper",
+        None,
+    )
+    .await;
+    assert_eq!(one.json()["seq"], json!(1), "an event by key");
+    let reports = get(app, "/api/reports", None).await;
+    assert_eq!(reports.json()["reports"], json!([]));
+}
+
+#[tokio::test]
+async fn the_verify_page_names_the_first_bad_event_of_a_tampered_log() {
+    let site = site();
+    let ok = get(&site.app, "/api/verify", None).await;
+    assert_eq!(ok.json()["ok"], json!(true));
+    {
+        let raw = rusqlite::Connection::open(&site.db).expect("opens");
+        raw.execute_batch(
+            r#"DROP TRIGGER events_refuse_update; UPDATE events SET content = replace(content, '"summary":"', '"summary":"Omskrivet: ') WHERE seq = 40;"#,
+        )
+        .expect("tampers");
+    }
+    let page = get(&site.app, "/verifiera", None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("Loggen är bruten vid händelse 40"),
+        "{}",
+        page.body
+    );
+    let api = get(&site.app, "/api/verify", None).await;
+    assert_eq!(api.status, StatusCode::CONFLICT);
+    assert_eq!(api.json()["first_bad_seq"], json!(40), "{}", api.body);
+}
