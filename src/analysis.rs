@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
-use lagesbild_model::{FuzzyDate, RecordedAt};
+use lagesbild_model::RecordedAt;
 use lagesbild_render::doc::{self, Doc};
 use lagesbild_render::views::{self, Axes};
 use lagesbild_timeline::Projection;
@@ -57,9 +57,7 @@ pub struct DiffArgs {
 
 /// A valid-time day; a coarser date (2019-H2) means its last day.
 pub fn parse_as_of(text: &str) -> Result<NaiveDate, String> {
-    FuzzyDate::parse(text)
-        .map(|d| d.last_day())
-        .map_err(|e| e.to_string())
+    lagesbild_app::params::as_of(text)
 }
 
 /// Writes to the file, or to standard output without one.

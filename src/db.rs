@@ -17,6 +17,20 @@ static BUNDLED_EVENTS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/events");
 /// Fixes transaction time (RFC 3339) for reproducible runs; meant for tests and demonstrations.
 pub const NOW_VARIABLE: &str = "LAGESBILD_NOW";
 
+/// How long a writer waits for another writer's transaction, in milliseconds, before it gives up
+/// with a clear error (default [`lagesbild_store::BUSY_TIMEOUT_DEFAULT`], 30 s).
+pub const BUSY_TIMEOUT_VARIABLE: &str = "LAGESBILD_BUSY_TIMEOUT_MS";
+
+/// The busy timeout [`BUSY_TIMEOUT_VARIABLE`] asks for, if it is set.
+pub fn busy_timeout_override() -> Result<Option<u64>> {
+    match std::env::var(BUSY_TIMEOUT_VARIABLE) {
+        Ok(text) => text.trim().parse::<u64>().map(Some).with_context(|| {
+            format!("{BUSY_TIMEOUT_VARIABLE}={text:?} is not a number of milliseconds")
+        }),
+        Err(_) => Ok(None),
+    }
+}
+
 #[derive(clap::Args)]
 pub struct InitArgs {
     /// Create the schema only, without the bundled history.
@@ -52,8 +66,21 @@ fn clock_override() -> Result<Option<DateTime<Utc>>> {
 }
 
 fn open_raw(path: &Path) -> Result<SqliteStore> {
-    let store = SqliteStore::open(path)
-        .with_context(|| format!("cannot open the database {}", path.display()))?;
+    let mut store = SqliteStore::open(path).map_err(|error| {
+        let hint = if path.exists() && crate::log_commands::not_writable(path) {
+            " (it is on a read-only file system or not writable by this user; lagesbild writes \
+             the log and its -wal and -shm files beside it; `verify` can still check it)"
+        } else {
+            ""
+        };
+        anyhow::Error::new(error).context(format!(
+            "cannot open the database {}{hint}; nothing was written",
+            path.display()
+        ))
+    })?;
+    if let Some(ms) = busy_timeout_override()? {
+        store.set_busy_timeout(ms)?;
+    }
     Ok(match clock_override()? {
         Some(at) => store.with_clock(move || at),
         None => store,

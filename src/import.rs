@@ -1,13 +1,16 @@
 //! `import` and `append`: reading events from files, flags or stdin, validating all of them with
-//! errors located at file:line and field, then appending them in one transaction.
+//! errors located at file:line and field, then appending them in one transaction, or with
+//! `import --batch-size N` in transactions of N events, each reported on stdout once committed.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use lagesbild_model::{MAX_LINE_BYTES, NewEvent, parse_event};
+use lagesbild_model::{MAX_LINE_BYTES, NewEvent, parse_event, parse_json_strict, sha256_hex};
 use lagesbild_store::{AppendReport, EventLog, Expectation, Outcome, SqliteStore, StoreError};
 
 use crate::db;
@@ -24,6 +27,11 @@ pub struct ImportArgs {
     /// Check everything and report what would be appended, but write nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Commit every N events in a transaction of their own and print `committed lines A-B of
+    /// FILE: events X-Y` once each is durable, so that an interrupted import keeps what it
+    /// reported and a rerun completes it. Every line is still checked before the first commit.
+    #[arg(long, value_name = "N", conflicts_with = "dry_run")]
+    batch_size: Option<NonZeroUsize>,
 }
 
 #[derive(clap::Args)]
@@ -233,21 +241,23 @@ impl<R: BufRead> Iterator for BoundedLines<R> {
     }
 }
 
-/// Reads one file of events, collecting them and the errors of refused lines.
-fn parse_file(
+/// Reads one file line by line, handing each valid event to `on_event` and collecting the
+/// errors of refused lines and those `on_event` returns; never holds more than one line.
+fn read_file_events(
     path: &Path,
-    events: &mut Vec<Located>,
     errors: &mut Vec<LocatedError>,
+    mut on_event: impl FnMut(Located) -> Result<(), LocatedError>,
 ) -> Result<()> {
     let name = path.display().to_string();
     let file = std::fs::File::open(path).with_context(|| format!("cannot open {name}"))?;
+    let mut events = Vec::with_capacity(1);
     for item in BoundedLines::new(BufReader::new(file)) {
         if errors.len() >= MAX_REPORTED_ERRORS {
             break;
         }
         let (line_number, line) = item.with_context(|| format!("cannot read {name}"))?;
         match line {
-            Ok(text) => parse_line(&name, line_number, &text, events, errors),
+            Ok(text) => parse_line(&name, line_number, &text, &mut events, errors),
             Err(reason) => errors.push(LocatedError {
                 file: name.clone(),
                 line: line_number,
@@ -255,8 +265,49 @@ fn parse_file(
                 reason,
             }),
         }
+        for located in events.drain(..) {
+            if let Err(error) = on_event(located) {
+                errors.push(error);
+            }
+        }
     }
     Ok(())
+}
+
+/// The keys read so far in one import, with where each was first seen and a digest of its
+/// content: a key given twice with different content is an error in the input itself, found
+/// before anything is written (the same key with the same content is a harmless repeat).
+#[derive(Default)]
+pub struct SeenKeys {
+    seen: HashMap<String, (String, usize, String)>,
+}
+
+impl SeenKeys {
+    pub fn check(&mut self, located: &Located) -> Result<(), LocatedError> {
+        let Some(key) = &located.event.key else {
+            return Ok(());
+        };
+        let digest = sha256_hex(located.event.canonical_content().as_bytes());
+        match self.seen.get(key.as_str()) {
+            Some((file, line, first)) if *first != digest => Err(LocatedError {
+                file: located.file.clone(),
+                line: located.line,
+                field: "key".into(),
+                reason: format!(
+                    "key {:?} is also on {file}:{line} with different content; give each event its own key",
+                    key.as_str()
+                ),
+            }),
+            Some(_) => Ok(()),
+            None => {
+                self.seen.insert(
+                    key.to_string(),
+                    (located.file.clone(), located.line, digest),
+                );
+                Ok(())
+            }
+        }
+    }
 }
 
 /// Appends located events in one transaction, turning the store's batch positions back into
@@ -321,11 +372,19 @@ pub fn import(path: &Path, args: &ImportArgs) -> Result<ExitCode> {
     for path in &args.paths {
         files.extend(expand(path)?);
     }
+    if let Some(batch_size) = args.batch_size {
+        return import_in_batches(&mut store, &files, batch_size.get());
+    }
     let progress = progress_bar(files.len() as u64, "reading");
     let mut events = Vec::new();
     let mut errors = Vec::new();
+    let mut keys = SeenKeys::default();
     for file in &files {
-        parse_file(file, &mut events, &mut errors)?;
+        read_file_events(file, &mut errors, |located| {
+            keys.check(&located)?;
+            events.push(located);
+            Ok(())
+        })?;
         progress.inc(1);
     }
     progress.finish_and_clear();
@@ -352,6 +411,108 @@ pub fn import(path: &Path, args: &ImportArgs) -> Result<ExitCode> {
     if args.dry_run {
         println!("dry run: nothing was written");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `import --batch-size N`: checks every line of every file first (nothing is written if one is
+/// refused), then reads the files again and appends N events at a time, each batch in its own
+/// transaction, printing one line per committed batch. A batch never spans two files. Killed at
+/// any moment, the log holds whole batches only, at least those reported, and the same import run
+/// again skips what is present (same key, same content) and appends the rest.
+fn import_in_batches(
+    store: &mut SqliteStore,
+    files: &[PathBuf],
+    batch_size: usize,
+) -> Result<ExitCode> {
+    let mut errors = Vec::new();
+    let mut keys = SeenKeys::default();
+    let mut count = 0usize;
+    for file in files {
+        read_file_events(file, &mut errors, |located| {
+            count += 1;
+            keys.check(&located)
+        })?;
+    }
+    if !errors.is_empty() {
+        bail!("{}\nnothing was imported", format_errors(&errors));
+    }
+    drop(keys);
+
+    let stdout = std::io::stdout();
+    let mut appended = 0usize;
+    let mut already_present = 0usize;
+    let mut batches = 0usize;
+    let mut head = store.head()?;
+    for file in files {
+        let name = file.display().to_string();
+        let mut batch: Vec<Located> = Vec::with_capacity(batch_size);
+        let mut failure: Option<anyhow::Error> = None;
+        let mut commit = |batch: &mut Vec<Located>| -> Result<()> {
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let (first, last) = (batch[0].line, batch[batch.len() - 1].line);
+            let report = append_located_as(store, std::mem::take(batch), false, "imported")
+                .map_err(|error| {
+                    error.context(format!(
+                        "lines {first}-{last} of {name} were not imported; the batches reported committed before are in the log"
+                    ))
+                })?;
+            let new = report.appended();
+            let present = report.already_present();
+            let events = match report.outcomes.iter().find_map(|o| match o {
+                Outcome::Appended { seq, .. } => Some(*seq),
+                Outcome::AlreadyPresent { .. } => None,
+            }) {
+                Some(from) => format!("events {from}-{}", from + new as u64 - 1),
+                None => "no new events".to_owned(),
+            };
+            let present = if present > 0 {
+                format!(" ({present} already present)")
+            } else {
+                String::new()
+            };
+            let mut out = stdout.lock();
+            writeln!(
+                out,
+                "committed lines {first}-{last} of {name}: {events}{present}"
+            )?;
+            out.flush()?;
+            appended += new;
+            already_present += report.already_present();
+            batches += 1;
+            head = report.head;
+            Ok(())
+        };
+        read_file_events(file, &mut errors, |located| {
+            if failure.is_some() {
+                return Ok(());
+            }
+            batch.push(located);
+            if batch.len() == batch_size
+                && let Err(error) = commit(&mut batch)
+            {
+                failure = Some(error);
+            }
+            Ok(())
+        })?;
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        if !errors.is_empty() {
+            bail!(
+                "{}\n{name} changed while it was imported; the batches reported committed above are in the log",
+                format_errors(&errors)
+            );
+        }
+        commit(&mut batch)?;
+    }
+    println!(
+        "appended {appended} of {count} events from {} files in {batches} batches; {already_present} already present; head {} {}",
+        files.len(),
+        head.seq,
+        head.hash
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -389,8 +550,13 @@ pub fn append(path: &Path, args: &AppendArgs) -> Result<ExitCode> {
                     "give the event with --kind, --occurred and --summary, or as one JSON object on standard input"
                 );
             }
-            let value: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| anyhow::anyhow!("(stdin): not valid JSON: {e}"))?;
+            let value = parse_json_strict(&text).map_err(|e| {
+                anyhow::anyhow!(
+                    "(stdin): field {:?}: {}\nnothing was appended",
+                    e.field,
+                    e.reason
+                )
+            })?;
             ("(stdin)".to_owned(), value)
         }
     };
@@ -469,8 +635,13 @@ fn event_from_flags(kind: &str, args: &AppendArgs) -> Result<serde_json::Value> 
         map.insert("source".into(), Value::Object(source));
     }
     if let Some(data) = &args.data {
-        let data: Value = serde_json::from_str(data)
-            .map_err(|e| anyhow::anyhow!("--data: not valid JSON: {e}"))?;
+        let data = parse_json_strict(data).map_err(|e| {
+            let field = match e.field.as_str() {
+                "(json)" => "data".to_owned(),
+                inner => format!("data.{inner}"),
+            };
+            anyhow::anyhow!("--data: field {field:?}: {}", e.reason)
+        })?;
         map.insert("data".into(), data);
     }
     Ok(Value::Object(map))

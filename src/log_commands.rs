@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
 use lagesbild_model::{FuzzyDate, RecordedAt, StoredEvent, stored_from_export_value};
 use lagesbild_store::{EventLog, EventRef, Filter, StoreError, scan};
 
@@ -79,32 +78,16 @@ fn parse_fuzzy(text: &str) -> Result<FuzzyDate, String> {
     FuzzyDate::parse(text).map_err(|e| e.to_string())
 }
 
-/// A transaction-time instant: RFC 3339, or a day meaning its first moment (UTC).
+/// A transaction-time instant: RFC 3339, a Swedish local minute, or a day meaning its first
+/// moment (UTC); the syntax is `lagesbild_app::params::instant`'s, shared with the web app.
 pub fn parse_instant(text: &str) -> Result<RecordedAt, String> {
-    instant(text, false)
+    lagesbild_app::params::instant(text, false)
 }
 
 /// Like [`parse_instant`], but a bare day means its last moment, so `--recorded-to 2024-12-27`
 /// includes that day.
 pub fn parse_instant_end(text: &str) -> Result<RecordedAt, String> {
-    instant(text, true)
-}
-
-fn instant(text: &str, end_of_day: bool) -> Result<RecordedAt, String> {
-    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Ok(RecordedAt::from_datetime(at.with_timezone(&Utc)));
-    }
-    if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        let time = if end_of_day {
-            NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999).expect("valid time")
-        } else {
-            NaiveTime::MIN
-        };
-        return Ok(RecordedAt(Utc.from_utc_datetime(&day.and_time(time))));
-    }
-    Err(format!(
-        "{text:?} is not a time: give a day (2024-12-27) or RFC 3339 (2024-12-27T11:15:00+01:00)"
-    ))
+    lagesbild_app::params::instant(text, true)
 }
 
 fn broken_or(error: StoreError) -> anyhow::Error {
@@ -232,6 +215,142 @@ pub fn describe(event: &StoredEvent) -> String {
     text
 }
 
+/// The size an SQLite file's header says the file has (page size times page count), when the
+/// header holds a valid count; the file itself is read, not opened as a database.
+fn recorded_file_size(path: &Path) -> Result<Option<u64>> {
+    use std::io::Read;
+    let mut header = [0u8; 100];
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    if file.read_exact(&mut header).is_err() || !header.starts_with(b"SQLite format 3\0") {
+        return Ok(None);
+    }
+    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65_536,
+        size => u64::from(size),
+    };
+    let pages = u64::from(u32::from_be_bytes([
+        header[28], header[29], header[30], header[31],
+    ]));
+    // The count is valid only when "version-valid-for" equals the change counter.
+    if header[92..96] != header[24..28] {
+        return Ok(None);
+    }
+    Ok(Some(page_size * pages))
+}
+
+/// A copy of a database in the temporary folder, removed with its `-wal` and `-shm` files when
+/// dropped; `verify` reads a copy when the original cannot be opened where it lies.
+struct TempCopy {
+    path: PathBuf,
+}
+
+impl TempCopy {
+    fn of(original: &Path) -> Result<TempCopy> {
+        let path = std::env::temp_dir().join(format!(
+            "lagesbild-verify-{}-{}.db",
+            std::process::id(),
+            chrono::Utc::now().timestamp_micros()
+        ));
+        let copy = TempCopy { path };
+        std::fs::copy(original, &copy.path).with_context(|| {
+            format!(
+                "cannot copy {} to {}",
+                original.display(),
+                copy.path.display()
+            )
+        })?;
+        let wal = sibling(original, "-wal");
+        if wal.exists() {
+            std::fs::copy(&wal, sibling(&copy.path, "-wal"))
+                .with_context(|| format!("cannot copy {}", wal.display()))?;
+        }
+        Ok(copy)
+    }
+}
+
+impl Drop for TempCopy {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(sibling(&self.path, suffix));
+        }
+    }
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Whether `path` lies on a read-only file system or cannot be written by this user: SQLite
+/// then cannot create the `-shm` file a WAL database needs even for reading.
+pub fn not_writable(path: &Path) -> bool {
+    match std::fs::OpenOptions::new().append(true).open(path) {
+        Ok(_) => false,
+        Err(error) => matches!(
+            error.kind(),
+            std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
+        ),
+    }
+}
+
+/// The first event that cannot be read from a damaged file, with SQLite's reason; `None` when
+/// every event reads. Reads pages of events and, where a page fails, each event alone.
+fn first_unreadable_event(store: &lagesbild_store::SqliteStore) -> Option<(u64, String)> {
+    const PAGE: usize = 1_000;
+    let filter = Filter::default();
+    let mut after = 0u64;
+    loop {
+        match store.read_page(&filter, after, PAGE) {
+            Ok(events) if events.is_empty() => return None,
+            Ok(events) => after = events.last().map_or(after, |e| e.seq),
+            Err(page_error) => {
+                for seq in after + 1..=after + PAGE as u64 {
+                    if let Err(error) = store.event(&EventRef::Seq(seq)) {
+                        return Some((seq, error.to_string()));
+                    }
+                }
+                return Some((after + 1, page_error.to_string()));
+            }
+        }
+    }
+}
+
+/// `verify` of a file shorter than its header says: pads a copy with empty pages so that SQLite
+/// opens it, then names the first event that lay in the missing part.
+fn verify_truncated(path: &Path, have: u64, need: u64) -> Result<ExitCode> {
+    let what = format!(
+        "the database file is truncated: it holds {have} of the {need} bytes its header records"
+    );
+    let copy = TempCopy::of(path)?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&copy.path)
+        .and_then(|file| file.set_len(need))
+        .with_context(|| format!("cannot pad the copy {}", copy.path.display()))?;
+    let store = match lagesbild_store::SqliteStore::open_read_only(&copy.path) {
+        Ok(store) => store,
+        Err(error) => {
+            println!("FAILED at event 1: {what}, and even its start cannot be read: {error}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    match first_unreadable_event(&store) {
+        Some((seq, error)) => {
+            println!("FAILED at event {seq}: {what}; event {seq} lay in the missing part ({error})")
+        }
+        None => {
+            let last = store.head().map(|h| h.seq).unwrap_or(0);
+            println!(
+                "FAILED at event {}: {what}; events 1-{last} can still be read, later ones (if there were any) are lost",
+                last + 1
+            );
+        }
+    }
+    Ok(ExitCode::FAILURE)
+}
+
 pub fn verify(path: &Path, args: &VerifyArgs) -> Result<ExitCode> {
     if !path.exists() {
         bail!(
@@ -239,8 +358,46 @@ pub fn verify(path: &Path, args: &VerifyArgs) -> Result<ExitCode> {
             path.display()
         );
     }
-    let store = lagesbild_store::SqliteStore::open_read_only(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let have = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    if have < 100 {
+        println!(
+            "FAILED at event 1: the database file is {have} bytes long, too short for even the header of a log; it was truncated"
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    // With a WAL file beside it the main file may be shorter than its header says: a checkpoint
+    // stopped by a full disk leaves the newest pages in the WAL, where SQLite reads them.
+    let wal_len = std::fs::metadata(sibling(path, "-wal")).map_or(0, |m| m.len());
+    if wal_len == 0
+        && let Some(need) = recorded_file_size(path)?
+        && have < need
+    {
+        return verify_truncated(path, have, need);
+    }
+    let mut _copy = None;
+    let store = match lagesbild_store::SqliteStore::open_read_only(path) {
+        Ok(store) => store,
+        Err(StoreError::Storage(_)) if not_writable(path) => {
+            // SQLite cannot read a WAL database where it cannot create the -shm file beside it
+            // (a read-only mount): read a copy of the same bytes instead.
+            let copy = TempCopy::of(path)?;
+            eprintln!(
+                "{} is on a read-only file system or not writable: verifying a copy of it",
+                path.display()
+            );
+            let store = lagesbild_store::SqliteStore::open_read_only(&copy.path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            _copy = Some(copy);
+            store
+        }
+        Err(error) => {
+            return Err(
+                anyhow::Error::new(error).context(format!("cannot open {}", path.display()))
+            );
+        }
+    };
     let bar = crate::import::progress_bar(store.count().unwrap_or(0), "verifying");
     let result = store.verify(&mut |done| bar.set_position(done));
     bar.finish_and_clear();
@@ -251,7 +408,12 @@ pub fn verify(path: &Path, args: &VerifyArgs) -> Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
         Err(StoreError::Storage(error)) => {
-            println!("FAILED: the database file cannot be read as a whole: {error}");
+            match first_unreadable_event(&store) {
+                Some((seq, reason)) => println!(
+                    "FAILED at event {seq}: the database file is damaged and event {seq} cannot be read: {reason}"
+                ),
+                None => println!("FAILED: the database file cannot be read as a whole: {error}"),
+            }
             return Ok(ExitCode::FAILURE);
         }
         Err(other) => return Err(other.into()),
@@ -322,8 +484,8 @@ pub fn restore(path: &Path, args: &RestoreArgs) -> Result<ExitCode> {
             if line.trim().is_empty() {
                 return Ok(None);
             }
-            let value: serde_json::Value =
-                serde_json::from_str(&line).map_err(|e| (at, format!("not valid JSON: {e}")))?;
+            let value = lagesbild_model::parse_json_strict(&line)
+                .map_err(|e| (at, format!("field {:?}: {}", e.field, e.reason)))?;
             stored_from_export_value(value)
                 .map(Some)
                 .map_err(|e| (at, format!("field {:?}: {}", e.field, e.reason)))

@@ -38,7 +38,7 @@ struct Cli {
 enum Command {
     /// Create the database and import the bundled Millennium history (or nothing, with --empty).
     Init(db::InitArgs),
-    /// Import events from JSON Lines files or folders, all in one transaction.
+    /// Import events from JSON Lines files or folders, in one transaction (or in batches with --batch-size).
     Import(import::ImportArgs),
     /// Append one event given by flags, or as one JSON object on standard input.
     Append(import::AppendArgs),

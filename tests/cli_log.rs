@@ -322,7 +322,7 @@ fn bad_lines() -> Vec<(&'static str, Vec<u8>, &'static str, &'static str)> {
             "a key of the first file with other content",
             GOOD_FIRST.replace("En ny uppgift", "En annan uppgift").into_bytes(),
             "key",
-            "already in the log",
+            "forsta.jsonl:1 with different content",
         ),
     ]
 }

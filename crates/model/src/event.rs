@@ -273,6 +273,13 @@ fn field_error_from_serde<E: fmt::Display>(path: String, error: E) -> FieldError
         Some(name) => format!("{path}.{name}"),
         None => path,
     };
+    // A field with an empty name (`"": 1`) has an empty path, or one ending in a dot; name it
+    // so that the error still points somewhere (found by tests/hostile_input.rs).
+    let field = if field.is_empty() || field.ends_with('.') {
+        format!("{field}(a field with an empty name)")
+    } else {
+        field
+    };
     FieldError { field, reason }
 }
 
@@ -298,13 +305,170 @@ pub fn parse_event(line: &str) -> Result<NewEvent, FieldError> {
     if line.contains('\0') {
         return Err(FieldError::new("(line)", "the line contains a NUL byte"));
     }
-    let value: Value = serde_json::from_str(line).map_err(|e| {
-        FieldError::new(
-            "(json)",
-            format!("not valid JSON: {}", strip_position(&e.to_string())),
-        )
-    })?;
+    let value = parse_json_strict(line)?;
     event_from_value(value)
+}
+
+/// The deepest nesting of objects and arrays an event may have. The deepest honest event, a
+/// correction of a plan (event → data → data → waves → a wave), nests five levels; sixteen
+/// leaves room for new kinds while a hostile line cannot make a reader recurse deeply.
+pub const MAX_JSON_DEPTH: usize = 16;
+
+/// Reads JSON text as a [`Value`] like `serde_json::from_str`, but refuses what a plain reader
+/// would silently accept: a key given twice in one object (`serde_json` keeps the last, other
+/// readers the first, so the log would hold something else than an auditor reads in the file)
+/// and nesting deeper than [`MAX_JSON_DEPTH`]. Errors name the field (`data.waves[0].area`).
+pub fn parse_json_strict(text: &str) -> Result<Value, FieldError> {
+    use serde::de::DeserializeSeed;
+    let found = std::cell::RefCell::new(None);
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let seed = StrictValue {
+        at: &JsonPath::Root,
+        depth: 0,
+        found: &found,
+    };
+    let result = seed
+        .deserialize(&mut deserializer)
+        .and_then(|value| deserializer.end().map(|()| value));
+    result.map_err(|error| {
+        found.into_inner().unwrap_or_else(|| {
+            FieldError::new(
+                "(json)",
+                format!("not valid JSON: {}", strip_position(&error.to_string())),
+            )
+        })
+    })
+}
+
+/// Where in a JSON document a value is, kept as a chain of borrowed segments so that reading
+/// builds no path text unless an error needs one.
+enum JsonPath<'a> {
+    Root,
+    Key(&'a JsonPath<'a>, &'a str),
+    Index(&'a JsonPath<'a>, usize),
+}
+
+impl fmt::Display for JsonPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JsonPath::Root => f.write_str("(json)"),
+            JsonPath::Key(JsonPath::Root, key) => f.write_str(key),
+            JsonPath::Key(parent, key) => write!(f, "{parent}.{key}"),
+            JsonPath::Index(parent, index) => write!(f, "{parent}[{index}]"),
+        }
+    }
+}
+
+struct StrictValue<'a> {
+    at: &'a JsonPath<'a>,
+    depth: usize,
+    found: &'a std::cell::RefCell<Option<FieldError>>,
+}
+
+impl StrictValue<'_> {
+    fn refuse<E: serde::de::Error>(&self, field: String, reason: String) -> E {
+        let message = format!("field {field:?}: {reason}");
+        *self.found.borrow_mut() = Some(FieldError::new(field, reason));
+        E::custom(message)
+    }
+
+    fn enter<E: serde::de::Error>(&self) -> Result<usize, E> {
+        let depth = self.depth + 1;
+        if depth > MAX_JSON_DEPTH {
+            return Err(self.refuse(
+                self.at.to_string(),
+                format!("the JSON nests deeper than {MAX_JSON_DEPTH} levels"),
+            ));
+        }
+        Ok(depth)
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for StrictValue<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for StrictValue<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::Number(value.into()))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::Number(value.into()))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        // As serde_json's own reader does: a number it cannot hold becomes null.
+        Ok(serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let depth = self.enter()?;
+        let mut items = Vec::new();
+        loop {
+            let at = JsonPath::Index(self.at, items.len());
+            let seed = StrictValue {
+                at: &at,
+                depth,
+                found: self.found,
+            };
+            match seq.next_element_seed(seed)? {
+                Some(item) => items.push(item),
+                None => return Ok(Value::Array(items)),
+            }
+        }
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let depth = self.enter()?;
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let at = JsonPath::Key(self.at, &key);
+            if object.contains_key(&key) {
+                return Err(self.refuse(
+                    at.to_string(),
+                    format!("the key {key:?} appears twice in one object; give each field once"),
+                ));
+            }
+            let value = map.next_value_seed(StrictValue {
+                at: &at,
+                depth,
+                found: self.found,
+            })?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
 }
 
 /// Validates an event given as a JSON value.
@@ -638,6 +802,73 @@ mod tests {
         .apply_to(&target)
         .unwrap_err();
         assert_eq!(error.field, "data.data.waves[1].wave");
+    }
+
+    #[test]
+    fn a_key_given_twice_in_one_object_is_refused_naming_it() {
+        let error = parse_event(&PLAN.replace(r#""summary":"#, r#""summary":"Först.","summary":"#))
+            .unwrap_err();
+        assert_eq!(error.field, "summary");
+        assert!(error.reason.contains("appears twice"), "{error}");
+
+        let error = parse_event(&PLAN.replace(
+            r#""planned":"hösten 2024""#,
+            r#""planned":"hösten 2024","planned":"2030""#,
+        ))
+        .unwrap_err();
+        assert_eq!(error.field, "data.waves[0].planned");
+    }
+
+    /// Regression (found by the hostile-input property test): an unknown field with an empty
+    /// name gave an error naming the field "".
+    #[test]
+    fn regression_a_field_with_an_empty_name_is_named() {
+        for line in [
+            r#"{"kind":"fact_reported","occurred":"2024","summary":"x","":1}"#,
+            r#"{"kind":"plan_revised","occurred":"2024","summary":"x","source":{"title":"t"},"data":{"waves":[],"":1}}"#,
+        ] {
+            let error = parse_event(line).unwrap_err();
+            assert!(
+                error.field.ends_with("(a field with an empty name)"),
+                "{error}"
+            );
+            assert!(!error.field.starts_with('.'), "{error}");
+        }
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_limit_is_refused_naming_where() {
+        let nested = |depth: usize| {
+            format!(
+                r#"{{"kind":"fact_reported","occurred":"2024","summary":"x","data":{}1{}}}"#,
+                "[".repeat(depth),
+                "]".repeat(depth)
+            )
+        };
+        let error = parse_event(&nested(MAX_JSON_DEPTH)).unwrap_err();
+        assert!(error.reason.contains("nests deeper"), "{error}");
+        assert!(error.field.starts_with("data[0]"), "{error}");
+        // Far past serde_json's own recursion limit: still our error, not a stack overflow.
+        let error = parse_event(&nested(100_000)).unwrap_err();
+        assert!(error.reason.contains("nests deeper"), "{error}");
+        // Within the limit the data is read (and refused by the kind, as data is no array).
+        let error = parse_event(&nested(MAX_JSON_DEPTH - 2)).unwrap_err();
+        assert_eq!(error.field, "data");
+    }
+
+    #[test]
+    fn the_strict_reader_reads_what_serde_json_reads() {
+        for text in [
+            PLAN,
+            r#"[1,-2,3.5,1e300,18446744073709551615,-9223372036854775808,null,true,"\u00e5"]"#,
+            r#"{"a":{"b":[{}]},"c":""}"#,
+        ] {
+            let plain: Value = serde_json::from_str(text).expect("JSON");
+            assert_eq!(parse_json_strict(text).expect("JSON"), plain, "{text}");
+        }
+        let error = parse_json_strict("{\"a\":1} x").unwrap_err();
+        assert_eq!(error.field, "(json)");
+        assert!(error.reason.starts_with("not valid JSON"), "{error}");
     }
 
     #[test]
