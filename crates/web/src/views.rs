@@ -159,3 +159,56 @@ impl PartialEq for WebError {
 pub fn next_query(path: &str) -> String {
     serde_urlencoded::to_string([("next", path)]).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    /// WCAG 2.1 relative luminance of `#rrggbb`.
+    fn luminance(hex: &str) -> f64 {
+        let channel = |i: usize| {
+            let value = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")) / 255.0;
+            if value <= 0.03928 {
+                value / 12.92
+            } else {
+                ((value + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5)
+    }
+
+    fn contrast(a: &str, b: &str) -> f64 {
+        let (a, b) = (luminance(a), luminance(b));
+        (a.max(b) + 0.05) / (a.min(b) + 0.05)
+    }
+
+    #[test]
+    fn every_text_colour_on_its_background_meets_wcag_aa() {
+        // (foreground, background, where) for every pair the page and document styles use.
+        let pairs = [
+            ("#1a1a1a", "#ffffff", "body text"),
+            ("#005a9c", "#ffffff", "links, secondary buttons"),
+            ("#ffffff", "#005a9c", "primary buttons"),
+            ("#3d3d3d", "#ffffff", "hints"),
+            ("#1a1a1a", "#f2f2f2", "table headers, code blocks"),
+            ("#1a1a1a", "#fff8e6", "the read-only banner"),
+            ("#1a1a1a", "#eefaf0", "success notices"),
+            ("#1a1a1a", "#fdf0f0", "errors"),
+            ("#005a9c", "#f2f2f2", "links in table headers"),
+        ];
+        let style = super::style();
+        for (fg, bg, what) in pairs {
+            for colour in [fg, bg] {
+                assert!(
+                    colour == "#ffffff" || style.contains(colour),
+                    "{colour} ({what}) is not in the stylesheet any more"
+                );
+            }
+            let ratio = contrast(fg, bg);
+            assert!(ratio >= 4.5, "{what}: {fg} on {bg} is {ratio:.2}:1");
+        }
+        // Borders that carry meaning (form fields, notices) need 3:1 against white.
+        for border in ["#595959", "#767676", "#8a4b00", "#1e6b2f", "#a4161a"] {
+            assert!(style.contains(border), "{border}");
+            assert!(contrast(border, "#ffffff") >= 3.0, "{border}");
+        }
+    }
+}
