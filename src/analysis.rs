@@ -84,11 +84,21 @@ fn render_doc(doc: &Doc, format: Format) -> Option<String> {
 }
 
 /// Replays the log as known at `time.known_at` and returns the projection with the axes to
-/// print, `as_of` being the valid-time day the caller will view.
-fn replayed(path: &Path, time: &TimeArgs, as_of: Option<NaiveDate>) -> Result<(Projection, Axes)> {
+/// print, `as_of` being the valid-time day the caller will view. Without `facts` the timeline-only
+/// facts are left out, which the waves do not show, so the cost stays bounded by checkpoints.
+fn replayed(
+    path: &Path,
+    time: &TimeArgs,
+    as_of: Option<NaiveDate>,
+    facts: bool,
+) -> Result<(Projection, Axes)> {
     let mut store = db::open(path)?;
     let seq = replay::seq_known_at(&store, time.known_at.as_ref())?;
-    let projection = replay::projection(&mut store, seq)?;
+    let projection = if facts {
+        replay::projection(&mut store, seq)?
+    } else {
+        replay::programme(&mut store, seq)?
+    };
     let axes = Axes {
         as_of,
         known_at: time.known_at.map(|t| t.to_string()),
@@ -98,7 +108,7 @@ fn replayed(path: &Path, time: &TimeArgs, as_of: Option<NaiveDate>) -> Result<(P
 }
 
 pub fn timeline(path: &Path, args: &TimeArgs) -> Result<ExitCode> {
-    let (projection, axes) = replayed(path, args, args.as_of)?;
+    let (projection, axes) = replayed(path, args, args.as_of, true)?;
     let view = projection.view(args.as_of);
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&view)? + "\n",
@@ -115,7 +125,7 @@ pub fn timeline(path: &Path, args: &TimeArgs) -> Result<ExitCode> {
 }
 
 pub fn waves(path: &Path, args: &TimeArgs) -> Result<ExitCode> {
-    let (projection, axes) = replayed(path, args, args.as_of)?;
+    let (projection, axes) = replayed(path, args, args.as_of, false)?;
     let view = projection.view(args.as_of);
     let text = match args.format {
         Format::Json => {
@@ -143,7 +153,7 @@ pub fn waves(path: &Path, args: &TimeArgs) -> Result<ExitCode> {
 pub fn diff(path: &Path, args: &DiffArgs) -> Result<ExitCode> {
     let time = &args.time;
     let to = args.to.or(time.as_of);
-    let (projection, axes) = replayed(path, time, to)?;
+    let (projection, axes) = replayed(path, time, to, true)?;
     let diff = lagesbild_timeline::diff(&projection.view(Some(args.from)), &projection.view(to));
     let text = match time.format {
         Format::Json => serde_json::to_string_pretty(&diff)? + "\n",

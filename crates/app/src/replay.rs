@@ -3,13 +3,14 @@
 
 use lagesbild_model::RecordedAt;
 use lagesbild_store::{EventLog, Filter, SqliteStore, StoreError};
-use lagesbild_timeline::{PROJECTION_FORMAT, Projection};
+use lagesbild_timeline::{PROJECTION_FORMAT, Projection, TIMELINE_ONLY_KINDS};
 
 /// The name the projection's checkpoints are kept under.
 pub const CHECKPOINT_NAME: &str = "programme";
 
-/// A checkpoint every this many events: a replay folds at most this many events after loading
-/// one. Ten thousand events fold in milliseconds; a checkpoint is a few hundred kilobytes.
+/// A checkpoint every this many events: a replay of the programme folds at most this many events
+/// after loading one. Ten thousand events fold in milliseconds; a checkpoint holds the programme
+/// only (no timeline-only facts), a few kilobytes to a few hundred.
 pub const CHECKPOINT_INTERVAL: u64 = 10_000;
 
 /// Events read from the store at a time.
@@ -23,12 +24,53 @@ pub fn seq_known_at(store: &SqliteStore, known_at: Option<&RecordedAt>) -> Resul
     })
 }
 
-/// The projection of the log up to and including `max_seq`.
+/// The projection of the log up to and including `max_seq`, timeline-only facts included: the
+/// programme from its checkpoints ([`programme`]), then every timeline-only fact and its
+/// corrections read from the log. Reading the facts costs time in proportion to how many there
+/// are (they are all on the timeline); views that do not list them should use [`programme`].
 pub fn projection(store: &mut SqliteStore, max_seq: u64) -> Result<Projection, StoreError> {
-    projection_with_interval(store, max_seq, CHECKPOINT_INTERVAL)
+    let mut projection = programme(store, max_seq)?;
+    add_facts(store, &mut projection)?;
+    Ok(projection)
 }
 
-fn projection_with_interval(
+/// The programme's state up to and including `max_seq` without the timeline-only facts
+/// ([`lagesbild_timeline::is_timeline_only`]): plans, waves, matters, decisions, budgets and
+/// every other kind a view derives state from. Loaded from the nearest checkpoint plus at most
+/// [`CHECKPOINT_INTERVAL`] events, so its cost does not grow with operational streams. The
+/// waves, plans, matters and the report read from it; its timeline lacks the facts.
+pub fn programme(store: &mut SqliteStore, max_seq: u64) -> Result<Projection, StoreError> {
+    programme_with_interval(store, max_seq, CHECKPOINT_INTERVAL)
+}
+
+/// Folds every timeline-only fact up to the projection's position, and the corrections and
+/// retractions of them, into a programme projection.
+fn add_facts(store: &SqliteStore, projection: &mut Projection) -> Result<(), StoreError> {
+    let filter = Filter {
+        kinds: TIMELINE_ONLY_KINDS
+            .iter()
+            .chain(&["event_corrected", "event_retracted"])
+            .map(|kind| (*kind).to_owned())
+            .collect(),
+        max_seq: Some(projection.last_seq()),
+        ..Filter::default()
+    };
+    let mut after = 0;
+    loop {
+        let page = store.read_page(&filter, after, PAGE)?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for event in &page {
+            projection.apply_fact(event);
+        }
+        if page.len() < PAGE {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn programme_with_interval(
     store: &mut SqliteStore,
     max_seq: u64,
     interval: u64,
@@ -59,7 +101,7 @@ fn projection_with_interval(
         // holds more than one page's worth of them.
         let mut due = Vec::new();
         for event in &page {
-            projection.apply(event);
+            projection.apply_programme(event);
             if event.seq % interval == 0 {
                 due.push((event.seq, projection.to_checkpoint()));
             }
@@ -84,22 +126,56 @@ mod tests {
     use super::*;
     use lagesbild_model::parse_event;
 
+    /// A log of plans and timeline-only facts, with corrections and retractions of both.
     fn store_with(events: usize) -> SqliteStore {
         let mut store = SqliteStore::open_in_memory().expect("store");
         let batch = (0..events)
             .map(|i| {
-                let line = format!(
-                    r#"{{"kind":"plan_revised","occurred":"20{:02}-{:02}","summary":"Plan {i}.","source":{{"title":"Källa"}},"data":{{"waves":[{{"wave":"w{}","area":"Område","planned":"2030-H{}"}}]}}}}"#,
-                    18 + i % 8,
-                    1 + i % 12,
-                    i % 3,
-                    1 + i % 2
-                );
+                let occurred = format!("20{:02}-{:02}", 18 + i % 8, 1 + i % 12);
+                let line = match i % 6 {
+                    1 | 4 => format!(
+                        r#"{{"kind":"fact_reported","occurred":"{occurred}","stream":"support","summary":"Ärende {i}.","source":{{"title":"Ärende {i}"}},"data":{{"topic":"supportarende"}}}}"#
+                    ),
+                    // Event i has seq i + 1: corrects the fact at i - 2.
+                    3 => format!(
+                        r#"{{"kind":"event_corrected","occurred":"2026-11-23","summary":"Rättelse {i}.","data":{{"target":{{"seq":{}}},"reason":"Fel i källan.","summary":"Rättad {i}."}}}}"#,
+                        i - 1
+                    ),
+                    // Retracts the fact at i - 1.
+                    5 => format!(
+                        r#"{{"kind":"event_retracted","occurred":"2026-11-23","summary":"Återkallad {i}.","data":{{"target":{{"seq":{i}}},"reason":"Fel."}}}}"#
+                    ),
+                    // Corrects the plan at i - 2.
+                    2 if i % 4 == 0 && (i - 2) % 11 != 0 => format!(
+                        r#"{{"kind":"event_corrected","occurred":"2026-11-23","summary":"Rättelse {i}.","data":{{"target":{{"seq":{}}},"reason":"Fel i källan.","occurred":"2017-05"}}}}"#,
+                        i - 1
+                    ),
+                    // Retracts the plan at i - 6.
+                    0 if i % 11 == 0 && i >= 6 => format!(
+                        r#"{{"kind":"event_retracted","occurred":"2026-11-23","summary":"Återkallad {i}.","data":{{"target":{{"seq":{}}},"reason":"Fel."}}}}"#,
+                        i - 5
+                    ),
+                    _ => format!(
+                        r#"{{"kind":"plan_revised","occurred":"{occurred}","summary":"Plan {i}.","source":{{"title":"Källa"}},"data":{{"waves":[{{"wave":"w{}","area":"Område","planned":"2030-H{}"}}]}}}}"#,
+                        i % 3,
+                        1 + i % 2
+                    ),
+                };
                 parse_event(&line).expect("valid")
             })
             .collect();
         store.append(batch, &[]).expect("append");
         store
+    }
+
+    fn projection_with_interval(
+        store: &mut SqliteStore,
+        max_seq: u64,
+        interval: u64,
+    ) -> Result<Projection, StoreError> {
+        let mut projection = programme_with_interval(store, max_seq, interval)?;
+        add_facts(store, &mut projection)?;
+        Ok(projection)
     }
 
     #[test]
@@ -130,13 +206,31 @@ mod tests {
                 .map(|c| c.0),
             Some(50)
         );
-        // ...and every later replay that starts from one gives the same state as from scratch.
+        // ...and every later replay that starts from one gives the same state as from scratch,
+        // and the programme alone the same views of waves, plans and matters.
         for seq in 0..=57 {
             assert_eq!(
                 projection_with_interval(&mut store, seq, 10).expect("replay"),
                 scratch[seq as usize],
                 "at {seq}"
             );
+            let programme = programme_with_interval(&mut store, seq, 10).expect("replay");
+            let (alone, full) = (programme.view(None), scratch[seq as usize].view(None));
+            assert_eq!(
+                (&alone.waves, &alone.plans, &alone.matters, alone.log_seq),
+                (&full.waves, &full.plans, &full.matters, full.log_seq),
+                "at {seq}"
+            );
+            assert!(
+                programme
+                    .entries()
+                    .all(|e| e.data.kind() != "fact_reported")
+            );
         }
+        assert!(
+            scratch[57]
+                .entries()
+                .any(|e| e.data.kind() == "fact_reported" && !e.corrections.is_empty())
+        );
     }
 }

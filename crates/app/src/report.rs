@@ -1,4 +1,4 @@
-//! The weekly report's model up to a log position: the projection from its checkpoints, the
+//! The weekly report's model up to a log position: the programme from its checkpoints, the
 //! report's own material, and the views as of the report day and the previous report.
 
 use chrono::{Days, NaiveDate};
@@ -15,7 +15,9 @@ pub fn build_model(
     day: NaiveDate,
     compiled_at: FuzzyDate,
 ) -> Result<ReportModel, StoreError> {
-    let projection = replay::projection(store, max_seq)?;
+    // The report reads waves, plans and matters, never the timeline-only facts: the programme
+    // from its checkpoints is enough, and its cost does not grow with operational streams.
+    let projection = replay::programme(store, max_seq)?;
     let filter = Filter {
         kinds: REPORT_MATERIAL_KINDS
             .iter()

@@ -71,13 +71,16 @@ enum Command {
     ReplayOnly {
         #[arg(long)]
         db: PathBuf,
+        /// Folds the programme (without timeline-only facts) and the material instead.
+        #[arg(long)]
+        programme: bool,
     },
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    if let Some(Command::ReplayOnly { db }) = &cli.command {
-        return replay_only(db);
+    if let Some(Command::ReplayOnly { db, programme }) = &cli.command {
+        return replay_only(db, *programme);
     }
     let temp;
     let dir = match &cli.dir {
@@ -217,11 +220,13 @@ fn run_size(cli: &Cli, dir: &Path, n: usize) -> Result<Value> {
     let verify_s = started.elapsed().as_secs_f64();
     drop(store);
 
-    // Peak memory of a full replay, in a child process.
-    let peak_kib = child_peak_kib(&db)?;
+    // Peak memory of a full replay, and of one of the programme and material, in a child process.
+    let peak_kib = child_peak_kib(&db, false)?;
+    let programme_peak_kib = child_peak_kib(&db, true)?;
     let db_bytes = std::fs::metadata(&db)?.len();
     row["verify_eps"] = json!(rate(verified.count, verify_s));
     row["replay_peak_rss_kib"] = json!(peak_kib);
+    row["programme_replay_peak_rss_kib"] = json!(programme_peak_kib);
     row["db_bytes"] = json!(db_bytes);
     Ok(row)
 }
@@ -247,34 +252,59 @@ fn queries_and_report(
         .map_or(0, |(_, state)| state.len());
     eprintln!("replays done");
 
-    // Query latencies from the nearest checkpoint.
+    // Query latencies from the nearest checkpoint: the programme's views (waves, plans,
+    // matters: what `waves --as-of` and the report read), then the full timeline, which lists
+    // every timeline-only fact and so grows with the log by its nature.
     let mut rng = synth::Rng::new(cli.seed ^ 0xA5A5);
     let first = NaiveDate::from_ymd_opt(2019, 1, 1).expect("a date");
-    let mut as_of_ms = Vec::new();
-    for _ in 0..cli.queries {
-        let day = first + Days::new(rng.below(8 * 365));
-        let started = Instant::now();
-        let projection = replay::projection(store, head)?;
-        let view = projection.view(Some(day));
-        std::hint::black_box(&view);
-        as_of_ms.push(started.elapsed().as_secs_f64() * 1e3);
-    }
-    let mut known_at_ms = Vec::new();
+    let days: Vec<NaiveDate> = (0..cli.queries)
+        .map(|_| first + Days::new(rng.below(8 * 365)))
+        .collect();
+    let mut times = Vec::new();
     for _ in 0..cli.queries {
         let at = 1 + rng.below(head);
-        let recorded_at = store
-            .event(&EventRef::Seq(at))?
-            .context("a sequence number within the log")?
-            .recorded_at;
-        let started = Instant::now();
-        let seq = store.seq_known_at(&recorded_at)?;
-        let projection = replay::projection(store, seq)?;
-        let view = projection.view(None);
-        std::hint::black_box(&view);
-        known_at_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        times.push(
+            store
+                .event(&EventRef::Seq(at))?
+                .context("a sequence number within the log")?
+                .recorded_at,
+        );
     }
-    as_of_ms.sort_by(f64::total_cmp);
-    known_at_ms.sort_by(f64::total_cmp);
+    let mut latencies = |full: bool| -> Result<(Vec<f64>, Vec<f64>)> {
+        let replayed = |store: &mut SqliteStore, seq: u64| {
+            if full {
+                replay::projection(store, seq)
+            } else {
+                replay::programme(store, seq)
+            }
+        };
+        let mut as_of_ms = Vec::new();
+        for day in &days {
+            let started = Instant::now();
+            let projection = replayed(store, head)?;
+            let view = projection.view(Some(*day));
+            std::hint::black_box(&view);
+            as_of_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+        let mut known_at_ms = Vec::new();
+        for recorded_at in &times {
+            let started = Instant::now();
+            let seq = store.seq_known_at(recorded_at)?;
+            let projection = replayed(store, seq)?;
+            let view = projection.view(None);
+            std::hint::black_box(&view);
+            known_at_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+        as_of_ms.sort_by(f64::total_cmp);
+        known_at_ms.sort_by(f64::total_cmp);
+        Ok((as_of_ms, known_at_ms))
+    };
+    let (as_of_ms, known_at_ms) = latencies(false)?;
+    let (timeline_as_of_ms, timeline_known_at_ms) = latencies(true)?;
+    row["timeline_as_of_ms_p50"] = json!(percentile(&timeline_as_of_ms, 0.5));
+    row["timeline_as_of_ms_p99"] = json!(percentile(&timeline_as_of_ms, 0.99));
+    row["timeline_known_at_ms_p50"] = json!(percentile(&timeline_known_at_ms, 0.5));
+    row["timeline_known_at_ms_p99"] = json!(percentile(&timeline_known_at_ms, 0.99));
     eprintln!("queries done");
 
     row["checkpointing_replay_s"] = json!(checkpointing_replay_s);
@@ -360,12 +390,13 @@ fn floor_read(floor_db: &Path) -> Result<f64> {
     Ok(started.elapsed().as_secs_f64())
 }
 
-fn child_peak_kib(db: &Path) -> Result<u64> {
-    let output = std::process::Command::new(std::env::current_exe()?)
-        .arg("replay-only")
-        .arg("--db")
-        .arg(db)
-        .output()?;
+fn child_peak_kib(db: &Path, programme: bool) -> Result<u64> {
+    let mut command = std::process::Command::new(std::env::current_exe()?);
+    command.arg("replay-only").arg("--db").arg(db);
+    if programme {
+        command.arg("--programme");
+    }
+    let output = command.output()?;
     if !output.status.success() {
         bail!(
             "replay-only failed: {}",
@@ -382,9 +413,13 @@ fn child_peak_kib(db: &Path) -> Result<u64> {
         .context("vmhwm_kib is a number")
 }
 
-fn replay_only(db: &Path) -> Result<()> {
+fn replay_only(db: &Path, programme: bool) -> Result<()> {
     let store = SqliteStore::open_read_only(db)?;
-    let (projection, material, count) = replay::full_replay(&store)?;
+    let (projection, material, count) = if programme {
+        replay::programme_replay(&store)?
+    } else {
+        replay::full_replay(&store)?
+    };
     std::hint::black_box((&projection, &material));
     println!("events={count}");
     println!("vmhwm_kib={}", peak_rss_kib()?);
@@ -499,6 +534,18 @@ fn print_table(rows: &[Value]) {
             f(large, "known_at_ms_p50") / f(small, "known_at_ms_p50"),
             f(large, "known_at_ms_p99") / f(small, "known_at_ms_p99"),
         );
+        println!(
+            "with the full timeline: as-of p50 {:.1} / {:.1} ms ({:.1}x), known-at p50 {:.1} / {:.1} ms ({:.1}x); report model {:.1} / {:.1} ms ({:.1}x)",
+            f(small, "timeline_as_of_ms_p50"),
+            f(large, "timeline_as_of_ms_p50"),
+            f(large, "timeline_as_of_ms_p50") / f(small, "timeline_as_of_ms_p50"),
+            f(small, "timeline_known_at_ms_p50"),
+            f(large, "timeline_known_at_ms_p50"),
+            f(large, "timeline_known_at_ms_p50") / f(small, "timeline_known_at_ms_p50"),
+            f(small, "report_model_ms"),
+            f(large, "report_model_ms"),
+            f(large, "report_model_ms") / f(small, "report_model_ms"),
+        );
     }
     if let (Some(small), Some(large)) = (rows.first(), rows.last()) {
         println!(
@@ -506,6 +553,12 @@ fn print_table(rows: &[Value]) {
             large["events"],
             small["events"],
             f(large, "replay_peak_rss_kib") / f(small, "replay_peak_rss_kib"),
+        );
+        println!(
+            "peak memory of a replay of the programme and material, largest / smallest: {:.0} / {:.0} KiB = {:.2}x",
+            f(large, "programme_replay_peak_rss_kib"),
+            f(small, "programme_replay_peak_rss_kib"),
+            f(large, "programme_replay_peak_rss_kib") / f(small, "programme_replay_peak_rss_kib"),
         );
     }
 }

@@ -5,6 +5,7 @@ pub mod date;
 pub mod event;
 pub mod kinds;
 pub mod text;
+pub mod trusted;
 
 pub use date::{DateError, FuzzyDate, Half, MonthSpan, Precision};
 pub use event::{

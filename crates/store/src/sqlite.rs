@@ -5,6 +5,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
+use lagesbild_model::trusted::{
+    content_and_envelope, event_from_stored_content, recorded_at_from_stored,
+};
 use lagesbild_model::{
     EventData, FieldError, GENESIS_HASH, NewEvent, RecordedAt, SCHEMA_VERSION, StoredEvent,
     canonical_json, chain_hash, envelope_json, event_from_value,
@@ -211,7 +214,12 @@ impl SqliteStore {
                     &event.hash,
                     &envelope,
                 )?;
-                insert_row(&mut insert, &event, &content)?;
+                insert_row(
+                    &mut insert,
+                    &event,
+                    &content,
+                    &event.recorded_at.to_string(),
+                )?;
                 restored += 1;
             }
         }
@@ -302,10 +310,12 @@ fn insert_sql() -> String {
     )
 }
 
+/// `recorded_at` is `event.recorded_at` as text, which an append prints once per batch.
 fn insert_row(
     insert: &mut rusqlite::CachedStatement<'_>,
     event: &StoredEvent,
     content: &str,
+    recorded_at: &str,
 ) -> Result<(), rusqlite::Error> {
     let e = &event.event;
     insert.execute(params![
@@ -317,7 +327,7 @@ fn insert_row(
         e.occurred.to_string(),
         e.occurred.first_day().to_string(),
         e.occurred.last_day().to_string(),
-        event.recorded_at.to_string(),
+        recorded_at,
         i64::from(event.schema),
         content,
         event.prev_hash,
@@ -344,16 +354,23 @@ fn to_u64(value: i64) -> u64 {
 fn stored_from_row(row: &rusqlite::Row<'_>) -> Result<StoredEvent, StoreError> {
     let seq = to_u64(row.get(0)?);
     let broken = |reason: String| StoreError::Broken { seq, reason };
-    let content: String = row.get(10)?;
-    let value: serde_json::Value =
-        serde_json::from_str(&content).map_err(|e| broken(format!("content is not JSON: {e}")))?;
-    let event = event_from_value(value)
+    // The content passed every check before it was appended and the chain covers it, so it is
+    // read without validating it again; `verify` is what re-checks everything.
+    let content = row
+        .get_ref(10)?
+        .as_str()
+        .map_err(|e| broken(format!("content is not text: {e}")))?;
+    let event = event_from_stored_content(content)
         .map_err(|e| broken(format!("content is not a valid event: {e}")))?;
-    let recorded_at: String = row.get(8)?;
+    let recorded_at = row
+        .get_ref(8)?
+        .as_str()
+        .map_err(|e| broken(format!("recorded_at is not text: {e}")))?;
+    let recorded_at = recorded_at_from_stored(recorded_at).map_err(broken)?;
     Ok(StoredEvent {
         seq,
         stream_version: to_u64(row.get(2)?),
-        recorded_at: RecordedAt::parse(&recorded_at).map_err(broken)?,
+        recorded_at,
         schema: u32::try_from(row.get::<_, i64>(9)?).unwrap_or(u32::MAX),
         event,
         prev_hash: row.get(11)?,
@@ -441,6 +458,7 @@ impl SqliteStore {
             }
         }
 
+        let recorded_text = recorded_at.to_string();
         let mut outcomes = Vec::with_capacity(batch.len());
         // Keys appended in this batch: key -> (seq, content).
         let mut batch_keys: HashMap<String, (u64, String)> = HashMap::new();
@@ -539,7 +557,15 @@ impl SqliteStore {
                 }
 
                 let value = event.to_value();
-                let content = canonical_json(&value);
+                // The content and the envelope in one pass, with the seq and stream version the
+                // event gets if it is appended (both are discarded if it is already present).
+                let (content, envelope) = content_and_envelope(
+                    &value,
+                    seq + 1,
+                    stream_version(&tx, &mut versions, event.stream.as_str())? + 1,
+                    &recorded_at,
+                    SCHEMA_VERSION,
+                );
                 if let Some(key) = &event.key {
                     if let Some((existing, existing_content)) = batch_keys.get(key.as_str()) {
                         if *existing_content == content {
@@ -573,7 +599,6 @@ impl SqliteStore {
                 seq += 1;
                 let version = stream_version(&tx, &mut versions, event.stream.as_str())? + 1;
                 versions.insert(event.stream.to_string(), version);
-                let envelope = envelope_json(value, seq, version, &recorded_at, SCHEMA_VERSION);
                 let hash = chain_hash(&prev_hash, &envelope);
                 if let Some(key) = &event.key {
                     batch_keys.insert(key.to_string(), (seq, content.clone()));
@@ -587,7 +612,7 @@ impl SqliteStore {
                     prev_hash: std::mem::take(&mut prev_hash),
                     hash,
                 };
-                insert_row(&mut insert, &stored, &content)?;
+                insert_row(&mut insert, &stored, &content, &recorded_text)?;
                 prev_hash = stored.hash;
                 outcomes.push(Outcome::Appended {
                     seq,
@@ -631,41 +656,47 @@ impl EventLog for SqliteStore {
         let Some(after_seq) = seq_param(after_seq) else {
             return Ok(Vec::new());
         };
-        let mut sql = format!("SELECT {COLUMNS} FROM events WHERE seq > ?");
-        let mut params = vec![SqlValue::Integer(after_seq)];
-        let any_of =
-            |column: &str, values: &[String], sql: &mut String, params: &mut Vec<SqlValue>| {
-                if values.is_empty() {
-                    return;
-                }
-                let marks = vec!["?"; values.len()].join(", ");
-                sql.push_str(&format!(" AND {column} IN ({marks})"));
-                params.extend(values.iter().map(|v| SqlValue::Text(v.clone())));
+        let limit_param = SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX));
+        let mut upto = None;
+        if filter.kinds.len() > 1 {
+            // `kind IN (a, b, …) ORDER BY seq` makes SQLite read every remaining row of those
+            // kinds from the `(kind, seq)` index and sort them, for every page: quadratic in the
+            // log. Instead find the page's last seq with one index range per kind (each reads at
+            // most `limit` entries), then read the rows up to it.
+            let mut seqs = Vec::new();
+            for kind in &filter.kinds {
+                let (conditions, mut params) = conditions(filter, std::slice::from_ref(kind));
+                params.insert(0, SqlValue::Integer(after_seq));
+                params.push(limit_param.clone());
+                let sql = format!(
+                    "SELECT seq FROM events WHERE seq > ?{conditions} ORDER BY seq LIMIT ?"
+                );
+                let mut statement = self.conn.prepare_cached(&sql)?;
+                let found = statement
+                    .query_map(rusqlite::params_from_iter(params.iter()), |row| {
+                        row.get::<_, i64>(0)
+                    })?
+                    .collect::<Result<Vec<i64>, _>>()
+                    .map_err(|e| self.sql_error(e))?;
+                seqs.extend(found);
+            }
+            seqs.sort_unstable();
+            seqs.dedup();
+            seqs.truncate(limit);
+            let Some(&last) = seqs.last() else {
+                return Ok(Vec::new());
             };
-        any_of("stream", &filter.streams, &mut sql, &mut params);
-        any_of("kind", &filter.kinds, &mut sql, &mut params);
-        if let Some(from) = filter.occurred_from {
-            sql.push_str(" AND occurred_last >= ?");
-            params.push(SqlValue::Text(from.to_string()));
+            upto = Some(last);
         }
-        if let Some(to) = filter.occurred_to {
-            sql.push_str(" AND occurred_first <= ?");
-            params.push(SqlValue::Text(to.to_string()));
-        }
-        if let Some(from) = &filter.recorded_from {
-            sql.push_str(" AND recorded_at >= ?");
-            params.push(SqlValue::Text(from.to_string()));
-        }
-        if let Some(to) = &filter.recorded_to {
-            sql.push_str(" AND recorded_at <= ?");
-            params.push(SqlValue::Text(to.to_string()));
-        }
-        if let Some(max) = filter.max_seq {
+        let (conditions, mut params) = conditions(filter, &filter.kinds);
+        params.insert(0, SqlValue::Integer(after_seq));
+        let mut sql = format!("SELECT {COLUMNS} FROM events WHERE seq > ?{conditions}");
+        if let Some(last) = upto {
             sql.push_str(" AND seq <= ?");
-            params.push(SqlValue::Integer(seq_param(max).unwrap_or(i64::MAX)));
+            params.push(SqlValue::Integer(last));
         }
         sql.push_str(" ORDER BY seq LIMIT ?");
-        params.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+        params.push(limit_param);
         self.read_rows(&sql, &params).map_err(|e| match e {
             StoreError::Storage(e) => self.sql_error(e),
             other => other,
@@ -696,11 +727,18 @@ impl EventLog for SqliteStore {
     }
 
     fn seq_known_at(&self, at: &RecordedAt) -> Result<u64, StoreError> {
-        let seq: Option<i64> = self.conn.query_row(
-            "SELECT max(seq) FROM events WHERE recorded_at <= ?1",
-            [at.to_string()],
-            |row| row.get(0),
-        )?;
+        // Transaction time never decreases along the log, so the last entry at or below `at` in
+        // the `(recorded_at, seq)` index is the highest seq: one index seek. (`max(seq)` over
+        // the range read every entry of it, which grew with the log.)
+        let seq: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT seq FROM events WHERE recorded_at <= ?1 \
+                 ORDER BY recorded_at DESC, seq DESC LIMIT 1",
+                [at.to_string()],
+                |row| row.get(0),
+            )
+            .optional()?;
         Ok(to_u64(seq.unwrap_or(0)))
     }
 
@@ -718,6 +756,44 @@ impl EventLog for SqliteStore {
         let _ = self.conn.execute_batch("COMMIT");
         result
     }
+}
+
+/// The SQL conditions of `filter` (with `kinds` in place of its kinds), each starting with
+/// " AND ", and their parameters in order.
+fn conditions(filter: &Filter, kinds: &[String]) -> (String, Vec<SqlValue>) {
+    let mut sql = String::new();
+    let mut params = Vec::new();
+    let mut any_of = |column: &str, values: &[String]| {
+        if values.is_empty() {
+            return;
+        }
+        let marks = vec!["?"; values.len()].join(", ");
+        sql.push_str(&format!(" AND {column} IN ({marks})"));
+        params.extend(values.iter().map(|v| SqlValue::Text(v.clone())));
+    };
+    any_of("stream", &filter.streams);
+    any_of("kind", kinds);
+    if let Some(from) = filter.occurred_from {
+        sql.push_str(" AND occurred_last >= ?");
+        params.push(SqlValue::Text(from.to_string()));
+    }
+    if let Some(to) = filter.occurred_to {
+        sql.push_str(" AND occurred_first <= ?");
+        params.push(SqlValue::Text(to.to_string()));
+    }
+    if let Some(from) = &filter.recorded_from {
+        sql.push_str(" AND recorded_at >= ?");
+        params.push(SqlValue::Text(from.to_string()));
+    }
+    if let Some(to) = &filter.recorded_to {
+        sql.push_str(" AND recorded_at <= ?");
+        params.push(SqlValue::Text(to.to_string()));
+    }
+    if let Some(max) = filter.max_seq {
+        sql.push_str(" AND seq <= ?");
+        params.push(SqlValue::Integer(seq_param(max).unwrap_or(i64::MAX)));
+    }
+    (sql, params)
 }
 
 fn head_of(conn: &Connection) -> Result<Head, StoreError> {

@@ -9,7 +9,8 @@ mod view;
 
 pub use diff::{Diff, MatterChange, WaveChange, WaveSnapshot, diff};
 pub use projection::{
-    Amendment, Entry, PROJECTION_FORMAT, Projection, REPORT_MATERIAL_KINDS, is_report_material,
+    Amendment, Entry, PROJECTION_FORMAT, Projection, REPORT_MATERIAL_KINDS, TIMELINE_ONLY_KINDS,
+    is_report_material, is_timeline_only,
 };
 pub use report::{
     ACTIONS_WINDOW_DAYS, ActionLine, FigureLine, LinkLine, Material, MaterialItem, MatterLine,

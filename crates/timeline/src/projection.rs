@@ -1,6 +1,13 @@
 //! The projection state: every programme fact in the log with its corrections and retractions
 //! applied, folded in log order. Cannot fail; serializable so that the store can keep
 //! checkpoints of it.
+//!
+//! The state has two parts. The *programme* (plans, waves, matters, decisions, budgets: every
+//! kind a view derives state from) grows with the programme and is what checkpoints hold. The
+//! *timeline-only facts* ([`is_timeline_only`]: `fact_reported`, which includes operational
+//! streams such as support tickets) only ever appear as lines on the timeline; they grow with
+//! the log, so checkpoints leave them out and a caller that needs the timeline folds them in
+//! from the log after the programme ([`Projection::apply_fact`]).
 
 use std::collections::BTreeMap;
 
@@ -10,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever [`Projection`]'s serialized form changes, so that stale checkpoints are
 /// ignored rather than misread.
-pub const PROJECTION_FORMAT: u32 = 1;
+pub const PROJECTION_FORMAT: u32 = 2;
 
 /// The kinds the weekly report reads (notes, publications, figures, roles, published reports).
 /// They are not part of the programme's history and the projection leaves them out, so that its
@@ -27,6 +34,16 @@ pub const REPORT_MATERIAL_KINDS: [&str; 5] = [
     "role_assigned",
     "report_published",
 ];
+
+/// The kinds that only ever appear as lines on the timeline: no view derives any other state from
+/// them, so the programme's state (and its checkpoints) can leave them out. Operational streams
+/// (support tickets, deviation reports) are made of these.
+pub fn is_timeline_only(kind: &str) -> bool {
+    TIMELINE_ONLY_KINDS.contains(&kind)
+}
+
+/// The kinds [`is_timeline_only`] names.
+pub const TIMELINE_ONLY_KINDS: [&str; 1] = ["fact_reported"];
 
 /// The corrected occurred, summary, source and data of an event a fold keeps, by the model's
 /// own rules ([`EventCorrected::apply_to`]). `None` if the correction does not apply, which the
@@ -103,10 +120,47 @@ impl Projection {
     /// [`Projection::last_seq`] was folded already and is skipped, which makes replay from a
     /// checkpoint idempotent.
     pub fn apply(&mut self, event: &StoredEvent) {
+        self.fold(event, true);
+    }
+
+    /// Folds one event into the programme only: like [`Projection::apply`], but timeline-only
+    /// facts ([`is_timeline_only`]) and the corrections and retractions of them are left out.
+    /// This is the state checkpoints hold; [`Projection::apply_fact`] adds the facts afterwards.
+    pub fn apply_programme(&mut self, event: &StoredEvent) {
+        self.fold(event, false);
+    }
+
+    /// Adds a timeline-only fact, or a correction or retraction of one, to a projection that
+    /// was folded with [`Projection::apply_programme`] up to at least `event.seq`. Feed each such
+    /// event once, in sequence order; anything else is ignored (the programme has it already).
+    /// The result equals folding every event with [`Projection::apply`].
+    pub fn apply_fact(&mut self, event: &StoredEvent) {
+        if event.seq > self.last_seq {
+            return;
+        }
+        let fact_target = |entries: &BTreeMap<u64, Entry>, seq: Option<u64>| {
+            seq.and_then(|seq| entries.get(&seq))
+                .is_some_and(|entry| is_timeline_only(entry.data.kind()))
+        };
+        let relevant = match &event.event.data {
+            EventData::EventCorrected(c) => fact_target(&self.entries, c.target.seq),
+            EventData::EventRetracted(r) => fact_target(&self.entries, r.target.seq),
+            data => is_timeline_only(data.kind()),
+        };
+        if relevant {
+            self.fold_one(event, true);
+        }
+    }
+
+    fn fold(&mut self, event: &StoredEvent, with_facts: bool) {
         if event.seq <= self.last_seq {
             return;
         }
         self.last_seq = event.seq;
+        self.fold_one(event, with_facts);
+    }
+
+    fn fold_one(&mut self, event: &StoredEvent, with_facts: bool) {
         let e = &event.event;
         let recorded_at = event.recorded_at.to_string();
         match &e.data {
@@ -151,6 +205,7 @@ impl Projection {
                 }
             }
             data if is_report_material(data.kind()) => {}
+            data if !with_facts && is_timeline_only(data.kind()) => {}
             data => {
                 self.entries.insert(
                     event.seq,

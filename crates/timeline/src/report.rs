@@ -2,7 +2,8 @@
 //! week's publications, standing links, spokespeople, figures, and the programme's state from the
 //! projection. Built from events; rendered elsewhere.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Datelike, Days, NaiveDate};
 use lagesbild_model::kinds::Listing;
@@ -98,25 +99,6 @@ impl Material {
             })
             .filter(|d| *d < day)
             .max()
-    }
-
-    fn figure_as_of(
-        &self,
-        figure: &str,
-        day: NaiveDate,
-    ) -> Option<(&MaterialItem, f64, String, Option<String>)> {
-        self.live()
-            .filter(|i| i.occurred.first_day() <= day)
-            .filter_map(|i| match &i.data {
-                EventData::FigureReported(f) if f.figure.as_str() == figure => Some((
-                    i,
-                    f.value.as_f64(),
-                    f.unit.to_string(),
-                    f.label.as_ref().map(ToString::to_string),
-                )),
-                _ => None,
-            })
-            .max_by(|a, b| a.0.occurred.cmp(&b.0.occurred).then(a.0.seq.cmp(&b.0.seq)))
     }
 }
 
@@ -297,7 +279,18 @@ pub fn build_report(
     let mut actions: Vec<(NaiveDate, ActionLine)> = Vec::new();
     let mut collected = Vec::new();
     let mut roles: BTreeMap<(String, String), (FuzzyDate, u64, PersonLine)> = BTreeMap::new();
-    let mut figure_ids: Vec<String> = Vec::new();
+    let previous = material.previous_report(day);
+    let since = previous.unwrap_or(day - Days::new(7));
+    // Each figure's latest value as of the day and as of `since`, in the order the figures first
+    // appear, found in one pass over the material.
+    let mut figure_ids: Vec<&str> = Vec::new();
+    let mut latest: HashMap<&str, (&MaterialItem, Option<&MaterialItem>)> = HashMap::new();
+    let later = |item: &MaterialItem, than: &MaterialItem| {
+        item.occurred
+            .cmp(&than.occurred)
+            .then(item.seq.cmp(&than.seq))
+            .is_gt()
+    };
     for item in material.live() {
         let begins = item.occurred.first_day();
         if begins > day {
@@ -349,8 +342,25 @@ pub fn build_report(
                     roles.insert(slot, (item.occurred, item.seq, line));
                 }
             }
-            EventData::FigureReported(f) if !figure_ids.contains(&f.figure.to_string()) => {
-                figure_ids.push(f.figure.to_string());
+            EventData::FigureReported(f) => {
+                let by_since = (begins <= since).then_some(item);
+                match latest.entry(f.figure.as_str()) {
+                    Entry::Vacant(slot) => {
+                        figure_ids.push(f.figure.as_str());
+                        slot.insert((item, by_since));
+                    }
+                    Entry::Occupied(mut slot) => {
+                        let (at_day, at_since) = slot.get_mut();
+                        if later(item, at_day) {
+                            *at_day = item;
+                        }
+                        if let Some(candidate) = by_since
+                            && at_since.is_none_or(|best| later(candidate, best))
+                        {
+                            *at_since = Some(candidate);
+                        }
+                    }
+                }
             }
             _ => {}
         }
@@ -364,16 +374,23 @@ pub fn build_report(
         .collect();
     spokespersons.sort_by_key(|(_, seq, _)| *seq);
 
-    let previous = material.previous_report(day);
-    let since = previous.unwrap_or(day - Days::new(7));
+    let value_of = |item: &MaterialItem| match &item.data {
+        EventData::FigureReported(f) => Some((
+            f.value.as_f64(),
+            f.unit.to_string(),
+            f.label.as_ref().map(ToString::to_string),
+        )),
+        _ => None,
+    };
     let figures = figure_ids
         .iter()
         .filter_map(|id| {
-            let (item, value, unit, label) = material.figure_as_of(id, day)?;
-            let before = material.figure_as_of(id, since).map(|(_, v, _, _)| v);
+            let (item, at_since) = latest.get(id)?;
+            let (value, unit, label) = value_of(item)?;
+            let before = at_since.and_then(value_of).map(|(v, _, _)| v);
             Some(FigureLine {
-                figure: id.clone(),
-                label: label.unwrap_or_else(|| id.clone()),
+                figure: (*id).to_owned(),
+                label: label.unwrap_or_else(|| (*id).to_owned()),
                 value,
                 unit,
                 as_of: item.occurred,

@@ -119,7 +119,14 @@ pub async fn timeline(
     Query(query): Query<TimeQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let asked = pages::asked(&query)?;
-    let (projection, _) = pages::replayed(&state, asked.known_at, asked.as_of, None).await?;
+    let (projection, _) = pages::replayed(
+        &state,
+        asked.known_at,
+        asked.as_of,
+        None,
+        pages::Facts::With,
+    )
+    .await?;
     Ok(Json(
         serde_json::to_value(projection.view(asked.as_of)).map_err(internal)?,
     ))
@@ -130,7 +137,14 @@ pub async fn waves(
     Query(query): Query<TimeQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let asked = pages::asked(&query)?;
-    let (projection, _) = pages::replayed(&state, asked.known_at, asked.as_of, None).await?;
+    let (projection, _) = pages::replayed(
+        &state,
+        asked.known_at,
+        asked.as_of,
+        None,
+        pages::Facts::Without,
+    )
+    .await?;
     let view = projection.view(asked.as_of);
     Ok(Json(json!({
         "as_of": view.as_of,
@@ -149,7 +163,8 @@ pub async fn diff(
     let from = parse("from", &query.from, params::as_of)?
         .ok_or_else(|| WebError::bad("from", "give the earlier date"))?;
     let to = parse("to", &query.to, params::as_of)?;
-    let (projection, _) = pages::replayed(&state, asked.known_at, to, None).await?;
+    let (projection, _) =
+        pages::replayed(&state, asked.known_at, to, None, pages::Facts::With).await?;
     let diff = lagesbild_timeline::diff(&projection.view(Some(from)), &projection.view(to));
     Ok(Json(serde_json::to_value(diff).map_err(internal)?))
 }

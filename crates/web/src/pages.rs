@@ -295,17 +295,29 @@ pub(crate) fn asked(query: &TimeQuery) -> Result<Asked, WebError> {
     })
 }
 
+/// Which replay a page needs: everything, or the programme without the timeline-only facts
+/// (bounded by checkpoints; enough for waves, plans and matters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Facts {
+    With,
+    Without,
+}
+
 /// The projection as known at `known_at`, and the axes to print.
 pub(crate) async fn replayed(
     state: &AppState,
     known_at: Option<RecordedAt>,
     as_of: Option<NaiveDate>,
     known_text: Option<String>,
+    facts: Facts,
 ) -> Result<(lagesbild_timeline::Projection, Axes), WebError> {
     state
         .with_store(move |store| {
             let seq = replay::seq_known_at(store, known_at.as_ref())?;
-            let projection = replay::projection(store, seq)?;
+            let projection = match facts {
+                Facts::With => replay::projection(store, seq)?,
+                Facts::Without => replay::programme(store, seq)?,
+            };
             Ok((
                 projection,
                 Axes {
@@ -342,10 +354,12 @@ fn analysis_page(
 async fn asked_view(
     state: &AppState,
     query: &TimeQuery,
+    facts: Facts,
 ) -> Result<(lagesbild_timeline::View, Axes), WebError> {
     let asked = asked(query)?;
     let known_text = given(&query.known_at).map(str::to_owned);
-    let (projection, axes) = replayed(state, asked.known_at, asked.as_of, known_text).await?;
+    let (projection, axes) =
+        replayed(state, asked.known_at, asked.as_of, known_text, facts).await?;
     Ok((projection.view(asked.as_of), axes))
 }
 
@@ -355,7 +369,7 @@ pub async fn timeline(
     Query(query): Query<TimeQuery>,
 ) -> Result<Html<String>, WebError> {
     let viewer = viewer(&session).await?;
-    let (view, axes) = asked_view(&state, &query).await?;
+    let (view, axes) = asked_view(&state, &query, Facts::With).await?;
     let body = doc::to_html_body(&docs::timeline_doc(&view, &axes));
     analysis_page(
         &state,
@@ -373,7 +387,7 @@ pub async fn waves(
     Query(query): Query<TimeQuery>,
 ) -> Result<Html<String>, WebError> {
     let viewer = viewer(&session).await?;
-    let (view, axes) = asked_view(&state, &query).await?;
+    let (view, axes) = asked_view(&state, &query, Facts::Without).await?;
     let body = doc::to_html_body(&docs::waves_doc(&view, &axes, true));
     analysis_page(
         &state,
@@ -401,6 +415,7 @@ pub async fn diff(
                 asked.known_at,
                 to,
                 given(&query.known_at).map(str::to_owned),
+                Facts::With,
             )
             .await?;
             let diff = lagesbild_timeline::diff(&projection.view(Some(from)), &projection.view(to));
