@@ -352,6 +352,11 @@ impl fmt::Display for JsonPath<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             JsonPath::Root => f.write_str("(json)"),
+            // An empty key still names a place (found by tests/hostile_input.rs).
+            JsonPath::Key(parent, "") => match parent {
+                JsonPath::Root => f.write_str("(a field with an empty name)"),
+                parent => write!(f, "{parent}.(a field with an empty name)"),
+            },
             JsonPath::Key(JsonPath::Root, key) => f.write_str(key),
             JsonPath::Key(parent, key) => write!(f, "{parent}.{key}"),
             JsonPath::Index(parent, index) => write!(f, "{parent}[{index}]"),
@@ -802,6 +807,15 @@ mod tests {
         .apply_to(&target)
         .unwrap_err();
         assert_eq!(error.field, "data.data.waves[1].wave");
+    }
+
+    #[test]
+    fn an_empty_key_given_twice_is_refused_naming_a_place() {
+        let error = parse_event(&PLAN.replacen('{', r#"{"":1,"":2,"#, 1)).unwrap_err();
+        assert_eq!(error.field, "(a field with an empty name)");
+        let nested =
+            parse_event(&PLAN.replace(r#""data":{"#, r#""data":{"":1,"":2,"#)).unwrap_err();
+        assert_eq!(nested.field, "data.(a field with an empty name)");
     }
 
     #[test]
