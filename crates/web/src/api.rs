@@ -118,34 +118,15 @@ pub async fn timeline(
     State(state): State<AppState>,
     Query(query): Query<TimeQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let asked = pages::asked(&query)?;
-    let (projection, _) = pages::replayed(
-        &state,
-        asked.known_at,
-        asked.as_of,
-        None,
-        pages::Facts::With,
-    )
-    .await?;
-    Ok(Json(
-        serde_json::to_value(projection.view(asked.as_of)).map_err(internal)?,
-    ))
+    let (view, _) = pages::asked_view(&state, &query, pages::Facts::With).await?;
+    Ok(Json(serde_json::to_value(view).map_err(internal)?))
 }
 
 pub async fn waves(
     State(state): State<AppState>,
     Query(query): Query<TimeQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let asked = pages::asked(&query)?;
-    let (projection, _) = pages::replayed(
-        &state,
-        asked.known_at,
-        asked.as_of,
-        None,
-        pages::Facts::Without,
-    )
-    .await?;
-    let view = projection.view(asked.as_of);
+    let (view, _) = pages::asked_view(&state, &query, pages::Facts::Without).await?;
     Ok(Json(json!({
         "as_of": view.as_of,
         "log_seq": view.log_seq,

@@ -351,7 +351,7 @@ fn analysis_page(
 }
 
 /// The view as of the asked day, as known at the asked time, and its axes.
-async fn asked_view(
+pub(crate) async fn asked_view(
     state: &AppState,
     query: &TimeQuery,
     facts: Facts,
