@@ -1,9 +1,10 @@
 //! The use cases the command line and the web app share, so that neither implements any of
 //! them twice: replaying the log into the projection from the nearest checkpoint, building the
-//! weekly report's model as the log stood at a given position, publishing and reproducing the
+//! weekly report's model as the log stood at a given position (its material from an index), publishing and reproducing the
 //! report, and building the events staff write each week.
 
 pub mod clock;
+pub mod material;
 pub mod params;
 pub mod publish;
 pub mod replay;

@@ -6,18 +6,23 @@ use lagesbild_model::FuzzyDate;
 use lagesbild_store::{Filter, SqliteStore, StoreError, scan};
 use lagesbild_timeline::{Material, REPORT_MATERIAL_KINDS, ReportModel, build_report};
 
-use crate::replay;
+use crate::{material, replay};
 
-/// Builds the report for `day` from the log up to `max_seq`.
-pub fn build_model(
-    store: &mut SqliteStore,
-    max_seq: u64,
-    day: NaiveDate,
-    compiled_at: FuzzyDate,
-) -> Result<ReportModel, StoreError> {
-    // The report reads waves, plans and matters, never the timeline-only facts: the programme
-    // from its checkpoints is enough, and its cost does not grow with operational streams.
-    let projection = replay::programme(store, max_seq)?;
+/// The report material for `day` as known at `max_seq`: looked up in the material index, brought
+/// up to date first; or, where the index cannot be kept (a read-only file behind the log), folded
+/// from every material event up to `max_seq`, which gives the same report more slowly.
+fn material(store: &mut SqliteStore, max_seq: u64, day: NaiveDate) -> Result<Material, StoreError> {
+    match material::catch_up(store).and_then(|()| material::for_day(store, max_seq, day)) {
+        Ok(material) => Ok(material),
+        Err(error) => {
+            tracing::debug!(%error, "material index not usable; folding the material");
+            fold_material(store, max_seq)
+        }
+    }
+}
+
+/// Every item of report material up to `max_seq`, folded from the log.
+pub fn fold_material(store: &SqliteStore, max_seq: u64) -> Result<Material, StoreError> {
     let filter = Filter {
         kinds: REPORT_MATERIAL_KINDS
             .iter()
@@ -31,6 +36,20 @@ pub fn build_model(
     for event in scan(store, &filter) {
         material.apply(&event?);
     }
+    Ok(material)
+}
+
+/// Builds the report for `day` from the log up to `max_seq`.
+pub fn build_model(
+    store: &mut SqliteStore,
+    max_seq: u64,
+    day: NaiveDate,
+    compiled_at: FuzzyDate,
+) -> Result<ReportModel, StoreError> {
+    // The report reads waves, plans and matters, never the timeline-only facts: the programme
+    // from its checkpoints is enough, and its cost does not grow with operational streams.
+    let projection = replay::programme(store, max_seq)?;
+    let material = material(store, max_seq, day)?;
     let view = projection.view(Some(day));
     let since = material.previous_report(day).unwrap_or(day - Days::new(7));
     let earlier = projection.view(Some(since));

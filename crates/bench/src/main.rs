@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 use lagesbild_model::{FuzzyDate, NewEvent};
 use lagesbild_render::report::{ReportFormat, ReportRenderer, TemplateSet};
 use lagesbild_store::{EventLog, EventRef, Filter, SqliteStore};
+use lagesbild_timeline::ReportModel;
 use rusqlite::Connection;
 use serde_json::{Value, json};
 
@@ -71,7 +72,8 @@ enum Command {
     ReplayOnly {
         #[arg(long)]
         db: PathBuf,
-        /// Folds the programme (without timeline-only facts) and the material instead.
+        /// Folds the programme (without timeline-only facts) in memory and rebuilds the
+        /// material index in DB instead.
         #[arg(long)]
         programme: bool,
     },
@@ -314,21 +316,84 @@ fn queries_and_report(
     row["known_at_ms_p50"] = json!(percentile(&known_at_ms, 0.5));
     row["known_at_ms_p99"] = json!(percentile(&known_at_ms, 0.99));
     if !cli.no_report {
-        // The weekly report as of the last day of the history.
-        let day = synth::day_of(n - 1, n);
-        let compiled_at = FuzzyDate::Minute(day.and_hms_opt(12, 0, 0).context("a time")?);
+        report(cli, store, n, head, row)?;
+    }
+    Ok(())
+}
+
+/// The weekly report as of the last day of the history: the first (which builds the material
+/// index from the whole log), then warm ones (the index is current), then a week's worth of new
+/// events and the report again (the index folds only those), and the same report with the
+/// material folded from the log, as before the index, for the ratio.
+fn report(cli: &Cli, store: &mut SqliteStore, n: usize, head: u64, row: &mut Value) -> Result<()> {
+    let day = synth::last_day(n, cli.seed);
+    let compiled_at = FuzzyDate::Minute(day.and_hms_opt(12, 0, 0).context("a time")?);
+    let timed = |store: &mut SqliteStore, head: u64| -> Result<(f64, ReportModel)> {
         let started = Instant::now();
         let model = replay::build_model(store, head, day, compiled_at)?;
-        let report_model_s = started.elapsed().as_secs_f64();
-        let renderer = ReportRenderer::new(TemplateSet::embedded(), ReportFormat::Markdown)?;
-        let started = Instant::now();
-        let markdown = renderer.render(&model, ReportFormat::Markdown)?;
-        let render_s = started.elapsed().as_secs_f64();
-
-        row["report_model_ms"] = json!(report_model_s * 1e3);
-        row["render_md_ms"] = json!(render_s * 1e3);
-        row["report_md_bytes"] = json!(markdown.len());
+        Ok((started.elapsed().as_secs_f64() * 1e3, model))
+    };
+    store.drop_material()?;
+    let (first_ms, model) = timed(store, head)?;
+    let mut warm_ms = Vec::new();
+    for _ in 0..cli.queries.max(3) {
+        let (ms, again) = timed(store, head)?;
+        if again != model {
+            bail!("the report changed between two builds of the same log position");
+        }
+        warm_ms.push(ms);
     }
+    warm_ms.sort_by(f64::total_cmp);
+
+    let started = Instant::now();
+    let material = replay::fold_material(store, head)?;
+    let projection = replay::programme(store, head)?;
+    let view = projection.view(Some(day));
+    let since = material.previous_report(day).unwrap_or(day - Days::new(7));
+    let mut folded = lagesbild_timeline::build_report(
+        &material,
+        &view,
+        &projection.view(Some(since)),
+        day,
+        compiled_at,
+    );
+    folded.log_seq = head;
+    let folded_ms = started.elapsed().as_secs_f64() * 1e3;
+    if folded != model {
+        bail!("the report from the material index differs from the folded one");
+    }
+    drop(material);
+
+    let renderer = ReportRenderer::new(TemplateSet::embedded(), ReportFormat::Markdown)?;
+    let started = Instant::now();
+    let markdown = renderer.render(&model, ReportFormat::Markdown)?;
+    let render_s = started.elapsed().as_secs_f64();
+
+    // A week's worth of new events at the rate of this history (the last week's events again,
+    // without their keys), then the report again.
+    let week = u64::try_from(n * 7 / synth::SPAN_DAYS).unwrap_or(1).max(1);
+    let tail: Vec<NewEvent> = store
+        .read_page(&Filter::default(), head.saturating_sub(week), BATCH * 1_000)?
+        .into_iter()
+        .map(|e| NewEvent {
+            key: None,
+            ..e.event
+        })
+        .collect();
+    for batch in tail.chunks(BATCH) {
+        store.append(batch.to_vec(), &[])?;
+    }
+    let new_head = store.head()?.seq;
+    let (after_week_ms, _) = timed(store, new_head)?;
+
+    row["report_first_ms"] = json!(first_ms);
+    row["report_model_ms"] = json!(percentile(&warm_ms, 0.5));
+    row["report_model_ms_p99"] = json!(percentile(&warm_ms, 0.99));
+    row["report_after_week_ms"] = json!(after_week_ms);
+    row["report_week_events"] = json!(week);
+    row["report_folded_ms"] = json!(folded_ms);
+    row["render_md_ms"] = json!(render_s * 1e3);
+    row["report_md_bytes"] = json!(markdown.len());
     Ok(())
 }
 
@@ -414,13 +479,17 @@ fn child_peak_kib(db: &Path, programme: bool) -> Result<u64> {
 }
 
 fn replay_only(db: &Path, programme: bool) -> Result<()> {
-    let store = SqliteStore::open_read_only(db)?;
-    let (projection, material, count) = if programme {
-        replay::programme_replay(&store)?
+    let count = if programme {
+        let mut store = SqliteStore::open(db)?;
+        let (projection, count) = replay::programme_replay(&mut store)?;
+        std::hint::black_box(&projection);
+        count
     } else {
-        replay::full_replay(&store)?
+        let store = SqliteStore::open_read_only(db)?;
+        let (projection, material, count) = replay::full_replay(&store)?;
+        std::hint::black_box((&projection, &material));
+        count
     };
-    std::hint::black_box((&projection, &material));
     println!("events={count}");
     println!("vmhwm_kib={}", peak_rss_kib()?);
     Ok(())
@@ -546,6 +615,17 @@ fn print_table(rows: &[Value]) {
             f(large, "report_model_ms"),
             f(large, "report_model_ms") / f(small, "report_model_ms"),
         );
+        println!(
+            "report: first (builds the material index) {:.1} / {:.1} ms; after a week of new events {:.1} / {:.1} ms ({:.1}x); material folded from the log {:.1} / {:.1} ms ({:.1}x)",
+            f(small, "report_first_ms"),
+            f(large, "report_first_ms"),
+            f(small, "report_after_week_ms"),
+            f(large, "report_after_week_ms"),
+            f(large, "report_after_week_ms") / f(small, "report_after_week_ms"),
+            f(small, "report_folded_ms"),
+            f(large, "report_folded_ms"),
+            f(large, "report_folded_ms") / f(small, "report_folded_ms"),
+        );
     }
     if let (Some(small), Some(large)) = (rows.first(), rows.last()) {
         println!(
@@ -555,7 +635,7 @@ fn print_table(rows: &[Value]) {
             f(large, "replay_peak_rss_kib") / f(small, "replay_peak_rss_kib"),
         );
         println!(
-            "peak memory of a replay of the programme and material, largest / smallest: {:.0} / {:.0} KiB = {:.2}x",
+            "peak memory of a replay of the programme (in memory) and the material (into its index), largest / smallest: {:.0} / {:.0} KiB = {:.2}x",
             f(large, "programme_replay_peak_rss_kib"),
             f(small, "programme_replay_peak_rss_kib"),
             f(large, "programme_replay_peak_rss_kib") / f(small, "programme_replay_peak_rss_kib"),

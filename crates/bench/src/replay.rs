@@ -10,27 +10,34 @@ const PAGE: usize = 2_000;
 
 /// The shared use cases, as the binary runs them.
 pub use lagesbild_app::replay::{CHECKPOINT_NAME, programme, projection};
-pub use lagesbild_app::report::build_model;
+pub use lagesbild_app::report::{build_model, fold_material};
 
 /// A full replay from the first event, without checkpoints: the projection and the report's
 /// material folded in one pass over the log. Returns how many events were read.
 pub fn full_replay(store: &SqliteStore) -> Result<(Projection, Material, u64)> {
-    replay_all(store, Projection::apply)
-}
-
-/// A full replay of the state the application keeps across queries: the programme without the
-/// timeline-only facts (what checkpoints hold) and the report's material, in one pass.
-pub fn programme_replay(store: &SqliteStore) -> Result<(Projection, Material, u64)> {
-    replay_all(store, Projection::apply_programme)
-}
-
-/// Every event, page by page, through `fold` and into the report's material.
-fn replay_all(
-    store: &SqliteStore,
-    fold: impl Fn(&mut Projection, &StoredEvent),
-) -> Result<(Projection, Material, u64)> {
     let mut projection = Projection::new();
     let mut material = Material::new();
+    let count = for_each_event(store, |event| {
+        projection.apply(event);
+        material.apply(event);
+    })?;
+    Ok((projection, material, count))
+}
+
+/// A full replay of the state the application keeps across queries, from nothing: the
+/// programme without the timeline-only facts (what checkpoints hold), folded in memory, and the
+/// report's material, folded into its index in the database (emptied first). Returns the
+/// programme and how many events were read.
+pub fn programme_replay(store: &mut SqliteStore) -> Result<(Projection, u64)> {
+    let mut projection = Projection::new();
+    let count = for_each_event(store, |event| projection.apply_programme(event))?;
+    store.drop_material()?;
+    lagesbild_app::material::catch_up(store)?;
+    Ok((projection, count))
+}
+
+/// Every event, page by page, in log order; returns how many there were.
+fn for_each_event(store: &SqliteStore, mut fold: impl FnMut(&StoredEvent)) -> Result<u64> {
     let filter = Filter::default();
     let mut after = 0;
     let mut count = 0;
@@ -38,14 +45,11 @@ fn replay_all(
         let page = store.read_page(&filter, after, PAGE)?;
         let Some(last) = page.last() else { break };
         after = last.seq;
-        for event in &page {
-            fold(&mut projection, event);
-            material.apply(event);
-        }
+        page.iter().for_each(&mut fold);
         count += page.len() as u64;
         if page.len() < PAGE {
             break;
         }
     }
-    Ok((projection, material, count))
+    Ok(count)
 }

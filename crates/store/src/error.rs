@@ -50,6 +50,11 @@ pub enum StoreError {
     #[error("restore needs an empty database; this one holds {count} events")]
     NotEmpty { count: u64 },
 
+    /// A row of a cache beside the log (the material index) cannot be read. The log is not
+    /// affected; the cache is rebuilt from it.
+    #[error("a cache beside the log is damaged: {0}")]
+    CacheDamaged(String),
+
     #[error("storage: {0}")]
     Storage(#[from] rusqlite::Error),
 }

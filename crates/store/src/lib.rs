@@ -5,9 +5,11 @@
 //! look one event up, the head, verify. A PostgreSQL backend would implement the same trait.
 
 mod error;
+mod material;
 mod sqlite;
 
 pub use error::StoreError;
+pub use material::{MaterialOrder, MaterialQuery, MaterialRow, MaterialWriter};
 pub use sqlite::{BUSY_TIMEOUT_DEFAULT, SUPPORTED_SCHEMA_VERSION, SqliteStore};
 
 use chrono::NaiveDate;

@@ -25,13 +25,17 @@ use crate::{
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../schema/001_events.sql")),
     (2, include_str!("../schema/002_checkpoints.sql")),
+    (3, include_str!("../schema/003_material.sql")),
 ];
 
 /// The newest schema version this program reads and writes.
-pub const SUPPORTED_SCHEMA_VERSION: i64 = 2;
+pub const SUPPORTED_SCHEMA_VERSION: i64 = 3;
 
 /// The schema version that added the checkpoints table.
 const CHECKPOINTS_SCHEMA_VERSION: i64 = 2;
+
+/// The schema version that added the report material's index.
+pub(crate) const MATERIAL_SCHEMA_VERSION: i64 = 3;
 
 /// How long a writer waits for another to finish before giving up, in milliseconds. Long enough
 /// for a million-event import batch of another process to commit, short enough that a stuck
@@ -47,9 +51,9 @@ const COLUMNS: &str = "seq, stream, stream_version, key, kind, occurred, occurre
 type Clock = Box<dyn Fn() -> DateTime<Utc> + Send>;
 
 pub struct SqliteStore {
-    conn: Connection,
+    pub(crate) conn: Connection,
     clock: Clock,
-    busy_timeout_ms: u64,
+    pub(crate) busy_timeout_ms: u64,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -112,7 +116,7 @@ impl SqliteStore {
         Ok(store)
     }
 
-    fn schema_version(&self) -> Result<i64, StoreError> {
+    pub(crate) fn schema_version(&self) -> Result<i64, StoreError> {
         Ok(self
             .conn
             .query_row("PRAGMA user_version", [], |row| row.get(0))?)
@@ -196,6 +200,7 @@ impl SqliteStore {
         }
         // Checkpoints describe the log that was here; the restored one is another.
         tx.execute("DELETE FROM checkpoints", [])?;
+        crate::material::clear(&tx)?;
         let mut checker = ChainChecker::default();
         let mut restored = 0;
         {
@@ -294,14 +299,22 @@ impl SqliteStore {
     }
 
     fn read_rows(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<StoredEvent>, StoreError> {
-        let mut statement = self.conn.prepare_cached(sql)?;
-        let mut rows = statement.query(rusqlite::params_from_iter(params.iter()))?;
-        let mut events = Vec::new();
-        while let Some(row) = rows.next()? {
-            events.push(stored_from_row(row)?);
-        }
-        Ok(events)
+        read_rows_in(&self.conn, sql, params)
     }
+}
+
+fn read_rows_in(
+    conn: &Connection,
+    sql: &str,
+    params: &[SqlValue],
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query(rusqlite::params_from_iter(params.iter()))?;
+    let mut events = Vec::new();
+    while let Some(row) = rows.next()? {
+        events.push(stored_from_row(row)?);
+    }
+    Ok(events)
 }
 
 fn insert_sql() -> String {
@@ -336,18 +349,18 @@ fn insert_row(
     Ok(())
 }
 
-fn to_i64(value: u64) -> i64 {
+pub(crate) fn to_i64(value: u64) -> i64 {
     i64::try_from(value).expect("sequence numbers stay below 2^63")
 }
 
 /// A sequence number a caller asks about, as SQLite holds it; `None` above `i64::MAX`, where no
 /// event can be. Callers' numbers come from users (`show 18446744073709551615`) and must not
 /// panic.
-fn seq_param(value: u64) -> Option<i64> {
+pub(crate) fn seq_param(value: u64) -> Option<i64> {
     i64::try_from(value).ok()
 }
 
-fn to_u64(value: i64) -> u64 {
+pub(crate) fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
@@ -653,54 +666,7 @@ impl EventLog for SqliteStore {
         after_seq: u64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let Some(after_seq) = seq_param(after_seq) else {
-            return Ok(Vec::new());
-        };
-        let limit_param = SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX));
-        let mut upto = None;
-        if filter.kinds.len() > 1 {
-            // `kind IN (a, b, …) ORDER BY seq` makes SQLite read every remaining row of those
-            // kinds from the `(kind, seq)` index and sort them, for every page: quadratic in the
-            // log. Instead find the page's last seq with one index range per kind (each reads at
-            // most `limit` entries), then read the rows up to it.
-            let mut seqs = Vec::new();
-            for kind in &filter.kinds {
-                let (conditions, mut params) = conditions(filter, std::slice::from_ref(kind));
-                params.insert(0, SqlValue::Integer(after_seq));
-                params.push(limit_param.clone());
-                let sql = format!(
-                    "SELECT seq FROM events WHERE seq > ?{conditions} ORDER BY seq LIMIT ?"
-                );
-                let mut statement = self.conn.prepare_cached(&sql)?;
-                let found = statement
-                    .query_map(rusqlite::params_from_iter(params.iter()), |row| {
-                        row.get::<_, i64>(0)
-                    })?
-                    .collect::<Result<Vec<i64>, _>>()
-                    .map_err(|e| self.sql_error(e))?;
-                seqs.extend(found);
-            }
-            seqs.sort_unstable();
-            seqs.dedup();
-            seqs.truncate(limit);
-            let Some(&last) = seqs.last() else {
-                return Ok(Vec::new());
-            };
-            upto = Some(last);
-        }
-        let (conditions, mut params) = conditions(filter, &filter.kinds);
-        params.insert(0, SqlValue::Integer(after_seq));
-        let mut sql = format!("SELECT {COLUMNS} FROM events WHERE seq > ?{conditions}");
-        if let Some(last) = upto {
-            sql.push_str(" AND seq <= ?");
-            params.push(SqlValue::Integer(last));
-        }
-        sql.push_str(" ORDER BY seq LIMIT ?");
-        params.push(limit_param);
-        self.read_rows(&sql, &params).map_err(|e| match e {
-            StoreError::Storage(e) => self.sql_error(e),
-            other => other,
-        })
+        read_page_in(&self.conn, self.busy_timeout_ms, filter, after_seq, limit)
     }
 
     fn event(&self, which: &EventRef) -> Result<Option<StoredEvent>, StoreError> {
@@ -758,6 +724,64 @@ impl EventLog for SqliteStore {
     }
 }
 
+/// A page of the events `filter` selects after `after_seq`, in log order, read through `conn`
+/// (the store's connection, or a transaction on it).
+pub(crate) fn read_page_in(
+    conn: &Connection,
+    busy_timeout_ms: u64,
+    filter: &Filter,
+    after_seq: u64,
+    limit: usize,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let Some(after_seq) = seq_param(after_seq) else {
+        return Ok(Vec::new());
+    };
+    let limit_param = SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX));
+    let mut upto = None;
+    if filter.kinds.len() > 1 {
+        // `kind IN (a, b, …) ORDER BY seq` makes SQLite read every remaining row of those
+        // kinds from the `(kind, seq)` index and sort them, for every page: quadratic in the
+        // log. Instead find the page's last seq with one index range per kind (each reads at
+        // most `limit` entries), then read the rows up to it.
+        let mut seqs = Vec::new();
+        for kind in &filter.kinds {
+            let (conditions, mut params) = conditions(filter, std::slice::from_ref(kind));
+            params.insert(0, SqlValue::Integer(after_seq));
+            params.push(limit_param.clone());
+            let sql =
+                format!("SELECT seq FROM events WHERE seq > ?{conditions} ORDER BY seq LIMIT ?");
+            let mut statement = conn.prepare_cached(&sql)?;
+            let found = statement
+                .query_map(rusqlite::params_from_iter(params.iter()), |row| {
+                    row.get::<_, i64>(0)
+                })?
+                .collect::<Result<Vec<i64>, _>>()
+                .map_err(|e| StoreError::from_sqlite(e, busy_timeout_ms))?;
+            seqs.extend(found);
+        }
+        seqs.sort_unstable();
+        seqs.dedup();
+        seqs.truncate(limit);
+        let Some(&last) = seqs.last() else {
+            return Ok(Vec::new());
+        };
+        upto = Some(last);
+    }
+    let (conditions, mut params) = conditions(filter, &filter.kinds);
+    params.insert(0, SqlValue::Integer(after_seq));
+    let mut sql = format!("SELECT {COLUMNS} FROM events WHERE seq > ?{conditions}");
+    if let Some(last) = upto {
+        sql.push_str(" AND seq <= ?");
+        params.push(SqlValue::Integer(last));
+    }
+    sql.push_str(" ORDER BY seq LIMIT ?");
+    params.push(limit_param);
+    read_rows_in(conn, &sql, &params).map_err(|e| match e {
+        StoreError::Storage(e) => StoreError::from_sqlite(e, busy_timeout_ms),
+        other => other,
+    })
+}
+
 /// The SQL conditions of `filter` (with `kinds` in place of its kinds), each starting with
 /// " AND ", and their parameters in order.
 fn conditions(filter: &Filter, kinds: &[String]) -> (String, Vec<SqlValue>) {
@@ -796,7 +820,7 @@ fn conditions(filter: &Filter, kinds: &[String]) -> (String, Vec<SqlValue>) {
     (sql, params)
 }
 
-fn head_of(conn: &Connection) -> Result<Head, StoreError> {
+pub(crate) fn head_of(conn: &Connection) -> Result<Head, StoreError> {
     let head = conn
         .query_row(
             "SELECT seq, hash, recorded_at FROM events ORDER BY seq DESC LIMIT 1",

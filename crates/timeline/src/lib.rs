@@ -13,9 +13,9 @@ pub use projection::{
     is_report_material, is_timeline_only,
 };
 pub use report::{
-    ACTIONS_WINDOW_DAYS, ActionLine, FigureLine, LinkLine, Material, MaterialItem, MatterLine,
-    NewSince, NoteLine, PersonLine, ReportModel, SourceLine, WaveLine, build_report, iso_week,
-    week_start,
+    ACTIONS_WINDOW_DAYS, ActionLine, FigureLine, LinkLine, Material, MaterialItem, MaterialKey,
+    MatterLine, NewSince, NoteLine, PersonLine, ReportModel, SourceLine, WaveLine, build_report,
+    iso_week, material_class, week_start,
 };
 pub use view::{
     Budget, Matter, MatterCategory, PlanPoint, PlanRevision, PlannedWaveView, StatusChange,

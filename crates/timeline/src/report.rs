@@ -6,7 +6,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Datelike, Days, NaiveDate};
-use lagesbild_model::kinds::Listing;
+use lagesbild_model::kinds::{EventCorrected, Listing};
 use lagesbild_model::{EventData, FuzzyDate, Section, Source, StoredEvent};
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +32,117 @@ pub struct MaterialItem {
     pub retracted: Option<Amendment>,
 }
 
+/// The classes of report material, by how the report looks an item up for a day; see
+/// [`MaterialItem::key`].
+pub mod material_class {
+    /// A situation note for its own week.
+    pub const NOTE_DATED: &str = "note_dated";
+    /// A situation note in force from its day on.
+    pub const NOTE_STANDING: &str = "note_standing";
+    /// A situation note in force from its day until its `until`.
+    pub const NOTE_UNTIL: &str = "note_until";
+    /// A communication for *Kommunikativa åtgärder*, listed for a week.
+    pub const COMMUNICATION: &str = "communication";
+    /// A collected link, listed from its day on.
+    pub const COLLECTED: &str = "collected";
+    /// A published report; named by its report date.
+    pub const REPORT: &str = "report";
+    /// A role assignment.
+    pub const ROLE: &str = "role";
+    /// A figure's value; named by the figure.
+    pub const FIGURE: &str = "figure";
+    /// Not report material; no report reads it.
+    pub const OTHER: &str = "other";
+}
+
+/// Where an item of material sits in an index that a report for one day can query without
+/// reading the rest: its class, a name within it (a figure's id, a report's date, or empty) and
+/// the days it covers (its first day, and the last day it is in force: a note's `until`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MaterialKey {
+    pub class: &'static str,
+    pub name: String,
+    pub first_day: NaiveDate,
+    pub last_day: NaiveDate,
+}
+
+impl MaterialItem {
+    /// The item a report-material event adds; `None` for every other kind.
+    pub fn from_event(event: &StoredEvent) -> Option<MaterialItem> {
+        let e = &event.event;
+        is_report_material(e.data.kind()).then(|| MaterialItem {
+            seq: event.seq,
+            key: e.key.as_ref().map(ToString::to_string),
+            occurred: e.occurred,
+            summary: e.summary.to_string(),
+            source: e.source.clone(),
+            data: e.data.clone(),
+            retracted: None,
+        })
+    }
+
+    /// The item as `correction` leaves it (not retracted); `None` if the correction does not
+    /// apply, which the store's checks on append rule out.
+    pub fn corrected_by(&self, correction: &EventCorrected) -> Option<MaterialItem> {
+        let fixed = corrected(
+            correction,
+            self.occurred,
+            &self.summary,
+            &self.source,
+            &self.data,
+        )?;
+        Some(MaterialItem {
+            seq: self.seq,
+            key: self.key.clone(),
+            occurred: fixed.occurred,
+            summary: fixed.summary.to_string(),
+            source: fixed.source,
+            data: fixed.data,
+            retracted: None,
+        })
+    }
+
+    /// The item's place in a material index. [`build_report`] for a day reads, of each class:
+    /// dated notes of the day's week, standing notes and collected links from before it, notes
+    /// whose `until` reaches it, communications and reports of the seven days before it, the
+    /// latest report dated before it, every role, and per figure its first item and its latest
+    /// as of the day and as of the previous report.
+    pub fn key(&self) -> MaterialKey {
+        let first_day = self.occurred.first_day();
+        let (class, name, last_day) = match &self.data {
+            EventData::SituationNoted(n) if n.standing => {
+                (material_class::NOTE_STANDING, String::new(), first_day)
+            }
+            EventData::SituationNoted(n) => match &n.until {
+                Some(until) => (material_class::NOTE_UNTIL, String::new(), until.last_day()),
+                None => (material_class::NOTE_DATED, String::new(), first_day),
+            },
+            EventData::CommunicationPublished(c) if c.listing == Listing::Collected => {
+                (material_class::COLLECTED, String::new(), first_day)
+            }
+            EventData::CommunicationPublished(_) => {
+                (material_class::COMMUNICATION, String::new(), first_day)
+            }
+            EventData::ReportPublished(r) => (
+                material_class::REPORT,
+                r.report_date.first_day().to_string(),
+                first_day,
+            ),
+            EventData::FigureReported(f) => {
+                (material_class::FIGURE, f.figure.to_string(), first_day)
+            }
+            EventData::RoleAssigned(_) => (material_class::ROLE, String::new(), first_day),
+            _ => (material_class::OTHER, String::new(), first_day),
+        };
+        MaterialKey {
+            class,
+            name,
+            first_day,
+            last_day,
+        }
+    }
+}
+
 impl Material {
     pub fn new() -> Material {
         Material::default()
@@ -41,22 +152,30 @@ impl Material {
         self.last_seq
     }
 
+    /// Material made of chosen items, for a report that needs only some: the items a
+    /// [`MaterialKey`] index finds for a day (see [`MaterialItem::key`]). `last_seq` is the log
+    /// position the items are known at.
+    pub fn from_items(items: impl IntoIterator<Item = MaterialItem>, last_seq: u64) -> Material {
+        Material {
+            last_seq,
+            items: items.into_iter().map(|item| (item.seq, item)).collect(),
+        }
+    }
+
     pub fn apply(&mut self, event: &StoredEvent) {
         if event.seq <= self.last_seq {
             return;
         }
         self.last_seq = event.seq;
-        let e = &event.event;
-        match &e.data {
+        match &event.event.data {
             EventData::EventCorrected(c) => {
                 if let Some(item) = c.target.seq.and_then(|s| self.items.get_mut(&s))
-                    && let Some(fixed) =
-                        corrected(c, item.occurred, &item.summary, &item.source, &item.data)
+                    && let Some(fixed) = item.corrected_by(c)
                 {
-                    item.occurred = fixed.occurred;
-                    item.summary = fixed.summary.to_string();
-                    item.source = fixed.source;
-                    item.data = fixed.data;
+                    *item = MaterialItem {
+                        retracted: item.retracted.take(),
+                        ..fixed
+                    };
                 }
             }
             EventData::EventRetracted(r) => {
@@ -68,21 +187,11 @@ impl Material {
                     });
                 }
             }
-            data if is_report_material(data.kind()) => {
-                self.items.insert(
-                    event.seq,
-                    MaterialItem {
-                        seq: event.seq,
-                        key: e.key.as_ref().map(ToString::to_string),
-                        occurred: e.occurred,
-                        summary: e.summary.to_string(),
-                        source: e.source.clone(),
-                        data: data.clone(),
-                        retracted: None,
-                    },
-                );
+            _ => {
+                if let Some(item) = MaterialItem::from_event(event) {
+                    self.items.insert(event.seq, item);
+                }
             }
-            _ => {}
         }
     }
 
