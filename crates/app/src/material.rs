@@ -123,7 +123,12 @@ fn decode(row: &MaterialRow) -> Result<MaterialItem, StoreError> {
 /// index that is up to date (see [`catch_up`]).
 pub fn for_day(store: &SqliteStore, known_at: u64, day: NaiveDate) -> Result<Material, StoreError> {
     let mut items: BTreeMap<u64, MaterialItem> = BTreeMap::new();
-    let query = |class| MaterialQuery::new(class, known_at);
+    // Classes without names are looked up by name "" all the same, so that a range of days is
+    // found through the `(class, name, first_day)` index.
+    let query = |class| MaterialQuery {
+        name: Some(""),
+        ..MaterialQuery::new(class, known_at)
+    };
     let window_start = day - Days::new(ACTIONS_WINDOW_DAYS);
 
     // Notes: the day's week, those in force until a day that reaches it, and standing ones.
@@ -157,10 +162,15 @@ pub fn for_day(store: &SqliteStore, known_at: u64, day: NaiveDate) -> Result<Mat
         )?;
     }
     // The week's communications and reports, and the latest report dated before the day.
-    for class in [material_class::COMMUNICATION, material_class::REPORT] {
+    for (class, name) in [
+        (material_class::COMMUNICATION, Some("")),
+        // Reports are named by their date.
+        (material_class::REPORT, None),
+    ] {
         add(
             &mut items,
             store.material_rows(&MaterialQuery {
+                name,
                 first_day_from: Some(window_start),
                 first_day_to: Some(day),
                 ..query(class)
@@ -174,7 +184,7 @@ pub fn for_day(store: &SqliteStore, known_at: u64, day: NaiveDate) -> Result<Mat
             name_below: Some(&day_name),
             order: MaterialOrder::NameDescending,
             limit: Some(1),
-            ..query(material_class::REPORT)
+            ..MaterialQuery::new(material_class::REPORT, known_at)
         })?,
     )?;
     let previous = Material::from_items(items.values().cloned(), known_at).previous_report(day);

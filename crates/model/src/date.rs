@@ -99,6 +99,14 @@ fn parse_two_digits(text: &str, what: &str, input: &str) -> Result<u32, DateErro
 impl FuzzyDate {
     /// Parses the canonical forms and the Swedish seasons people type.
     pub fn parse(input: &str) -> Result<FuzzyDate, DateError> {
+        match FuzzyDate::parse_canonical(input) {
+            Some(date) => Ok(date),
+            None => FuzzyDate::parse_any(input),
+        }
+    }
+
+    /// Every form [`FuzzyDate::parse`] accepts, with the reason for a refusal.
+    fn parse_any(input: &str) -> Result<FuzzyDate, DateError> {
         let text = input.trim();
         if text.is_empty() {
             return Err(date_error(input, format!("it is empty; {FORMS}")));
@@ -124,6 +132,62 @@ impl FuzzyDate {
             return Ok(FuzzyDate::Minute(day.and_time(time)));
         }
         FuzzyDate::parse_numeric(text, input)
+    }
+
+    /// The canonical forms alone (`2019`, `2019-H2`, `2019-10`, `2019-10-08`,
+    /// `2019-10-08T05:30`), read by position without allocating: every date the log stores, and
+    /// most that people write. `None` for anything else, which [`FuzzyDate::parse`] then reads
+    /// (or refuses) the long way; for what this accepts, the long way gives the same date.
+    fn parse_canonical(text: &str) -> Option<FuzzyDate> {
+        let bytes = text.as_bytes();
+        let number = |range: std::ops::Range<usize>| -> Option<u32> {
+            bytes.get(range)?.iter().try_fold(0u32, |value, &b| {
+                b.is_ascii_digit().then(|| value * 10 + u32::from(b - b'0'))
+            })
+        };
+        let year = i32::try_from(number(0..4)?).ok()?;
+        if !(YEAR_MIN..=YEAR_MAX).contains(&year) {
+            return None;
+        }
+        if bytes.len() == 4 {
+            return Some(FuzzyDate::Year(year));
+        }
+        if bytes[4] != b'-' {
+            return None;
+        }
+        match &bytes[5..] {
+            b"H1" => {
+                return Some(FuzzyDate::Half {
+                    year,
+                    half: Half::Spring,
+                });
+            }
+            b"H2" => {
+                return Some(FuzzyDate::Half {
+                    year,
+                    half: Half::Autumn,
+                });
+            }
+            _ => {}
+        }
+        let month = number(5..7)?;
+        if bytes.len() == 7 {
+            return (1..=12)
+                .contains(&month)
+                .then_some(FuzzyDate::Month { year, month });
+        }
+        if bytes[7] != b'-' {
+            return None;
+        }
+        let day = NaiveDate::from_ymd_opt(year, month, number(8..10)?)?;
+        if bytes.len() == 10 {
+            return Some(FuzzyDate::Day(day));
+        }
+        if bytes.len() != 16 || bytes[10] != b'T' || bytes[13] != b':' {
+            return None;
+        }
+        let time = NaiveTime::from_hms_opt(number(11..13)?, number(14..16)?, 0)?;
+        Some(FuzzyDate::Minute(day.and_time(time)))
     }
 
     fn parse_numeric(text: &str, input: &str) -> Result<FuzzyDate, DateError> {
@@ -273,26 +337,84 @@ impl fmt::Display for MonthSpan {
 impl fmt::Display for FuzzyDate {
     /// The canonical form, which [`FuzzyDate::parse`] reads back to the same value.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FuzzyDate::Year(year) => write!(f, "{year:04}"),
-            FuzzyDate::Half { year, half } => {
-                write!(
+        if !(0..=9999).contains(&self.year()) {
+            // A year that needs a sign or more than four digits: the formatter's own forms.
+            return match self {
+                FuzzyDate::Year(year) => write!(f, "{year:04}"),
+                FuzzyDate::Half { year, half } => {
+                    write!(
+                        f,
+                        "{year:04}-{}",
+                        if *half == Half::Spring { "H1" } else { "H2" }
+                    )
+                }
+                FuzzyDate::Month { year, month } => write!(f, "{year:04}-{month:02}"),
+                FuzzyDate::Day(day) => write!(f, "{}", day.format("%Y-%m-%d")),
+                FuzzyDate::Minute(at) => write!(
                     f,
-                    "{year:04}-{}",
-                    if *half == Half::Spring { "H1" } else { "H2" }
-                )
-            }
-            FuzzyDate::Month { year, month } => write!(f, "{year:04}-{month:02}"),
-            FuzzyDate::Day(day) => write!(f, "{}", day.format("%Y-%m-%d")),
-            FuzzyDate::Minute(at) => write!(
-                f,
-                "{}T{:02}:{:02}",
-                at.date().format("%Y-%m-%d"),
-                at.hour(),
-                at.minute()
-            ),
+                    "{}T{:02}:{:02}",
+                    at.date().format("%Y-%m-%d"),
+                    at.hour(),
+                    at.minute()
+                ),
+            };
         }
+        // Digit by digit: every event the store appends and every view prints has dates.
+        let mut text = *b"YYYY-MM-DDTHH:MM";
+        let len = match *self {
+            FuzzyDate::Year(year) => write_year(&mut text, year),
+            FuzzyDate::Half { year, half } => {
+                write_year(&mut text, year);
+                text[5] = b'H';
+                text[6] = if half == Half::Spring { b'1' } else { b'2' };
+                7
+            }
+            FuzzyDate::Month { year, month } => {
+                write_year(&mut text, year);
+                write_digits(&mut text[5..7], month);
+                7
+            }
+            FuzzyDate::Day(day) => write_day(&mut text, day),
+            FuzzyDate::Minute(at) => {
+                write_day(&mut text, at.date());
+                write_digits(&mut text[11..13], at.hour());
+                write_digits(&mut text[14..16], at.minute());
+                16
+            }
+        };
+        f.write_str(std::str::from_utf8(&text[..len]).expect("ASCII digits"))
     }
+}
+
+/// Writes `value` into all of `out` as zero-padded decimal digits (`out.len()` of them).
+pub(crate) fn write_digits(out: &mut [u8], mut value: u32) {
+    for digit in out.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+/// Four digits of a year from 0 to 9999 at the start of `out`; 0 (nothing written) for any
+/// other year.
+fn write_year(out: &mut [u8], year: i32) -> usize {
+    match u32::try_from(year) {
+        Ok(year @ 0..=9999) => {
+            write_digits(&mut out[..4], year);
+            4
+        }
+        _ => 0,
+    }
+}
+
+/// `YYYY-MM-DD` into the first ten bytes of `out` (which hold the dashes already), as chrono's
+/// `%Y-%m-%d` writes it; 0 (nothing written) for a year outside 0..=9999.
+pub(crate) fn write_day(out: &mut [u8], day: NaiveDate) -> usize {
+    if write_year(out, day.year()) == 0 {
+        return 0;
+    }
+    write_digits(&mut out[5..7], day.month());
+    write_digits(&mut out[8..10], day.day());
+    10
 }
 
 impl Ord for FuzzyDate {
@@ -325,8 +447,18 @@ impl Serialize for FuzzyDate {
 
 impl<'de> Deserialize<'de> for FuzzyDate {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        FuzzyDate::parse(&text).map_err(serde::de::Error::custom)
+        // Read from the borrowed text where the input allows it: no String per date.
+        struct DateVisitor;
+        impl serde::de::Visitor<'_> for DateVisitor {
+            type Value = FuzzyDate;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<FuzzyDate, E> {
+                FuzzyDate::parse(text).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_string(DateVisitor)
     }
 }
 
@@ -438,9 +570,43 @@ mod tests {
             prop_assert_eq!(FuzzyDate::parse(&date.to_string()).unwrap(), date);
         }
 
+        /// Dates print as chrono's `%Y-%m-%d` and `{:04}` print them, for any year.
+        #[test]
+        fn dates_print_as_chrono_prints_them(days in -3_000_000i32..3_000_000, kind in 0u8..5, h in 0u32..24, m in 0u32..60) {
+            let day = NaiveDate::from_num_days_from_ce_opt(days).expect("in range");
+            let (year, month) = (day.year(), day.month());
+            let (date, expected) = match kind {
+                0 => (FuzzyDate::Year(year), format!("{year:04}")),
+                1 => (FuzzyDate::Half { year, half: Half::Autumn }, format!("{year:04}-H2")),
+                2 => (FuzzyDate::Month { year, month }, format!("{year:04}-{month:02}")),
+                3 => (FuzzyDate::Day(day), day.format("%Y-%m-%d").to_string()),
+                _ => {
+                    let at = day.and_hms_opt(h, m, 0).expect("a time");
+                    (FuzzyDate::Minute(at), format!("{}T{h:02}:{m:02}", day.format("%Y-%m-%d")))
+                }
+            };
+            prop_assert_eq!(date.to_string(), expected);
+        }
+
         #[test]
         fn parser_never_panics(text in "\\PC{0,40}") {
             let _ = FuzzyDate::parse(&text);
+        }
+
+        /// The fast path reads the canonical forms as the long way reads them, and every one of
+        /// them; the rest (seasons in lower case, spaces, refusals) is left to the long way.
+        #[test]
+        fn the_canonical_reader_agrees_with_the_long_way(text in "[0-9]{4}(-([Hh][0-3]|[0-9]{2}(-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:00)?)?)?))? ?") {
+            match FuzzyDate::parse_canonical(&text) {
+                Some(date) => {
+                    prop_assert_eq!(FuzzyDate::parse_any(&text), Ok(date));
+                    prop_assert_eq!(date.to_string(), text);
+                }
+                // Whatever is in canonical form takes the fast path.
+                None => prop_assert!(
+                    FuzzyDate::parse_any(&text).map_or(true, |date| date.to_string() != text)
+                ),
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -59,9 +59,10 @@ impl NewEvent {
     }
 
     /// The event's content as canonical JSON (RFC 8785): what idempotency compares and what
-    /// the store keeps.
+    /// the store keeps. Written from the typed event; the same text as
+    /// `canonical_json(&self.to_value())`.
     pub fn canonical_content(&self) -> String {
-        canonical_json(&self.to_value())
+        crate::canonical::to_canonical_string(self).expect("events always serialize to JSON")
     }
 
     pub fn to_value(&self) -> Value {
@@ -95,8 +96,22 @@ impl RecordedAt {
 }
 
 impl fmt::Display for RecordedAt {
+    /// The stored form, as chrono's `to_rfc3339_opts(SecondsFormat::Micros, true)` writes it,
+    /// digit by digit (every read of a projection prints the time); a leap second or a year
+    /// that needs a sign is left to chrono.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::Micros, true))
+        use crate::date::{write_day, write_digits};
+        let at = self.0.naive_utc();
+        let mut text = *b"YYYY-MM-DDTHH:MM:SS.ffffffZ";
+        let nanos = at.nanosecond();
+        if nanos >= 1_000_000_000 || write_day(&mut text, at.date()) == 0 {
+            return f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::Micros, true));
+        }
+        write_digits(&mut text[11..13], at.hour());
+        write_digits(&mut text[14..16], at.minute());
+        write_digits(&mut text[17..19], at.second());
+        write_digits(&mut text[20..26], nanos / 1_000);
+        f.write_str(std::str::from_utf8(&text).expect("ASCII digits"))
     }
 }
 
@@ -116,13 +131,14 @@ impl StoredEvent {
     /// The canonical envelope the chain hash covers: the content plus `seq`, `stream_version`,
     /// `recorded_at` and `schema`.
     pub fn canonical_envelope(&self) -> String {
-        envelope_json(
-            self.event.to_value(),
+        crate::trusted::content_and_envelope(
+            &self.event,
             self.seq,
             self.stream_version,
             &self.recorded_at,
             self.schema,
         )
+        .1
     }
 
     /// The full envelope with both hashes, as `log --format json` and `export` write it.
@@ -168,12 +184,20 @@ pub fn chain_hash(prev_hash: &str, canonical_envelope: &str) -> String {
     hasher.update(prev_hash.as_bytes());
     hasher.update(b"\n");
     hasher.update(canonical_envelope.as_bytes());
-    hex::encode(hasher.finalize())
+    digest_hex(&hasher.finalize())
 }
 
 /// SHA-256 of bytes, as lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    digest_hex(&Sha256::digest(bytes))
+}
+
+/// A SHA-256 digest as 64 lowercase hex digits, written into one buffer (`hex::encode` collects
+/// them a character at a time).
+fn digest_hex(digest: &[u8]) -> String {
+    let mut text = [0u8; 64];
+    hex::encode_to_slice(digest, &mut text).expect("a SHA-256 digest is 32 bytes");
+    String::from_utf8(text.to_vec()).expect("hex digits are ASCII")
 }
 
 /// Writes JSON in the canonical form of RFC 8785 (JCS) for the values events hold: object keys
@@ -883,6 +907,27 @@ mod tests {
         let error = parse_json_strict("{\"a\":1} x").unwrap_err();
         assert_eq!(error.field, "(json)");
         assert!(error.reason.starts_with("not valid JSON"), "{error}");
+    }
+
+    proptest::proptest! {
+        /// The stored form of a time is what chrono's RFC 3339 writer gives, leap seconds and
+        /// years with a sign included.
+        #[test]
+        fn recorded_at_prints_as_chrono_prints_it(
+            micros in -70_000_000_000_000_000i64..250_000_000_000_000_000,
+            leap in proptest::prelude::any::<bool>(),
+        ) {
+            let at = DateTime::from_timestamp_micros(micros).expect("in range");
+            let at = if leap {
+                at.with_nanosecond(1_000_000_000 + at.nanosecond() % 1_000_000_000).unwrap_or(at)
+            } else {
+                at
+            };
+            proptest::prop_assert_eq!(
+                RecordedAt(at).to_string(),
+                at.to_rfc3339_opts(SecondsFormat::Micros, true)
+            );
+        }
     }
 
     #[test]

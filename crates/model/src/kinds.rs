@@ -73,17 +73,30 @@ pub const KINDS: &[&str] = &[
     "event_retracted",
 ];
 
-/// Deserializes `data` as the struct of `kind`, keeping the path to a bad field (relative to
-/// `data`). Returns `None` for an unknown kind.
-pub(crate) fn data_for_kind(
-    kind: &str,
-    data: serde_json::Value,
-) -> Option<Result<EventData, serde_path_to_error::Error<serde_json::Error>>> {
-    fn de<T: serde::de::DeserializeOwned>(
-        data: serde_json::Value,
+/// Reads the data of one kind from some input: from a `serde_json::Value` keeping the path to a
+/// bad field ([`data_for_kind`]), or from stored text ([`crate::trusted`]).
+pub(crate) trait DataReader {
+    type Error;
+    fn read<T: serde::de::DeserializeOwned>(self) -> Result<T, Self::Error>;
+}
+
+/// `data` as a value, with the path to a bad field (relative to `data`) in the error.
+pub(crate) struct FromValue(pub serde_json::Value);
+
+impl DataReader for FromValue {
+    type Error = serde_path_to_error::Error<serde_json::Error>;
+    fn read<T: serde::de::DeserializeOwned>(self) -> Result<T, Self::Error> {
+        serde_path_to_error::deserialize(self.0)
+    }
+}
+
+/// Reads `data` as the struct of `kind`. Returns `None` for an unknown kind.
+pub(crate) fn read_data<R: DataReader>(kind: &str, data: R) -> Option<Result<EventData, R::Error>> {
+    fn de<T: serde::de::DeserializeOwned, R: DataReader>(
+        data: R,
         wrap: fn(T) -> EventData,
-    ) -> Result<EventData, serde_path_to_error::Error<serde_json::Error>> {
-        serde_path_to_error::deserialize(data).map(wrap)
+    ) -> Result<EventData, R::Error> {
+        data.read().map(wrap)
     }
     Some(match kind {
         "decision_made" => de(data, EventData::DecisionMade),
@@ -116,6 +129,15 @@ pub(crate) fn data_for_kind(
         "event_retracted" => de(data, EventData::EventRetracted),
         _ => return None,
     })
+}
+
+/// Deserializes `data` as the struct of `kind`, keeping the path to a bad field (relative to
+/// `data`). Returns `None` for an unknown kind.
+pub(crate) fn data_for_kind(
+    kind: &str,
+    data: serde_json::Value,
+) -> Option<Result<EventData, serde_path_to_error::Error<serde_json::Error>>> {
+    read_data(kind, FromValue(data))
 }
 
 impl EventData {

@@ -1,6 +1,7 @@
 //! The shared vocabulary of lagesbild: events and their kinds, fuzzy valid-time dates,
 //! validation with located errors, and the canonical encoding the hash chain covers. No I/O.
 
+mod canonical;
 pub mod date;
 pub mod event;
 pub mod kinds;

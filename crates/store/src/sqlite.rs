@@ -569,11 +569,12 @@ impl SqliteStore {
                     }
                 }
 
-                let value = event.to_value();
-                // The content and the envelope in one pass, with the seq and stream version the
-                // event gets if it is appended (both are discarded if it is already present).
+                // The content and the envelope in one pass, straight from the typed event (byte
+                // for byte its canonical JSON value's; tests in crates/model), with the seq and
+                // stream version the event gets if it is appended (both are discarded if it is
+                // already present).
                 let (content, envelope) = content_and_envelope(
-                    &value,
+                    &event,
                     seq + 1,
                     stream_version(&tx, &mut versions, event.stream.as_str())? + 1,
                     &recorded_at,

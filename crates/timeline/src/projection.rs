@@ -162,7 +162,8 @@ impl Projection {
 
     fn fold_one(&mut self, event: &StoredEvent, with_facts: bool) {
         let e = &event.event;
-        let recorded_at = event.recorded_at.to_string();
+        // Printed only for what is kept: report material, half of a busy log, is skipped.
+        let recorded_at = || event.recorded_at.to_string();
         match &e.data {
             EventData::EventCorrected(correction) => {
                 let Some(target) = correction
@@ -187,7 +188,7 @@ impl Projection {
                 }
                 target.corrections.push(Amendment {
                     seq: event.seq,
-                    recorded_at,
+                    recorded_at: recorded_at(),
                     reason: correction.reason.to_string(),
                 });
             }
@@ -199,7 +200,7 @@ impl Projection {
                 {
                     target.retracted = Some(Amendment {
                         seq: event.seq,
-                        recorded_at,
+                        recorded_at: recorded_at(),
                         reason: retraction.reason.to_string(),
                     });
                 }
@@ -211,11 +212,11 @@ impl Projection {
                     event.seq,
                     Entry {
                         seq: event.seq,
-                        key: e.key.as_ref().map(ToString::to_string),
-                        stream: e.stream.to_string(),
-                        recorded_at,
+                        key: e.key.as_ref().map(|key| key.as_str().to_owned()),
+                        stream: e.stream.as_str().to_owned(),
+                        recorded_at: recorded_at(),
                         occurred: e.occurred,
-                        summary: e.summary.to_string(),
+                        summary: e.summary.as_str().to_owned(),
                         source: e.source.clone(),
                         data: data.clone(),
                         corrections: Vec::new(),
