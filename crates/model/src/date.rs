@@ -313,6 +313,31 @@ impl FuzzyDate {
         MonthSpan {
             months: later.midpoint_month_index() - self.midpoint_month_index(),
             plus_minus: self.half_width_months() + later.half_width_months(),
+            at_least: false,
+        }
+    }
+
+    /// The date is a deadline or a planned date that has passed at `day` without the thing
+    /// happening: every day it covers lies before `day` (the deadline of "hösten 2025" is 31
+    /// December 2025, so it is overdue from 1 January 2026).
+    pub fn overdue_on(&self, day: NaiveDate) -> bool {
+        self.last_day() < day
+    }
+
+    /// The first day on which the date is overdue: the day after the last day it covers.
+    pub fn overdue_from(&self) -> NaiveDate {
+        self.last_day() + Days::new(1)
+    }
+
+    /// The slip from `self` to a thing that had still not happened on `day`: midpoint to the
+    /// month of `day`, with `self`'s uncertainty only (the day is exact), and marked
+    /// [`MonthSpan::at_least`] because it grows as long as the thing does not happen.
+    pub fn months_overdue_on(&self, day: NaiveDate) -> MonthSpan {
+        let day_index = i64::from(day.year()) * 12 + i64::from(day.month0());
+        MonthSpan {
+            months: day_index - self.midpoint_month_index(),
+            plus_minus: self.half_width_months(),
+            at_least: true,
         }
     }
 }
@@ -322,10 +347,17 @@ impl FuzzyDate {
 pub struct MonthSpan {
     pub months: i64,
     pub plus_minus: u32,
+    /// A lower bound that is still growing: the thing slipped to had not happened on the day
+    /// the span was measured to ([`FuzzyDate::months_overdue_on`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub at_least: bool,
 }
 
 impl fmt::Display for MonthSpan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.at_least {
+            f.write_str("≥ ")?;
+        }
         write!(f, "{:+}", self.months)?;
         if self.plus_minus > 0 {
             write!(f, " (±{})", self.plus_minus)?;
@@ -542,11 +574,36 @@ mod tests {
             span,
             MonthSpan {
                 months: 43,
-                plus_minus: 3
+                plus_minus: 3,
+                at_least: false,
             }
         );
         assert_eq!(span.to_string(), "+43 (±3)");
         assert_eq!(d("2024-H2").months_until(&d("2025-H2")).months, 12);
+    }
+
+    #[test]
+    fn a_planned_period_is_overdue_after_its_last_day_and_the_slip_grows() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let autumn = d("2025-H2");
+        assert!(
+            !autumn.overdue_on(day(2025, 12, 31)),
+            "the deadline is the last day"
+        );
+        assert!(autumn.overdue_on(day(2026, 1, 1)));
+        assert_eq!(autumn.overdue_from(), day(2026, 1, 1));
+        // Planned for autumn 2022 (midpoint October), still not started on 27 December 2024.
+        let e_services = d("2022-H2");
+        let at = |y, m, dd| e_services.months_overdue_on(day(y, m, dd));
+        assert_eq!(at(2024, 12, 27).to_string(), "≥ +26 (±3)");
+        assert_eq!(at(2025, 11, 1).months, 37);
+        // A month deadline: January 2025 is overdue from 1 February, exactly.
+        let january = d("2025-01");
+        assert!(!january.overdue_on(day(2025, 1, 31)));
+        assert_eq!(
+            january.months_overdue_on(day(2025, 11, 3)).to_string(),
+            "≥ +10"
+        );
     }
 
     #[test]

@@ -105,11 +105,16 @@ pub fn timeline_doc(view: &View, axes: &Axes) -> Doc {
     }
 }
 
-fn span(span: &Option<MonthSpan>) -> String {
-    match span {
-        Some(s) if s.plus_minus > 0 => format!("{:+} mån (±{})", s.months, s.plus_minus),
-        Some(s) => format!("{:+} mån", s.months),
-        None => "–".into(),
+/// "+43 mån (±3)"; a slip still growing (an overdue wave) is "minst +26 mån (±3)".
+pub fn span(span: &Option<MonthSpan>) -> String {
+    let Some(s) = span else {
+        return "–".into();
+    };
+    let at_least = if s.at_least { "minst " } else { "" };
+    if s.plus_minus > 0 {
+        format!("{at_least}{:+} mån (±{})", s.months, s.plus_minus)
+    } else {
+        format!("{at_least}{:+} mån", s.months)
     }
 }
 
@@ -162,7 +167,7 @@ pub fn waves_doc(view: &View, axes: &Axes, with_chart: bool) -> Doc {
         rows: view.waves.iter().map(wave_row).collect(),
     });
     blocks.push(Block::Paragraph(vec![text(
-        "Förskjutningen räknas från mitten av ett datums period (våren = april, hösten = oktober, ett år = juli) till faktisk start, eller till gällande plan om etappen inte har startat; ± anger osäkerheten som periodernas längd ger.",
+        "Förskjutningen räknas från mitten av ett datums period (våren = april, hösten = oktober, ett år = juli) till faktisk start, eller till gällande plan om etappen inte har startat. En etapp vars hela planerade period har passerat utan start är försenad; dess förskjutning räknas till dagen för läget och är ett minsta värde som växer (”minst”). ± anger osäkerheten som periodernas längd ger.",
     )]));
     blocks.push(Block::Heading(2, "Tidplaner".into()));
     let mut plan_rows = Vec::new();
@@ -199,7 +204,12 @@ pub fn waves_doc(view: &View, axes: &Axes, with_chart: bool) -> Doc {
             }
             line.push(')');
             if let Some(next) = &m.next_date {
-                line.push_str(&format!("; nästa datum {}", swedish::fuzzy(next)));
+                let label = if m.overdue_since.is_some() {
+                    "försenat: var"
+                } else {
+                    "nästa datum"
+                };
+                line.push_str(&format!("; {label} {}", swedish::fuzzy(next)));
                 if let Some(step) = &m.next_step {
                     line.push_str(&format!(": {step}"));
                 }

@@ -276,6 +276,12 @@ pub struct WaveLine {
     pub state_since: Option<FuzzyDate>,
     pub slip_months: Option<i64>,
     pub slip_plus_minus: Option<u32>,
+    /// The slip is a lower bound that grows with the report day: the wave is overdue.
+    #[serde(default)]
+    pub slip_at_least: bool,
+    /// The first day the wave was overdue (its planned period had passed without a start).
+    #[serde(default)]
+    pub overdue_since: Option<NaiveDate>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -286,6 +292,9 @@ pub struct MatterLine {
     pub party: Option<String>,
     pub next_date: Option<FuzzyDate>,
     pub next_step: Option<String>,
+    /// The next date had passed on the report day with the matter still open.
+    #[serde(default)]
+    pub overdue: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -548,6 +557,8 @@ pub fn build_report(
             state_since: w.state_since,
             slip_months: w.slip_vs_baseline.map(|s| s.months),
             slip_plus_minus: w.slip_vs_baseline.map(|s| s.plus_minus),
+            slip_at_least: w.slip_vs_baseline.is_some_and(|s| s.at_least),
+            overdue_since: w.overdue_since,
         })
         .collect();
     let open: Vec<&crate::view::Matter> = view.open_matters().collect();
@@ -560,6 +571,7 @@ pub fn build_report(
             party: m.party.clone(),
             next_date: m.next_date,
             next_step: m.next_step.clone(),
+            overdue: m.overdue_since.is_some(),
         })
         .collect();
     let mut sources: Vec<SourceLine> = Vec::new();

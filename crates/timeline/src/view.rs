@@ -14,6 +14,8 @@ use crate::projection::{Entry, Projection};
 #[serde(rename_all = "snake_case")]
 pub enum WaveState {
     Planned,
+    /// Planned, but the whole planned period had passed on the as-of day without a start.
+    Overdue,
     Started,
     Paused,
     Resumed,
@@ -26,6 +28,7 @@ impl WaveState {
     pub fn swedish(self) -> &'static str {
         match self {
             WaveState::Planned => "planerad",
+            WaveState::Overdue => "försenad",
             WaveState::Started => "startad",
             WaveState::Paused => "pausad",
             WaveState::Resumed => "återupptagen",
@@ -105,7 +108,11 @@ pub struct WaveStatus {
     pub actual_start: Option<FuzzyDate>,
     pub state: WaveState,
     pub state_since: Option<FuzzyDate>,
-    /// From the baseline to the actual start, or to the current plan if not started.
+    /// The first day on which the current plan's date had passed without a start (only for a
+    /// wave that is [`WaveState::Overdue`] on the as-of day).
+    pub overdue_since: Option<NaiveDate>,
+    /// From the baseline to the actual start, or to the current plan if not started; for an
+    /// overdue wave, to the as-of day, as a lower bound that grows with it.
     pub slip_vs_baseline: Option<MonthSpan>,
     /// From the previous plan to the actual start, or to the current plan.
     pub slip_vs_previous: Option<MonthSpan>,
@@ -147,6 +154,9 @@ pub struct Matter {
     pub outcome: Option<String>,
     pub next_date: Option<FuzzyDate>,
     pub next_step: Option<String>,
+    /// The first day on which the next date had passed with the matter still open (only when
+    /// that day is on or before the as-of day).
+    pub overdue_since: Option<NaiveDate>,
     pub history: Vec<TimelineEntry>,
 }
 
@@ -232,6 +242,7 @@ impl WaveBuilder {
                 actual_start: None,
                 state: WaveState::Planned,
                 state_since: None,
+                overdue_since: None,
                 slip_vs_baseline: None,
                 slip_vs_previous: None,
                 delays: Vec::new(),
@@ -251,8 +262,25 @@ impl WaveBuilder {
         });
     }
 
-    fn finish(mut self) -> WaveStatus {
+    fn finish(mut self, as_of: Option<NaiveDate>) -> WaveStatus {
         let s = &mut self.status;
+        // A planned wave whose planned period has passed on the as-of day without a start is
+        // overdue, and its slip runs to the as-of day (see docs/replay.md).
+        if let (WaveState::Planned, Some(day), Some(current)) = (s.state, as_of, &s.current)
+            && current.planned.overdue_on(day)
+        {
+            let since = current.planned.overdue_from();
+            s.state = WaveState::Overdue;
+            s.state_since = Some(FuzzyDate::Day(since));
+            s.overdue_since = Some(since);
+            s.slip_vs_baseline = s
+                .baseline
+                .as_ref()
+                .map(|b| b.planned.months_overdue_on(day));
+            s.slip_vs_previous = (s.plans.len() >= 2)
+                .then(|| s.plans[s.plans.len() - 2].planned.months_overdue_on(day));
+            return self.status;
+        }
         let reached = s.actual_start.or(s.current.as_ref().map(|c| c.planned));
         if let (Some(baseline), Some(reached)) = (&s.baseline, reached) {
             s.slip_vs_baseline = Some(baseline.planned.months_until(&reached));
@@ -336,6 +364,7 @@ impl Projection {
                     outcome: None,
                     next_date: None,
                     next_step: None,
+                    overdue_since: None,
                     history: Vec::new(),
                 });
                 matters.len() - 1
@@ -625,7 +654,16 @@ impl Projection {
             }
             view.timeline.push(item);
         }
-        view.waves = waves.into_iter().map(WaveBuilder::finish).collect();
+        view.waves = waves.into_iter().map(|w| w.finish(as_of)).collect();
+        if let Some(day) = as_of {
+            for m in matters.iter_mut().filter(|m| m.open) {
+                if let Some(next) = m.next_date
+                    && next.overdue_on(day)
+                {
+                    m.overdue_since = Some(next.overdue_from());
+                }
+            }
+        }
         view.matters = matters;
         view.budgets = budgets.into_values().collect();
         view
