@@ -67,8 +67,15 @@ fn the_plan_as_of_each_date() {
     assert_eq!(planned(&mid_2022, "sodra-2"), "2025-H2");
     assert_eq!(planned(&mid_2022, "norra-ostra"), "2026-H1");
     assert_eq!(planned(&mid_2022, "vastra"), "2026-H2");
-    // The December 2019 plan's later stages left the plan in May 2022.
-    assert_eq!(wave(&mid_2022, "etapp-2")["state"], "cancelled");
+    // The December 2019 plan's later stages left the plan in May 2022: dropped by the revision,
+    // not cancelled by a decision, and without slippage.
+    assert_eq!(wave(&mid_2022, "etapp-2")["state"], "dropped");
+    assert_eq!(wave(&mid_2022, "etapp-2")["ended"]["how"], "dropped");
+    assert!(wave(&mid_2022, "etapp-2")["slip_vs_baseline"].is_null());
+    // The e-services of the May 2022 plan have no start in the record: overdue from 2023.
+    let late_2024 = waves_as_of(&db, "2024-12-27", &[]);
+    assert_eq!(wave(&late_2024, "e-tjanster")["state"], "overdue");
+    assert_eq!(wave(&late_2024, "e-tjanster")["overdue_since"], "2023-01-01");
 }
 
 #[test]

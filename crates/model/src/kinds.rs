@@ -31,6 +31,9 @@ pub enum EventData {
     ReviewCompleted(ReviewCompleted),
     InquiryReceived(InquiryReceived),
     InquiryAnswered(InquiryAnswered),
+    // How a programme really goes (issue 14): recommendations that end nothing, formal pauses.
+    RecommendationMade(RecommendationMade),
+    PauseFormalised(PauseFormalised),
     FactReported(FactReported),
     SituationNoted(SituationNoted),
     CommunicationPublished(CommunicationPublished),
@@ -63,6 +66,8 @@ pub const KINDS: &[&str] = &[
     "review_completed",
     "inquiry_received",
     "inquiry_answered",
+    "recommendation_made",
+    "pause_formalised",
     "fact_reported",
     "situation_noted",
     "communication_published",
@@ -119,6 +124,8 @@ pub(crate) fn read_data<R: DataReader>(kind: &str, data: R) -> Option<Result<Eve
         "review_completed" => de(data, EventData::ReviewCompleted),
         "inquiry_received" => de(data, EventData::InquiryReceived),
         "inquiry_answered" => de(data, EventData::InquiryAnswered),
+        "recommendation_made" => de(data, EventData::RecommendationMade),
+        "pause_formalised" => de(data, EventData::PauseFormalised),
         "fact_reported" => de(data, EventData::FactReported),
         "situation_noted" => de(data, EventData::SituationNoted),
         "communication_published" => de(data, EventData::CommunicationPublished),
@@ -163,6 +170,8 @@ impl EventData {
             EventData::ReviewCompleted(_) => "review_completed",
             EventData::InquiryReceived(_) => "inquiry_received",
             EventData::InquiryAnswered(_) => "inquiry_answered",
+            EventData::RecommendationMade(_) => "recommendation_made",
+            EventData::PauseFormalised(_) => "pause_formalised",
             EventData::FactReported(_) => "fact_reported",
             EventData::SituationNoted(_) => "situation_noted",
             EventData::CommunicationPublished(_) => "communication_published",
@@ -214,6 +223,16 @@ pub struct DecisionMade {
     pub decided_by: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<Text>,
+    /// The decision ends the whole programme: every wave not done is cancelled by it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ends_programme: bool,
+    /// The waves the decision cancels.
+    #[serde(
+        default,
+        deserialize_with = "bounded_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub ends_waves: Vec<Id>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -330,6 +349,9 @@ pub struct WaveCancelled {
     pub wave: Id,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Text>,
+    /// Who decided it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<Text>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -591,4 +613,65 @@ pub struct EventCorrected {
 pub struct EventRetracted {
     pub target: Target,
     pub reason: Text,
+}
+
+// How a programme really goes (issue 14): a recommendation is not an end, and a pause can be
+// formalised later with its terms.
+
+/// Someone recommended something (to end the programme, to cancel waves). It ends nothing: only a
+/// decision ([`DecisionMade::ends_programme`], [`DecisionMade::ends_waves`]) or a
+/// `wave_cancelled` does.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecommendationMade {
+    /// Who recommended it.
+    pub by: Text,
+    /// Who it was addressed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Text>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ends_programme: bool,
+    #[serde(
+        default,
+        deserialize_with = "bounded_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub ends_waves: Vec<Id>,
+}
+
+/// A pause already in force was formalised, with its terms.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PauseFormalised {
+    /// The parties to the formal pause.
+    #[serde(
+        default,
+        deserialize_with = "bounded_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub parties: Vec<Text>,
+    /// Who may end it.
+    #[serde(
+        default,
+        deserialize_with = "bounded_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub may_end: Vec<Text>,
+    /// The notice period for ending it, in months.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice_months: Option<u32>,
+    /// What the pause covers.
+    #[serde(
+        default,
+        deserialize_with = "bounded_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub covers: Vec<Text>,
+    /// The waves it applies to; default: every paused wave.
+    #[serde(
+        default,
+        deserialize_with = "bounded_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub waves: Vec<Id>,
 }

@@ -129,11 +129,41 @@ fn planned_cell(date: Option<&FuzzyDate>) -> String {
     .unwrap_or_else(|| "–".into())
 }
 
-fn wave_row(wave: &WaveStatus) -> Vec<String> {
-    let state = match &wave.state_since {
+/// A wave's status as the tables print it: "pausad sedan 15 november 2024; formell paus sedan 7
+/// februari 2025, uppsägning med fyra månaders varsel", "inställd sedan 3 mars 2026 genom beslut
+/// av Regionstyrelsen", "struken ur planen sedan 17 maj 2022 ur Tidplan maj 2022".
+pub fn wave_state_text(wave: &WaveStatus) -> String {
+    let mut state = match &wave.state_since {
         Some(since) => format!("{} sedan {}", wave.state.swedish(), swedish::fuzzy(since)),
         None => wave.state.swedish().to_owned(),
     };
+    if let Some(by) = wave.ended.as_ref().and_then(|e| e.swedish()) {
+        state.push(' ');
+        state.push_str(&by);
+    }
+    if let Some(formal) = wave.pause.as_ref().and_then(|p| p.formal.as_ref()) {
+        state.push_str(&format!(
+            "; formell paus sedan {}",
+            swedish::fuzzy(&formal.since)
+        ));
+        if let Some(months) = formal.notice_months {
+            state.push_str(&format!(
+                ", uppsägning med {} varsel",
+                lagesbild_timeline::notice_words(months)
+            ));
+        }
+        if !formal.may_end.is_empty() {
+            state.push_str(&format!(
+                " (kan sägas upp av {})",
+                formal.may_end.join(" och ")
+            ));
+        }
+    }
+    state
+}
+
+fn wave_row(wave: &WaveStatus) -> Vec<String> {
+    let state = wave_state_text(wave);
     vec![
         wave.wave.clone(),
         wave.area.clone(),
@@ -169,6 +199,36 @@ pub fn waves_doc(view: &View, axes: &Axes, with_chart: bool) -> Doc {
     blocks.push(Block::Paragraph(vec![text(
         "Förskjutningen räknas från mitten av ett datums period (våren = april, hösten = oktober, ett år = juli) till faktisk start, eller till gällande plan om etappen inte har startat. En etapp vars hela planerade period har passerat utan start är försenad; dess förskjutning räknas till dagen för läget och är ett minsta värde som växer (”minst”). ± anger osäkerheten som periodernas längd ger.",
     )]));
+    if let Some(end) = &view.programme_ended {
+        blocks.push(Block::Paragraph(vec![text(format!(
+            "Programmet avslutades {} genom beslut av {}: {}",
+            swedish::fuzzy(&end.occurred),
+            end.by.as_deref().unwrap_or("okänd"),
+            end.summary
+        ))]));
+    }
+    if !view.recommendations.is_empty() {
+        blocks.push(Block::Heading(
+            2,
+            "Rekommendationer (avslutar ingenting)".into(),
+        ));
+        blocks.push(Block::List(
+            view.recommendations
+                .iter()
+                .map(|r| {
+                    vec![text(format!(
+                        "{}: {} (från {}{})",
+                        swedish::fuzzy(&r.occurred),
+                        r.summary,
+                        r.by,
+                        r.to.as_ref()
+                            .map(|t| format!(" till {t}"))
+                            .unwrap_or_default()
+                    ))]
+                })
+                .collect(),
+        ));
+    }
     blocks.push(Block::Heading(2, "Tidplaner".into()));
     let mut plan_rows = Vec::new();
     for plan in &view.plans {
@@ -267,6 +327,9 @@ pub fn diff_doc(diff: &Diff, axes: &Axes) -> Doc {
     );
     let fmt_snapshot = |s: &lagesbild_timeline::WaveSnapshot| {
         let mut t = s.state.clone();
+        if let Some(by) = &s.ended_by {
+            t.push_str(&format!(" {by}"));
+        }
         if let Some(p) = &s.planned
             && let Ok(d) = FuzzyDate::parse(p)
         {
@@ -277,8 +340,25 @@ pub fn diff_doc(diff: &Diff, axes: &Axes) -> Doc {
         {
             t.push_str(&format!(", startade {}", swedish::fuzzy(&d)));
         }
+        if let Some(f) = &s.formal_pause_since
+            && let Ok(d) = FuzzyDate::parse(f)
+        {
+            t.push_str(&format!(", formell paus sedan {}", swedish::fuzzy(&d)));
+        }
         t
     };
+    if let Some(end) = &diff.programme_ended {
+        let by = end.by.as_deref().unwrap_or("okänd");
+        section(
+            &mut blocks,
+            "Programmet avslutat",
+            vec![vec![text(format!(
+                "{}: {} (beslut av {by})",
+                swedish::fuzzy(&end.occurred),
+                end.summary
+            ))]],
+        );
+    }
     section(
         &mut blocks,
         "Etapper som ändrats",
@@ -327,6 +407,21 @@ pub fn diff_doc(diff: &Diff, axes: &Axes) -> Doc {
                     m.summary,
                     m.next_date_before.clone().unwrap_or_else(|| "–".into()),
                     m.next_date_after.clone().unwrap_or_else(|| "–".into())
+                ))]
+            })
+            .collect(),
+    );
+    section(
+        &mut blocks,
+        "Rekommendationer (inga beslut)",
+        diff.new_recommendations
+            .iter()
+            .map(|r| {
+                vec![text(format!(
+                    "{}: {} (från {})",
+                    swedish::fuzzy(&r.occurred),
+                    r.summary,
+                    r.by
                 ))]
             })
             .collect(),

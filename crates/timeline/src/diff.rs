@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 
-use crate::view::{Matter, PlanRevision, TimelineEntry, View, WaveStatus};
+use crate::view::{
+    Matter, PlanRevision, RecommendationView, TimelineEntry, View, WaveEnd, WaveStatus,
+};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct WaveChange {
@@ -19,6 +21,10 @@ pub struct WaveSnapshot {
     pub planned: Option<String>,
     pub state: String,
     pub actual_start: Option<String>,
+    /// How the wave ended and by whom ("genom beslut av Regionstyrelsen"), if it did.
+    pub ended_by: Option<String>,
+    /// The pause's formal terms, once agreed ("formell paus sedan 2025-02").
+    pub formal_pause_since: Option<String>,
 }
 
 impl WaveSnapshot {
@@ -27,6 +33,12 @@ impl WaveSnapshot {
             planned: wave.current.as_ref().map(|c| c.planned.to_string()),
             state: wave.state.swedish().to_owned(),
             actual_start: wave.actual_start.map(|d| d.to_string()),
+            ended_by: wave.ended.as_ref().and_then(WaveEnd::swedish),
+            formal_pause_since: wave
+                .pause
+                .as_ref()
+                .and_then(|p| p.formal.as_ref())
+                .map(|f| f.since.to_string()),
         }
     }
 }
@@ -48,6 +60,10 @@ pub struct Diff {
     pub opened_matters: Vec<Matter>,
     pub closed_matters: Vec<Matter>,
     pub rescheduled_matters: Vec<MatterChange>,
+    /// Recommendations made in between; they end nothing.
+    pub new_recommendations: Vec<RecommendationView>,
+    /// The decision that ended the programme, if it came in between.
+    pub programme_ended: Option<WaveEnd>,
     pub new_facts: Vec<TimelineEntry>,
 }
 
@@ -58,6 +74,8 @@ impl Diff {
             && self.opened_matters.is_empty()
             && self.closed_matters.is_empty()
             && self.rescheduled_matters.is_empty()
+            && self.new_recommendations.is_empty()
+            && self.programme_ended.is_none()
             && self.new_facts.is_empty()
     }
 }
@@ -111,6 +129,16 @@ pub fn diff(before: &View, after: &View) -> Diff {
             })
         })
         .collect();
+    let new_recommendations = after
+        .recommendations
+        .iter()
+        .filter(|r| !before.recommendations.iter().any(|b| b.seq == r.seq))
+        .cloned()
+        .collect();
+    let programme_ended = after
+        .programme_ended
+        .clone()
+        .filter(|_| before.programme_ended.is_none());
     let new_facts = after
         .timeline
         .iter()
@@ -125,6 +153,8 @@ pub fn diff(before: &View, after: &View) -> Diff {
         opened_matters,
         closed_matters,
         rescheduled_matters,
+        new_recommendations,
+        programme_ended,
         new_facts,
     }
 }

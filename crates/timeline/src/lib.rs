@@ -15,11 +15,12 @@ pub use projection::{
 pub use report::{
     ACTIONS_WINDOW_DAYS, ActionLine, FigureLine, LinkLine, Material, MaterialItem, MaterialKey,
     MatterLine, NewSince, NoteLine, PersonLine, ReportModel, SourceLine, WaveLine, build_report,
-    iso_week, material_class, week_start,
+    iso_week, material_class, notice_words, week_start,
 };
 pub use view::{
-    Budget, Matter, MatterCategory, PlanPoint, PlanRevision, PlannedWaveView, StatusChange,
-    TimelineEntry, View, WaveState, WaveStatus,
+    Budget, FormalPause, Matter, MatterCategory, PauseView, PlanPoint, PlanRevision,
+    PlannedWaveView, RecommendationView, StatusChange, TimelineEntry, View, WaveEnd, WaveState,
+    WaveStatus,
 };
 
 /// Folds events into a fresh projection.

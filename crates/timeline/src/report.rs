@@ -282,6 +282,31 @@ pub struct WaveLine {
     /// The first day the wave was overdue (its planned period had passed without a start).
     #[serde(default)]
     pub overdue_since: Option<NaiveDate>,
+    /// How it ended, by whom: "genom beslut av Regionstyrelsen", "ur Tidplan maj 2022".
+    #[serde(default)]
+    pub ended_by: Option<String>,
+    /// The day a pause in force was formalised.
+    #[serde(default)]
+    pub formal_pause_since: Option<FuzzyDate>,
+    /// The formal pause's notice period, as the report says it: "fyra månaders".
+    #[serde(default)]
+    pub pause_notice: Option<String>,
+}
+
+/// "fyra månaders": a notice period in the words of a report (numbers up to twelve in words).
+pub fn notice_words(months: u32) -> String {
+    const WORDS: [&str; 13] = [
+        "noll", "en", "två", "tre", "fyra", "fem", "sex", "sju", "åtta", "nio", "tio", "elva",
+        "tolv",
+    ];
+    let number = WORDS
+        .get(months as usize)
+        .map_or_else(|| months.to_string(), |w| (*w).to_owned());
+    if months == 1 {
+        "en månads".to_owned()
+    } else {
+        format!("{number} månaders")
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -523,10 +548,38 @@ pub fn build_report(
     for plan in &diff.new_plans {
         new_lines.push(format!("Ny tidplan: {}", plan.summary));
     }
+    if let Some(end) = &diff.programme_ended {
+        new_lines.push(match &end.by {
+            Some(by) => format!("Programmet avslutas genom beslut av {by}: {}", end.summary),
+            None => format!("Programmet avslutas: {}", end.summary),
+        });
+    }
     for change in &diff.wave_changes {
-        new_lines.push(format!(
+        let mut line = format!(
             "Etapp {} ({}): {}",
             change.wave, change.area, change.after.state
+        );
+        if let Some(by) = &change.after.ended_by
+            && change.before.as_ref().and_then(|b| b.ended_by.as_ref()) != Some(by)
+        {
+            line.push(' ');
+            line.push_str(by);
+        }
+        if change.after.formal_pause_since.is_some()
+            && change
+                .before
+                .as_ref()
+                .and_then(|b| b.formal_pause_since.as_ref())
+                .is_none()
+        {
+            line.push_str(", nu formell paus");
+        }
+        new_lines.push(line);
+    }
+    for r in &diff.new_recommendations {
+        new_lines.push(format!(
+            "Rekommendation från {} (inget beslut): {}",
+            r.by, r.summary
         ));
     }
     for m in &diff.opened_matters {
@@ -559,6 +612,18 @@ pub fn build_report(
             slip_plus_minus: w.slip_vs_baseline.map(|s| s.plus_minus),
             slip_at_least: w.slip_vs_baseline.is_some_and(|s| s.at_least),
             overdue_since: w.overdue_since,
+            ended_by: w.ended.as_ref().and_then(crate::view::WaveEnd::swedish),
+            formal_pause_since: w
+                .pause
+                .as_ref()
+                .and_then(|p| p.formal.as_ref())
+                .map(|f| f.since),
+            pause_notice: w
+                .pause
+                .as_ref()
+                .and_then(|p| p.formal.as_ref())
+                .and_then(|f| f.notice_months)
+                .map(notice_words),
         })
         .collect();
     let open: Vec<&crate::view::Matter> = view.open_matters().collect();

@@ -19,6 +19,9 @@ pub enum WaveState {
     Started,
     Paused,
     Resumed,
+    /// Left out of a later full plan revision: dropped from the plan, not cancelled by anyone.
+    Dropped,
+    /// Cancelled by a decision (`wave_cancelled`, or a `decision_made` that ends it).
     Cancelled,
     Done,
 }
@@ -32,7 +35,8 @@ impl WaveState {
             WaveState::Started => "startad",
             WaveState::Paused => "pausad",
             WaveState::Resumed => "återupptagen",
-            WaveState::Cancelled => "struken",
+            WaveState::Dropped => "struken",
+            WaveState::Cancelled => "inställd",
             WaveState::Done => "genomförd",
         }
     }
@@ -119,6 +123,69 @@ pub struct WaveStatus {
     /// Delays announced for this wave without new dates.
     pub delays: Vec<TimelineEntry>,
     pub history: Vec<StatusChange>,
+    /// How the wave ended, if it did (dropped from a plan, cancelled by a decision, completed).
+    pub ended: Option<WaveEnd>,
+    /// The pause in force, with its terms once formalised.
+    pub pause: Option<PauseView>,
+}
+
+/// How a wave (or the programme) ended, and by which event.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WaveEnd {
+    /// `dropped` (left out of a plan revision), `cancelled` (by a decision) or `completed`.
+    pub how: &'static str,
+    pub seq: u64,
+    pub key: Option<String>,
+    pub occurred: FuzzyDate,
+    /// Who decided it, or the plan that left the wave out.
+    pub by: Option<String>,
+    pub summary: String,
+}
+
+impl WaveEnd {
+    /// "genom beslut av Regionstyrelsen", "ur Tidplan maj 2022": how a report says it.
+    pub fn swedish(&self) -> Option<String> {
+        let by = self.by.as_ref()?;
+        Some(match self.how {
+            "dropped" => format!("ur {by}"),
+            "cancelled" => format!("genom beslut av {by}"),
+            _ => format!("av {by}"),
+        })
+    }
+}
+
+/// A pause in force: since when, by whom, and its formal terms once agreed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PauseView {
+    pub since: FuzzyDate,
+    pub decided_by: Option<String>,
+    /// How many pause events this pause has seen (a second pause of a paused wave counts).
+    pub pause_events: u32,
+    pub formal: Option<FormalPause>,
+}
+
+/// The terms of a formalised pause.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FormalPause {
+    pub seq: u64,
+    pub since: FuzzyDate,
+    pub parties: Vec<String>,
+    pub may_end: Vec<String>,
+    pub notice_months: Option<u32>,
+    pub covers: Vec<String>,
+}
+
+/// A recommendation: recorded, shown, and ending nothing.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RecommendationView {
+    pub seq: u64,
+    pub key: Option<String>,
+    pub occurred: FuzzyDate,
+    pub by: String,
+    pub to: Option<String>,
+    pub ends_programme: bool,
+    pub ends_waves: Vec<String>,
+    pub summary: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -186,6 +253,9 @@ pub struct View {
     pub settlements: Vec<TimelineEntry>,
     pub pauses: Vec<TimelineEntry>,
     pub budgets: Vec<Budget>,
+    /// The decision that ended the programme, if one did.
+    pub programme_ended: Option<WaveEnd>,
+    pub recommendations: Vec<RecommendationView>,
 }
 
 impl View {
@@ -247,6 +317,8 @@ impl WaveBuilder {
                 slip_vs_previous: None,
                 delays: Vec::new(),
                 history: Vec::new(),
+                ended: None,
+                pause: None,
             },
         }
     }
@@ -262,7 +334,28 @@ impl WaveBuilder {
         });
     }
 
+    fn end(&mut self, entry: &Entry, state: WaveState, how: &'static str, by: Option<String>) {
+        self.set_state(entry, state);
+        self.status.pause = None;
+        self.status.ended = Some(WaveEnd {
+            how,
+            seq: entry.seq,
+            key: entry.key.clone(),
+            occurred: entry.occurred,
+            by,
+            summary: entry.summary.clone(),
+        });
+    }
+
+    /// Ended by a plan or a decision: the wave will not start, so it has no slippage.
+    fn is_called_off(&self) -> bool {
+        matches!(self.status.state, WaveState::Dropped | WaveState::Cancelled)
+    }
+
     fn finish(mut self, as_of: Option<NaiveDate>) -> WaveStatus {
+        if self.is_called_off() {
+            return self.status;
+        }
         let s = &mut self.status;
         // A planned wave whose planned period has passed on the as-of day without a start is
         // overdue, and its slip runs to the as-of day (see docs/replay.md).
@@ -325,6 +418,8 @@ impl Projection {
             settlements: Vec::new(),
             pauses: Vec::new(),
             budgets: Vec::new(),
+            programme_ended: None,
+            recommendations: Vec::new(),
         };
         // Waves in the order they first appear; a BTreeMap of index keeps lookups cheap.
         let mut waves: Vec<WaveBuilder> = Vec::new();
@@ -395,17 +490,29 @@ impl Projection {
                         }
                         builder.status.plans.push(point.clone());
                         builder.status.current = Some(point);
-                        if builder.status.state == WaveState::Cancelled {
+                        if builder.is_called_off() {
+                            // A later plan lists the wave again: it is planned anew.
                             builder.set_state(entry, WaveState::Planned);
+                            builder.status.ended = None;
                         }
                     }
                     if !plan.partial {
+                        let plan_name = plan
+                            .label
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .or_else(|| Some(format!("tidplanen {}", entry.occurred)));
                         for builder in waves.iter_mut() {
                             let id = builder.status.wave.clone();
                             if !listed.contains(&id.as_str())
                                 && builder.status.state == WaveState::Planned
                             {
-                                builder.set_state(entry, WaveState::Cancelled);
+                                builder.end(
+                                    entry,
+                                    WaveState::Dropped,
+                                    "dropped",
+                                    plan_name.clone(),
+                                );
                                 builder.status.current = None;
                             }
                         }
@@ -462,13 +569,79 @@ impl Projection {
                             .waves
                             .iter()
                             .any(|w| w.as_str() == builder.status.wave);
-                        if (change.waves.is_empty() && from.contains(&builder.status.state))
-                            || named
+                        let applies = (change.waves.is_empty()
+                            && from.contains(&builder.status.state))
+                            || named;
+                        let status = &mut builder.status;
+                        if pausing
+                            && status.state == WaveState::Paused
+                            && (applies || change.waves.is_empty())
                         {
+                            // A second pause of a paused wave: the pause stands since the first,
+                            // and the second is in its history.
+                            if let Some(pause) = status.pause.as_mut() {
+                                pause.pause_events += 1;
+                                if let Some(by) = &change.decided_by {
+                                    pause.decided_by = Some(by.to_string());
+                                }
+                            }
+                            status.history.push(StatusChange {
+                                seq: entry.seq,
+                                occurred: entry.occurred,
+                                state: WaveState::Paused,
+                                summary: entry.summary.clone(),
+                            });
+                        } else if applies {
                             builder.set_state(entry, to);
+                            builder.status.pause = pausing.then(|| PauseView {
+                                since: entry.occurred,
+                                decided_by: change.decided_by.as_ref().map(ToString::to_string),
+                                pause_events: 1,
+                                formal: None,
+                            });
                         }
                     }
                     view.pauses.push(item.clone());
+                }
+                EventData::PauseFormalised(formal) => {
+                    for builder in waves.iter_mut() {
+                        let named = formal
+                            .waves
+                            .iter()
+                            .any(|w| w.as_str() == builder.status.wave);
+                        if !(named || formal.waves.is_empty()) {
+                            continue;
+                        }
+                        if let Some(pause) = builder.status.pause.as_mut() {
+                            pause.formal = Some(FormalPause {
+                                seq: entry.seq,
+                                since: entry.occurred,
+                                parties: formal.parties.iter().map(ToString::to_string).collect(),
+                                may_end: formal.may_end.iter().map(ToString::to_string).collect(),
+                                notice_months: formal.notice_months,
+                                covers: formal.covers.iter().map(ToString::to_string).collect(),
+                            });
+                            builder.status.history.push(StatusChange {
+                                seq: entry.seq,
+                                occurred: entry.occurred,
+                                state: WaveState::Paused,
+                                summary: entry.summary.clone(),
+                            });
+                        }
+                    }
+                    view.pauses.push(item.clone());
+                }
+                EventData::RecommendationMade(rec) => {
+                    view.recommendations.push(RecommendationView {
+                        seq: entry.seq,
+                        key: entry.key.clone(),
+                        occurred: entry.occurred,
+                        by: rec.by.to_string(),
+                        to: rec.to.as_ref().map(ToString::to_string),
+                        ends_programme: rec.ends_programme,
+                        ends_waves: rec.ends_waves.iter().map(ToString::to_string).collect(),
+                        summary: entry.summary.clone(),
+                    });
                 }
                 EventData::WaveCompleted(done) => {
                     wave(
@@ -477,7 +650,7 @@ impl Projection {
                         done.wave.as_str(),
                         done.wave.as_str(),
                     )
-                    .set_state(entry, WaveState::Done);
+                    .end(entry, WaveState::Done, "completed", None);
                 }
                 EventData::WaveCancelled(cancelled) => {
                     wave(
@@ -486,7 +659,12 @@ impl Projection {
                         cancelled.wave.as_str(),
                         cancelled.wave.as_str(),
                     )
-                    .set_state(entry, WaveState::Cancelled);
+                    .end(
+                        entry,
+                        WaveState::Cancelled,
+                        "cancelled",
+                        cancelled.decided_by.as_ref().map(ToString::to_string),
+                    );
                 }
                 EventData::ReclamationSent(sent) => {
                     let i = matter(
@@ -647,7 +825,33 @@ impl Projection {
                     slot.occurred = entry.occurred;
                     slot.history.push((entry.occurred, value));
                 }
-                EventData::DecisionMade(_) => view.decisions.push(item.clone()),
+                EventData::DecisionMade(decision) => {
+                    let by = Some(decision.decided_by.to_string());
+                    for builder in waves.iter_mut() {
+                        let named = decision
+                            .ends_waves
+                            .iter()
+                            .any(|w| w.as_str() == builder.status.wave);
+                        let ended = matches!(
+                            builder.status.state,
+                            WaveState::Dropped | WaveState::Cancelled | WaveState::Done
+                        );
+                        if named || (decision.ends_programme && !ended) {
+                            builder.end(entry, WaveState::Cancelled, "cancelled", by.clone());
+                        }
+                    }
+                    if decision.ends_programme {
+                        view.programme_ended = Some(WaveEnd {
+                            how: "cancelled",
+                            seq: entry.seq,
+                            key: entry.key.clone(),
+                            occurred: entry.occurred,
+                            by,
+                            summary: entry.summary.clone(),
+                        });
+                    }
+                    view.decisions.push(item.clone());
+                }
                 EventData::ContractSigned(_) => view.contracts.push(item.clone()),
                 EventData::AgreementMade(_) => view.agreements.push(item.clone()),
                 _ => {}
