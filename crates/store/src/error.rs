@@ -55,6 +55,10 @@ pub enum StoreError {
     #[error("a cache beside the log is damaged: {0}")]
     CacheDamaged(String),
 
+    /// A proof or tree root asked for a size or event the tree does not hold.
+    #[error("{0}")]
+    OutOfRange(String),
+
     #[error("storage: {0}")]
     Storage(#[from] rusqlite::Error),
 }

@@ -7,10 +7,12 @@
 mod error;
 mod material;
 mod sqlite;
+mod tree;
 
 pub use error::StoreError;
 pub use material::{MaterialOrder, MaterialQuery, MaterialRow, MaterialWriter};
 pub use sqlite::{BUSY_TIMEOUT_DEFAULT, SUPPORTED_SCHEMA_VERSION, SqliteStore};
+pub use tree::{TreeReport, TreeState, event_leaf_hash};
 
 use chrono::NaiveDate;
 use lagesbild_model::{NewEvent, RecordedAt, StoredEvent};

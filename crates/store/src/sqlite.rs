@@ -26,10 +26,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../schema/001_events.sql")),
     (2, include_str!("../schema/002_checkpoints.sql")),
     (3, include_str!("../schema/003_material.sql")),
+    (5, include_str!("../schema/005_tree.sql")),
 ];
 
 /// The newest schema version this program reads and writes.
-pub const SUPPORTED_SCHEMA_VERSION: i64 = 3;
+pub const SUPPORTED_SCHEMA_VERSION: i64 = 5;
 
 /// The schema version that added the checkpoints table.
 const CHECKPOINTS_SCHEMA_VERSION: i64 = 2;
@@ -201,6 +202,7 @@ impl SqliteStore {
         // Checkpoints describe the log that was here; the restored one is another.
         tx.execute("DELETE FROM checkpoints", [])?;
         crate::material::clear(&tx)?;
+        crate::tree::clear(&tx)?;
         let mut checker = ChainChecker::default();
         let mut restored = 0;
         {

@@ -54,7 +54,8 @@ fn version_1_database(path: &Path, count: u64) {
     let conn = Connection::open(path).expect("open");
     conn.execute_batch(
         "DROP TABLE checkpoints; DROP TABLE material; DROP TABLE material_names; \
-         DROP TABLE material_position; PRAGMA user_version = 1;",
+         DROP TABLE material_position; DROP TABLE tree_nodes; DROP TABLE tree_position; \
+         DROP TABLE tree_heads; PRAGMA user_version = 1;",
     )
     .expect("back to schema 1");
     drop(conn);
@@ -274,7 +275,7 @@ fn a_version_1_database_is_migrated_to_the_current_schema_and_keeps_its_log() {
 
     let mut store = SqliteStore::open(&path).unwrap();
     assert_eq!(user_version(&path), SUPPORTED_SCHEMA_VERSION);
-    assert_eq!(SUPPORTED_SCHEMA_VERSION, 3);
+    assert_eq!(SUPPORTED_SCHEMA_VERSION, 5);
     // The triggers of migration 1 are still found and unchanged.
     assert_eq!(store.verify(&mut |_| {}).unwrap(), before);
     store.save_checkpoint("timeline", 5, 1, b"efter").unwrap();
