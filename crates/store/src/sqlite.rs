@@ -188,10 +188,20 @@ impl SqliteStore {
         &mut self,
         events: impl IntoIterator<Item = Result<StoredEvent, StoreError>>,
     ) -> Result<u64, StoreError> {
+        self.restore_checked(events, &mut |_| Ok(()))
+    }
+
+    /// Like [`SqliteStore::restore`], and before the restored log is committed `check` is
+    /// called with the store holding it; an error from it restores nothing. The application
+    /// checks the events' claims about the log here (provenance, an expected head).
+    pub fn restore_checked(
+        &mut self,
+        events: impl IntoIterator<Item = Result<StoredEvent, StoreError>>,
+        check: &mut dyn FnMut(&SqliteStore) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
         let busy = self.busy_timeout_ms;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+        // Shared borrow, as in `append_inner`, so that `check` reads through `self`.
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(|e| StoreError::from_sqlite(e, busy))?;
         let count: i64 = tx.query_row("SELECT count(*) FROM events", [], |row| row.get(0))?;
         if count > 0 {
@@ -230,6 +240,7 @@ impl SqliteStore {
                 restored += 1;
             }
         }
+        check(self)?;
         tx.commit().map_err(|e| StoreError::from_sqlite(e, busy))?;
         Ok(restored)
     }
@@ -421,7 +432,31 @@ impl SqliteStore {
         batch: Vec<NewEvent>,
         expectations: &[Expectation],
     ) -> Result<AppendReport, StoreError> {
-        self.append_inner(batch, expectations, false)
+        self.append_inner(batch, expectations, false, &mut |_, _| Ok(()))
+    }
+
+    /// Like [`EventLog::append`], and before the batch is committed `check` is called with the
+    /// store as it will be (the batch's events readable at their seqs) and what became of each
+    /// event; an error from it rolls the whole batch back. The application checks claims an
+    /// event makes about the log (a `report_published`'s position, hash and digests) here,
+    /// where "the head at that point of the append" is exactly the log it sees.
+    pub fn append_checked(
+        &mut self,
+        batch: Vec<NewEvent>,
+        expectations: &[Expectation],
+        check: &mut dyn FnMut(&SqliteStore, &AppendReport) -> Result<(), StoreError>,
+    ) -> Result<AppendReport, StoreError> {
+        self.append_inner(batch, expectations, true, check)
+    }
+
+    /// Like [`SqliteStore::append_checked`] but never commits: a dry run of the whole check.
+    pub fn append_checked_dry_run(
+        &mut self,
+        batch: Vec<NewEvent>,
+        expectations: &[Expectation],
+        check: &mut dyn FnMut(&SqliteStore, &AppendReport) -> Result<(), StoreError>,
+    ) -> Result<AppendReport, StoreError> {
+        self.append_inner(batch, expectations, false, check)
     }
 
     fn append_inner(
@@ -429,12 +464,13 @@ impl SqliteStore {
         batch: Vec<NewEvent>,
         expectations: &[Expectation],
         commit: bool,
+        check: &mut dyn FnMut(&SqliteStore, &AppendReport) -> Result<(), StoreError>,
     ) -> Result<AppendReport, StoreError> {
         let busy = self.busy_timeout_ms;
         let now = RecordedAt::from_datetime((self.clock)());
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+        // An unchecked transaction borrows the connection shared, so that `check` can read
+        // through `self` inside it (seeing the batch) before the commit.
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(|e| StoreError::from_sqlite(e, busy))?;
 
         let head = head_of(&tx)?;
@@ -636,11 +672,6 @@ impl SqliteStore {
                 });
             }
         }
-        if commit {
-            tx.commit().map_err(|e| StoreError::from_sqlite(e, busy))?;
-        } else {
-            tx.rollback()?;
-        }
         let head = if seq == head.seq {
             head
         } else {
@@ -650,7 +681,14 @@ impl SqliteStore {
                 recorded_at: Some(recorded_at),
             }
         };
-        Ok(AppendReport { outcomes, head })
+        let report = AppendReport { outcomes, head };
+        check(self, &report)?;
+        if commit {
+            tx.commit().map_err(|e| StoreError::from_sqlite(e, busy))?;
+        } else {
+            tx.rollback()?;
+        }
+        Ok(report)
     }
 }
 
@@ -660,7 +698,7 @@ impl EventLog for SqliteStore {
         batch: Vec<NewEvent>,
         expectations: &[Expectation],
     ) -> Result<AppendReport, StoreError> {
-        self.append_inner(batch, expectations, true)
+        self.append_inner(batch, expectations, true, &mut |_, _| Ok(()))
     }
 
     fn read_page(
