@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod material;
 pub mod params;
+pub mod provenance;
 pub mod publish;
 pub mod replay;
 pub mod report;

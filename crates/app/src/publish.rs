@@ -12,7 +12,7 @@ use lagesbild_render::report::{ReportFormat, ReportRenderer, TemplateError, Temp
 use lagesbild_store::{EventLog, EventRef, Head, SqliteStore, StoreError};
 use serde_json::json;
 
-use crate::report::build_model;
+use crate::report::build_model_from_log;
 use crate::staff::REPORT_STREAM;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +36,9 @@ pub struct Published {
     pub seq: u64,
     /// The log position and head hash the report was built from.
     pub built_from: Head,
+    /// The head of the log with the `report_published` event itself: what an auditor keeps to
+    /// check later that the publication is still in the log.
+    pub head: Head,
     pub outputs: Vec<(ReportFormat, String)>,
 }
 
@@ -49,7 +52,10 @@ pub fn publish(
 ) -> Result<Published, PublishError> {
     let compiled_at = FuzzyDate::Minute(compiled_at);
     let head = store.head()?;
-    let model = build_model(store, head.seq, day, compiled_at)?;
+    // Built from the log alone, never from a cache: what is written and recorded here must
+    // follow from the chain (ARCHITECTURE.md, "no byte a user reads comes from an unchecked
+    // cache").
+    let model = build_model_from_log(store, head.seq, day, compiled_at)?;
     let mut outputs = Vec::new();
     let mut listed = Vec::new();
     for format in ReportFormat::ALL {
@@ -82,6 +88,7 @@ pub fn publish(
     Ok(Published {
         seq: report.head.seq,
         built_from: head,
+        head: report.head,
         outputs,
     })
 }
@@ -174,13 +181,10 @@ pub fn reproduce(
     let mut outputs = Vec::new();
     if log == LogState::Intact {
         let day = published.report_date.first_day();
-        let model = build_model(store, published.log_seq, day, published.compiled_at)?;
+        // From the log alone: "identical" must never rest on a cache.
+        let model = build_model_from_log(store, published.log_seq, day, published.compiled_at)?;
         for output in &published.outputs {
-            let format = match output.format.as_str() {
-                "md" => Some(ReportFormat::Markdown),
-                "html" => Some(ReportFormat::Html),
-                _ => None,
-            };
+            let format = crate::provenance::format_named(output.format.as_str());
             let text = match format {
                 Some(format) => {
                     Some(ReportRenderer::new(set.clone(), format)?.render(&model, format)?)

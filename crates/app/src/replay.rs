@@ -43,6 +43,31 @@ pub fn programme(store: &mut SqliteStore, max_seq: u64) -> Result<Projection, St
     programme_with_interval(store, max_seq, CHECKPOINT_INTERVAL)
 }
 
+/// The programme's state up to and including `max_seq` folded from the first event, reading no
+/// cache and writing none: what publishing, reproducing and the provenance check build from, as
+/// they must not trust anything the chain does not cover. Only reads, so it also works inside
+/// another transaction on the store (an append being checked, a restore).
+pub fn programme_from_log(store: &SqliteStore, max_seq: u64) -> Result<Projection, StoreError> {
+    let mut projection = Projection::new();
+    let filter = Filter {
+        max_seq: Some(max_seq),
+        ..Filter::default()
+    };
+    let mut after = 0;
+    loop {
+        let page = store.read_page(&filter, after, PAGE)?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for event in &page {
+            projection.apply_programme(event);
+        }
+        if page.len() < PAGE {
+            break;
+        }
+    }
+    Ok(projection)
+}
+
 /// Folds every timeline-only fact up to the projection's position, and the corrections and
 /// retractions of them, into a programme projection.
 fn add_facts(store: &SqliteStore, projection: &mut Projection) -> Result<(), StoreError> {

@@ -50,10 +50,48 @@ pub fn build_model(
     // from its checkpoints is enough, and its cost does not grow with operational streams.
     let projection = replay::programme(store, max_seq)?;
     let material = material(store, max_seq, day)?;
+    Ok(model_from(
+        &projection,
+        &material,
+        max_seq,
+        day,
+        compiled_at,
+    ))
+}
+
+/// Builds the report for `day` from the log up to `max_seq` alone: the programme folded from
+/// the first event and the material folded from every material event, no checkpoint and no
+/// index read. Publishing, reproducing and the provenance check use it, because what they
+/// write or call identical must follow from the chain and nothing else. Slower than
+/// [`build_model`] (it reads the whole log up to `max_seq`); only reads.
+pub fn build_model_from_log(
+    store: &SqliteStore,
+    max_seq: u64,
+    day: NaiveDate,
+    compiled_at: FuzzyDate,
+) -> Result<ReportModel, StoreError> {
+    let projection = replay::programme_from_log(store, max_seq)?;
+    let material = fold_material(store, max_seq)?;
+    Ok(model_from(
+        &projection,
+        &material,
+        max_seq,
+        day,
+        compiled_at,
+    ))
+}
+
+fn model_from(
+    projection: &lagesbild_timeline::Projection,
+    material: &Material,
+    max_seq: u64,
+    day: NaiveDate,
+    compiled_at: FuzzyDate,
+) -> ReportModel {
     let view = projection.view(Some(day));
     let since = material.previous_report(day).unwrap_or(day - Days::new(7));
     let earlier = projection.view(Some(since));
-    let mut model = build_report(&material, &view, &earlier, day, compiled_at);
+    let mut model = build_report(material, &view, &earlier, day, compiled_at);
     model.log_seq = max_seq;
-    Ok(model)
+    model
 }
