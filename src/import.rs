@@ -13,6 +13,9 @@ use anyhow::{Context, Result, bail};
 use lagesbild_model::{MAX_LINE_BYTES, NewEvent, parse_event, parse_json_strict, sha256_hex};
 use lagesbild_store::{AppendReport, EventLog, Expectation, Outcome, SqliteStore, StoreError};
 
+use lagesbild_app::provenance;
+use lagesbild_render::report::TemplateSet;
+
 use crate::db;
 
 /// The most errors one import reports before it stops reading: enough to fix a file in one
@@ -32,6 +35,10 @@ pub struct ImportArgs {
     /// reported and a rerun completes it. Every line is still checked before the first commit.
     #[arg(long, value_name = "N", conflicts_with = "dry_run")]
     batch_size: Option<NonZeroUsize>,
+    /// A folder of report templates besides the built-in ones: a `report_published` whose
+    /// template digest is theirs is rebuilt with them to check its provenance.
+    #[arg(long)]
+    templates: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -327,14 +334,37 @@ pub fn append_located_as(
     dry_run: bool,
     verb: &str,
 ) -> Result<AppendReport> {
+    append_located_with(store, located, dry_run, verb, &template_sets(None)?)
+}
+
+/// Like [`append_located_as`], rebuilding a `report_published` to check its provenance with one
+/// of `sets` (`lagesbild_app::provenance`).
+pub fn append_located_with(
+    store: &mut SqliteStore,
+    located: Vec<Located>,
+    dry_run: bool,
+    verb: &str,
+    sets: &[TemplateSet],
+) -> Result<AppendReport> {
     let places: Vec<(String, usize)> = located.iter().map(|l| (l.file.clone(), l.line)).collect();
     let batch: Vec<NewEvent> = located.into_iter().map(|l| l.event).collect();
     let result = if dry_run {
-        store.append_dry_run(batch, &[])
+        provenance::append_dry_run(store, batch, &[], sets)
     } else {
-        store.append(batch, &[])
+        provenance::append(store, batch, &[], sets)
     };
     result.map_err(|error| locate_store_error(error, &places, verb))
+}
+
+/// The template sets a provenance check may rebuild with: the built-in ones and `dir`'s.
+pub fn template_sets(dir: Option<&Path>) -> Result<Vec<TemplateSet>> {
+    let configured = dir
+        .map(|dir| {
+            TemplateSet::from_dir(dir)
+                .with_context(|| format!("cannot read the templates in {}", dir.display()))
+        })
+        .transpose()?;
+    Ok(provenance::template_sets(configured.as_ref()))
 }
 
 fn locate_store_error(error: StoreError, places: &[(String, usize)], verb: &str) -> anyhow::Error {
@@ -372,8 +402,9 @@ pub fn import(path: &Path, args: &ImportArgs) -> Result<ExitCode> {
     for path in &args.paths {
         files.extend(expand(path)?);
     }
+    let sets = template_sets(args.templates.as_deref())?;
     if let Some(batch_size) = args.batch_size {
-        return import_in_batches(&mut store, &files, batch_size.get());
+        return import_in_batches(&mut store, &files, batch_size.get(), &sets);
     }
     let progress = progress_bar(files.len() as u64, "reading");
     let mut events = Vec::new();
@@ -393,7 +424,7 @@ pub fn import(path: &Path, args: &ImportArgs) -> Result<ExitCode> {
     }
     let count = events.len();
     let spinner = progress_bar(0, "appending");
-    let report = append_located(&mut store, events, args.dry_run)?;
+    let report = append_located_with(&mut store, events, args.dry_run, "imported", &sets)?;
     spinner.finish_and_clear();
     let verb = if args.dry_run {
         "would append"
@@ -423,6 +454,7 @@ fn import_in_batches(
     store: &mut SqliteStore,
     files: &[PathBuf],
     batch_size: usize,
+    sets: &[TemplateSet],
 ) -> Result<ExitCode> {
     let mut errors = Vec::new();
     let mut keys = SeenKeys::default();
@@ -452,7 +484,7 @@ fn import_in_batches(
                 return Ok(());
             }
             let (first, last) = (batch[0].line, batch[batch.len() - 1].line);
-            let report = append_located_as(store, std::mem::take(batch), false, "imported")
+            let report = append_located_with(store, std::mem::take(batch), false, "imported", sets)
                 .map_err(|error| {
                     error.context(format!(
                         "lines {first}-{last} of {name} were not imported; the batches reported committed before are in the log"
@@ -576,12 +608,16 @@ pub fn append(path: &Path, args: &AppendArgs) -> Result<ExitCode> {
         .into_iter()
         .collect();
     let mut store = db::open(path)?;
-    let report = store
-        .append(vec![event], &expectations)
-        .map_err(|error| match error {
-            StoreError::StaleVersion { .. } => anyhow::Error::new(error).context("conflict"),
-            other => locate_store_error(other, &[(file.clone(), 0)], "appended"),
-        })?;
+    let report = provenance::append(
+        &mut store,
+        vec![event],
+        &expectations,
+        &template_sets(None)?,
+    )
+    .map_err(|error| match error {
+        StoreError::StaleVersion { .. } => anyhow::Error::new(error).context("conflict"),
+        other => locate_store_error(other, &[(file.clone(), 0)], "appended"),
+    })?;
     match report.outcomes[0] {
         Outcome::Appended {
             seq,

@@ -72,6 +72,15 @@ pub struct ExportArgs {
 pub struct RestoreArgs {
     /// An export written by `lagesbild export`.
     file: PathBuf,
+    /// The head the export must reach, as SEQ:HASH (from `verify` or `report publish`): an
+    /// export whose chain does not hold that event with that hash (truncated, or rechained) is
+    /// refused and nothing is restored.
+    #[arg(long)]
+    expect_head: Option<String>,
+    /// A folder of report templates besides the built-in ones, to rebuild the export's
+    /// published reports with when checking their provenance.
+    #[arg(long)]
+    templates: Option<PathBuf>,
 }
 
 fn parse_fuzzy(text: &str) -> Result<FuzzyDate, String> {
@@ -419,12 +428,7 @@ pub fn verify(path: &Path, args: &VerifyArgs) -> Result<ExitCode> {
         Err(other) => return Err(other.into()),
     };
     if let Some(expected) = &args.expect_head {
-        let Some((seq, hash)) = expected.split_once(':') else {
-            bail!("--expect-head must be SEQ:HASH, as verify prints it");
-        };
-        let seq: u64 = seq
-            .parse()
-            .with_context(|| format!("--expect-head: {seq:?} is not a sequence number"))?;
+        let (seq, hash) = parse_head(expected)?;
         match store.event(&EventRef::Seq(seq))? {
             None => {
                 println!(
@@ -433,7 +437,7 @@ pub fn verify(path: &Path, args: &VerifyArgs) -> Result<ExitCode> {
                 );
                 return Ok(ExitCode::FAILURE);
             }
-            Some(event) if event.hash != hash => {
+            Some(event) if event.hash != *hash => {
                 println!(
                     "FAILED at event {seq}: its hash is {}, not the {hash} you kept; the log was rewritten",
                     event.hash
@@ -449,6 +453,17 @@ pub fn verify(path: &Path, args: &VerifyArgs) -> Result<ExitCode> {
     );
     println!("head: {}:{}", report.head.seq, report.head.hash);
     Ok(ExitCode::SUCCESS)
+}
+
+/// A head as `verify` and `report publish` print it: SEQ:HASH.
+fn parse_head(text: &str) -> Result<(u64, String)> {
+    let Some((seq, hash)) = text.split_once(':') else {
+        bail!("--expect-head must be SEQ:HASH, as verify prints it");
+    };
+    let seq: u64 = seq
+        .parse()
+        .with_context(|| format!("--expect-head: {seq:?} is not a sequence number"))?;
+    Ok((seq, hash.to_owned()))
 }
 
 pub fn export(path: &Path, args: &ExportArgs) -> Result<ExitCode> {
@@ -499,7 +514,45 @@ pub fn restore(path: &Path, args: &RestoreArgs) -> Result<ExitCode> {
             })),
         }
     });
-    match store.restore(lines) {
+    let expected = args.expect_head.as_deref().map(parse_head).transpose()?;
+    let sets = crate::import::template_sets(args.templates.as_deref())?;
+    let mut check = |store: &lagesbild_store::SqliteStore| -> Result<(), StoreError> {
+        if let Some((seq, hash)) = &expected {
+            let at = store.event(&EventRef::Seq(*seq))?;
+            let reason = match at {
+                None => Some(format!(
+                    "the export ends at event {}, before the expected head {seq}: it was truncated",
+                    store.head()?.seq
+                )),
+                Some(event) if event.hash != *hash => Some(format!(
+                    "event {seq} of the export has hash {}, not the expected {hash}: its chain was rewritten",
+                    event.hash
+                )),
+                Some(_) => None,
+            };
+            if let Some(reason) = reason {
+                return Err(StoreError::Broken {
+                    seq: 0,
+                    reason: format!("{name}: --expect-head {seq}:{hash}: {reason}"),
+                });
+            }
+        }
+        lagesbild_app::provenance::check_log(store, &sets).map_err(|error| match error {
+            // The index of a restored event is its seq less one; export lines are one per event.
+            StoreError::Invalid { index, error } => StoreError::Broken {
+                seq: 0,
+                reason: format!(
+                    "{name}:{}: event {}: field {:?}: {}",
+                    index + 1,
+                    index + 1,
+                    error.field,
+                    error.reason
+                ),
+            },
+            other => other,
+        })
+    };
+    match store.restore_checked(lines, &mut check) {
         Ok(count) => {
             let head = store.head()?;
             println!(

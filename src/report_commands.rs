@@ -294,9 +294,11 @@ fn publish(path: &Path, args: &PublishArgs) -> Result<ExitCode> {
             sha256_hex(text.as_bytes())
         );
     }
+    // The head printed covers the report_published event itself, so that an auditor who keeps
+    // it can later check that the publication is still in the log (`verify --expect-head`).
     println!(
-        "published the report for {day} as event {}; built from log position {} with head {}",
-        published.seq, head.seq, head.hash
+        "published the report for {day} as event {}; built from log position {} ({}); head {}:{}",
+        published.seq, head.seq, head.hash, published.head.seq, published.head.hash
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use lagesbild_app::staff::{self, Common, NoteSection, Standing};
 use lagesbild_app::{clock, params, publish};
 use lagesbild_model::NewEvent;
-use lagesbild_store::{EventLog, Outcome};
+use lagesbild_store::Outcome;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_sessions::Session;
@@ -104,8 +104,11 @@ async fn record(
         Ok(event) => event,
         Err(error) => return failed(state, session, form, values, error).await,
     };
+    let sets = lagesbild_app::provenance::template_sets(Some(&state.config().templates));
     let appended = state
-        .with_store(move |store| Ok(store.append(vec![event], &[])?.outcomes[0]))
+        .with_store(move |store| {
+            Ok(lagesbild_app::provenance::append(store, vec![event], &[], &sets)?.outcomes[0])
+        })
         .await;
     match appended {
         Ok(Outcome::Appended { seq, .. }) => {

@@ -1050,3 +1050,62 @@ async fn the_verify_page_names_the_first_bad_event_of_a_tampered_log() {
     assert_eq!(api.status, StatusCode::CONFLICT);
     assert_eq!(api.json()["first_bad_seq"], json!(40), "{}", api.body);
 }
+
+/// Regression: any writer with a token could append a `report_published` with invented
+/// provenance (`log_seq` 99999, made-up hashes); it was listed in the archive and became the
+/// front page's latest report. The API now refuses every claim that does not hold.
+#[tokio::test]
+async fn a_forged_report_published_through_the_api_is_refused_and_never_listed() {
+    let site = site();
+    let app = &site.app;
+    let before = head(&site.db);
+    let hash_at = |seq: u64| {
+        let conn = rusqlite::Connection::open(&site.db).expect("opens");
+        conn.query_row("SELECT hash FROM events WHERE seq = ?1", [seq], |row| {
+            row.get::<_, String>(0)
+        })
+        .expect("event")
+    };
+    let forged = |log_seq: u64, head_hash: &str, template_digest: &str| {
+        json!({
+            "kind": "report_published",
+            "occurred": "2024-12-27T11:15",
+            "stream": "rapport",
+            "summary": "Regional rapport för 27 december 2024 publicerades.",
+            "data": {
+                "report_date": "2024-12-27",
+                "compiled_at": "2024-12-27T11:15",
+                "log_seq": log_seq,
+                "head_hash": head_hash,
+                "template_digest": template_digest,
+                "outputs": [{"format": "md", "sha256": "ab".repeat(32)}],
+            }
+        })
+    };
+    let digest = TemplateSet::embedded().digest();
+    let cases = [
+        (forged(99_999, &"cd".repeat(32), &digest), "data.log_seq"),
+        (forged(before, &"cd".repeat(32), &digest), "data.head_hash"),
+        (
+            forged(before, &hash_at(before), &"ef".repeat(32)),
+            "data.template_digest",
+        ),
+        (
+            forged(before, &hash_at(before), &digest),
+            "data.outputs[0].sha256",
+        ),
+    ];
+    for (event, field) in cases {
+        let reply = post_json(app, "/api/events", Some(&site.token), &event).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+        assert_eq!(
+            reply.json()["error"]["field"],
+            json!(field),
+            "{}",
+            reply.body
+        );
+    }
+    assert_eq!(head(&site.db), before, "nothing was written");
+    let reports = get(app, "/api/reports", None).await.json();
+    assert_eq!(reports["reports"], json!([]), "nothing forged is listed");
+}
