@@ -4,6 +4,7 @@
 //! report, and building the events staff write each week.
 
 pub mod clock;
+pub mod day_input;
 pub mod material;
 pub mod params;
 pub mod provenance;

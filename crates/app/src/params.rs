@@ -4,11 +4,21 @@
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use lagesbild_model::{FuzzyDate, RecordedAt};
 
-/// A valid-time day; a coarser date (`2019-H2`, `hösten 2019`) means its last day.
+use crate::day_input;
+
+/// A valid-time day; a coarser date (`2019-H2`, `hösten 2019`) means its last day. A day may
+/// also be typed as a person writes it (`27 december 2024`, `27/12 2024`; see [`day_input`]).
 pub fn as_of(text: &str) -> Result<NaiveDate, String> {
-    FuzzyDate::parse(text.trim())
+    let text = text.trim();
+    FuzzyDate::parse(text)
         .map(|date| date.last_day())
-        .map_err(|e| e.to_string())
+        .or_else(|_| day_input::parse_day(text))
+        .map_err(|_| {
+            format!(
+                "”{text}” är ingen dag. Skriv till exempel {}, eller en period som 2024-12, 2019-H2 eller hösten 2019",
+                day_input::FORMS
+            )
+        })
 }
 
 /// A transaction-time instant: RFC 3339; a minute `2024-12-27T11:15` in Swedish local time (as
@@ -47,10 +57,10 @@ pub fn instant(text: &str, end_of_day: bool) -> Result<RecordedAt, String> {
     ))
 }
 
-/// A calendar day, `YYYY-MM-DD`.
+/// A calendar day in any of the forms of [`day_input`] (`2024-12-27`, `27 december 2024`,
+/// `27/12 2024`), with its Swedish error.
 pub fn day(text: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("{text:?} is not a day (YYYY-MM-DD)"))
+    day_input::parse_day(text).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -73,5 +83,15 @@ mod tests {
             "2019-12-31"
         );
         assert!(day("2024-02-30").is_err());
+        assert_eq!(day("27 december 2024"), day("2024-12-27"));
+        assert_eq!(
+            as_of("27/12 2024").expect("valid").to_string(),
+            "2024-12-27"
+        );
+        let error = as_of("hösten 20x").expect_err("not a day");
+        assert!(
+            error.contains("27 december 2024, 27/12 2024 eller 2024-12-27"),
+            "{error}"
+        );
     }
 }
