@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use lagesbild_app::staff::{self, Common, NoteSection, Standing};
-use lagesbild_app::{clock, params, publish};
+use lagesbild_app::{clock, day_input, params, publish};
 use lagesbild_model::NewEvent;
 use lagesbild_store::Outcome;
 use serde::Deserialize;
@@ -17,40 +17,237 @@ use tower_sessions::Session;
 
 use crate::AppState;
 use crate::error::WebError;
+use crate::form_errors::{FormErrors, FormField};
 use crate::pages::{given, page, parse};
 use crate::session::{self, viewer, writer};
 
-/// A failed form: which one, the error, and what was typed, to show the form again.
-struct Failed {
-    form: &'static str,
-    error: WebError,
-    values: Value,
+/// The week's forms, as `form_errors` describes them: what each field is called in the form,
+/// in the page and in the model, and what it takes.
+mod spec {
+    use crate::form_errors::{ANY, FormField, Kind};
+
+    const OCCURRED: Kind = Kind::Date;
+
+    pub const NOTE: [FormField; 6] = [
+        FormField::new(
+            "section",
+            "note-section",
+            &["section", "data.section"],
+            Kind::Choice {
+                message: "Välj ett avsnitt i rapporten",
+            },
+        )
+        .required(),
+        FormField::new(
+            "text",
+            "note-text",
+            &["text", "summary"],
+            Kind::Text {
+                empty: "Skriv noteringens text",
+            },
+        )
+        .required(),
+        FormField::new("points", "note-points", &["data.points"], Kind::Lines),
+        FormField::new(
+            "lasts",
+            "note-lasts-week",
+            &["lasts", "data.standing"],
+            Kind::Choice {
+                message: "Välj hur länge noteringen gäller",
+            },
+        ),
+        FormField::new(
+            "until",
+            "note-until",
+            &["until", "data.until"],
+            Kind::Day {
+                empty: "Ange sista dagen noteringen gäller, till exempel 31 mars 2025",
+            },
+        ),
+        FormField::new("occurred", "note-occurred", &["occurred"], OCCURRED),
+    ];
+
+    pub const PUBLICATION: [FormField; 4] = [
+        FormField::new(
+            "title",
+            "pub-title",
+            &["data.title", "summary"],
+            Kind::Text {
+                empty: "Skriv rubriken på det som publicerats",
+            },
+        )
+        .required(),
+        FormField::new("url", "pub-url", &["data.url"], Kind::Url),
+        FormField::new(
+            "channel",
+            "pub-channel",
+            &["data.channel"],
+            Kind::Text { empty: "" },
+        ),
+        FormField::new("occurred", "pub-occurred", &["occurred"], OCCURRED),
+    ];
+
+    pub const FIGURE: [FormField; 5] = [
+        FormField::new(
+            "figure",
+            "fig-figure",
+            &["data.figure"],
+            Kind::Id {
+                empty: "Ange nyckeltalets id, till exempel konsulter",
+            },
+        )
+        .required(),
+        FormField::new(
+            "label",
+            "fig-label",
+            &["data.label", "summary"],
+            Kind::Text { empty: "" },
+        ),
+        FormField::new("value", "fig-value", &["data.value"], Kind::Number).required(),
+        FormField::new("unit", "fig-unit", &["data.unit"], Kind::Text { empty: "" }),
+        FormField::new("occurred", "fig-occurred", &["occurred"], OCCURRED),
+    ];
+
+    pub const PUBLISH: [FormField; 1] = [FormField::new(
+        "date",
+        "publish-date",
+        &["date"],
+        Kind::Day {
+            empty: "Ange rapportdagen, till exempel 27 december 2024",
+        },
+    )];
+
+    pub const CORRECTION: [FormField; 6] = [
+        FormField::new("target", "cor-target", &["data.target"], Kind::EventRef).required(),
+        FormField::new(
+            "reason",
+            "cor-reason",
+            &["data.reason"],
+            Kind::Text {
+                empty: "Skriv skälet till rättelsen",
+            },
+        )
+        .required(),
+        FormField::new(
+            "summary_text",
+            "cor-summary-text",
+            &["summary"],
+            Kind::Text {
+                empty: "Skriv en sammanfattning av rättelsen",
+            },
+        )
+        .required(),
+        FormField::new(
+            "new_occurred",
+            "cor-new-occurred",
+            &["data.occurred"],
+            OCCURRED,
+        ),
+        FormField::new(
+            "new_summary",
+            "cor-new-summary",
+            &["data.summary"],
+            Kind::Text { empty: "" },
+        ),
+        FormField::new(
+            "new_data",
+            "cor-new-data",
+            &["data.data", "data"],
+            Kind::Json { empty: "" },
+        ),
+    ];
+
+    pub const RETRACTION: [FormField; 3] = [
+        FormField::new("target", "ret-target", &["data.target"], Kind::EventRef).required(),
+        FormField::new(
+            "reason",
+            "ret-reason",
+            &["data.reason"],
+            Kind::Text {
+                empty: "Skriv skälet till att händelsen dras tillbaka",
+            },
+        )
+        .required(),
+        FormField::new(
+            "summary_text",
+            "ret-summary-text",
+            &["summary"],
+            Kind::Text {
+                empty: "Skriv en sammanfattning",
+            },
+        )
+        .required(),
+    ];
+
+    pub const RAW: [FormField; 1] = [FormField::new(
+        "event",
+        "raw-event",
+        &["event", ANY],
+        Kind::Json {
+            empty: "Klistra in en händelse som JSON",
+        },
+    )
+    .required()];
 }
 
-async fn write_page_with(
-    state: &AppState,
-    session: &Session,
-    failed: Option<Failed>,
-) -> Result<Response, WebError> {
-    let viewer = viewer(session).await?;
-    let today = clock::today().map_err(WebError::Internal)?;
-    let sections: Vec<Value> = NoteSection::ALL
-        .iter()
-        .map(|s| json!({ "name": s.name(), "heading": s.heading() }))
-        .collect();
-    let (status, error, form, values) = match failed {
-        Some(f) => (
-            f.error.status(),
-            Some(match &f.error {
-                WebError::BadInput { field, reason } => format!("{field}: {reason}"),
-                other => other.to_string(),
-            }),
-            Some(f.form),
-            f.values,
-        ),
-        None => (StatusCode::OK, None, None, json!({})),
-    };
-    // Every field of every form, blank, with what was typed into the failed form on top.
+/// The forms of the writing page (`/skriv`) and of the advanced page under Granskning
+/// (`/granskning/avancerat`), which keeps the raw-JSON, correction and retraction forms out of
+/// the editor's way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FormName {
+    Note,
+    Publication,
+    Figure,
+    Publish,
+    Correction,
+    Retraction,
+    Raw,
+}
+
+impl FormName {
+    fn key(self) -> &'static str {
+        match self {
+            FormName::Note => "note",
+            FormName::Publication => "publication",
+            FormName::Figure => "figure",
+            FormName::Publish => "publish",
+            FormName::Correction => "correction",
+            FormName::Retraction => "retraction",
+            FormName::Raw => "raw",
+        }
+    }
+
+    fn fields(self) -> &'static [FormField] {
+        match self {
+            FormName::Note => &spec::NOTE,
+            FormName::Publication => &spec::PUBLICATION,
+            FormName::Figure => &spec::FIGURE,
+            FormName::Publish => &spec::PUBLISH,
+            FormName::Correction => &spec::CORRECTION,
+            FormName::Retraction => &spec::RETRACTION,
+            FormName::Raw => &spec::RAW,
+        }
+    }
+
+    fn advanced(self) -> bool {
+        matches!(
+            self,
+            FormName::Correction | FormName::Retraction | FormName::Raw
+        )
+    }
+}
+
+/// A failed form: which one, its problems, and what was typed, to show the form again.
+struct Failed {
+    form: FormName,
+    errors: FormErrors,
+    values: Value,
+    /// 400 for what was typed, 409 when the log refused the event as it stands, 503 when busy.
+    status: StatusCode,
+}
+
+/// Every field of every form, blank, with what was typed into the failed form on top.
+fn form_values(failed: Option<&Failed>) -> Value {
     let mut all = json!({
         "note": { "section": "summary", "text": "", "points": "", "lasts": "", "until": "", "occurred": "" },
         "publication": { "title": "", "url": "", "channel": "", "collected": false, "occurred": "" },
@@ -60,26 +257,58 @@ async fn write_page_with(
         "retraction": { "target": "", "reason": "", "summary_text": "" },
         "raw": { "event": "" },
     });
-    if let (Some(form), Value::Object(typed)) = (form, values)
-        && let Some(Value::Object(fields)) = all.get_mut(form)
+    if let Some(Failed {
+        form,
+        values: Value::Object(typed),
+        ..
+    }) = failed
+        && let Some(Value::Object(fields)) = all.get_mut(form.key())
     {
         for (name, value) in typed {
-            if fields.contains_key(&name) && !value.is_null() {
-                fields.insert(name, value);
+            if fields.contains_key(name) && !value.is_null() {
+                fields.insert(name.clone(), value.clone());
             }
         }
     }
+    all
+}
+
+async fn write_page_with(
+    state: &AppState,
+    session: &Session,
+    advanced: bool,
+    failed: Option<Failed>,
+) -> Result<Response, WebError> {
+    let viewer = viewer(session).await?;
+    let today = clock::today().map_err(WebError::Internal)?;
+    let sections: Vec<Value> = NoteSection::ALL
+        .iter()
+        .map(|s| json!({ "name": s.name(), "heading": s.heading() }))
+        .collect();
+    let status = failed.as_ref().map_or(StatusCode::OK, |f| f.status);
+    let values = form_values(failed.as_ref());
+    let errors = failed.map(|f| f.errors).unwrap_or_default();
+    let (template, title, nav) = if advanced {
+        (
+            "advanced",
+            "Avancerat: händelser, rättelser och tillbakadraganden",
+            "avancerat",
+        )
+    } else {
+        ("write", "Skriv och publicera", "skriv")
+    };
     let html = page(
         state,
         &viewer,
-        "write",
-        "Skriv och publicera",
-        "skriv",
+        template,
+        title,
+        nav,
         json!({
             "today": today.to_string(),
+            "today_swedish": lagesbild_render::swedish::day(today),
             "sections": sections,
-            "error": error,
-            "values": all,
+            "form_errors": errors.context(),
+            "values": values,
         }),
     )?;
     Ok((status, html).into_response())
@@ -89,20 +318,36 @@ pub async fn write_page(
     State(state): State<AppState>,
     session: Session,
 ) -> Result<Response, WebError> {
-    write_page_with(&state, &session, None).await
+    write_page_with(&state, &session, false, None).await
 }
 
-/// Appends one event written through a form and sends the browser to its page.
+pub async fn advanced_page(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Response, WebError> {
+    write_page_with(&state, &session, true, None).await
+}
+
+/// Appends one event written through a form and sends the browser to its page. Every field is
+/// checked as typed first, so that all of a form's problems are shown at once; then the
+/// event's own refusal (from the model or the store) is shown on the field it concerns.
 async fn record(
     state: &AppState,
     session: &Session,
-    form: &'static str,
+    form: FormName,
     values: Value,
     event: Result<NewEvent, WebError>,
 ) -> Result<Response, WebError> {
+    let checked = FormErrors::check(form.fields(), &values);
+    if !checked.is_empty() {
+        return failed(state, session, form, values, checked).await;
+    }
     let event = match event {
         Ok(event) => event,
-        Err(error) => return failed(state, session, form, values, error).await,
+        Err(error) => {
+            let errors = FormErrors::from_error(form.fields(), &values, &error);
+            return failed(state, session, form, values, errors).await;
+        }
     };
     let sets = lagesbild_app::provenance::template_sets(Some(&state.config().templates));
     let appended = state
@@ -118,7 +363,8 @@ async fn record(
             Ok(Redirect::to(&format!("/logg/{seq}?recorded=redan")).into_response())
         }
         Err(error @ (WebError::BadInput { .. } | WebError::Conflict(_) | WebError::Busy(_))) => {
-            failed(state, session, form, values, error).await
+            let errors = FormErrors::from_error(form.fields(), &values, &error);
+            refused(state, session, form, values, errors, error.status()).await
         }
         Err(other) => Err(other),
     }
@@ -127,27 +373,51 @@ async fn record(
 async fn failed(
     state: &AppState,
     session: &Session,
-    form: &'static str,
+    form: FormName,
     values: Value,
-    error: WebError,
+    errors: FormErrors,
+) -> Result<Response, WebError> {
+    refused(
+        state,
+        session,
+        form,
+        values,
+        errors,
+        StatusCode::BAD_REQUEST,
+    )
+    .await
+}
+
+/// The form again, with its problems, what was typed, and the status the refusal deserves.
+async fn refused(
+    state: &AppState,
+    session: &Session,
+    form: FormName,
+    values: Value,
+    errors: FormErrors,
+    status: StatusCode,
 ) -> Result<Response, WebError> {
     write_page_with(
         state,
         session,
+        form.advanced(),
         Some(Failed {
             form,
-            error,
+            errors,
             values,
+            status,
         }),
     )
     .await
 }
 
-fn common(by: String, occurred: &Option<String>, key: &Option<String>) -> Result<Common, WebError> {
+fn common(
+    by: String,
+    occurred_text: &Option<String>,
+    key: &Option<String>,
+) -> Result<Common, WebError> {
     Ok(Common {
-        occurred: parse("occurred", occurred, |t| {
-            lagesbild_model::FuzzyDate::parse(t).map_err(|e| e.to_string())
-        })?,
+        occurred: parse("occurred", occurred_text, day_input::parse_date)?,
         key: given(key).map(str::to_owned),
         by: Some(by),
     })
@@ -212,7 +482,7 @@ pub async fn note(
             today()?,
         )?)
     })();
-    record(&state, &session, "note", values, event).await
+    record(&state, &session, FormName::Note, values, event).await
 }
 
 #[derive(Debug, Default, Deserialize, serde::Serialize)]
@@ -248,7 +518,7 @@ pub async fn publication(
             today()?,
         )?)
     })();
-    record(&state, &session, "publication", values, event).await
+    record(&state, &session, FormName::Publication, values, event).await
 }
 
 #[derive(Debug, Default, Deserialize, serde::Serialize)]
@@ -289,7 +559,7 @@ pub async fn figure(
             today()?,
         )?)
     })();
-    record(&state, &session, "figure", values, event).await
+    record(&state, &session, FormName::Figure, values, event).await
 }
 
 #[derive(Debug, Default, Deserialize, serde::Serialize)]
@@ -319,7 +589,7 @@ pub async fn raw_event(
     let event = serde_json::from_str::<Value>(&form.event)
         .map_err(|e| WebError::bad("event", format!("not JSON: {e}")))
         .and_then(|value| event_from_json(value, &by));
-    record(&state, &session, "raw", values, event).await
+    record(&state, &session, FormName::Raw, values, event).await
 }
 
 #[derive(Debug, Default, Deserialize, serde::Serialize)]
@@ -344,6 +614,16 @@ pub async fn correction(
 ) -> Result<Response, WebError> {
     let by = writer(&state, &session, &headers, form.csrf.as_deref()).await?;
     let values = json!(form);
+    let nothing_to_correct = [&form.new_occurred, &form.new_summary, &form.new_data]
+        .iter()
+        .all(|v| given(v).is_none());
+    if nothing_to_correct && !form.target.trim().is_empty() {
+        let errors = FormErrors::check(&spec::CORRECTION, &values).field(
+            "cor-new-occurred",
+            "Fyll i det som ska rättas: rätt datum, rätt sammanfattning eller rätt data",
+        );
+        return failed(&state, &session, FormName::Correction, values, errors).await;
+    }
     let event = (|| {
         let correction = staff::Correction {
             target: form.target.clone(),
@@ -359,7 +639,7 @@ pub async fn correction(
             today()?,
         )?)
     })();
-    record(&state, &session, "correction", values, event).await
+    record(&state, &session, FormName::Correction, values, event).await
 }
 
 #[derive(Debug, Default, Deserialize, serde::Serialize)]
@@ -390,7 +670,7 @@ pub async fn retraction(
             today()?,
         )?)
     })();
-    record(&state, &session, "retraction", values, event).await
+    record(&state, &session, FormName::Retraction, values, event).await
 }
 
 #[derive(Debug, Default, Deserialize, serde::Serialize)]
@@ -410,7 +690,10 @@ pub async fn publish(
     let values = json!(form);
     let day = match parse("date", &form.date, params::day) {
         Ok(day) => day,
-        Err(error) => return failed(&state, &session, "publish", values, error).await,
+        Err(error) => {
+            let errors = FormErrors::from_error(&spec::PUBLISH, &values, &error);
+            return failed(&state, &session, FormName::Publish, values, errors).await;
+        }
     };
     let now = clock::now_local().map_err(WebError::Internal)?;
     let day = day.unwrap_or(now.date());

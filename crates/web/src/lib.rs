@@ -9,6 +9,7 @@
 mod api;
 pub mod auth;
 mod error;
+mod form_errors;
 mod forms;
 mod pages;
 mod session;
@@ -112,6 +113,7 @@ pub fn router(state: AppState) -> Router {
         .route("/logg", get(pages::log))
         .route("/logg/{seq}", get(pages::event))
         .route("/verifiera", get(pages::verify))
+        .route("/stil.css", get(pages::stylesheet))
         .route("/skriv", get(forms::write_page))
         .route("/skriv/notering", post(forms::note))
         .route("/skriv/publicerat", post(forms::publication))
@@ -119,6 +121,7 @@ pub fn router(state: AppState) -> Router {
         .route("/skriv/handelse", post(forms::raw_event))
         .route("/skriv/rattelse", post(forms::correction))
         .route("/skriv/tillbakadragande", post(forms::retraction))
+        .route("/granskning/avancerat", get(forms::advanced_page))
         .route("/publicera", post(forms::publish))
         .route("/logga-in", get(forms::sign_in_page).post(forms::sign_in))
         .route("/logga-ut", post(forms::sign_out))

@@ -2,7 +2,7 @@
 //! waves and diff with their date pickers, the audit log, one event, and verification.
 
 use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::NaiveDate;
 use lagesbild_app::{clock, params, publish, replay, report};
@@ -17,6 +17,7 @@ use tower_sessions::Session;
 
 use crate::AppState;
 use crate::error::WebError;
+use crate::form_errors::{FormErrors, FormField, Kind};
 use crate::session::{Viewer, viewer};
 use crate::views::VIEWS;
 
@@ -29,7 +30,14 @@ pub(crate) fn page(
     nav: &str,
     context: Value,
 ) -> Result<Html<String>, WebError> {
-    VIEWS.page(name, title, nav, Some(viewer), state.writable(), context)
+    VIEWS.page(
+        name,
+        title,
+        nav,
+        Some(viewer),
+        Some(state.writable()),
+        context,
+    )
 }
 
 /// A query parameter, blank meaning absent.
@@ -69,6 +77,19 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// The site's stylesheet. Its address carries a digest of its text (`views::stylesheet_href`),
+/// so it may be cached for a year.
+pub async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        crate::views::stylesheet(),
+    )
+        .into_response()
 }
 
 pub async fn not_found(session: Session) -> Response {
@@ -113,7 +134,7 @@ async fn report_page(
         .await?;
     let body = reproduction
         .text(ReportFormat::Html)
-        .map(|html| main_of(html).to_owned());
+        .map(|html| crate::views::scrollable_tables(main_of(html)));
     let title = format!(
         "Regional rapport {}",
         lagesbild_render::swedish::day(reproduction.published.report_date.first_day())
@@ -253,12 +274,35 @@ pub(crate) async fn current_model(
     Ok((model, day))
 }
 
+const PREVIEW_FORM: [FormField; 1] = [FormField::new(
+    "date",
+    "date",
+    &["date"],
+    Kind::Day { empty: "" },
+)];
+
 pub async fn preview(
     State(state): State<AppState>,
     session: Session,
     Query(query): Query<DateQuery>,
-) -> Result<Html<String>, WebError> {
+) -> Result<Response, WebError> {
     let viewer = viewer(&session).await?;
+    let errors = FormErrors::check(&PREVIEW_FORM, &json!({ "date": query.date }));
+    if !errors.is_empty() {
+        let context = json!({
+            "date": given(&query.date), "body": "", "log_seq": null, "form_errors": errors.context(),
+        });
+        let title = "Förhandsvisning av rapporten";
+        return page(
+            &state,
+            &viewer,
+            "preview",
+            title,
+            "forhandsvisning",
+            context,
+        )
+        .map(|html| (StatusCode::BAD_REQUEST, html).into_response());
+    }
     let day = parse("date", &query.date, params::day)?;
     let (model, day) = current_model(&state, day).await?;
     let html = ReportRenderer::new(state.config().templates.clone(), ReportFormat::Html)
@@ -270,8 +314,13 @@ pub async fn preview(
         "preview",
         "Förhandsvisning av rapporten",
         "forhandsvisning",
-        json!({ "date": day.to_string(), "body": main_of(&html), "log_seq": model.log_seq }),
+        json!({
+            "date": given(&query.date).map_or_else(|| day.to_string(), str::to_owned),
+            "body": crate::views::scrollable_tables(main_of(&html)),
+            "log_seq": model.log_seq,
+        }),
     )
+    .map(IntoResponse::into_response)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -330,6 +379,14 @@ pub(crate) async fn replayed(
         .await
 }
 
+/// The analysis pages' time pickers, for `form_errors`.
+const TIME_FORM: [FormField; 4] = [
+    FormField::new("as_of", "as_of", &["as_of"], Kind::AsOf),
+    FormField::new("known_at", "known_at", &["known_at"], Kind::Instant),
+    FormField::new("from", "from", &["from"], Kind::AsOf),
+    FormField::new("to", "to", &["to"], Kind::AsOf),
+];
+
 /// An analysis page: the date pickers, and the document `body` built from the axes asked for.
 fn analysis_page(
     state: &AppState,
@@ -345,9 +402,40 @@ fn analysis_page(
         "known_at": given(&query.known_at),
         "from": given(&query.from),
         "to": given(&query.to),
-        "body": body,
+        "body": crate::views::scrollable_tables(&body),
     });
     page(state, viewer, "analysis", title, nav, context)
+}
+
+/// The analysis page with its pickers and what is wrong with them (a 400), when the time
+/// parameters asked for do not read; `None` when they do.
+fn analysis_refused(
+    state: &AppState,
+    viewer: &Viewer,
+    query: &TimeQuery,
+    kind: &str,
+    titles: (&str, &str),
+) -> Option<Result<Response, WebError>> {
+    let typed = json!({
+        "as_of": query.as_of, "known_at": query.known_at, "from": query.from, "to": query.to,
+    });
+    let errors = FormErrors::check(&TIME_FORM, &typed);
+    if errors.is_empty() {
+        return None;
+    }
+    let context = json!({
+        "kind": kind,
+        "as_of": given(&query.as_of),
+        "known_at": given(&query.known_at),
+        "from": given(&query.from),
+        "to": given(&query.to),
+        "body": "",
+        "form_errors": errors.context(),
+    });
+    Some(
+        page(state, viewer, "analysis", titles.0, titles.1, context)
+            .map(|html| (StatusCode::BAD_REQUEST, html).into_response()),
+    )
 }
 
 /// The view as of the asked day, as known at the asked time, and its axes.
@@ -367,44 +455,43 @@ pub async fn timeline(
     State(state): State<AppState>,
     session: Session,
     Query(query): Query<TimeQuery>,
-) -> Result<Html<String>, WebError> {
+) -> Result<Response, WebError> {
     let viewer = viewer(&session).await?;
+    let titles = ("Tidslinje", "tidslinje");
+    if let Some(refused) = analysis_refused(&state, &viewer, &query, "timeline", titles) {
+        return refused;
+    }
     let (view, axes) = asked_view(&state, &query, Facts::With).await?;
     let body = doc::to_html_body(&docs::timeline_doc(&view, &axes));
-    analysis_page(
-        &state,
-        &viewer,
-        &query,
-        "timeline",
-        ("Tidslinje", "tidslinje"),
-        body,
-    )
+    analysis_page(&state, &viewer, &query, "timeline", titles, body)
+        .map(IntoResponse::into_response)
 }
 
 pub async fn waves(
     State(state): State<AppState>,
     session: Session,
     Query(query): Query<TimeQuery>,
-) -> Result<Html<String>, WebError> {
+) -> Result<Response, WebError> {
     let viewer = viewer(&session).await?;
+    let titles = ("Etapper och planer", "vagor");
+    if let Some(refused) = analysis_refused(&state, &viewer, &query, "waves", titles) {
+        return refused;
+    }
     let (view, axes) = asked_view(&state, &query, Facts::Without).await?;
     let body = doc::to_html_body(&docs::waves_doc(&view, &axes, true));
-    analysis_page(
-        &state,
-        &viewer,
-        &query,
-        "waves",
-        ("Vågor och planer", "vagor"),
-        body,
-    )
+    analysis_page(&state, &viewer, &query, "waves", titles, body).map(IntoResponse::into_response)
 }
 
 pub async fn diff(
     State(state): State<AppState>,
     session: Session,
     Query(query): Query<TimeQuery>,
-) -> Result<Html<String>, WebError> {
+) -> Result<Response, WebError> {
     let viewer = viewer(&session).await?;
+    let titles = ("Skillnad mellan två datum", "skillnad");
+    if let Some(refused) = analysis_refused(&state, &viewer, &query, "diff", titles) {
+        return refused;
+    }
     let asked = asked(&query)?;
     let from = parse("from", &query.from, params::as_of)?;
     let to = parse("to", &query.to, params::as_of)?;
@@ -423,8 +510,7 @@ pub async fn diff(
         }
         None => String::new(),
     };
-    let titles = ("Skillnad mellan två datum", "skillnad");
-    analysis_page(&state, &viewer, &query, "diff", titles, body)
+    analysis_page(&state, &viewer, &query, "diff", titles, body).map(IntoResponse::into_response)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -468,7 +554,7 @@ pub(crate) fn log_request(query: &LogQuery) -> Result<LogRequest, WebError> {
             ));
         }
     }
-    let fuzzy = |t: &str| FuzzyDate::parse(t).map_err(|e| e.to_string());
+    let fuzzy = lagesbild_app::day_input::parse_date;
     let limit = parse("limit", &query.limit, |t| {
         t.parse::<usize>()
             .ok()
@@ -515,13 +601,80 @@ pub(crate) async fn log_page(
         .await
 }
 
+/// The log's filter form, for `form_errors`.
+const LOG_FORM: [FormField; 6] = [
+    FormField::new(
+        "kind",
+        "kind",
+        &["kind"],
+        Kind::Choice {
+            message: "Välj en typ av händelse i listan",
+        },
+    ),
+    FormField::new("stream", "stream", &["stream"], Kind::Text { empty: "" }),
+    FormField::new(
+        "occurred_from",
+        "occurred_from",
+        &["occurred_from"],
+        Kind::Date,
+    ),
+    FormField::new("occurred_to", "occurred_to", &["occurred_to"], Kind::Date),
+    FormField::new(
+        "recorded_from",
+        "recorded_from",
+        &["recorded_from"],
+        Kind::Instant,
+    ),
+    FormField::new(
+        "recorded_to",
+        "recorded_to",
+        &["recorded_to"],
+        Kind::Instant,
+    ),
+];
+
 pub async fn log(
     State(state): State<AppState>,
     session: Session,
     Query(query): Query<LogQuery>,
-) -> Result<Html<String>, WebError> {
+) -> Result<Response, WebError> {
     let viewer = viewer(&session).await?;
-    let request = log_request(&query)?;
+    let kinds: Vec<Value> = lagesbild_model::KINDS
+        .iter()
+        .map(|k| json!({ "name": k, "selected": given(&query.kind) == Some(*k) }))
+        .collect();
+    let q = json!({
+        "stream": given(&query.stream),
+        "occurred_from": given(&query.occurred_from),
+        "occurred_to": given(&query.occurred_to),
+        "recorded_from": given(&query.recorded_from),
+        "recorded_to": given(&query.recorded_to),
+    });
+    let request = match log_request(&query) {
+        Ok(request) => request,
+        Err(error @ WebError::BadInput { .. }) => {
+            let typed = json!({
+                "kind": query.kind, "stream": query.stream,
+                "occurred_from": query.occurred_from, "occurred_to": query.occurred_to,
+                "recorded_from": query.recorded_from, "recorded_to": query.recorded_to,
+                "after": query.after, "limit": query.limit,
+            });
+            // `after` and `limit` come from the pager's links, not from the form.
+            let errors = match error.field() {
+                Some("after" | "limit") => FormErrors::default().general(
+                    "Sidans läge eller storlek i adressen går inte att läsa; börja om från första sidan",
+                ),
+                _ => FormErrors::from_error(&LOG_FORM, &typed, &error),
+            };
+            let context = json!({
+                "events": [], "next": null, "kinds": kinds, "q": q,
+                "form_errors": errors.context(), "refused": true,
+            });
+            return page(&state, &viewer, "log", "Loggen", "logg", context)
+                .map(|html| (StatusCode::BAD_REQUEST, html).into_response());
+        }
+        Err(other) => return Err(other),
+    };
     let limit = request.limit;
     let (events, more) = log_page(&state, request).await?;
     let rows: Vec<Value> = events
@@ -562,29 +715,15 @@ pub async fn log(
         }
         _ => None,
     };
-    let kinds: Vec<Value> = lagesbild_model::KINDS
-        .iter()
-        .map(|k| json!({ "name": k, "selected": given(&query.kind) == Some(*k) }))
-        .collect();
     page(
         &state,
         &viewer,
         "log",
         "Loggen",
         "logg",
-        json!({
-            "events": rows,
-            "next": next,
-            "kinds": kinds,
-            "q": {
-                "stream": given(&query.stream),
-                "occurred_from": given(&query.occurred_from),
-                "occurred_to": given(&query.occurred_to),
-                "recorded_from": given(&query.recorded_from),
-                "recorded_to": given(&query.recorded_to),
-            },
-        }),
+        json!({ "events": rows, "next": next, "kinds": kinds, "q": q, "refused": false }),
     )
+    .map(IntoResponse::into_response)
 }
 
 /// Everything an auditor needs of one event: fields, source, data, hashes, the hashed bytes.

@@ -132,7 +132,8 @@ pub(crate) async fn writer(
 
 /// Paths open to everybody even when reading requires signing in.
 fn always_open(path: &str) -> bool {
-    matches!(path, "/logga-in" | "/healthz")
+    // The stylesheet too, or the sign-in page would be unstyled.
+    matches!(path, "/logga-in" | "/healthz" | "/stil.css")
 }
 
 /// When reading requires signing in, sends pages to the sign-in form and answers the API

@@ -270,9 +270,21 @@ async fn bad_parameters_are_a_400_naming_the_field_never_a_500() {
         ("/logg?limit=0", "limit"),
         ("/logg?after=-1", "after"),
     ] {
+        // The page again, with the problem in Swedish at the top (see tests/ux.rs).
         let reply = get(app, uri, None).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{uri}");
-        assert!(reply.body.contains(field), "{uri}: {}", reply.body);
+        assert!(
+            reply.body.contains("Det finns ett problem"),
+            "{uri}: {}",
+            reply.body
+        );
+        if !matches!(field, "limit" | "after") {
+            assert!(
+                reply.body.contains(&format!("href=\"#{field}\"")),
+                "{uri}: {}",
+                reply.body
+            );
+        }
     }
     for (uri, field) in [
         ("/api/timeline?as_of=hösten%2020x", "as_of"),
@@ -604,7 +616,10 @@ async fn hostile_text_from_a_form_renders_inert_on_every_page() {
     )
     .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert!(bad.body.contains("data.value"), "names the field");
+    assert!(
+        bad.body.contains("id=\"fig-value-fel\""),
+        "the message is on the field"
+    );
     assert!(!bad.body.contains("<script>alert"));
 }
 
@@ -614,16 +629,18 @@ async fn forms_refuse_bad_input_with_the_field_and_keep_what_was_typed() {
     let app = &site.app;
     let (cookie, csrf) = sign_in(app).await;
     let before = head(&site.db);
-    for (uri, fields, expected) in [
+    for (uri, fields, id, expected) in [
         (
             "/skriv/notering",
             vec![("section", "summary"), ("text", "")],
-            "summary",
+            "note-text",
+            "Skriv noteringens text",
         ),
         (
             "/skriv/notering",
             vec![("section", "nonsense"), ("text", "Text.")],
-            "section",
+            "note-section",
+            "Välj ett avsnitt i rapporten",
         ),
         (
             "/skriv/notering",
@@ -633,7 +650,19 @@ async fn forms_refuse_bad_input_with_the_field_and_keep_what_was_typed() {
                 ("lasts", "until"),
                 ("until", "2024-02-30"),
             ],
-            "until",
+            "note-until",
+            "Dagen 2024-02-30 finns inte i kalendern",
+        ),
+        (
+            "/skriv/notering",
+            vec![
+                ("section", "summary"),
+                ("text", "Text."),
+                ("lasts", "until"),
+                ("until", ""),
+            ],
+            "note-until",
+            "Ange sista dagen noteringen gäller",
         ),
         (
             "/skriv/notering",
@@ -642,17 +671,26 @@ async fn forms_refuse_bad_input_with_the_field_and_keep_what_was_typed() {
                 ("text", "Text."),
                 ("occurred", "hösten 20x"),
             ],
-            "occurred",
+            "note-occurred",
+            "”hösten 20x” är inget datum",
         ),
         (
             "/skriv/publicerat",
             vec![("title", "Rubrik"), ("url", "javascript:alert(1)")],
-            "url",
+            "pub-url",
+            "Ange en fullständig länk som börjar med https://",
+        ),
+        (
+            "/skriv/nyckeltal",
+            vec![("figure", "Konsulter!"), ("value", "120")],
+            "fig-figure",
+            "Ange ett id med små bokstäver",
         ),
         (
             "/skriv/handelse",
             vec![("event", "{\"kind\":\"situation_noted\"")],
-            "not JSON",
+            "raw-event",
+            "Det är inte giltig JSON (rad 1",
         ),
         (
             "/skriv/handelse",
@@ -660,6 +698,7 @@ async fn forms_refuse_bad_input_with_the_field_and_keep_what_was_typed() {
                 "event",
                 "{\"kind\":\"situation_noted\",\"occurred\":\"2024-12-27\",\"summary\":\"x\",\"data\":{\"section\":\"summary\"},\"extra\":1}",
             )],
+            "raw-event",
             "extra",
         ),
         (
@@ -670,7 +709,18 @@ async fn forms_refuse_bad_input_with_the_field_and_keep_what_was_typed() {
                 ("summary_text", "Rättelse."),
                 ("new_summary", "Ny."),
             ],
-            "999999",
+            "cor-target",
+            "Loggen har ingen händelse ”999999”",
+        ),
+        (
+            "/skriv/rattelse",
+            vec![
+                ("target", "12"),
+                ("reason", "Fel."),
+                ("summary_text", "Rättelse."),
+            ],
+            "cor-new-occurred",
+            "Fyll i det som ska rättas",
         ),
         (
             "/skriv/tillbakadragande",
@@ -679,22 +729,47 @@ async fn forms_refuse_bad_input_with_the_field_and_keep_what_was_typed() {
                 ("reason", "Fel."),
                 ("summary_text", "Tillbaka."),
             ],
-            "data.target",
+            "ret-target",
+            "Ange händelsens löpnummer",
         ),
-        ("/publicera", vec![("date", "2024-13-01")], "date"),
+        (
+            "/publicera",
+            vec![("date", "2024-13-01")],
+            "publish-date",
+            "finns inte i kalendern",
+        ),
     ] {
         let mut all = vec![("csrf", csrf.as_str())];
         all.extend(fields.iter().copied());
         let reply = post_form(app, uri, Some(&cookie), &all).await;
-        assert!(
-            reply.status.is_client_error(),
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
             "{uri} {fields:?}: {}",
             reply.status
         );
         assert!(
             reply.body.contains(expected),
-            "{uri} {fields:?} lacks {expected:?}"
+            "{uri} {fields:?} lacks {expected:?}: {}",
+            reply.body
         );
+        // On the field, and linked from the summary.
+        assert!(
+            reply.body.contains(&format!("id=\"{id}-fel\"")),
+            "{uri}: no message on #{id}"
+        );
+        assert!(
+            reply.body.contains(&format!("href=\"#{id}\"")),
+            "{uri}: the summary does not link to #{id}"
+        );
+        if id != "raw-event" {
+            for internal in ["data.", " is not ", "YYYY", "summary:"] {
+                assert!(
+                    !reply.body.contains(internal),
+                    "{uri}: {internal:?} shown to the user"
+                );
+            }
+        }
     }
     let typed = post_form(
         app,
