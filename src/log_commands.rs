@@ -59,6 +59,8 @@ pub struct VerifyArgs {
     /// log still holds that event with that hash (detects a restored older copy or a rewrite).
     #[arg(long)]
     expect_head: Option<String>,
+    #[command(flatten)]
+    tree: crate::proof_commands::VerifyTreeArgs,
 }
 
 #[derive(clap::Args)]
@@ -66,6 +68,8 @@ pub struct ExportArgs {
     /// Write to this file instead of standard output.
     #[arg(short, long)]
     output: Option<PathBuf>,
+    #[command(flatten)]
+    evidence: crate::proof_commands::EvidenceArgs,
 }
 
 #[derive(clap::Args)]
@@ -81,6 +85,8 @@ pub struct RestoreArgs {
     /// published reports with when checking their provenance.
     #[arg(long)]
     templates: Option<PathBuf>,
+    #[command(flatten)]
+    heads: crate::proof_commands::RestoreHeadArgs,
 }
 
 fn parse_fuzzy(text: &str) -> Result<FuzzyDate, String> {
@@ -451,6 +457,9 @@ pub fn verify(path: &Path, args: &VerifyArgs) -> Result<ExitCode> {
         "ok: {} events, chain intact, triggers in place",
         report.count
     );
+    if !crate::proof_commands::verify_tree(&store, &args.tree)? {
+        return Ok(ExitCode::FAILURE);
+    }
     println!("head: {}:{}", report.head.seq, report.head.hash);
     Ok(ExitCode::SUCCESS)
 }
@@ -468,6 +477,11 @@ fn parse_head(text: &str) -> Result<(u64, String)> {
 
 pub fn export(path: &Path, args: &ExportArgs) -> Result<ExitCode> {
     let store = db::open(path)?;
+    if let Some(dir) = &args.evidence.evidence {
+        return crate::proof_commands::export_evidence(&store, dir, &args.evidence, |out| {
+            write_export(&store, out)
+        });
+    }
     let mut out: Box<dyn Write> = match &args.output {
         Some(file) => Box::new(BufWriter::new(
             std::fs::File::create(file)
@@ -475,12 +489,7 @@ pub fn export(path: &Path, args: &ExportArgs) -> Result<ExitCode> {
         )),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
-    let filter = Filter::default();
-    let mut count = 0;
-    for event in scan(&store, &filter) {
-        writeln!(out, "{}", event.map_err(broken_or)?.to_export_value())?;
-        count += 1;
-    }
+    let count = write_export(&store, &mut out)?;
     out.flush()?;
     if let Some(file) = &args.output {
         eprintln!("exported {count} events to {}", file.display());
@@ -488,11 +497,27 @@ pub fn export(path: &Path, args: &ExportArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The export: the signed tree heads first (so that a restore knows how long the log must
+/// be), then every event; returns the number of events.
+fn write_export(store: &lagesbild_store::SqliteStore, out: &mut dyn Write) -> Result<u64> {
+    for head in store.tree_heads()? {
+        writeln!(out, "{}", crate::proof_commands::head_line(&head))?;
+    }
+    let filter = Filter::default();
+    let mut count = 0;
+    for event in scan(store, &filter) {
+        writeln!(out, "{}", event.map_err(broken_or)?.to_export_value())?;
+        count += 1;
+    }
+    Ok(count)
+}
+
 pub fn restore(path: &Path, args: &RestoreArgs) -> Result<ExitCode> {
     let name = args.file.display().to_string();
     let file = std::fs::File::open(&args.file).with_context(|| format!("cannot open {name}"))?;
     let mut store = db::open_unseeded(path)?;
-    let lines = crate::import::BoundedLines::new(BufReader::new(file)).filter_map(|item| {
+    let mut heads = crate::proof_commands::HeadsInExport::new(&name, &args.heads)?;
+    let values = crate::import::BoundedLines::new(BufReader::new(file)).filter_map(|item| {
         let result = (|| {
             let (at, line) = item.map_err(|e| (0, format!("cannot read: {e}")))?;
             let line = line.map_err(|reason| (at, reason))?;
@@ -501,18 +526,22 @@ pub fn restore(path: &Path, args: &RestoreArgs) -> Result<ExitCode> {
             }
             let value = lagesbild_model::parse_json_strict(&line)
                 .map_err(|e| (at, format!("field {:?}: {}", e.field, e.reason)))?;
-            stored_from_export_value(value)
-                .map(Some)
-                .map_err(|e| (at, format!("field {:?}: {}", e.field, e.reason)))
+            Ok(Some((at, value)))
         })();
         match result {
             Ok(None) => None,
-            Ok(Some(event)) => Some(Ok(event)),
+            Ok(Some(value)) => Some(Ok(value)),
             Err((at, reason)) => Some(Err(StoreError::Broken {
                 seq: 0,
                 reason: format!("{name}:{at}: {reason}"),
             })),
         }
+    });
+    let lines = heads.events(values, |at, value| {
+        stored_from_export_value(value).map_err(|e| StoreError::Broken {
+            seq: 0,
+            reason: format!("{name}:{at}: field {:?}: {}", e.field, e.reason),
+        })
     });
     let expected = args.expect_head.as_deref().map(parse_head).transpose()?;
     let sets = crate::import::template_sets(args.templates.as_deref())?;
@@ -555,8 +584,9 @@ pub fn restore(path: &Path, args: &RestoreArgs) -> Result<ExitCode> {
     match store.restore_checked(lines, &mut check) {
         Ok(count) => {
             let head = store.head()?;
+            let heads_said = heads.store(&mut store)?;
             println!(
-                "restored {count} events into {}; head {}:{}",
+                "restored {count} events into {}; head {}:{}{heads_said}",
                 path.display(),
                 head.seq,
                 head.hash

@@ -5,6 +5,7 @@ mod analysis;
 mod db;
 mod import;
 mod log_commands;
+mod proof_commands;
 mod report_commands;
 mod serve;
 
@@ -52,6 +53,12 @@ enum Command {
     Export(log_commands::ExportArgs),
     /// Load an export into an empty database, checking every hash.
     Restore(log_commands::RestoreArgs),
+    /// Make an Ed25519 key pair for signing tree heads.
+    Keygen(proof_commands::KeygenArgs),
+    /// Sign a tree head (size, Merkle root, time) of the whole log and print it.
+    Checkpoint(proof_commands::CheckpointArgs),
+    /// Print a self-contained Merkle proof: an event's inclusion, or one size's consistency with another.
+    Proof(proof_commands::ProofArgs),
     /// Every programme fact in valid-time order, as of a date and as known at a time.
     Timeline(analysis::TimeArgs),
     /// Each wave's plans, state and slippage, the plan history and the milestone trend chart.
@@ -78,7 +85,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Warnings only, except that the server logs its requests; RUST_LOG overrides both.
     let default_log_filter = match cli.command {
-        Command::Serve(_) => "warn,lagesbild_web=info,tower_http=info",
+        Command::Serve(_) => "warn,lagesbild=info,lagesbild_web=info,tower_http=info",
         _ => "warn",
     };
     tracing_subscriber::fmt()
@@ -98,6 +105,9 @@ fn main() -> ExitCode {
         Command::Verify(args) => log_commands::verify(&cli.db, &args),
         Command::Export(args) => log_commands::export(&cli.db, &args),
         Command::Restore(args) => log_commands::restore(&cli.db, &args),
+        Command::Keygen(args) => proof_commands::keygen(&args),
+        Command::Checkpoint(args) => proof_commands::checkpoint(&cli.db, &args),
+        Command::Proof(args) => proof_commands::proof(&cli.db, &args),
         Command::Timeline(args) => analysis::timeline(&cli.db, &args),
         Command::Waves(args) => analysis::waves(&cli.db, &args),
         Command::Diff(args) => analysis::diff(&cli.db, &args),

@@ -90,6 +90,9 @@ pub struct PublishArgs {
     /// Who publishes.
     #[arg(long)]
     by: Option<String>,
+    /// With a signing key, a signed tree head covering the publication is written too.
+    #[command(flatten)]
+    signing_key: crate::proof_commands::SigningKeyArg,
 }
 
 #[derive(clap::Args)]
@@ -300,6 +303,7 @@ fn publish(path: &Path, args: &PublishArgs) -> Result<ExitCode> {
         "published the report for {day} as event {}; built from log position {} ({}); head {}:{}",
         published.seq, head.seq, head.hash, published.head.seq, published.head.hash
     );
+    crate::proof_commands::sign_after_publish(&mut store, &args.signing_key)?;
     Ok(ExitCode::SUCCESS)
 }
 

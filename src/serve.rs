@@ -24,6 +24,12 @@ pub struct ServeArgs {
     /// A folder of report templates to use instead of the embedded ones.
     #[arg(long)]
     templates: Option<PathBuf>,
+    /// Sign a tree head every SECONDS while serving (and at the start), when the log grew;
+    /// needs --signing-key.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    sth_interval: Option<u64>,
+    #[command(flatten)]
+    signing_key: crate::proof_commands::SigningKeyArg,
 }
 
 pub fn serve(path: &Path, args: &ServeArgs) -> Result<ExitCode> {
@@ -43,6 +49,18 @@ pub fn serve(path: &Path, args: &ServeArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    if let Some(seconds) = args.sth_interval {
+        let Some(key) = args.signing_key.load()? else {
+            anyhow::bail!(
+                "--sth-interval needs a signing key: --signing-key FILE or LAGESBILD_SIGNING_KEY"
+            );
+        };
+        runtime.spawn(crate::proof_commands::sign_on_schedule(
+            path.to_owned(),
+            key,
+            std::time::Duration::from_secs(seconds),
+        ));
+    }
     runtime.block_on(lagesbild_web::serve(config, args.addr))?;
     Ok(ExitCode::SUCCESS)
 }

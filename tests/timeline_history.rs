@@ -75,7 +75,10 @@ fn the_plan_as_of_each_date() {
     // The e-services of the May 2022 plan have no start in the record: overdue from 2023.
     let late_2024 = waves_as_of(&db, "2024-12-27", &[]);
     assert_eq!(wave(&late_2024, "e-tjanster")["state"], "overdue");
-    assert_eq!(wave(&late_2024, "e-tjanster")["overdue_since"], "2023-01-01");
+    assert_eq!(
+        wave(&late_2024, "e-tjanster")["overdue_since"],
+        "2023-01-01"
+    );
 }
 
 #[test]
