@@ -245,9 +245,11 @@ pub struct ProofArgs {
 
 #[derive(clap::Subcommand)]
 enum ProofKind {
-    /// That event SEQ is in the log: the event, its leaf, the path and the tree head.
+    /// That an event (by sequence number or key) is in the log: the event, its leaf, the
+    /// path and the tree head.
     Inclusion {
-        seq: u64,
+        #[arg(value_name = "SEQ|KEY")]
+        event: String,
         /// The tree size to prove it in (default: the newest signed tree head that holds the
         /// event, else the whole log).
         #[arg(long)]
@@ -261,7 +263,12 @@ pub fn proof(path: &Path, args: &ProofArgs) -> Result<ExitCode> {
     let mut store = db::open(path)?;
     let state = store.tree_catch_up()?;
     let json = match &args.kind {
-        ProofKind::Inclusion { seq, size } => {
+        ProofKind::Inclusion { event, size } => {
+            let which: EventRef = event.parse().expect("infallible");
+            let Some(found) = store.event(&which)? else {
+                bail!("no event {event:?} in {}", path.display());
+            };
+            let seq = &found.seq;
             let size = match size {
                 Some(size) => *size,
                 None => store
