@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod day_input;
 pub mod material;
+pub mod matters;
 pub mod params;
 pub mod provenance;
 pub mod publish;

@@ -5,7 +5,8 @@
 //! rebuild of that edition from the log alone (no cache) with the templates of the recorded
 //! digest gives the recorded digests. Every front end that appends or restores goes through
 //! [`append`] or [`check_log`], so a forged provenance is refused the same way by the web API,
-//! `import`, `append` and `restore`.
+//! `import`, `append` and `restore`. The same gate checks that matters are opened before they
+//! are answered or closed ([`crate::matters`]).
 
 use lagesbild_model::{EventData, FieldError, GENESIS_HASH, NewEvent, sha256_hex};
 use lagesbild_render::report::{ReportFormat, ReportRenderer, TemplateSet};
@@ -64,7 +65,10 @@ fn append_inner(
         .filter(|(_, event)| claims_position(event))
         .map(|(index, event)| (index, event.clone()))
         .collect();
+    // Matters must be opened before they are answered or closed (crate::matters).
+    let matters = crate::matters::MatterCheck::of(&batch);
     let mut check = |store: &SqliteStore, report: &AppendReport| -> Result<(), StoreError> {
+        matters.check(store, report)?;
         for (index, event) in &claims {
             // An event already present was checked when it was appended.
             if let Some(Outcome::Appended { seq, .. }) = report.outcomes.get(*index) {

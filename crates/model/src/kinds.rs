@@ -675,3 +675,43 @@ pub struct PauseFormalised {
     )]
     pub waves: Vec<Id>,
 }
+
+/// The kinds that open a matter (`data.matter`); every other event naming a matter must come
+/// after one of these for the same matter, in the log or in the same batch.
+pub const MATTER_OPENING_KINDS: [&str; 4] = [
+    "reclamation_sent",
+    "legal_action_filed",
+    "review_commissioned",
+    "inquiry_received",
+];
+
+impl EventData {
+    /// The matter this event opens, if it is of a [`MATTER_OPENING_KINDS`] kind.
+    pub fn opens_matter(&self) -> Option<&Id> {
+        match self {
+            EventData::ReclamationSent(d) => Some(&d.matter),
+            EventData::LegalActionFiled(d) => Some(&d.matter),
+            EventData::ReviewCommissioned(d) => Some(&d.matter),
+            EventData::InquiryReceived(d) => Some(&d.matter),
+            _ => None,
+        }
+    }
+
+    /// The matters this event answers, updates or closes, each with the field naming it: they
+    /// must have been opened.
+    pub fn follows_matters(&self) -> Vec<(String, &Id)> {
+        match self {
+            EventData::ReclamationAnswered(d) => vec![("data.matter".to_owned(), &d.matter)],
+            EventData::LegalActionUpdated(d) => vec![("data.matter".to_owned(), &d.matter)],
+            EventData::ReviewCompleted(d) => vec![("data.matter".to_owned(), &d.matter)],
+            EventData::InquiryAnswered(d) => vec![("data.matter".to_owned(), &d.matter)],
+            EventData::SettlementReached(d) => d
+                .matters
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (format!("data.matters[{i}]"), m))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}

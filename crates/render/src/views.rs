@@ -71,6 +71,9 @@ fn entry_inlines(entry: &TimelineEntry) -> Vec<Inline> {
         dated(&entry.occurred, entry.tentative),
         entry.summary
     ))];
+    if let Some(finding) = &entry.finding {
+        parts.push(text(format!(" Slutsats: {finding}")));
+    }
     if !entry.corrected_by.is_empty() {
         let list: Vec<String> = entry.corrected_by.iter().map(u64::to_string).collect();
         parts.push(text(format!(" (rättad i händelse {})", list.join(", "))));
@@ -393,7 +396,15 @@ pub fn diff_doc(diff: &Diff, axes: &Axes) -> Doc {
         "Avslutade ärenden",
         diff.closed_matters
             .iter()
-            .map(|m| vec![text(format!("{} ({})", m.summary, m.category.swedish()))])
+            .map(|m| {
+                let mut line = format!("{} ({})", m.summary, m.category.swedish());
+                match (&m.finding, &m.outcome) {
+                    (Some(finding), _) => line.push_str(&format!(" Slutsats: {finding}")),
+                    (None, Some(outcome)) => line.push_str(&format!(" Utfall: {outcome}")),
+                    _ => {}
+                }
+                vec![text(line)]
+            })
             .collect(),
     );
     section(

@@ -18,7 +18,7 @@ pub use report::{
     iso_week, material_class, notice_words, week_start,
 };
 pub use view::{
-    Budget, FormalPause, Matter, MatterCategory, PauseView, PlanPoint, PlanRevision,
+    Budget, FormalPause, Matter, MatterCategory, MatterStep, PauseView, PlanPoint, PlanRevision,
     PlannedWaveView, RecommendationView, StatusChange, TimelineEntry, View, WaveEnd, WaveState,
     WaveStatus,
 };

@@ -590,11 +590,16 @@ pub fn build_report(
         ));
     }
     for m in &diff.closed_matters {
-        new_lines.push(format!(
-            "Avslutat ärende ({}): {}",
-            m.category.swedish(),
-            m.summary
-        ));
+        let mut line = format!("Avslutat ärende ({}): {}", m.category.swedish(), m.summary);
+        // A review's finding, or the outcome of a case or settlement, where the closing is shown.
+        match (&m.finding, &m.outcome) {
+            (Some(finding), _) => line.push_str(&format!(" Slutsats: {finding}")),
+            (None, Some(outcome)) if *outcome != m.summary => {
+                line.push_str(&format!(" Utfall: {outcome}"));
+            }
+            _ => {}
+        }
+        new_lines.push(line);
     }
 
     let waves = view

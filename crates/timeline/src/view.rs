@@ -54,6 +54,9 @@ pub struct TimelineEntry {
     /// The date's period had not ended on the as-of day: it may not have happened yet.
     pub tentative: bool,
     pub summary: String,
+    /// A completed review's finding (`Slutsats`), shown with its completion.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding: Option<String>,
     pub source: Option<Source>,
     /// Sequence numbers of the corrections applied to this fact.
     pub corrected_by: Vec<u64>,
@@ -224,7 +227,24 @@ pub struct Matter {
     /// The first day on which the next date had passed with the matter still open (only when
     /// that day is on or before the as-of day).
     pub overdue_since: Option<NaiveDate>,
+    /// A completed review's or inquiry's finding, shown where its completion is shown.
+    pub finding: Option<String>,
+    /// The matter's life step by step: opened, answered, updated (with the next date it set),
+    /// closed.
+    pub steps: Vec<MatterStep>,
     pub history: Vec<TimelineEntry>,
+}
+
+/// One step in a matter's life.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MatterStep {
+    pub seq: u64,
+    pub occurred: FuzzyDate,
+    /// `opened`, `answered`, `updated` or `closed`.
+    pub step: &'static str,
+    /// The next date the step set, if any.
+    pub next_date: Option<FuzzyDate>,
+    pub summary: String,
 }
 
 /// A budget with every value it had.
@@ -291,6 +311,10 @@ fn timeline_entry(entry: &Entry, as_of: Option<NaiveDate>) -> TimelineEntry {
         precision: entry.occurred.precision().as_str(),
         tentative: as_of.is_some_and(|day| !entry.occurred.surely_by(day)),
         summary: entry.summary.clone(),
+        finding: match &entry.data {
+            EventData::ReviewCompleted(done) => done.finding.as_ref().map(ToString::to_string),
+            _ => None,
+        },
         source: entry.source.clone(),
         corrected_by: entry.corrections.iter().map(|c| c.seq).collect(),
     }
@@ -393,6 +417,43 @@ impl WaveBuilder {
     }
 }
 
+/// A matter's steps, from the events of its history.
+fn matter_steps(projection: &Projection, matter: &Matter) -> Vec<MatterStep> {
+    let mut open = false;
+    matter
+        .history
+        .iter()
+        .map(|item| {
+            let data = projection.entry(item.seq).map(|e| &e.data);
+            let (step, next_date) = match data {
+                Some(EventData::ReclamationSent(d)) => ("opened", d.deadline),
+                Some(EventData::LegalActionFiled(d)) => ("opened", d.next_date),
+                Some(EventData::ReviewCommissioned(d)) => ("opened", d.due),
+                Some(EventData::InquiryReceived(d)) => ("opened", d.due),
+                Some(EventData::ReclamationAnswered(_)) => ("answered", None),
+                Some(EventData::LegalActionUpdated(d)) if d.closed => ("closed", None),
+                Some(EventData::LegalActionUpdated(d)) => ("updated", d.next_date),
+                Some(EventData::InquiryAnswered(d)) if !d.closed => ("answered", None),
+                _ => ("closed", None),
+            };
+            // A second opening event of the same matter updates it.
+            let step = if step == "opened" && open {
+                "updated"
+            } else {
+                step
+            };
+            open = step != "closed";
+            MatterStep {
+                seq: item.seq,
+                occurred: item.occurred,
+                step,
+                next_date,
+                summary: item.summary.clone(),
+            }
+        })
+        .collect()
+}
+
 impl Projection {
     /// The programme as of `as_of` (valid time; `None` means everything known). Facts whose
     /// date begins on or before the day are included; those whose period has not ended are marked
@@ -460,6 +521,8 @@ impl Projection {
                     next_date: None,
                     next_step: None,
                     overdue_since: None,
+                    finding: None,
+                    steps: Vec::new(),
                     history: Vec::new(),
                 });
                 matters.len() - 1
@@ -775,6 +838,7 @@ impl Projection {
                     m.open = false;
                     m.closed = Some(entry.occurred);
                     m.outcome = done.finding.as_ref().map(ToString::to_string);
+                    m.finding = m.outcome.clone();
                     m.next_date = None;
                     m.next_step = None;
                     m.history.push(item.clone());
@@ -859,6 +923,9 @@ impl Projection {
             view.timeline.push(item);
         }
         view.waves = waves.into_iter().map(|w| w.finish(as_of)).collect();
+        for m in matters.iter_mut() {
+            m.steps = matter_steps(self, m);
+        }
         if let Some(day) = as_of {
             for m in matters.iter_mut().filter(|m| m.open) {
                 if let Some(next) = m.next_date
