@@ -49,7 +49,7 @@ pub struct TreeHead {
 impl TreeHead {
     /// The signed bytes: [`SIGNATURE_CONTEXT`], then RFC 9162's `TreeHeadDataV2` in TLS
     /// encoding: timestamp (u64), tree size (u64), the root with its one-byte length (32), and
-    /// an empty extension list (two zero bytes). 97 bytes.
+    /// an empty extension list (two zero bytes). 74 bytes.
     pub fn signed_bytes(&self) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(SIGNATURE_CONTEXT.len() + 51);
         bytes.extend_from_slice(SIGNATURE_CONTEXT);
