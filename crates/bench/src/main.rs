@@ -1,9 +1,11 @@
 //! `lagesbild-bench`: measures import, replay, as-of and known-at queries, the weekly report,
 //! verify and peak memory on synthetic histories in on-disk SQLite files, each beside a floor
-//! (plain rusqlite doing the same I/O without validation or hashing), and prints the ratios.
+//! (plain rusqlite doing the same I/O without validation or hashing), and prints the ratios; the
+//! Merkle tree's import, proof, signing and verify costs (`tree.rs`).
 
 mod replay;
 mod synth;
+mod tree;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -111,6 +113,7 @@ fn main() -> Result<()> {
         rows.push(row);
     }
     print_table(&rows);
+    tree::print_table(&rows);
     Ok(())
 }
 
@@ -212,6 +215,16 @@ fn run_size(cli: &Cli, dir: &Path, n: usize) -> Result<Value> {
         "replay_over_floor_read": floor_read_s / replay_s,
         "projection_entries": entries,
     });
+    tree::measure(
+        dir,
+        &mut store,
+        n,
+        cli.seed,
+        cli.queries,
+        import_s,
+        &mut row,
+    )?;
+    eprintln!("tree done");
     if full {
         queries_and_report(cli, &mut store, n, head, &mut row)?;
     }
