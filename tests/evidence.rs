@@ -567,3 +567,136 @@ proptest! {
         prop_assert!(result.is_err(), "byte {} ^ {:#x} accepted", at, mask);
     }
 }
+
+fn tree_heads(db: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(db).expect("opens");
+    conn.query_row("SELECT count(*) FROM tree_heads", [], |row| row.get(0))
+        .expect("counts")
+}
+
+/// Regression (issue 12): anyone who could write the file could cut off the log's tail and
+/// plain `verify` passed. A signed tree head stored before the cut now makes it fail, naming
+/// the head and how many events it covers.
+#[test]
+fn a_tail_cut_off_behind_the_triggers_fails_plain_verify() {
+    let f = fixture();
+    let db = f.dir.join("log.db");
+    let conn = rusqlite::Connection::open(&db).expect("opens");
+    conn.execute_batch(
+        "DROP TRIGGER events_refuse_delete;
+         DELETE FROM events WHERE seq > 100;
+         CREATE TRIGGER events_refuse_delete BEFORE DELETE ON events
+         BEGIN
+             SELECT RAISE(ABORT, 'the event log is append-only: DELETE is refused; append a retraction instead');
+         END;",
+    )
+    .expect("the attacker's edit");
+    drop(conn);
+    let said = fails(&f.dir, &["verify"]);
+    assert!(
+        said.contains("covers 108 events but the log holds only 100"),
+        "{said}"
+    );
+    // Nothing is signed over a log that no longer extends its last head.
+    let said = fails(&f.dir, &["checkpoint", "--signing-key", "key.key"]);
+    assert!(
+        said.contains("does not extend the last signed tree head"),
+        "{said}"
+    );
+}
+
+#[test]
+fn report_publish_signs_a_tree_head_covering_the_publication_when_a_key_is_configured() {
+    let f = fixture();
+    let before = tree_heads(&f.dir.join("log.db"));
+    let said = ok(
+        &f.dir,
+        &[
+            "report",
+            "publish",
+            "--date",
+            "2024-12-27",
+            "--out-dir",
+            "out",
+            "--signing-key",
+            "key.key",
+        ],
+    );
+    assert!(said.contains("signed tree head:"), "{said}");
+    assert_eq!(tree_heads(&f.dir.join("log.db")), before + 1);
+    let head = ok(&f.dir, &["verify", "--pubkey", "key.pub"]);
+    let seq = head
+        .lines()
+        .find_map(|l| l.strip_prefix("head: "))
+        .and_then(|h| h.split(':').next())
+        .expect("a head line")
+        .to_owned();
+    assert!(
+        said.contains(&format!("signed tree head: {seq} events")),
+        "the head covers the publish event {seq}: {said}"
+    );
+    // Without a key, publish signs nothing.
+    ok(
+        &f.dir,
+        &[
+            "report",
+            "publish",
+            "--date",
+            "2024-12-27",
+            "--out-dir",
+            "out2",
+        ],
+    );
+    assert_eq!(tree_heads(&f.dir.join("log.db")), before + 1);
+}
+
+#[test]
+fn serve_signs_tree_heads_on_its_schedule_while_the_log_grows() {
+    use std::io::BufRead;
+    let f = fixture();
+    let db = f.dir.join("log.db");
+    let before = tree_heads(&db);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lagesbild"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--sth-interval", "1"])
+        .args(["--signing-key", "key.key"])
+        .current_dir(&f.dir)
+        .env("LAGESBILD_DB", &db)
+        .env("LAGESBILD_NOW", NOW)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starts");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    while !lines
+        .next()
+        .expect("an address line")
+        .expect("reads")
+        .starts_with("lagesbild serves ")
+    {}
+    let wait_for = |count: i64| {
+        let started = std::time::Instant::now();
+        while tree_heads(&db) < count {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "no tree head {count} after 30 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    // The fixture's last head covers the whole log: nothing new to sign until it grows.
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    assert_eq!(tree_heads(&db), before);
+    ok(&f.dir, &["note", "--section", "summary", "Ännu en not."]);
+    wait_for(before + 1);
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    child.wait().expect("stops");
+    let said = ok(&f.dir, &["verify", "--pubkey", "key.pub"]);
+    assert!(
+        said.contains(&format!("{} signed tree heads match the log", before + 1)),
+        "{said}"
+    );
+}

@@ -421,6 +421,19 @@ impl SqliteStore {
             }
             progress(frontier.size());
         }
+        // A head past the end of the log is the finding that matters (the log was cut off);
+        // the cache's disagreement follows from it.
+        if let Some((number, head)) = heads.get(next_head) {
+            return Err(StoreError::Broken {
+                seq: frontier.size() + 1,
+                reason: format!(
+                    "signed tree head {} covers {} events but the log holds only {}: it was cut off or an older copy was restored",
+                    number + 1,
+                    head.size,
+                    frontier.size()
+                ),
+            });
+        }
         if stored_size > frontier.size() {
             return Err(StoreError::Broken {
                 seq: frontier.size(),
@@ -439,17 +452,6 @@ impl SqliteStore {
                 seq: stored_size,
                 reason: format!(
                     "table tree_nodes holds {rows} nodes, a tree of {stored_size} events has {expected_rows}"
-                ),
-            });
-        }
-        if let Some((number, head)) = heads.get(next_head) {
-            return Err(StoreError::Broken {
-                seq: frontier.size() + 1,
-                reason: format!(
-                    "signed tree head {} covers {} events but the log holds only {}: it was cut off or an older copy was restored",
-                    number + 1,
-                    head.size,
-                    frontier.size()
                 ),
             });
         }
