@@ -435,9 +435,8 @@ pub fn verify_tree(store: &SqliteStore, args: &VerifyTreeArgs) -> Result<bool> {
             return Ok(false);
         }
         // The log extends the kept head if a consistency proof from the head to the log's
-        // root verifies; the prefix's root is recomputed from the events for it.
-        let prefix = recomputed_root(store, head.size)?;
-        let path = consistency_from(store, head.size, report.size)?;
+        // root verifies, over a tree recomputed from the events (no stored node is trusted).
+        let (prefix, path) = consistency_from(store, head.size, report.size)?;
         if prefix != root
             || verify_consistency(head.size, report.size, &root, &report.root, &path).is_err()
         {
@@ -468,24 +467,14 @@ pub fn verify_tree(store: &SqliteStore, args: &VerifyTreeArgs) -> Result<bool> {
     Ok(true)
 }
 
-/// The root of the first `size` events, recomputed from the log (not the stored nodes).
-fn recomputed_root(store: &SqliteStore, size: u64) -> Result<[u8; 32]> {
-    let mut frontier = Frontier::new();
-    for event in lagesbild_store::scan(
-        store,
-        &lagesbild_store::Filter {
-            max_seq: Some(size),
-            ..Default::default()
-        },
-    ) {
-        frontier.push(event_leaf_hash(&event?)?);
-    }
-    Ok(frontier.root())
-}
-
-/// A consistency path from `first` to `second` over a tree recomputed from the log in memory
-/// (`verify` opens the database read-only and trusts no stored node).
-fn consistency_from(store: &SqliteStore, first: u64, second: u64) -> Result<Vec<[u8; 32]>> {
+/// The root of the first `first` events and the consistency path from there to `second`, over
+/// a tree recomputed from the log in memory (`verify` opens the database read-only and trusts
+/// no stored node).
+fn consistency_from(
+    store: &SqliteStore,
+    first: u64,
+    second: u64,
+) -> Result<([u8; 32], Vec<[u8; 32]>)> {
     let leaves = lagesbild_store::scan(
         store,
         &lagesbild_store::Filter {
@@ -496,8 +485,10 @@ fn consistency_from(store: &SqliteStore, first: u64, second: u64) -> Result<Vec<
     .map(|event| Ok(event_leaf_hash(&event?)?))
     .collect::<Result<Vec<_>>>()?;
     let mut tree = lagesbild_merkle::MemoryTree::from_leaves(leaves);
-    lagesbild_merkle::consistency_path(&mut tree, first, second)
-        .map_err(|e| anyhow::anyhow!("{e:?}"))
+    let root = lagesbild_merkle::root(&mut tree, first).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let path = lagesbild_merkle::consistency_path(&mut tree, first, second)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok((root, path))
 }
 
 /// The export's line for one signed tree head.
