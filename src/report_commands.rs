@@ -72,6 +72,10 @@ pub struct ReportOptions {
     /// Render from a report model in JSON (as --context prints it) instead of the log.
     #[arg(long, conflicts_with = "context")]
     from_context: Option<PathBuf>,
+    /// Mark key figures measured more than this many days before the report day as old
+    /// (published editions use the default).
+    #[arg(long, default_value_t = lagesbild_timeline::FIGURE_MAX_AGE_DAYS)]
+    figure_max_age: u64,
 }
 
 #[derive(clap::Args)]
@@ -256,7 +260,9 @@ pub fn report(path: &Path, args: &ReportArgs) -> Result<ExitCode> {
             };
             let mut store = db::open(path)?;
             let head = store.head()?.seq;
-            lagesbild_app::report::build_model(&mut store, head, day, compiled_at)?
+            let mut model = lagesbild_app::report::build_model(&mut store, head, day, compiled_at)?;
+            model.set_figure_max_age(o.figure_max_age);
+            model
         }
     };
     if o.context {

@@ -324,11 +324,11 @@ fn publishing_then_reproducing_is_byte_identical_even_after_later_events() {
         next.contains("- 27/12: Regional rapport 2024-12-27 (vecka 52)"),
         "{next}"
     );
-    // And its figure changed since then.
+    // Its figures are compared with what the published edition could print: the consultants'
+    // figure of December 2024 comes from a source published in February 2025, so the edition
+    // of 27 December had none and nothing is compared (tests/cases/figures-in-time compares).
     assert!(
-        next.contains(
-            "Konsulter i programmet: 110 st (2 januari 2025; −10 sedan 27 december 2024)"
-        ),
+        next.contains("- Konsulter i programmet: 110 st (2 januari 2025)\n"),
         "{next}"
     );
 }

@@ -542,6 +542,9 @@ pub struct FigureReported {
     pub label: Option<Text>,
     pub value: Amount,
     pub unit: Text,
+    /// When the value was measured, if not on `occurred` (issue 14: figures in time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<FuzzyDate>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

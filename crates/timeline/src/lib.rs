@@ -13,9 +13,9 @@ pub use projection::{
     is_report_material, is_timeline_only,
 };
 pub use report::{
-    ACTIONS_WINDOW_DAYS, ActionLine, FigureLine, LinkLine, Material, MaterialItem, MaterialKey,
-    MatterLine, NewSince, NoteLine, PersonLine, ReportModel, SourceLine, WaveLine, build_report,
-    iso_week, material_class, notice_words, week_start,
+    ACTIONS_WINDOW_DAYS, ActionLine, FIGURE_MAX_AGE_DAYS, FigureLine, LinkLine, Material,
+    MaterialItem, MaterialKey, MatterLine, NewSince, NoteLine, PersonLine, ReportModel, SourceLine,
+    WaveLine, build_report, iso_week, material_class, notice_words, week_start,
 };
 pub use view::{
     Budget, FormalPause, Matter, MatterCategory, MatterStep, PauseView, PlanPoint, PlanRevision,

@@ -260,11 +260,26 @@ pub struct FigureLine {
     pub label: String,
     pub value: f64,
     pub unit: String,
+    /// When the value was measured (`measured`, or the event's `occurred`).
     pub as_of: FuzzyDate,
-    /// The value at the previous report, when there was one and it differed or existed.
+    /// When the figure's source was published, if it says.
+    #[serde(default)]
+    pub published: Option<FuzzyDate>,
+    /// Days from the end of the measured period to the report day.
+    #[serde(default)]
+    pub age_days: i64,
+    /// Older than the report's [`ReportModel::figure_max_age_days`].
+    #[serde(default)]
+    pub stale: bool,
+    /// The value in the previous published report; `None` when no report was published before
+    /// this one (then nothing is compared) or the figure was not in it.
     pub previous: Option<f64>,
     pub change: Option<f64>,
 }
+
+/// A figure measured longer ago than this, in days, is marked as old in the report unless the
+/// caller sets another age ([`ReportModel::set_figure_max_age`]).
+pub const FIGURE_MAX_AGE_DAYS: u64 = 92;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WaveLine {
@@ -359,6 +374,27 @@ pub struct ReportModel {
     pub sources: Vec<SourceLine>,
     /// The last log position the report was built from.
     pub log_seq: u64,
+    /// The age in days beyond which a figure is marked as old.
+    #[serde(default = "default_figure_max_age")]
+    pub figure_max_age_days: u64,
+    /// The day of the previous published report, the only edition figures are compared with.
+    #[serde(default)]
+    pub previous_report: Option<NaiveDate>,
+}
+
+fn default_figure_max_age() -> u64 {
+    FIGURE_MAX_AGE_DAYS
+}
+
+impl ReportModel {
+    /// Marks the figures older than `days` (from the end of the measured period to the report
+    /// day) as old.
+    pub fn set_figure_max_age(&mut self, days: u64) {
+        self.figure_max_age_days = days;
+        for figure in &mut self.figures {
+            figure.stale = figure.age_days > i64::try_from(days).unwrap_or(i64::MAX);
+        }
+    }
 }
 
 fn note_in_force(item: &MaterialItem, day: NaiveDate) -> Option<(Section, NoteLine)> {
@@ -424,6 +460,14 @@ pub fn build_report(
     let mut roles: BTreeMap<(String, String), (FuzzyDate, u64, PersonLine)> = BTreeMap::new();
     let previous = material.previous_report(day);
     let since = previous.unwrap_or(day - Days::new(7));
+    // A figure counts from its source's publication: one published after the report day could
+    // not have been in the report, whatever the day it describes.
+    let public_by = |item: &MaterialItem, by: NaiveDate| {
+        item.source
+            .as_ref()
+            .and_then(|s| s.published)
+            .is_none_or(|p| p.first_day() <= by)
+    };
     // Each figure's latest value as of the day and as of `since`, in the order the figures first
     // appear, found in one pass over the material.
     let mut figure_ids: Vec<&str> = Vec::new();
@@ -485,8 +529,11 @@ pub fn build_report(
                     roles.insert(slot, (item.occurred, item.seq, line));
                 }
             }
+            EventData::FigureReported(_) if !public_by(item, day) => {}
             EventData::FigureReported(f) => {
-                let by_since = (begins <= since).then_some(item);
+                // Compared only with an edition that was published, as it could have read it.
+                let by_since = (previous.is_some() && begins <= since && public_by(item, since))
+                    .then_some(item);
                 match latest.entry(f.figure.as_str()) {
                     Entry::Vacant(slot) => {
                         figure_ids.push(f.figure.as_str());
@@ -522,6 +569,7 @@ pub fn build_report(
             f.value.as_f64(),
             f.unit.to_string(),
             f.label.as_ref().map(ToString::to_string),
+            f.measured.unwrap_or(item.occurred),
         )),
         _ => None,
     };
@@ -529,14 +577,18 @@ pub fn build_report(
         .iter()
         .filter_map(|id| {
             let (item, at_since) = latest.get(id)?;
-            let (value, unit, label) = value_of(item)?;
-            let before = at_since.and_then(value_of).map(|(v, _, _)| v);
+            let (value, unit, label, measured) = value_of(item)?;
+            let before = at_since.and_then(value_of).map(|(v, _, _, _)| v);
+            let age_days = (day - measured.last_day()).num_days();
             Some(FigureLine {
                 figure: (*id).to_owned(),
                 label: label.unwrap_or_else(|| (*id).to_owned()),
                 value,
                 unit,
-                as_of: item.occurred,
+                as_of: measured,
+                published: item.source.as_ref().and_then(|s| s.published),
+                age_days,
+                stale: age_days > i64::try_from(FIGURE_MAX_AGE_DAYS).unwrap_or(i64::MAX),
                 previous: before,
                 change: before.map(|b| value - b),
             })
@@ -691,5 +743,7 @@ pub fn build_report(
         figures,
         sources,
         log_seq: view.log_seq.max(material.last_seq()),
+        figure_max_age_days: FIGURE_MAX_AGE_DAYS,
+        previous_report: previous,
     }
 }
