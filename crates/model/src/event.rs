@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::date::{FuzzyDate, Precision};
-use crate::kinds::EventData;
+use crate::kinds::{EditionReviewed, EventData, PointsOrdered};
 use crate::text::{EventKey, HashHex, StreamId, Text, Url, default_stream};
 
 /// The version of the event schema this program writes. Stored with every event so that later
@@ -621,6 +621,15 @@ pub fn check_event(event: &NewEvent) -> Result<(), FieldError> {
             }
         }
         EventData::EventRetracted(retraction) => check_target(&retraction.target)?,
+        EventData::PointsOrdered(PointsOrdered { edition, .. })
+        | EventData::EditionReviewed(EditionReviewed { edition, .. }) => {
+            if edition.precision() != Precision::Day {
+                return Err(FieldError::new(
+                    "data.edition",
+                    "the edition is named by its report day (YYYY-MM-DD)",
+                ));
+            }
+        }
         EventData::ReportPublished(report) => {
             if report.report_date.precision() != Precision::Day {
                 return Err(FieldError::new(

@@ -40,6 +40,8 @@ pub enum EventData {
     FigureReported(FigureReported),
     RoleAssigned(RoleAssigned),
     ReportPublished(ReportPublished),
+    PointsOrdered(PointsOrdered),
+    EditionReviewed(EditionReviewed),
     EventCorrected(EventCorrected),
     EventRetracted(EventRetracted),
 }
@@ -74,6 +76,8 @@ pub const KINDS: &[&str] = &[
     "figure_reported",
     "role_assigned",
     "report_published",
+    "points_ordered",
+    "edition_reviewed",
     "event_corrected",
     "event_retracted",
 ];
@@ -132,6 +136,8 @@ pub(crate) fn read_data<R: DataReader>(kind: &str, data: R) -> Option<Result<Eve
         "figure_reported" => de(data, EventData::FigureReported),
         "role_assigned" => de(data, EventData::RoleAssigned),
         "report_published" => de(data, EventData::ReportPublished),
+        "points_ordered" => de(data, EventData::PointsOrdered),
+        "edition_reviewed" => de(data, EventData::EditionReviewed),
         "event_corrected" => de(data, EventData::EventCorrected),
         "event_retracted" => de(data, EventData::EventRetracted),
         _ => return None,
@@ -178,6 +184,8 @@ impl EventData {
             EventData::FigureReported(_) => "figure_reported",
             EventData::RoleAssigned(_) => "role_assigned",
             EventData::ReportPublished(_) => "report_published",
+            EventData::PointsOrdered(_) => "points_ordered",
+            EventData::EditionReviewed(_) => "edition_reviewed",
             EventData::EventCorrected(_) => "event_corrected",
             EventData::EventRetracted(_) => "event_retracted",
         }
@@ -194,6 +202,8 @@ impl EventData {
                 | EventData::FigureReported(_)
                 | EventData::RoleAssigned(_)
                 | EventData::ReportPublished(_)
+                | EventData::PointsOrdered(_)
+                | EventData::EditionReviewed(_)
                 | EventData::EventCorrected(_)
                 | EventData::EventRetracted(_)
         )
@@ -503,6 +513,14 @@ pub struct SituationNoted {
     pub until: Option<FuzzyDate>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub standing: bool,
+    /// The point of an earlier edition this one was carried over from ("start from last
+    /// week"), so that what changed between editions is known point by point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried_from: Option<u64>,
+    /// A suggestion carried over from the last edition that staff have not yet kept: shown to
+    /// them in place, left out of the report until kept (a correction that clears it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub proposed: bool,
 }
 
 /// Where a published item is listed in the report.
@@ -582,6 +600,45 @@ pub struct RenderedOutput {
     pub sha256: HashHex,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
+}
+
+/// The order of the points of one section in one edition: the notes' sequence numbers, first
+/// first. Points of the section not listed follow in the order they were written. The latest
+/// order of the edition's week wins.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointsOrdered {
+    /// The edition's report day.
+    pub edition: FuzzyDate,
+    pub section: Section,
+    #[serde(deserialize_with = "bounded_list")]
+    pub order: Vec<u64>,
+}
+
+/// A step of an edition's review before publishing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewStep {
+    /// An editor asks for review.
+    Submitted,
+    /// Another person, an approver, approves the draft as it stood.
+    Approved,
+    /// An approver sends it back, with a comment.
+    Returned,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditionReviewed {
+    /// The edition's report day.
+    pub edition: FuzzyDate,
+    pub step: ReviewStep,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<Text>,
+    /// SHA-256 of the draft as reviewed (its report model without the compile time and log
+    /// position), so that an approval holds only for the draft that was approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft_sha256: Option<HashHex>,
 }
 
 /// The event a correction or retraction points at. Writers give the key or the sequence

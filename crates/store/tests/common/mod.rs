@@ -89,6 +89,8 @@ pub const UNSOURCED_KINDS: &[&str] = &[
     "figure_reported",
     "role_assigned",
     "report_published",
+    "points_ordered",
+    "edition_reviewed",
     "event_corrected",
     "event_retracted",
 ];
@@ -684,6 +686,34 @@ pub fn data(kind: &'static str, occurred: FuzzyDate) -> BoxedStrategy<Value> {
                     ])
                 },
             )
+            .boxed(),
+        "points_ordered" => (
+            day_text(),
+            select(&["summary", "communications", "operations", "about"][..]),
+            vec(any::<u64>(), 0..5),
+        )
+            .prop_map(|(edition, section, order)| {
+                object(vec![
+                    ("edition", Some(edition)),
+                    ("section", Some(json!(section))),
+                    ("order", Some(json!(order))),
+                ])
+            })
+            .boxed(),
+        "edition_reviewed" => (
+            day_text(),
+            select(&["submitted", "approved", "returned"][..]),
+            ot(),
+            optional(hash().prop_map(Value::String)),
+        )
+            .prop_map(|(edition, step, comment, digest)| {
+                object(vec![
+                    ("edition", Some(edition)),
+                    ("step", Some(json!(step))),
+                    ("comment", comment),
+                    ("draft_sha256", digest),
+                ])
+            })
             .boxed(),
         // The target is filled in by the log generator, which knows the earlier events.
         "event_corrected" | "event_retracted" => t()
