@@ -115,8 +115,12 @@ fn report_md(dir: &Path, date: &str) -> String {
 fn the_report_of_27_december_2024_matches_the_real_one_point_for_point() {
     let (_tmp, dir) = seeded();
     let md = report_md(&dir, "2024-12-27");
+    // The real heading, now naming the edition: its week, its day and its number in the series
+    // (the first one this log publishes), with the compile time below.
     assert!(
-        md.contains("\nSammanställd: 2024-12-27 klockan 11.15\n"),
+        md.starts_with(
+            "# Regional rapport Samordning vårdinformationssystem · vecka 52 · 27 december 2024 · nr 1\n\nSammanställd: 2024-12-27 klockan 11.15\n"
+        ),
         "{md}"
     );
     let ours = sections(&md, "## ");

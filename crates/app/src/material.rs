@@ -177,14 +177,24 @@ pub fn for_day(store: &SqliteStore, known_at: u64, day: NaiveDate) -> Result<Mat
             })?,
         )?;
     }
-    let day_name = day.to_string();
+    // Every report dated up to the day: the latest before it is the previous report, and
+    // their days give the edition's running number and version. A report a week, so few.
+    let next_day_name = (day + Days::new(1)).to_string();
     add(
         &mut items,
         store.material_rows(&MaterialQuery {
-            name_below: Some(&day_name),
+            name_below: Some(&next_day_name),
             order: MaterialOrder::NameDescending,
-            limit: Some(1),
             ..MaterialQuery::new(material_class::REPORT, known_at)
+        })?,
+    )?;
+    // The orders of the points given for editions of the day's week.
+    add(
+        &mut items,
+        store.material_rows(&MaterialQuery {
+            first_day_from: Some(week_start(day)),
+            first_day_to: Some(day),
+            ..query(material_class::ORDER)
         })?,
     )?;
     let previous = Material::from_items(items.values().cloned(), known_at).previous_report(day);

@@ -34,7 +34,7 @@ fn event_json(kinds: &[&str], op: (u8, u64, u8, u64, usize)) -> String {
     let (choice, day, precision, n, target) = op;
     let occurred = when(day, precision);
     let figure = format!("fig-{}", n % 3);
-    match choice % 12 {
+    match choice % 14 {
         0 => format!(
             r#"{{"kind":"situation_noted","occurred":"{occurred}","summary":"Vecka {n}.","data":{{"section":"summary","points":["Punkt {n}"]}}}}"#
         ),
@@ -87,6 +87,23 @@ fn event_json(kinds: &[&str], op: (u8, u64, u8, u64, usize)) -> String {
         10 if !kinds.is_empty() => format!(
             r#"{{"kind":"event_retracted","occurred":"{occurred}","summary":"Återkallad.","data":{{"target":{{"seq":{}}},"reason":"Fel."}}}}"#,
             1 + target % kinds.len()
+        ),
+        12 => {
+            // The order of a section's points in the edition of the day: the last few seqs,
+            // newest first, so that it differs from the order they were written in.
+            let order: Vec<String> = (0..=(n % 4))
+                .map(|i| (kinds.len() as u64).saturating_sub(i).max(1).to_string())
+                .collect();
+            format!(
+                r#"{{"kind":"points_ordered","occurred":"{occurred}","summary":"Ordning.","data":{{"edition":"{}","section":"{}","order":[{}]}}}}"#,
+                when(day, 4),
+                ["summary", "operations", "communications", "about"][(n % 4) as usize],
+                order.join(",")
+            )
+        }
+        13 => format!(
+            r#"{{"kind":"situation_noted","occurred":"{occurred}","summary":"Förslag {n}.","data":{{"section":"summary","carried_from":{},"proposed":true}}}}"#,
+            1 + target % kinds.len().max(1)
         ),
         _ => format!(
             r#"{{"kind":"fact_reported","occurred":"{occurred}","stream":"support","summary":"Ärende {n}.","source":{{"title":"Ärende {n}"}},"data":{{"topic":"support"}}}}"#

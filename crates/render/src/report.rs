@@ -166,6 +166,15 @@ handlebars_helper!(sammanstalld: |value: Json| {
 
 handlebars_helper!(tal: |value: f64| swedish::number(value));
 
+// "2024-W52" → "52", as the heading says "vecka 52".
+handlebars_helper!(vecka: |value: Json| {
+    let text = text_of(value);
+    match text.split_once("-W") {
+        Some((_, week)) => week.trim_start_matches('0').to_owned(),
+        None => text,
+    }
+});
+
 handlebars_helper!(forandring: |value: Json| {
     match value.as_f64() {
         Some(v) if v.abs() < 1e-9 => "oförändrat".to_owned(),
@@ -205,6 +214,7 @@ pub fn register_helpers(registry: &mut Handlebars<'_>) {
     registry.register_helper("datum", Box::new(datum));
     registry.register_helper("sammanstalld", Box::new(sammanstalld));
     registry.register_helper("tal", Box::new(tal));
+    registry.register_helper("vecka", Box::new(vecka));
     registry.register_helper("forandring", Box::new(forandring));
     registry.register_helper("manader", Box::new(manader));
 }

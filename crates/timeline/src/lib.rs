@@ -14,8 +14,9 @@ pub use projection::{
 };
 pub use report::{
     ACTIONS_WINDOW_DAYS, ActionLine, FIGURE_MAX_AGE_DAYS, FigureLine, LinkLine, Material,
-    MaterialItem, MaterialKey, MatterLine, NewSince, NoteLine, PersonLine, ReportModel, SourceLine,
-    WaveLine, build_report, iso_week, material_class, notice_words, week_start,
+    MaterialItem, MaterialKey, MatterLine, NewSince, NoteLine, PersonLine, ProposedLine,
+    ReportModel, SourceLine, WaveLine, build_report, iso_week, material_class, notice_words,
+    week_start,
 };
 pub use view::{
     Budget, FormalPause, Matter, MatterCategory, MatterStep, PauseView, PlanPoint, PlanRevision,

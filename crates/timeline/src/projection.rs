@@ -27,12 +27,16 @@ pub fn is_report_material(kind: &str) -> bool {
 }
 
 /// The kinds [`is_report_material`] names; the report reads these and the corrections of them.
-pub const REPORT_MATERIAL_KINDS: [&str; 5] = [
+/// The edition's own workflow (the order of its points, its review) belongs here too: the
+/// programme knows nothing of it.
+pub const REPORT_MATERIAL_KINDS: [&str; 7] = [
     "situation_noted",
     "communication_published",
     "figure_reported",
     "role_assigned",
     "report_published",
+    "points_ordered",
+    "edition_reviewed",
 ];
 
 /// The kinds that only ever appear as lines on the timeline: no view derives any other state from

@@ -51,6 +51,10 @@ pub mod material_class {
     pub const ROLE: &str = "role";
     /// A figure's value; named by the figure.
     pub const FIGURE: &str = "figure";
+    /// The order of one section's points in an edition, on the edition's day.
+    pub const ORDER: &str = "order";
+    /// A step of an edition's review; named by the edition's day.
+    pub const REVIEW: &str = "review";
     /// Not report material; no report reads it.
     pub const OTHER: &str = "other";
 }
@@ -132,6 +136,20 @@ impl MaterialItem {
                 (material_class::FIGURE, f.figure.to_string(), first_day)
             }
             EventData::RoleAssigned(_) => (material_class::ROLE, String::new(), first_day),
+            EventData::PointsOrdered(o) => {
+                let day = o.edition.first_day();
+                return MaterialKey {
+                    class: material_class::ORDER,
+                    name: String::new(),
+                    first_day: day,
+                    last_day: day,
+                };
+            }
+            EventData::EditionReviewed(r) => (
+                material_class::REVIEW,
+                r.edition.first_day().to_string(),
+                first_day,
+            ),
             _ => (material_class::OTHER, String::new(), first_day),
         };
         MaterialKey {
@@ -195,8 +213,53 @@ impl Material {
         }
     }
 
+    /// The item event `seq` added, as corrected, unless it was retracted.
+    pub fn item(&self, seq: u64) -> Option<&MaterialItem> {
+        self.items.get(&seq).filter(|i| i.retracted.is_none())
+    }
+
     fn live(&self) -> impl Iterator<Item = &MaterialItem> {
         self.items.values().filter(|i| i.retracted.is_none())
+    }
+
+    /// Per section, the latest order of its points given for an edition of `day`'s week up to
+    /// `day`.
+    pub fn orders(&self, day: NaiveDate) -> BTreeMap<Section, Vec<u64>> {
+        let mut latest: BTreeMap<Section, (u64, Vec<u64>)> = BTreeMap::new();
+        for item in self.live() {
+            if let EventData::PointsOrdered(o) = &item.data {
+                let edition = o.edition.first_day();
+                if edition < week_start(day) || edition > day {
+                    continue;
+                }
+                if latest
+                    .get(&o.section)
+                    .is_none_or(|(seq, _)| *seq < item.seq)
+                {
+                    latest.insert(o.section, (item.seq, o.order.clone()));
+                }
+            }
+        }
+        latest.into_iter().map(|(s, (_, o))| (s, o)).collect()
+    }
+
+    /// The edition of `day` in the series: its running number (one more than the days
+    /// published before it) and its version (one more than the times `day` was published).
+    pub fn edition_number(&self, day: NaiveDate) -> (u32, u32) {
+        let mut days = std::collections::BTreeSet::new();
+        let mut same_day = 0u32;
+        for item in self.live() {
+            if let EventData::ReportPublished(r) = &item.data {
+                let date = r.report_date.first_day();
+                if date < day {
+                    days.insert(date);
+                } else if date == day {
+                    same_day += 1;
+                }
+            }
+        }
+        let before = u32::try_from(days.len()).unwrap_or(u32::MAX);
+        (before.saturating_add(1), same_day.saturating_add(1))
     }
 
     /// The latest published report dated before `day`.
@@ -209,6 +272,18 @@ impl Material {
             .filter(|d| *d < day)
             .max()
     }
+}
+
+/// Puts the lines `order` names first, in its order; the rest follow in the order they had
+/// (the order they were written in).
+fn arrange(lines: &mut [NoteLine], order: &[u64]) {
+    let rank = |line: &NoteLine| {
+        order
+            .iter()
+            .position(|s| *s == line.seq)
+            .unwrap_or(usize::MAX)
+    };
+    lines.sort_by_key(rank);
 }
 
 /// The ISO week of a day, as `2024-W52`.
@@ -231,6 +306,23 @@ pub struct NoteLine {
     pub seq: u64,
     pub text: String,
     pub points: Vec<String>,
+    /// The last day the note stands, when it stands until a day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<NaiveDate>,
+    /// It stands until withdrawn.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub standing: bool,
+    /// The point of an earlier edition it was carried over from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried_from: Option<u64>,
+}
+
+/// A point carried over from the last edition that staff have not kept yet: not in the
+/// report, shown to them in its section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProposedLine {
+    pub section: Section,
+    pub line: NoteLine,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -244,18 +336,27 @@ pub struct ActionLine {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LinkLine {
+    /// The event that added the link.
+    #[serde(default)]
+    pub seq: u64,
     pub title: String,
     pub url: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PersonLine {
+    /// The event that assigned the role.
+    #[serde(default)]
+    pub seq: u64,
     pub person: String,
     pub title: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FigureLine {
+    /// The event of the value shown.
+    #[serde(default)]
+    pub seq: u64,
     pub figure: String,
     pub label: String,
     pub value: f64,
@@ -358,6 +459,12 @@ pub struct ReportModel {
     pub title: String,
     pub report_date: NaiveDate,
     pub week: String,
+    /// The edition's running number in the series: one more than the days published before.
+    #[serde(default = "first")]
+    pub number: u32,
+    /// 1, or 2 and on when the same day was published before and this supersedes it.
+    #[serde(default = "first")]
+    pub version: u32,
     /// `YYYY-MM-DDTHH:MM`, local time.
     pub compiled_at: FuzzyDate,
     pub summary: Vec<NoteLine>,
@@ -372,6 +479,9 @@ pub struct ReportModel {
     pub open_matters: Vec<MatterLine>,
     pub figures: Vec<FigureLine>,
     pub sources: Vec<SourceLine>,
+    /// Suggestions from the last edition not yet kept; never rendered in the report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proposed: Vec<ProposedLine>,
     /// The last log position the report was built from.
     pub log_seq: u64,
     /// The age in days beyond which a figure is marked as old.
@@ -397,7 +507,23 @@ impl ReportModel {
     }
 }
 
-fn note_in_force(item: &MaterialItem, day: NaiveDate) -> Option<(Section, NoteLine)> {
+fn first() -> u32 {
+    1
+}
+
+impl ReportModel {
+    /// The note sections in the report's order, with their lists.
+    pub fn note_sections(&self) -> [(Section, &Vec<NoteLine>); 4] {
+        [
+            (Section::Summary, &self.summary),
+            (Section::Communications, &self.communications),
+            (Section::Operations, &self.operations),
+            (Section::About, &self.about),
+        ]
+    }
+}
+
+fn note_in_force(item: &MaterialItem, day: NaiveDate) -> Option<(Section, bool, NoteLine)> {
     let EventData::SituationNoted(note) = &item.data else {
         return None;
     };
@@ -413,10 +539,14 @@ fn note_in_force(item: &MaterialItem, day: NaiveDate) -> Option<(Section, NoteLi
     in_force.then(|| {
         (
             note.section,
+            note.proposed,
             NoteLine {
                 seq: item.seq,
                 text: item.summary.clone(),
                 points: note.points.iter().map(ToString::to_string).collect(),
+                until: note.until.map(|u| u.last_day()),
+                standing: note.standing,
+                carried_from: note.carried_from,
             },
         )
     })
@@ -443,8 +573,13 @@ pub fn build_report(
     let mut communications = Vec::new();
     let mut operations = Vec::new();
     let mut about = Vec::new();
+    let mut proposed = Vec::new();
     for item in material.live() {
-        if let Some((section, line)) = note_in_force(item, day) {
+        if let Some((section, is_proposed, line)) = note_in_force(item, day) {
+            if is_proposed {
+                proposed.push(ProposedLine { section, line });
+                continue;
+            }
             match section {
                 Section::Summary => summary.push(line),
                 Section::Communications => communications.push(line),
@@ -453,6 +588,18 @@ pub fn build_report(
             }
         }
     }
+    let orders = material.orders(day);
+    for (section, lines) in [
+        (Section::Summary, &mut summary),
+        (Section::Communications, &mut communications),
+        (Section::Operations, &mut operations),
+        (Section::About, &mut about),
+    ] {
+        if let Some(order) = orders.get(&section) {
+            arrange(lines, order);
+        }
+    }
+    let (number, version) = material.edition_number(day);
 
     let window_start = day - Days::new(ACTIONS_WINDOW_DAYS);
     let mut actions: Vec<(NaiveDate, ActionLine)> = Vec::new();
@@ -486,6 +633,7 @@ pub fn build_report(
         match &item.data {
             EventData::CommunicationPublished(c) if c.listing == Listing::Collected => collected
                 .push(LinkLine {
+                    seq: item.seq,
                     title: c.title.to_string(),
                     url: c.url.as_ref().map(ToString::to_string),
                 }),
@@ -519,6 +667,7 @@ pub fn build_report(
             EventData::RoleAssigned(r) => {
                 let slot = (r.role.to_string(), r.person.to_string());
                 let line = PersonLine {
+                    seq: item.seq,
                     person: r.person.to_string(),
                     title: r.title.as_ref().map(ToString::to_string),
                 };
@@ -581,6 +730,7 @@ pub fn build_report(
             let before = at_since.and_then(value_of).map(|(v, _, _, _)| v);
             let age_days = (day - measured.last_day()).num_days();
             Some(FigureLine {
+                seq: item.seq,
                 figure: (*id).to_owned(),
                 label: label.unwrap_or_else(|| (*id).to_owned()),
                 value,
@@ -725,6 +875,8 @@ pub fn build_report(
         title: "Regional rapport Samordning vårdinformationssystem".to_owned(),
         report_date: day,
         week: iso_week(day),
+        number,
+        version,
         compiled_at,
         summary,
         communications,
@@ -742,6 +894,7 @@ pub fn build_report(
         open_matters,
         figures,
         sources,
+        proposed,
         log_seq: view.log_seq.max(material.last_seq()),
         figure_max_age_days: FIGURE_MAX_AGE_DAYS,
         previous_report: previous,
