@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod day_input;
+pub mod edition;
 pub mod material;
 pub mod matters;
 pub mod params;

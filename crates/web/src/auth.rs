@@ -10,6 +10,7 @@ use std::path::Path;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
+use lagesbild_app::edition::{Role, Rules};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -27,6 +28,17 @@ pub struct AuthConfig {
     /// Mark the session cookie `Secure` (serve behind HTTPS).
     #[serde(default)]
     pub secure_cookies: bool,
+    /// The four-eyes rule: an edition is published only once someone other than who submitted
+    /// it, with the approver role, approved it (default off).
+    #[serde(default)]
+    pub four_eyes: bool,
+    /// A key figure older than this many weeks is flagged on the edition page (default 8;
+    /// 0 never flags).
+    #[serde(default = "default_figure_weeks")]
+    pub figure_max_age_weeks: u32,
+    /// Where a published edition goes, as the publish confirmation says.
+    #[serde(default = "default_distribution")]
+    pub distribution: String,
     #[serde(default, rename = "user")]
     pub users: Vec<User>,
     #[serde(default, rename = "token")]
@@ -39,6 +51,22 @@ pub struct User {
     pub name: String,
     /// An Argon2id PHC string.
     pub password_hash: String,
+    /// `reader`, `editor` (the default, what every user could do before roles) or `approver`
+    /// (an editor who may also approve someone else's edition).
+    #[serde(default = "default_role")]
+    pub role: String,
+}
+
+fn default_role() -> String {
+    "editor".into()
+}
+
+fn default_figure_weeks() -> u32 {
+    8
+}
+
+fn default_distribution() -> String {
+    "politisk ledning och chefer, och publiceras på intranätet".into()
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -83,6 +111,12 @@ impl AuthConfig {
             if !names.insert(user.name.as_str()) {
                 return Err(format!("user {:?} is listed twice", user.name));
             }
+            if Role::from_name(&user.role).is_none() {
+                return Err(format!(
+                    "user {:?}: role {:?} is not reader, editor or approver",
+                    user.name, user.role
+                ));
+            }
             PasswordHash::new(&user.password_hash).map_err(|e| {
                 format!(
                     "user {:?}: password_hash is not a PHC string ({e}); make one with `lagesbild auth hash-password`",
@@ -101,6 +135,23 @@ impl AuthConfig {
             }
         }
         Ok(config)
+    }
+
+    /// A signed-in user's role; a name not in the file (a robot's token) is an editor.
+    pub fn role_of(&self, name: &str) -> Role {
+        self.users
+            .iter()
+            .find(|u| u.name == name)
+            .and_then(|u| Role::from_name(&u.role))
+            .unwrap_or(Role::Editor)
+    }
+
+    /// The rules editions are published under.
+    pub fn rules(&self) -> Rules {
+        Rules {
+            four_eyes: self.four_eyes,
+            figure_max_age_weeks: self.figure_max_age_weeks,
+        }
     }
 
     /// Whether anybody can write at all.
@@ -192,6 +243,20 @@ mod tests {
     }
 
     #[test]
+    fn a_user_without_a_role_is_an_editor_as_before_roles() {
+        let hash = hash_password("x").expect("hashes");
+        let config = AuthConfig::parse(&format!(
+            "four_eyes = true\n[[user]]\nname = \"anna\"\npassword_hash = \"{hash}\"\n[[user]]\nname = \"bertil\"\npassword_hash = \"{hash}\"\nrole = \"approver\"\n[[user]]\nname = \"cecilia\"\npassword_hash = \"{hash}\"\nrole = \"reader\"\n"
+        ))
+        .expect("valid");
+        assert_eq!(config.role_of("anna"), Role::Editor);
+        assert_eq!(config.role_of("bertil"), Role::Approver);
+        assert_eq!(config.role_of("cecilia"), Role::Reader);
+        assert!(config.rules().four_eyes);
+        assert_eq!(config.rules().figure_max_age_weeks, 8);
+    }
+
+    #[test]
     fn a_token_is_known_by_its_digest_only() {
         let (token, digest) = new_token().expect("random");
         let config = AuthConfig::parse(&format!(
@@ -213,6 +278,15 @@ mod tests {
         let error =
             AuthConfig::parse("[[token]]\nname = \"r\"\nsha256 = \"abc\"\n").expect_err("short");
         assert!(error.contains("64 hex"), "{error}");
+        let error = AuthConfig::parse(&format!(
+            "[[user]]\nname = \"anna\"\npassword_hash = \"{}\"\nrole = \"chef\"\n",
+            hash_password("x").expect("hashes")
+        ))
+        .expect_err("unknown role");
+        assert!(
+            error.contains("chef") && error.contains("approver"),
+            "{error}"
+        );
         let error = AuthConfig::parse("reed_requires_sign_in = true\n").expect_err("unknown key");
         assert!(error.contains("reed_requires_sign_in"), "{error}");
     }

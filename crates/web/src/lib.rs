@@ -8,6 +8,7 @@
 
 mod api;
 pub mod auth;
+mod edition;
 mod error;
 mod form_errors;
 mod forms;
@@ -123,6 +124,31 @@ pub fn router(state: AppState) -> Router {
         .route("/skriv/tillbakadragande", post(forms::retraction))
         .route("/granskning/avancerat", get(forms::advanced_page))
         .route("/publicera", post(forms::publish))
+        .route("/utgavor", get(edition::current))
+        .route("/utgavor/{name}", get(edition::show))
+        .route("/utgavor/{name}/punkter", post(edition::add_point))
+        .route("/utgavor/{name}/punkter/{seq}", post(edition::revise_point))
+        .route(
+            "/utgavor/{name}/punkter/{seq}/flytta",
+            post(edition::move_point),
+        )
+        .route("/utgavor/{name}/poster/{seq}", post(edition::revise_item))
+        .route(
+            "/utgavor/{name}/poster/{seq}/ta-bort",
+            post(edition::remove_item),
+        )
+        .route(
+            "/utgavor/{name}/forra-veckan",
+            post(edition::start_from_last_week),
+        )
+        .route("/utgavor/{name}/behall", post(edition::keep))
+        .route("/utgavor/{name}/nyckeltal", post(edition::add_figure))
+        .route("/utgavor/{name}/lankar", post(edition::add_link))
+        .route("/utgavor/{name}/granskning", post(edition::review))
+        .route(
+            "/utgavor/{name}/publicera",
+            get(edition::confirm_page).post(edition::publish),
+        )
         .route("/logga-in", get(forms::sign_in_page).post(forms::sign_in))
         .route("/logga-ut", post(forms::sign_out))
         .route("/healthz", get(pages::healthz))

@@ -175,14 +175,24 @@ pub async fn archive(
     session: Session,
 ) -> Result<Html<String>, WebError> {
     let viewer = viewer(&session).await?;
-    let reports = state
-        .with_store(|store| Ok(publish::archive(store)?))
+    let (reports, versions) = state
+        .with_store(|store| {
+            let reports = publish::archive(store)?;
+            let versions = lagesbild_app::edition::archive_versions(store, &reports)?;
+            Ok((reports, versions))
+        })
         .await?;
     let rows: Vec<Value> = reports
         .iter()
-        .map(|(event, p)| {
+        .zip(&versions)
+        .map(|((event, p), v)| {
             json!({
                 "seq": event.seq,
+                "version": v.version,
+                "current": v.current,
+                "superseded_by": v.superseded_by,
+                "changed": v.changed,
+                "edition": lagesbild_app::edition::edition_name(p.report_date.first_day()),
                 "report_date": p.report_date.to_string(),
                 "compiled_at": p.compiled_at.to_string(),
                 "log_seq": p.log_seq,

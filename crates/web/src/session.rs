@@ -127,6 +127,11 @@ pub(crate) async fn writer(
     };
     let header = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
     check_csrf(session, form_token.or(header)).await?;
+    if !auth.role_of(&user).can_edit() {
+        return Err(WebError::Forbidden(format!(
+            "{user} har läsbehörighet och kan inte skriva eller publicera"
+        )));
+    }
     Ok(user)
 }
 

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::error::WebError;
 use crate::session::Viewer;
 
-const TEMPLATES: [(&str, &str); 12] = [
+const TEMPLATES: [(&str, &str); 14] = [
     ("layout", include_str!("../templates/layout.hbs")),
     ("report", include_str!("../templates/report.hbs")),
     ("archive", include_str!("../templates/archive.hbs")),
@@ -25,6 +25,11 @@ const TEMPLATES: [(&str, &str); 12] = [
     ("advanced", include_str!("../templates/advanced.hbs")),
     ("signin", include_str!("../templates/signin.hbs")),
     ("error", include_str!("../templates/error.hbs")),
+    ("edition", include_str!("../templates/edition.hbs")),
+    (
+        "edition-publish",
+        include_str!("../templates/edition-publish.hbs"),
+    ),
 ];
 
 /// The page stylesheet, served at `/stil.css` (never inline, so the Content-Security-Policy

@@ -1,0 +1,1000 @@
+//! The edition page: one page per weekly edition (`/utgavor/2024-W52`) that shows the report
+//! as it will read, section by section, where staff edit, remove, move and add points, bring in
+//! last week's points, add figures and links, see what changed since the last published
+//! edition and what to check, send the edition for review, approve it and publish it after a
+//! confirmation. Plain forms and POST-redirect-GET: after a save the browser comes back to the
+//! edition with the changed point as the fragment and a status message; nothing needs
+//! JavaScript. Every change goes through `lagesbild_app::edition`.
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::NaiveDate;
+use lagesbild_app::clock;
+use lagesbild_app::edition::{
+    self, Actor, Draft, EditionError, PointInput, Review, Role, Rules, section_name,
+};
+use lagesbild_app::staff;
+use lagesbild_model::kinds::ReviewStep;
+use lagesbild_timeline::NoteLine;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::error::WebError;
+use crate::pages::page;
+use crate::session::{self, viewer};
+
+fn rules(state: &AppState) -> Rules {
+    state
+        .config()
+        .auth
+        .as_ref()
+        .map(crate::AuthConfig::rules)
+        .unwrap_or(Rules {
+            four_eyes: false,
+            figure_max_age_weeks: 8,
+        })
+}
+
+fn role_of(state: &AppState, name: &str) -> Role {
+    state
+        .config()
+        .auth
+        .as_ref()
+        .map_or(Role::Reader, |a| a.role_of(name))
+}
+
+fn distribution(state: &AppState) -> String {
+    state.config().auth.as_ref().map_or_else(
+        || "politisk ledning och chefer, och publiceras på intranätet".to_owned(),
+        |a| a.distribution.clone(),
+    )
+}
+
+fn day_of(name: &str) -> Result<NaiveDate, WebError> {
+    edition::parse_edition(name).map_err(WebError::NotFound)
+}
+
+fn now() -> Result<chrono::NaiveDateTime, WebError> {
+    clock::now_local().map_err(WebError::Internal)
+}
+
+impl From<EditionError> for WebError {
+    fn from(error: EditionError) -> WebError {
+        match error {
+            EditionError::Invalid(f) => WebError::bad(f.field, f.reason),
+            EditionError::Refused(reason) => WebError::Conflict(reason),
+            EditionError::NotFound(what) => WebError::NotFound(what),
+            EditionError::Store(e) => e.into(),
+            EditionError::Publish(e) => e.into(),
+        }
+    }
+}
+
+/// `/utgavor`: this week's edition.
+pub async fn current() -> Result<Response, WebError> {
+    let today = clock::today().map_err(WebError::Internal)?;
+    let name = edition::edition_name(edition::current_edition(today));
+    Ok(Redirect::to(&format!("/utgavor/{name}")).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EditionQuery {
+    /// Show the edition as it stood at this log position.
+    pub vid: Option<String>,
+    /// What was just done (a fixed code; never text to show).
+    pub klart: Option<String>,
+    /// The point just changed.
+    pub punkt: Option<String>,
+    /// How many (points brought in, kept).
+    pub antal: Option<String>,
+}
+
+/// The Swedish status line for a code the redirects carry; unknown codes show nothing, so no
+/// text from the address reaches the page.
+fn status_message(code: &str, count: Option<u64>) -> Option<String> {
+    let n = count.unwrap_or(0);
+    Some(match code {
+        "tillagd" => "Punkten är tillagd.".into(),
+        "andrad" => "Ändringen är sparad.".into(),
+        "borttagen" => "Den är borttagen ur utgåvan.".into(),
+        "flyttad" => "Punkten är flyttad.".into(),
+        "hamtade" if n == 0 => "Det fanns inga fler punkter att hämta från förra veckan.".into(),
+        "hamtade" => format!(
+            "{n} punkter från förra veckan är hämtade som förslag: behåll, ändra eller ta bort dem."
+        ),
+        "behallen" if n > 1 => format!("{n} förslag är behållna."),
+        "behallen" => "Förslaget är behållet.".into(),
+        "nyckeltal" => "Nyckeltalet är sparat.".into(),
+        "lank" => "Länken är sparad.".into(),
+        "inskickad" => "Utgåvan är skickad till granskning.".into(),
+        "godkand" => "Utgåvan är godkänd och kan publiceras.".into(),
+        "tillbaka" => "Utgåvan är skickad tillbaka med din kommentar.".into(),
+        _ => return None,
+    })
+}
+
+/// A form that was refused: which one, the field and reason, and what was typed.
+struct Failure {
+    form: String,
+    field: Option<String>,
+    message: String,
+    values: Value,
+}
+
+fn lasts_label(line: &NoteLine) -> String {
+    if line.standing {
+        "Står tills den tas bort".into()
+    } else if let Some(until) = line.until {
+        format!(
+            "Står till och med {}",
+            lagesbild_render::swedish::day(until)
+        )
+    } else {
+        "Står den här veckan".into()
+    }
+}
+
+fn lasts_value(line: &NoteLine) -> &'static str {
+    if line.standing {
+        "standing"
+    } else if line.until.is_some() {
+        "until"
+    } else {
+        "week"
+    }
+}
+
+/// The error and typed values for form `form`, when it is the one that failed.
+fn form_state(failure: Option<&Failure>, form: &str, defaults: Value) -> Value {
+    match failure.filter(|f| f.form == form) {
+        Some(f) => {
+            let mut values = defaults;
+            if let (Value::Object(values), Value::Object(typed)) = (&mut values, &f.values) {
+                for (k, v) in typed {
+                    if values.contains_key(k) && v.is_string() {
+                        values.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            json!({
+                "error": { "field": f.field.clone().unwrap_or_default(), "message": f.message },
+                "failed": true,
+                "values": values,
+                "open": true,
+            })
+        }
+        None => json!({
+            "error": { "field": "", "message": "" },
+            "failed": false,
+            "values": defaults,
+            "open": false,
+        }),
+    }
+}
+
+fn line_context(
+    line: &NoteLine,
+    section: &str,
+    highlight: Option<u64>,
+    failure: Option<&Failure>,
+    position: usize,
+    count: usize,
+) -> Value {
+    let form = form_state(
+        failure,
+        &format!("punkt-{}", line.seq),
+        json!({
+            "text": line.text,
+            "points": line.points.join("\n"),
+            "lasts": lasts_value(line),
+            "until": line.until.map(|u| u.to_string()).unwrap_or_default(),
+        }),
+    );
+    json!({
+        "seq": line.seq,
+        "id": format!("punkt-{}", line.seq),
+        "section": section,
+        "text": line.text,
+        "points": line.points,
+        "lasts": lasts_label(line),
+        "carried": line.carried_from.is_some(),
+        "highlight": highlight == Some(line.seq),
+        "first": position == 0,
+        "last": position + 1 == count,
+        "position": position + 1,
+        "form": form,
+    })
+}
+
+fn review_context(review: &Review, viewer: Option<&str>, rules: Rules) -> Value {
+    let (state, text) = match review {
+        Review::Draft => ("draft", "Utkast: inte skickad till granskning.".to_owned()),
+        Review::Submitted { by, .. } => (
+            "submitted",
+            format!("Skickad till granskning av {by}; väntar på godkännande."),
+        ),
+        Review::Approved { by, .. } => ("approved", format!("Godkänd av {by}.")),
+        Review::Returned { by, comment } => (
+            "returned",
+            match comment {
+                Some(c) => format!("Skickad tillbaka av {by}: {c}"),
+                None => format!("Skickad tillbaka av {by}."),
+            },
+        ),
+    };
+    let submitted_by = match review {
+        Review::Submitted { by, .. } => Some(by.as_str()),
+        _ => None,
+    };
+    json!({
+        "state": state,
+        "text": text,
+        "four_eyes": rules.four_eyes,
+        "can_submit": matches!(review, Review::Draft | Review::Returned { .. } | Review::Approved { .. }),
+        "awaiting": matches!(review, Review::Submitted { .. }),
+        "own": submitted_by.is_some() && submitted_by == viewer,
+    })
+}
+
+fn draft_context(
+    state: &AppState,
+    draft: &Draft,
+    viewer: Option<&str>,
+    highlight: Option<u64>,
+    failure: Option<&Failure>,
+) -> Value {
+    let rules = rules(state);
+    let role = viewer.map_or(Role::Reader, |v| role_of(state, v));
+    let editable = state.writable() && role.can_edit() && draft.at_head;
+    let model = &draft.model;
+    let mut sections: Vec<Value> = model
+        .note_sections()
+        .into_iter()
+        .map(|(section, lines)| {
+            let name = section_name(section);
+            let proposed: Vec<Value> = model
+                .proposed
+                .iter()
+                .filter(|p| p.section == section)
+                .enumerate()
+                .map(|(i, p)| line_context(&p.line, name, highlight, failure, i, usize::MAX))
+                .collect();
+            json!({
+                "name": name,
+                "heading": edition::section_heading(section),
+                "lines": lines.iter().enumerate().map(|(i, l)| line_context(l, name, highlight, failure, i, lines.len())).collect::<Vec<_>>(),
+                "proposed": proposed,
+                "add_id": format!("ny-{name}"),
+                "add": form_state(failure, &format!("ny-{name}"), json!({ "text": "", "points": "", "lasts": "week", "until": "", "position": "" })),
+                "positions": (1..=lines.len()).map(|p| json!({ "value": p - 1, "label": format!("före punkt {p}") })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let collected: Vec<Value> = model
+        .collected
+        .iter()
+        .map(|l| {
+            json!({
+                "seq": l.seq, "title": l.title, "url": l.url, "highlight": highlight == Some(l.seq),
+                "form": form_state(failure, &format!("post-{}", l.seq), json!({ "title": l.title, "detail": l.url.clone().unwrap_or_default() })),
+            })
+        })
+        .collect();
+    let spokespersons: Vec<Value> = model
+        .spokespersons
+        .iter()
+        .map(|p| {
+            json!({
+                "seq": p.seq, "person": p.person, "title": p.title, "highlight": highlight == Some(p.seq),
+                "form": form_state(failure, &format!("post-{}", p.seq), json!({ "title": p.person, "detail": p.title.clone().unwrap_or_default() })),
+            })
+        })
+        .collect();
+    let figures: Vec<Value> = model
+        .figures
+        .iter()
+        .map(|f| {
+            json!({
+                "seq": f.seq, "figure": f.figure, "label": f.label, "value": f.value, "unit": f.unit,
+                "as_of": f.as_of.to_string(), "change": f.change, "highlight": highlight == Some(f.seq),
+            })
+        })
+        .collect();
+    let changes: Vec<Value> = draft
+        .changes
+        .iter()
+        .map(|s| {
+            json!({
+                "heading": s.heading,
+                "points": s.points.iter().filter(|p| p.change != "same").map(|p| json!({
+                    "change": p.change,
+                    "label": match p.change { "new" => "Ny", "changed" => "Ändrad", _ => "Borttagen" },
+                    "text": p.text,
+                    "pieces": p.pieces.iter().map(|x| json!({ "kind": x.kind, "text": x.text, "same": x.kind == "same", "added": x.kind == "added" })).collect::<Vec<_>>(),
+                    "seq": p.seq,
+                })).collect::<Vec<_>>(),
+                "unchanged": s.points.iter().filter(|p| p.change == "same").count(),
+            })
+        })
+        .collect();
+    let next_version = draft.versions.len() + 1;
+    json!({
+        "name": draft.name,
+        "day": draft.day.to_string(),
+        "day_label": lagesbild_render::swedish::day(draft.day),
+        "week": model.week,
+        "week_number": model.week.split_once("-W").map(|(_, w)| w.trim_start_matches('0').to_owned()),
+        "number": model.number,
+        "version": next_version,
+        "republish": next_version > 1,
+        "title": model.title,
+        "editable": editable,
+        "signed_in": viewer.is_some(),
+        "can_approve": role.can_approve() && state.writable(),
+        "at": draft.at,
+        "at_head": draft.at_head,
+        "about": sections.pop(),
+        "sections": sections,
+        "has_proposed": !model.proposed.is_empty(),
+        "proposed_count": model.proposed.len(),
+        "actions": model.actions,
+        "collected": collected,
+        "spokespersons": spokespersons,
+        "figures": figures,
+        "new_since": model.new_since,
+        "waves": model.waves,
+        "open_matters": model.open_matters,
+        "sources": model.sources,
+        "baseline": draft.baseline.as_ref().map(|b| json!({
+            "seq": b.seq,
+            "day_label": lagesbild_render::swedish::day(b.day),
+            "number": b.number,
+            "version": b.version,
+            "same_day": b.same_day,
+        })),
+        "changes": changes,
+        "versions": draft.versions,
+        "review": review_context(&draft.review, viewer, rules),
+        "flags": draft.flags,
+        "figure_form": form_state(failure, "nyckeltal", json!({ "figure": "", "label": "", "value": "", "unit": "st" })),
+        "link_form": form_state(failure, "lank", json!({ "title": "", "url": "", "listing": "collected" })),
+        "review_form": form_state(failure, "granskning", json!({ "comment": "" })),
+        "start_form": form_state(failure, "forra-veckan", json!({})),
+        "general_error": failure.filter(|f| f.field.is_none()).map(|f| f.message.clone()),
+        "error_summary": failure.map(|f| json!({ "message": f.message, "href": format!("#{}-{}", f.form, f.field.clone().unwrap_or_else(|| "fel".into())) })),
+    })
+}
+
+async fn render(
+    state: &AppState,
+    session: &Session,
+    name: &str,
+    query: &EditionQuery,
+    failure: Option<Failure>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let viewer = viewer(session).await?;
+    let day = day_of(name)?;
+    let at = match query
+        .vid
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
+        Some(v) => Some(
+            v.parse::<u64>()
+                .map_err(|_| WebError::bad("vid", "ange ett händelsenummer"))?,
+        ),
+        None => None,
+    };
+    let rules = rules(state);
+    let now = now()?;
+    let (draft, history) = state
+        .with_store(move |store| {
+            let draft = edition::draft(store, day, at, rules, now)?;
+            let history = edition::history(store, day, 40)?;
+            Ok((draft, history))
+        })
+        .await?;
+    let highlight = query.punkt.as_deref().and_then(|p| p.parse::<u64>().ok());
+    let count = query.antal.as_deref().and_then(|p| p.parse::<u64>().ok());
+    let mut context = draft_context(
+        state,
+        &draft,
+        viewer.user.as_deref(),
+        highlight,
+        failure.as_ref(),
+    );
+    context["status"] = json!(
+        query
+            .klart
+            .as_deref()
+            .and_then(|code| status_message(code, count))
+    );
+    context["history"] = history
+        .iter()
+        .map(|e| {
+            json!({
+                "seq": e.seq,
+                "recorded_at": e.recorded_at.to_string(),
+                "by": e.event.by.as_ref().map(|b| b.as_str()),
+                "summary": e.event.summary.as_str(),
+                "kind": e.event.kind(),
+                "current": e.seq == draft.at,
+            })
+        })
+        .collect();
+    let title = format!(
+        "Utgåvan vecka {} · {}",
+        draft.model.week.split_once("-W").map_or("", |(_, w)| w),
+        lagesbild_render::swedish::day(day)
+    );
+    let html = page(state, &viewer, "edition", &title, "skriv", context)?;
+    Ok((status, html).into_response())
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    session: Session,
+    Path(name): Path<String>,
+    Query(query): Query<EditionQuery>,
+) -> Result<Response, WebError> {
+    render(&state, &session, &name, &query, None, StatusCode::OK).await
+}
+
+/// Back to the edition after a change: the status code, the point as the fragment.
+fn back(name: &str, code: &str, seq: Option<u64>, count: Option<usize>) -> Response {
+    let mut target = format!("/utgavor/{name}?klart={code}");
+    if let Some(seq) = seq {
+        target.push_str(&format!("&punkt={seq}"));
+    }
+    if let Some(count) = count {
+        target.push_str(&format!("&antal={count}"));
+    }
+    if let Some(seq) = seq {
+        target.push_str(&format!("#punkt-{seq}"));
+    }
+    Redirect::to(&target).into_response()
+}
+
+/// Who writes, checked as every write is (signed in or a token, CSRF, not a reader).
+async fn actor(
+    state: &AppState,
+    session: &Session,
+    headers: &HeaderMap,
+    csrf: Option<&str>,
+) -> Result<Actor, WebError> {
+    let name = session::writer(state, session, headers, csrf).await?;
+    let role = role_of(state, &name);
+    Ok(Actor { name, role })
+}
+
+/// Runs a change; a refused one shows the edition again with the reason at the form.
+async fn change<T, F>(
+    state: &AppState,
+    session: &Session,
+    name: &str,
+    form: String,
+    values: Value,
+    work: F,
+) -> Result<Result<T, Response>, WebError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut lagesbild_store::SqliteStore) -> Result<T, EditionError> + Send + 'static,
+{
+    match state
+        .with_store(move |store| work(store).map_err(WebError::from))
+        .await
+    {
+        Ok(value) => Ok(Ok(value)),
+        Err(error @ (WebError::BadInput { .. } | WebError::Conflict(_) | WebError::Busy(_))) => {
+            let status = error.status();
+            let (field, message) = match &error {
+                WebError::BadInput { field, reason } => (Some(field.clone()), reason.clone()),
+                other => (None, other.to_string()),
+            };
+            let failure = Failure {
+                form,
+                field,
+                message,
+                values,
+            };
+            Ok(Err(render(
+                state,
+                session,
+                name,
+                &EditionQuery::default(),
+                Some(failure),
+                status,
+            )
+            .await?))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+fn seq_of(text: &str) -> Result<u64, WebError> {
+    text.parse::<u64>()
+        .map_err(|_| WebError::NotFound(format!("{text:?} är ingen punkt")))
+}
+
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct PointForm {
+    pub csrf: Option<String>,
+    pub section: String,
+    pub text: String,
+    pub points: String,
+    pub lasts: String,
+    pub until: Option<String>,
+    /// Where to add it: before the point at this index; blank for last.
+    pub position: Option<String>,
+}
+
+impl PointForm {
+    fn input(&self) -> PointInput {
+        PointInput {
+            text: self.text.clone(),
+            points: self.points.clone(),
+            lasts: self.lasts.clone(),
+            until: self.until.clone(),
+        }
+    }
+}
+
+pub async fn add_point(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(form): Form<PointForm>,
+) -> Result<Response, WebError> {
+    let actor = actor(&state, &session, &headers, form.csrf.as_deref()).await?;
+    let day = day_of(&name)?;
+    let section = if edition::NOTE_SECTIONS
+        .iter()
+        .any(|(_, n, _)| *n == form.section)
+    {
+        form.section.clone()
+    } else {
+        return Err(WebError::bad("section", "Välj en del av rapporten."));
+    };
+    let position = form
+        .position
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<usize>()
+                .map_err(|_| WebError::bad("position", "Välj var punkten ska stå."))
+        })
+        .transpose()?;
+    let input = form.input();
+    let values = json!(form);
+    let section_for_work = section.clone();
+    match change(
+        &state,
+        &session,
+        &name,
+        format!("ny-{section}"),
+        values,
+        move |store| edition::add_point(store, day, &actor, &section_for_work, &input, position),
+    )
+    .await?
+    {
+        Ok(seq) => Ok(back(&name, "tillagd", Some(seq), None)),
+        Err(page) => Ok(page),
+    }
+}
+
+pub async fn revise_point(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path((name, seq)): Path<(String, String)>,
+    Form(form): Form<PointForm>,
+) -> Result<Response, WebError> {
+    let actor = actor(&state, &session, &headers, form.csrf.as_deref()).await?;
+    let day = day_of(&name)?;
+    let seq = seq_of(&seq)?;
+    let input = form.input();
+    let values = json!(form);
+    match change(
+        &state,
+        &session,
+        &name,
+        format!("punkt-{seq}"),
+        values,
+        move |store| edition::revise_point(store, day, &actor, seq, &input),
+    )
+    .await?
+    {
+        Ok(seq) => Ok(back(&name, "andrad", Some(seq), None)),
+        Err(page) => Ok(page),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct CsrfOnly {
+    pub csrf: Option<String>,
+}
+
+pub async fn remove_item(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path((name, seq)): Path<(String, String)>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, WebError> {
+    let actor = actor(&state, &session, &headers, form.csrf.as_deref()).await?;
+    let day = day_of(&name)?;
+    let seq = seq_of(&seq)?;
+    match change(
+        &state,
+        &session,
+        &name,
+        format!("punkt-{seq}"),
+        json!({}),
+        move |store| edition::remove_item(store, day, &actor, seq),
+    )
+    .await?
+    {
+        Ok(_) => Ok(back(&name, "borttagen", None, None)),
+        Err(page) => Ok(page),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct MoveForm {
+    pub csrf: Option<String>,
+    /// `upp` or `ned`.
+    pub riktning: String,
+}
+
+pub async fn move_point(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path((name, seq)): Path<(String, String)>,
+    Form(form): Form<MoveForm>,
+) -> Result<Response, WebError> {
+    let actor = actor(&state, &session, &headers, form.csrf.as_deref()).await?;
+    let day = day_of(&name)?;
+    let seq = seq_of(&seq)?;
+    let up = match form.riktning.as_str() {
+        "upp" => true,
+        "ned" => false,
+        _ => return Err(WebError::bad("riktning", "Välj upp eller ned.")),
+    };
+    match change(
+        &state,
+        &session,
+        &name,
+        format!("punkt-{seq}"),
+        json!({}),
+        move |store| edition::move_point(store, day, &actor, seq, up),
+    )
+    .await?
+    {
+        Ok(seq) => Ok(back(&name, "flyttad", Some(seq), None)),
+        Err(page) => Ok(page),
+    }
+}
+
+pub async fn start_from_last_week(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, WebError> {
+    let actor = actor(&state, &session, &headers, form.csrf.as_deref()).await?;
+    let day = day_of(&name)?;
+    match change(
+        &state,
+        &session,
+        &name,
+        "forra-veckan".into(),
+        json!({}),
+        move |store| edition::start_from_last_week(store, day, &actor),
+    )
+    .await?
+    {
+        Ok(n) => Ok(back(&name, "hamtade", None, Some(n))),
+        Err(page) => Ok(page),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct KeepForm {
+    pub csrf: Option<String>,
+    /// One suggestion; blank keeps every one still open.
+    pub punkt: Option<String>,
+}
+
+pub async fn keep(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(form): Form<KeepForm>,
+) -> Result<Response, WebError> {
+    let actor = actor(&state, &session, &headers, form.csrf.as_deref()).await?;
+    let day = day_of(&name)?;
+    let seq = match form
+        .punkt
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        Some(p) => Some(seq_of(p)?),
+        None => None,
+    };
+    let form_name = seq.map_or("forra-veckan".to_owned(), |s| format!("punkt-{s}"));
+    match change(
+        &state,
+        &session,
+        &name,
+        form_name,
+        json!({}),
+        move |store| edition::keep_proposed(store, day, &actor, seq),
+    )
+    .await?
+    {
+        Ok(n) => Ok(back(&name, "behallen", seq, Some(n))),
+        Err(page) => Ok(page),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct FigureForm {
+    pub csrf: Option<String>,
+    pub figure: String,
+    pub label: String,
+    pub value: String,
+    pub unit: String,
+}
+
+pub async fn add_figure(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(form): Form<FigureForm>,
+) -> Result<Response, WebError> {
+    let actor = actor(&state, &session, &headers, form.csrf.as_deref()).await?;
+    let day = day_of(&name)?;
+    let figure = staff::Figure {
+        figure: form.figure.clone(),
+        value: form.value.clone(),
+        unit: if form.unit.trim().is_empty() {
+            "st".into()
+        } else {
+            form.unit.clone()
+        },
+        label: Some(form.label.clone()),
+    };
+    let values = json!(form);
+    match change(
+        &state,
+        &session,
+        &name,
+        "nyckeltal".into(),
+        values,
+        move |store| edition::add_figure(store, day, &actor, &figure),
+    )
+    .await?
+    {
+        Ok(seq) => Ok(back(&name, "nyckeltal", Some(seq), None)),
+        Err(page) => Ok(page),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct LinkForm {
+    pub csrf: Option<String>,
+    pub title: String,
+    pub url: String,
+    /// `collected` (Samlad information) or `dated` (Kommunikativa åtgärder).
+    pub listing: String,
+}
+
+pub async fn add_link(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(form): Form<LinkForm>,
+) -> Result<Response, WebError> {
+    let actor = actor(&state, &session, &headers, form.csrf.as_deref()).await?;
+    let day = day_of(&name)?;
+    let publication = staff::Publication {
+        title: form.title.clone(),
+        url: Some(form.url.clone()),
+        channel: None,
+        collected: form.listing != "dated",
+    };
+    let values = json!(form);
+    match change(
+        &state,
+        &session,
+        &name,
+        "lank".into(),
+        values,
+        move |store| edition::add_link(store, day, &actor, &publication),
+    )
+    .await?
+    {
+        Ok(seq) => Ok(back(&name, "lank", Some(seq), None)),
+        Err(page) => Ok(page),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct ItemForm {
+    pub csrf: Option<String>,
+    /// A link's title or a role's person.
+    pub title: String,
+    /// A link's address or a role's title.
+    pub detail: String,
+}
+
+pub async fn revise_item(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path((name, seq)): Path<(String, String)>,
+    Form(form): Form<ItemForm>,
+) -> Result<Response, WebError> {
+    let actor = actor(&state, &session, &headers, form.csrf.as_deref()).await?;
+    let day = day_of(&name)?;
+    let seq = seq_of(&seq)?;
+    let (title, detail) = (form.title.clone(), form.detail.clone());
+    let values = json!(form);
+    match change(
+        &state,
+        &session,
+        &name,
+        format!("post-{seq}"),
+        values,
+        move |store| edition::revise_item(store, day, &actor, seq, &title, &detail),
+    )
+    .await?
+    {
+        Ok(seq) => Ok(back(&name, "andrad", Some(seq), None)),
+        Err(page) => Ok(page),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct ReviewForm {
+    pub csrf: Option<String>,
+    /// `skicka`, `godkann` or `tillbaka`.
+    pub steg: String,
+    pub comment: String,
+}
+
+pub async fn review(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(form): Form<ReviewForm>,
+) -> Result<Response, WebError> {
+    let actor = actor(&state, &session, &headers, form.csrf.as_deref()).await?;
+    let day = day_of(&name)?;
+    let (step, code) = match form.steg.as_str() {
+        "skicka" => (ReviewStep::Submitted, "inskickad"),
+        "godkann" => (ReviewStep::Approved, "godkand"),
+        "tillbaka" => (ReviewStep::Returned, "tillbaka"),
+        _ => {
+            return Err(WebError::bad(
+                "steg",
+                "Välj skicka, godkänn eller skicka tillbaka.",
+            ));
+        }
+    };
+    let rules = rules(&state);
+    let now = now()?;
+    let comment = form.comment.clone();
+    let values = json!(form);
+    match change(
+        &state,
+        &session,
+        &name,
+        "granskning".into(),
+        values,
+        move |store| edition::review(store, day, &actor, step, Some(&comment), rules, now),
+    )
+    .await?
+    {
+        Ok(_) => Ok(back(&name, code, None, None)),
+        Err(page) => Ok(page),
+    }
+}
+
+/// `GET /utgavor/NAME/publicera`: what will be published, and where it goes, before anything is.
+pub async fn confirm_page(
+    State(state): State<AppState>,
+    session: Session,
+    Path(name): Path<String>,
+) -> Result<Response, WebError> {
+    let viewer = viewer(&session).await?;
+    let day = day_of(&name)?;
+    let rules = rules(&state);
+    let now = now()?;
+    let draft = state
+        .with_store(move |store| Ok(edition::draft(store, day, None, rules, now)?))
+        .await?;
+    let user = viewer.user.clone();
+    let actor = Actor {
+        name: user.clone().unwrap_or_default(),
+        role: user.as_deref().map_or(Role::Reader, |u| role_of(&state, u)),
+    };
+    let blocker = if user.is_none() {
+        Some("Logga in för att publicera.".to_owned())
+    } else if !state.writable() {
+        Some(session::READ_ONLY.to_owned())
+    } else {
+        edition::publish_blocker(&draft, &actor, rules)
+    };
+    let mut context = draft_context(&state, &draft, user.as_deref(), None, None);
+    context["blocker"] = json!(blocker);
+    context["distribution"] = json!(distribution(&state));
+    let title = format!("Publicera utgåvan {}", lagesbild_render::swedish::day(day));
+    let html = page(&state, &viewer, "edition-publish", &title, "skriv", context)?;
+    Ok(html.into_response())
+}
+
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct PublishForm {
+    pub csrf: Option<String>,
+    /// `ja` once the person saw the confirmation page.
+    pub bekrafta: String,
+}
+
+pub async fn publish(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(form): Form<PublishForm>,
+) -> Result<Response, WebError> {
+    let actor = actor(&state, &session, &headers, form.csrf.as_deref()).await?;
+    let day = day_of(&name)?;
+    if form.bekrafta != "ja" {
+        return Ok(Redirect::to(&format!("/utgavor/{name}/publicera")).into_response());
+    }
+    let rules = rules(&state);
+    let now = now()?;
+    let set = state.config().templates.clone();
+    match change(
+        &state,
+        &session,
+        &name,
+        "publicera".into(),
+        json!({}),
+        move |store| edition::publish_edition(store, &set, day, &actor, rules, now),
+    )
+    .await?
+    {
+        Ok(published) => {
+            tracing::info!(seq = published.seq, %day, "edition published");
+            Ok(Redirect::to(&format!("/rapporter/{}", published.seq)).into_response())
+        }
+        Err(page) => Ok(page),
+    }
+}

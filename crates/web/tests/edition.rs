@@ -1,0 +1,1024 @@
+//! The edition page through the router, without a socket: a week's edition written, edited,
+//! reordered, brought over from last week, reviewed by a second person and published, then
+//! republished as version 2; every new form refused without the session's CSRF token, by a
+//! reader, and with its own work for approval; hostile text in every new field rendered inert.
+//! The log is a temporary file seeded with the real history from `events/`.
+
+use std::path::{Path, PathBuf};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use lagesbild_render::report::TemplateSet;
+use lagesbild_store::{EventLog, SqliteStore};
+use lagesbild_web::{AppState, AuthConfig, Config, router};
+use serde_json::Value;
+use tower::ServiceExt;
+
+const PASSWORD: &str = "korrekt häst batteri";
+const HOSTILE: &str =
+    "<script>alert(1)</script> {{x}} **fet** ]]> \"citat\" & <img src=x onerror=alert(2)>";
+
+struct Site {
+    app: Router,
+    db: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn seeded_db(dir: &Path) -> PathBuf {
+    let db = dir.join("test.db");
+    let mut store = SqliteStore::open(&db).expect("opens");
+    let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&events)
+        .expect("events/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    files.sort();
+    let mut batch = Vec::new();
+    for file in files {
+        for line in std::fs::read_to_string(&file).expect("reads").lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            batch.push(lagesbild_model::parse_event(line).expect("the bundled history is valid"));
+        }
+    }
+    store.append(batch, &[]).expect("appends");
+    db
+}
+
+fn hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| lagesbild_web::auth::hash_password(PASSWORD).expect("hashes"))
+}
+
+/// anna (editor, the default role), bertil (approver), cecilia (reader).
+fn site(four_eyes: bool) -> Site {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = seeded_db(dir.path());
+    let auth = AuthConfig::parse(&format!(
+        "four_eyes = {four_eyes}\ndistribution = \"politisk ledning, chefer och intranätet\"\n\
+         [[user]]\nname = \"anna\"\npassword_hash = \"{h}\"\n\
+         [[user]]\nname = \"bertil\"\npassword_hash = \"{h}\"\nrole = \"approver\"\n\
+         [[user]]\nname = \"cecilia\"\npassword_hash = \"{h}\"\nrole = \"reader\"\n",
+        h = hash()
+    ))
+    .expect("valid configuration");
+    let config = Config {
+        db: db.clone(),
+        auth: Some(auth),
+        templates: TemplateSet::embedded(),
+    };
+    Site {
+        app: router(AppState::new(config).expect("state")),
+        db,
+        _dir: dir,
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+async fn send(app: &Router, request: Request<Body>) -> Reply {
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8(bytes.to_vec()).expect("UTF-8"),
+    }
+}
+
+async fn get(app: &Router, uri: &str, cookie: Option<&str>) -> Reply {
+    let mut request = Request::get(uri);
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    send(app, request.body(Body::empty()).expect("request")).await
+}
+
+async fn post(app: &Router, uri: &str, user: &User, fields: &[(&str, &str)]) -> Reply {
+    let mut all = vec![("csrf", user.csrf.as_str())];
+    all.extend_from_slice(fields);
+    post_raw(app, uri, Some(&user.cookie), &all).await
+}
+
+async fn post_raw(app: &Router, uri: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Reply {
+    let mut request =
+        Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    let body = serde_urlencoded::to_string(fields).expect("encodes");
+    send(app, request.body(Body::from(body)).expect("request")).await
+}
+
+fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().expect("a pair").to_owned()
+}
+
+fn csrf_in(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    html[at..at + 64].to_owned()
+}
+
+struct User {
+    cookie: String,
+    csrf: String,
+}
+
+async fn sign_in(app: &Router, name: &str) -> User {
+    let form = get(app, "/logga-in", None).await;
+    let cookie = cookie_pair(
+        form.headers
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .expect("a session cookie"),
+    );
+    let csrf = csrf_in(&form.body);
+    let signed = post_raw(
+        app,
+        "/logga-in",
+        Some(&cookie),
+        &[
+            ("csrf", &csrf),
+            ("name", name),
+            ("password", PASSWORD),
+            ("next", "/utgavor"),
+        ],
+    )
+    .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
+    let cookie = cookie_pair(
+        signed
+            .headers
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .expect("a new session id"),
+    );
+    let page = get(app, "/utgavor/2025-W02", Some(&cookie)).await;
+    assert!(page.body.contains(&format!("Inloggad som {name}")));
+    User {
+        csrf: csrf_in(&page.body),
+        cookie,
+    }
+}
+
+fn head(db: &Path) -> u64 {
+    SqliteStore::open(db)
+        .expect("opens")
+        .head()
+        .expect("head")
+        .seq
+}
+
+async fn model(app: &Router, day: &str) -> Value {
+    let reply = get(app, &format!("/api/report?date={day}"), None).await;
+    serde_json::from_str(&reply.body).expect("the model as JSON")
+}
+
+fn seqs(model: &Value, section: &str) -> Vec<u64> {
+    model[section]
+        .as_array()
+        .expect("a section")
+        .iter()
+        .map(|l| l["seq"].as_u64().expect("a seq"))
+        .collect()
+}
+
+fn texts(model: &Value, section: &str) -> Vec<String> {
+    model[section]
+        .as_array()
+        .expect("a section")
+        .iter()
+        .map(|l| l["text"].as_str().expect("a text").to_owned())
+        .collect()
+}
+
+/// After a change the browser goes back to the edition, the point as the fragment.
+fn assert_back(reply: &Reply, code: &str) {
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    assert!(
+        reply
+            .location()
+            .starts_with(&format!("/utgavor/2025-W02?klart={code}")),
+        "{}",
+        reply.location()
+    );
+}
+
+/// Publishes the edition of 27 December 2024 under the four-eyes rule: anna submits, bertil
+/// approves, anna publishes after the confirmation.
+async fn publish_week_52(app: &Router, anna: &User, bertil: &User) -> String {
+    let submitted = post(
+        app,
+        "/utgavor/2024-W52/granskning",
+        anna,
+        &[("steg", "skicka")],
+    )
+    .await;
+    assert_eq!(
+        submitted.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        submitted.body
+    );
+    let approved = post(
+        app,
+        "/utgavor/2024-W52/granskning",
+        bertil,
+        &[("steg", "godkann")],
+    )
+    .await;
+    assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.body);
+    let published = post(
+        app,
+        "/utgavor/2024-W52/publicera",
+        anna,
+        &[("bekrafta", "ja")],
+    )
+    .await;
+    assert_eq!(
+        published.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        published.body
+    );
+    assert!(published.location().starts_with("/rapporter/"));
+    published.location().to_owned()
+}
+
+#[tokio::test]
+async fn the_weekly_job_from_last_week_to_a_published_second_version() {
+    let site = site(true);
+    let app = &site.app;
+    let anna = sign_in(app, "anna").await;
+    let bertil = sign_in(app, "bertil").await;
+
+    // The edition of 27 December 2024 is the bundled one; its page reads as the report does.
+    let page = get(app, "/utgavor/2024-W52", Some(&anna.cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("vecka 52 · 27 december 2024 · nr 1"),
+        "the heading"
+    );
+    let order: Vec<usize> = [
+        "Sammanfattande lägesbild",
+        "Kommunikativ lägesbild",
+        "Verksamhetens kommentar",
+        "Kommunikativa åtgärder, urval",
+        "Samlad information",
+        "Talesperson VGR",
+        "Nyckeltal",
+        "Om Samordning vårdinformationssystem",
+    ]
+    .iter()
+    .map(|h| {
+        page.body
+            .find(&format!(">{h}</h2>"))
+            .unwrap_or_else(|| panic!("{h}"))
+    })
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "the real order");
+    assert!(
+        page.body.contains("Står till och med 31 mars 2025"),
+        "how long it stands"
+    );
+
+    // Publishing is refused until someone else approved it, and nobody approves their own.
+    let early = post(
+        app,
+        "/utgavor/2024-W52/publicera",
+        &anna,
+        &[("bekrafta", "ja")],
+    )
+    .await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.body);
+    assert!(early.body.contains("godkännas av någon annan"));
+    post(
+        app,
+        "/utgavor/2024-W52/granskning",
+        &bertil,
+        &[("steg", "skicka")],
+    )
+    .await;
+    let own = post(
+        app,
+        "/utgavor/2024-W52/granskning",
+        &bertil,
+        &[("steg", "godkann")],
+    )
+    .await;
+    assert_eq!(own.status, StatusCode::CONFLICT, "{}", own.body);
+    assert!(
+        own.body.contains("någon annan måste godkänna"),
+        "{}",
+        own.body
+    );
+    let editor = post(
+        app,
+        "/utgavor/2024-W52/granskning",
+        &anna,
+        &[("steg", "godkann")],
+    )
+    .await;
+    assert_eq!(
+        editor.status,
+        StatusCode::CONFLICT,
+        "an editor does not approve"
+    );
+
+    // The confirmation says the day, week, number, and where it goes.
+    let confirm = get(app, "/utgavor/2024-W52/publicera", Some(&anna.cookie)).await;
+    assert!(
+        confirm.body.contains("<dt>Vecka</dt><dd>52</dd>"),
+        "{}",
+        confirm.body
+    );
+    assert!(confirm.body.contains("<dt>Nummer</dt><dd>1</dd>"));
+    assert!(
+        confirm
+            .body
+            .contains("politisk ledning, chefer och intranätet")
+    );
+    let first = publish_week_52(app, &anna, &bertil).await;
+    let report = get(app, &format!("{first}/md"), None).await;
+    assert!(
+        report.body.starts_with(
+            "# Regional rapport Samordning vårdinformationssystem · vecka 52 · 27 december 2024 · nr 1\n"
+        ),
+        "{}",
+        &report.body[..200]
+    );
+
+    // Week 2: start from last week. Dated points come as suggestions, not in the report yet.
+    let before = model(app, "2025-01-10").await;
+    assert_eq!(seqs(&before, "summary"), Vec::<u64>::new());
+    let started = post(app, "/utgavor/2025-W02/forra-veckan", &anna, &[]).await;
+    assert_back(&started, "hamtade");
+    let page = get(app, started.location(), Some(&anna.cookie)).await;
+    assert!(
+        page.body
+            .contains("13 punkter från förra veckan är hämtade"),
+        "the status"
+    );
+    assert!(
+        page.body
+            .contains("13 förslag från förra veckan är inte genomgångna")
+    );
+    let proposed: Vec<(u64, String)> = model(app, "2025-01-10").await["proposed"]
+        .as_array()
+        .expect("suggestions")
+        .iter()
+        .map(|p| {
+            (
+                p["line"]["seq"].as_u64().expect("seq"),
+                p["section"].as_str().expect("section").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        proposed.len(),
+        13,
+        "6 + 4 + 3: the until-note stands by itself"
+    );
+    // Doing it twice brings nothing twice.
+    let again = post(app, "/utgavor/2025-W02/forra-veckan", &anna, &[]).await;
+    assert!(again.location().contains("antal=0"), "{}", again.location());
+    // Submitting with suggestions open is refused.
+    let refused = post(
+        app,
+        "/utgavor/2025-W02/granskning",
+        &anna,
+        &[("steg", "skicka")],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+
+    // Edit one suggestion (which keeps it), drop one, keep the rest at once.
+    let (edited, _) = proposed[0].clone();
+    let revise = post(
+        app,
+        &format!("/utgavor/2025-W02/punkter/{edited}"),
+        &anna,
+        &[
+            (
+                "text",
+                "Veckan efter helgerna har präglats av uppstart och planering.",
+            ),
+            (
+                "points",
+                "Dialogmöten fortsätter\n\nUtvärderingen sammanställs",
+            ),
+            ("lasts", "week"),
+        ],
+    )
+    .await;
+    assert_back(&revise, "andrad");
+    assert!(revise.location().ends_with(&format!("#punkt-{edited}")));
+    let (dropped, _) = proposed[1].clone();
+    assert_back(
+        &post(
+            app,
+            &format!("/utgavor/2025-W02/poster/{dropped}/ta-bort"),
+            &anna,
+            &[],
+        )
+        .await,
+        "borttagen",
+    );
+    let kept = post(app, "/utgavor/2025-W02/behall", &anna, &[]).await;
+    assert_back(&kept, "behallen");
+    assert!(kept.location().contains("antal=11"), "{}", kept.location());
+    let now = model(app, "2025-01-10").await;
+    assert!(
+        now.get("proposed").is_none(),
+        "every suggestion gone through"
+    );
+    let summary = seqs(&now, "summary");
+    assert_eq!(summary.len(), 5, "six less the one dropped");
+    assert_eq!(summary[0], edited);
+    assert_eq!(
+        now["summary"][0]["points"],
+        serde_json::json!(["Dialogmöten fortsätter", "Utvärderingen sammanställs"])
+    );
+
+    // Move the first point down, add one first in operations, add a figure.
+    assert_back(
+        &post(
+            app,
+            &format!("/utgavor/2025-W02/punkter/{edited}/flytta"),
+            &anna,
+            &[("riktning", "ned")],
+        )
+        .await,
+        "flyttad",
+    );
+    let added = post(
+        app,
+        "/utgavor/2025-W02/punkter",
+        &anna,
+        &[
+            ("section", "operations"),
+            (
+                "text",
+                "Analysen av produktionsbortfallet presenteras i februari.",
+            ),
+            ("lasts", "until"),
+            ("until", "2025-01-15"),
+            ("position", "0"),
+        ],
+    )
+    .await;
+    assert_back(&added, "tillagd");
+    let bad_figure = post(
+        app,
+        "/utgavor/2025-W02/nyckeltal",
+        &anna,
+        &[
+            ("figure", "konsulter"),
+            ("label", "Konsulter"),
+            ("value", "ca 90"),
+            ("unit", "st"),
+        ],
+    )
+    .await;
+    assert_eq!(bad_figure.status, StatusCode::BAD_REQUEST);
+    assert!(bad_figure.body.contains("Ange ett tal, till exempel 120."));
+    assert!(
+        bad_figure.body.contains(
+            "id=\"nyckeltal-value\" name=\"value\" value=\"ca 90\" aria-invalid=\"true\""
+        )
+    );
+    assert!(
+        bad_figure.body.contains("href=\"#nyckeltal-value\""),
+        "the error summary links to the field"
+    );
+    assert_back(
+        &post(
+            app,
+            "/utgavor/2025-W02/nyckeltal",
+            &anna,
+            &[
+                ("figure", "konsulter"),
+                ("label", "Konsulter i programmet"),
+                ("value", "90"),
+                ("unit", "st"),
+            ],
+        )
+        .await,
+        "nyckeltal",
+    );
+    let now = model(app, "2025-01-10").await;
+    assert_eq!(seqs(&now, "summary")[1], edited, "moved down one");
+    assert_eq!(
+        texts(&now, "operations")[0],
+        "Analysen av produktionsbortfallet presenteras i februari.",
+        "added first"
+    );
+    assert_eq!(now["number"], 2);
+    assert!(
+        now["figures"]
+            .as_array()
+            .expect("figures")
+            .iter()
+            .any(|f| f["value"] == 90.0)
+    );
+
+    // What changed: point by point against the edition of 27 December, word by word.
+    let page = get(app, "/utgavor/2025-W02", Some(&anna.cookie)).await;
+    assert!(
+        page.body
+            .contains("Ändrat sedan utgåvan 27 december 2024 (nr 1)")
+    );
+    assert!(page.body.contains("<strong>Ändrad:</strong>"));
+    assert!(page.body.contains("<ins>"), "a word-level diff");
+    assert!(page.body.contains("<strong>Borttagen:</strong>"));
+    assert!(
+        page.body
+            .contains("<strong>Ny:</strong> Analysen av produktionsbortfallet")
+    );
+    assert!(
+        page.body.contains("kommer inte med i nästa veckas rapport"),
+        "the until flag"
+    );
+
+    // Review, approval by bertil, publish on the edition's day.
+    assert_back(
+        &post(
+            app,
+            "/utgavor/2025-W02/granskning",
+            &anna,
+            &[("steg", "skicka")],
+        )
+        .await,
+        "inskickad",
+    );
+    let returned = post(
+        app,
+        "/utgavor/2025-W02/granskning",
+        &bertil,
+        &[("steg", "tillbaka")],
+    )
+    .await;
+    assert_eq!(
+        returned.status,
+        StatusCode::BAD_REQUEST,
+        "a comment is needed"
+    );
+    assert!(returned.body.contains("Skriv vad som behöver ändras"));
+    assert_back(
+        &post(
+            app,
+            "/utgavor/2025-W02/granskning",
+            &bertil,
+            &[("steg", "godkann")],
+        )
+        .await,
+        "godkand",
+    );
+    let published = post(
+        app,
+        "/utgavor/2025-W02/publicera",
+        &anna,
+        &[("bekrafta", "ja")],
+    )
+    .await;
+    assert_eq!(
+        published.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        published.body
+    );
+    let v1 = published.location().to_owned();
+    let md = get(app, &format!("{v1}/md"), None).await;
+    assert!(
+        md.body.contains("· vecka 2 · 10 januari 2025 · nr 2\n"),
+        "{}",
+        &md.body[..200]
+    );
+
+    // Version 2: change a point, review again, publish again.
+    let changed = seqs(&model(app, "2025-01-10").await, "communications")[0];
+    post(
+        app,
+        &format!("/utgavor/2025-W02/punkter/{changed}"),
+        &anna,
+        &[
+            (
+                "text",
+                "Intresset för Millennium har minskat efter helgerna.",
+            ),
+            ("lasts", "week"),
+        ],
+    )
+    .await;
+    let stale = post(
+        app,
+        "/utgavor/2025-W02/publicera",
+        &anna,
+        &[("bekrafta", "ja")],
+    )
+    .await;
+    assert_eq!(
+        stale.status,
+        StatusCode::CONFLICT,
+        "the approval was of version 1"
+    );
+    post(
+        app,
+        "/utgavor/2025-W02/granskning",
+        &anna,
+        &[("steg", "skicka")],
+    )
+    .await;
+    post(
+        app,
+        "/utgavor/2025-W02/granskning",
+        &bertil,
+        &[("steg", "godkann")],
+    )
+    .await;
+    let confirm = get(app, "/utgavor/2025-W02/publicera", Some(&anna.cookie)).await;
+    assert!(
+        confirm
+            .body
+            .contains("ersätter den publicerade versionen 1"),
+        "{}",
+        confirm.body
+    );
+    assert!(confirm.body.contains("Ändrat sedan version 1"));
+    let published = post(
+        app,
+        "/utgavor/2025-W02/publicera",
+        &anna,
+        &[("bekrafta", "ja")],
+    )
+    .await;
+    let v2 = published.location().to_owned();
+    assert_ne!(v1, v2);
+    let md = get(app, &format!("{v2}/md"), None).await;
+    assert!(
+        md.body.contains("· nr 2 · version 2\n"),
+        "{}",
+        &md.body[..200]
+    );
+    let archive = get(app, "/rapporter", None).await;
+    assert_eq!(
+        archive
+            .body
+            .matches("Regional rapport 2025-01-10</a>")
+            .count(),
+        2,
+        "both versions"
+    );
+    assert!(
+        archive
+            .body
+            .contains("version 2 <strong>(gällande)</strong>")
+    );
+    assert!(
+        archive
+            .body
+            .contains(&format!("(ersatt av <a href=\"{v2}\">"))
+    );
+    assert!(
+        archive
+            .body
+            .contains("0 nya, 1 ändrade och 0 borttagna punkter mot version 1"),
+        "{}",
+        archive.body
+    );
+    // Both versions still reproduce byte for byte.
+    for permalink in [&v1, &v2] {
+        let page = get(app, permalink, None).await;
+        assert_eq!(
+            page.body.matches("återskapad byte för byte").count(),
+            2,
+            "{permalink}"
+        );
+    }
+
+    // The edition as it stood before the change is still there.
+    let earlier = get(
+        app,
+        &format!("/utgavor/2025-W02?vid={}", head(&site.db) - 6),
+        None,
+    )
+    .await;
+    assert!(
+        earlier
+            .body
+            .contains("Så här såg utgåvan ut efter händelse")
+    );
+    assert!(
+        !earlier
+            .body
+            .contains("Intresset för Millennium har minskat efter helgerna.")
+    );
+}
+
+#[tokio::test]
+async fn every_new_form_needs_the_csrf_token_a_writer_and_an_approver() {
+    let site = site(false);
+    let app = &site.app;
+    let anna = sign_in(app, "anna").await;
+    let cecilia = sign_in(app, "cecilia").await;
+    let point = seqs(&model(app, "2024-12-27").await, "summary")[0];
+    let routes = [
+        "/utgavor/2024-W52/punkter".to_owned(),
+        format!("/utgavor/2024-W52/punkter/{point}"),
+        format!("/utgavor/2024-W52/punkter/{point}/flytta"),
+        format!("/utgavor/2024-W52/poster/{point}"),
+        format!("/utgavor/2024-W52/poster/{point}/ta-bort"),
+        "/utgavor/2024-W52/forra-veckan".to_owned(),
+        "/utgavor/2024-W52/behall".to_owned(),
+        "/utgavor/2024-W52/nyckeltal".to_owned(),
+        "/utgavor/2024-W52/lankar".to_owned(),
+        "/utgavor/2024-W52/granskning".to_owned(),
+        "/utgavor/2024-W52/publicera".to_owned(),
+    ];
+    let fields = [
+        ("section", "summary"),
+        ("text", "Ny text"),
+        ("riktning", "ned"),
+        ("title", "Titel"),
+        ("figure", "konsulter"),
+        ("value", "1"),
+        ("steg", "skicka"),
+        ("bekrafta", "ja"),
+    ];
+    let before = head(&site.db);
+    for route in &routes {
+        // No token, another session's token, a reader's session, nobody signed in.
+        let mut no_token = fields.to_vec();
+        no_token.push(("csrf", ""));
+        let reply = post_raw(app, route, Some(&anna.cookie), &no_token).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{route} without CSRF");
+        let mut foreign = fields.to_vec();
+        foreign.push(("csrf", &cecilia.csrf));
+        let reply = post_raw(app, route, Some(&anna.cookie), &foreign).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::FORBIDDEN,
+            "{route} with another's CSRF"
+        );
+        let reply = post(app, route, &cecilia, &fields).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{route} by a reader");
+        assert!(
+            reply.body.contains("läsbehörighet"),
+            "{route}: {}",
+            reply.body
+        );
+        let reply = post_raw(app, route, None, &fields).await;
+        assert!(
+            reply.status == StatusCode::SEE_OTHER && reply.location() == "/logga-in",
+            "{route} signed out: {}",
+            reply.status
+        );
+    }
+    assert_eq!(head(&site.db), before, "nothing was written");
+    // A reader sees the edition without the forms.
+    let page = get(app, "/utgavor/2024-W52", Some(&cecilia.cookie)).await;
+    assert!(
+        !page.body.contains("/punkter\""),
+        "no add form for a reader"
+    );
+    assert!(page.body.contains("Sammanfattande lägesbild"));
+}
+
+#[tokio::test]
+async fn without_the_four_eyes_rule_publishing_asks_for_a_confirmation_first() {
+    let site = site(false);
+    let app = &site.app;
+    let anna = sign_in(app, "anna").await;
+    let before = head(&site.db);
+    let unconfirmed = post(app, "/utgavor/2024-W52/publicera", &anna, &[]).await;
+    assert_eq!(unconfirmed.status, StatusCode::SEE_OTHER);
+    assert_eq!(unconfirmed.location(), "/utgavor/2024-W52/publicera");
+    assert_eq!(
+        head(&site.db),
+        before,
+        "nothing published without the confirmation"
+    );
+    let confirm = get(app, unconfirmed.location(), Some(&anna.cookie)).await;
+    for expected in [
+        "<dt>Rapportdag</dt><dd>27 december 2024</dd>",
+        "<dt>Vecka</dt><dd>52</dd>",
+        "<dt>Nummer</dt><dd>1</dd>",
+        "<dt>Version</dt><dd>1</dd>",
+        "<dt>Skickas till</dt><dd>politisk ledning, chefer och intranätet</dd>",
+        "Första utgåvan i serien",
+        "name=\"bekrafta\" value=\"ja\"",
+    ] {
+        assert!(
+            confirm.body.contains(expected),
+            "{expected}: {}",
+            confirm.body
+        );
+    }
+    let published = post(
+        app,
+        "/utgavor/2024-W52/publicera",
+        &anna,
+        &[("bekrafta", "ja")],
+    )
+    .await;
+    assert_eq!(
+        published.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        published.body
+    );
+    let reports = get(app, "/api/reports", None).await;
+    let reports: Value = serde_json::from_str(&reports.body).expect("JSON");
+    assert_eq!(
+        reports["reports"][0]["published"]["report_date"], "2024-12-27",
+        "the edition's day, not today"
+    );
+    // A second publication is version 2, never a silent duplicate.
+    let again = get(app, "/utgavor/2024-W52/publicera", Some(&anna.cookie)).await;
+    assert!(
+        again
+            .body
+            .contains("Publicera version 2 av utgåvan 27 december 2024")
+    );
+}
+
+#[tokio::test]
+async fn hostile_text_in_every_new_field_renders_inert() {
+    let site = site(true);
+    let app = &site.app;
+    let anna = sign_in(app, "anna").await;
+    let bertil = sign_in(app, "bertil").await;
+    let day = "2024-W52";
+    let model = model(app, "2024-12-27").await;
+    let point = seqs(&model, "summary")[0];
+    let link = model["collected"][0]["seq"].as_u64().expect("a link");
+    let role = model["spokespersons"][0]["seq"].as_u64().expect("a role");
+    for (route, fields) in [
+        (
+            format!("/utgavor/{day}/punkter"),
+            vec![
+                ("section", "summary"),
+                ("text", HOSTILE),
+                ("points", HOSTILE),
+                ("lasts", "week"),
+            ],
+        ),
+        (
+            format!("/utgavor/{day}/punkter/{point}"),
+            vec![
+                ("text", HOSTILE),
+                ("points", HOSTILE),
+                ("lasts", "standing"),
+            ],
+        ),
+        (
+            format!("/utgavor/{day}/nyckeltal"),
+            vec![
+                ("figure", "fientlig"),
+                ("label", HOSTILE),
+                ("value", "3"),
+                ("unit", HOSTILE),
+            ],
+        ),
+        (
+            format!("/utgavor/{day}/lankar"),
+            vec![
+                ("title", HOSTILE),
+                ("url", "https://example.invalid/samlat?a=1&b=2"),
+                ("listing", "collected"),
+            ],
+        ),
+        (
+            format!("/utgavor/{day}/poster/{link}"),
+            vec![("title", HOSTILE), ("detail", "")],
+        ),
+        (
+            format!("/utgavor/{day}/poster/{role}"),
+            vec![("title", HOSTILE), ("detail", HOSTILE)],
+        ),
+    ] {
+        let reply = post(app, &route, &anna, &fields).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::SEE_OTHER,
+            "{route}: {}",
+            reply.body
+        );
+    }
+    post(
+        app,
+        &format!("/utgavor/{day}/granskning"),
+        &anna,
+        &[("steg", "skicka")],
+    )
+    .await;
+    let returned = post(
+        app,
+        &format!("/utgavor/{day}/granskning"),
+        &bertil,
+        &[("steg", "tillbaka"), ("comment", HOSTILE)],
+    )
+    .await;
+    assert_eq!(returned.status, StatusCode::SEE_OTHER, "{}", returned.body);
+    // An address that is not one is refused in Swedish, at the field.
+    let bad_url = post(
+        app,
+        &format!("/utgavor/{day}/lankar"),
+        &anna,
+        &[
+            ("title", "Länk"),
+            ("url", "javascript:alert(1)"),
+            ("listing", "collected"),
+        ],
+    )
+    .await;
+    assert_eq!(bad_url.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad_url
+            .body
+            .contains("Ange en fullständig adress som börjar med https://.")
+    );
+    assert!(bad_url.body.contains(
+        "id=\"lank-url\" name=\"url\" value=\"javascript:alert(1)\" aria-invalid=\"true\""
+    ));
+    // A refused form shows what was typed, escaped, too.
+    let refused = post(
+        app,
+        &format!("/utgavor/{day}/nyckeltal"),
+        &anna,
+        &[("figure", "x"), ("label", HOSTILE), ("value", HOSTILE)],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    let history_pages = [
+        get(app, &format!("/utgavor/{day}"), Some(&anna.cookie)).await,
+        get(
+            app,
+            &format!("/utgavor/{day}/publicera"),
+            Some(&anna.cookie),
+        )
+        .await,
+        refused,
+    ];
+    for page in &history_pages {
+        assert!(!page.body.contains("<script>alert"), "{}", page.body);
+        assert!(!page.body.contains("<img src=x"), "escaped");
+        assert!(page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    }
+    assert!(
+        history_pages[0]
+            .body
+            .contains("Skickad tillbaka av bertil: &lt;script&gt;")
+    );
+    // And in the report itself, in both formats.
+    let md = get(app, "/api/report?date=2024-12-27&format=md", None).await;
+    assert!(
+        md.body.contains("&lt;script>alert(1)&lt;/script>"),
+        "{}",
+        md.body
+    );
+    assert!(
+        !md.body.contains("<script>") && !md.body.contains("<img"),
+        "{}",
+        md.body
+    );
+    let html = get(app, "/api/report?date=2024-12-27&format=html", None).await;
+    assert!(!html.body.contains("<script>alert"));
+    // A status code in the address never puts text on the page.
+    let page = get(
+        app,
+        "/utgavor/2024-W52?klart=%3Cscript%3E&punkt=%3Cb%3E",
+        None,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("<script>") && !page.body.contains("<b>"));
+    // Unknown editions are a 404, in Swedish.
+    let missing = get(app, "/utgavor/2024-W60", None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
