@@ -456,8 +456,9 @@ fn flags(model: &ReportModel, baseline: Option<&ReportModel>, rules: Rules) -> V
         });
     }
     for matter in &model.open_matters {
+        // The programme's own reading of "overdue": the next date's last day has passed.
         if let Some(next) = matter.next_date
-            && next.last_day() < day
+            && matter.overdue
         {
             flags.push(Flag {
                 anchor: None,

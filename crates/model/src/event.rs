@@ -622,13 +622,13 @@ pub fn check_event(event: &NewEvent) -> Result<(), FieldError> {
         }
         EventData::EventRetracted(retraction) => check_target(&retraction.target)?,
         EventData::PointsOrdered(PointsOrdered { edition, .. })
-        | EventData::EditionReviewed(EditionReviewed { edition, .. }) => {
-            if edition.precision() != Precision::Day {
-                return Err(FieldError::new(
-                    "data.edition",
-                    "the edition is named by its report day (YYYY-MM-DD)",
-                ));
-            }
+        | EventData::EditionReviewed(EditionReviewed { edition, .. })
+            if edition.precision() != Precision::Day =>
+        {
+            return Err(FieldError::new(
+                "data.edition",
+                "the edition is named by its report day (YYYY-MM-DD)",
+            ));
         }
         EventData::ReportPublished(report) => {
             if report.report_date.precision() != Precision::Day {
