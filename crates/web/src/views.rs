@@ -70,6 +70,10 @@ code{overflow-wrap:anywhere;word-break:break-all}\
 dl.fields{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dl.fields dt{font-weight:600}dl.fields dd{margin:0;word-break:break-word;min-width:0}\
 .table-wrap{overflow-x:auto;max-width:100%}.table-wrap table{margin:0}.table-wrap{margin:1rem 0}.pager{display:flex;gap:1rem}\
 @media (max-width:40rem){body{padding:.5rem}dl.fields{grid-template-columns:1fr}dl.fields dd{margin-bottom:.5rem}h1{font-size:1.6rem}}\
+.point.changed,.point:target{outline:3px solid #1e6b2f;outline-offset:4px;background:#eefaf0}\
+ins{background:#e6f4ea;color:#1a1a1a}del{background:#fde7e9;color:#1a1a1a}\
+.proposed{border:2px dashed #8a4b00;padding:.25rem 1rem;margin:.5rem 0}\
+.point-actions{display:flex;flex-wrap:wrap;gap:.5rem;list-style:none;padding:0}.edition-section{margin-bottom:1.5rem}\
 @media print{header.site,.noprint,footer.site{display:none}.table-wrap{overflow:visible}}";
 
 /// The stylesheet's text, as `/stil.css` serves it.
@@ -212,8 +216,8 @@ pub(crate) const NAV: [NavEntry; 4] = [
     NavEntry {
         id: "skriv",
         label: "Skriv",
-        // The week's edition once it has a page of its own; the writing forms until then.
-        href: Some("/skriv"),
+        // This week's edition (`/utgavor` redirects to it).
+        href: Some("/utgavor"),
         items: &[],
     },
     NavEntry {
@@ -357,6 +361,8 @@ mod tests {
             ("#1a1a1a", "#fff8e6", "the read-only banner"),
             ("#1a1a1a", "#eefaf0", "success notices"),
             ("#1a1a1a", "#fdf0f0", "errors"),
+            ("#1a1a1a", "#e6f4ea", "words added in a change"),
+            ("#1a1a1a", "#fde7e9", "words removed in a change"),
             ("#005a9c", "#f2f2f2", "links in table headers"),
         ];
         let style = super::stylesheet();

@@ -396,7 +396,10 @@ async fn the_menu_is_by_role_and_marks_where_you_are() {
         order.windows(2).all(|w| w[0] < w[1]),
         "in this order: {menu}"
     );
-    assert!(menu.contains("<a href=\"/skriv\""));
+    assert!(
+        menu.contains("<a href=\"/utgavor\""),
+        "Skriv is this week's edition"
+    );
     assert!(
         menu.contains("aria-labelledby=\"meny-analys\""),
         "a group is named by its heading"
@@ -408,8 +411,9 @@ async fn the_menu_is_by_role_and_marks_where_you_are() {
         ("/skillnad", "/skillnad"),
         ("/logg/1", "/logg"),
         ("/verifiera", "/verifiera"),
-        ("/skriv", "/skriv"),
-        ("/forhandsvisning?date=2024-12-27", "/skriv"),
+        ("/skriv", "/utgavor"),
+        ("/utgavor/2024-W52", "/utgavor"),
+        ("/forhandsvisning?date=2024-12-27", "/utgavor"),
         ("/granskning/avancerat", "/granskning/avancerat"),
     ] {
         let page = get(app, uri, None).await;
