@@ -237,7 +237,7 @@ impl<R: BufRead> Iterator for BoundedLines<R> {
             }
             return Some(Ok((
                 self.line_number,
-                Err(format!("the line is longer than {MAX_LINE_BYTES} bytes")),
+                Err(lagesbild_model::text::line_too_long()),
             )));
         }
         let line = match std::str::from_utf8(&self.buffer) {
@@ -574,7 +574,8 @@ pub fn append(path: &Path, args: &AppendArgs) -> Result<ExitCode> {
                 .context("cannot read an event from standard input")?;
             if text.len() > MAX_LINE_BYTES {
                 bail!(
-                    "(stdin): the event is longer than {MAX_LINE_BYTES} bytes\nnothing was appended"
+                    "(stdin): {}\nnothing was appended",
+                    lagesbild_model::text::line_too_long()
                 );
             }
             if text.trim().is_empty() {

@@ -16,12 +16,9 @@ use crate::text::{EventKey, HashHex, StreamId, Text, Url, default_stream};
 /// versions can upcast older ones.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// The longest line an import reads, in bytes. An event is a sentence and some data; a
-/// megabyte is far beyond any honest event and keeps a hostile file from exhausting memory.
-pub const MAX_LINE_BYTES: usize = 1 << 20;
-
-/// The longest summary, in characters: one sentence as a report prints it (`events/README.md`).
-pub const MAX_SUMMARY_CHARS: usize = 2_000;
+// Every limit on an event is defined once, in `text.rs`, and used from there by the command
+// line, the web app and restore alike.
+pub use crate::text::{MAX_JSON_DEPTH, MAX_LINE_BYTES, MAX_SUMMARY_CHARS};
 
 /// The chain hash before the first event: 64 zeros.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -271,6 +268,7 @@ struct RawEvent {
     occurred: FuzzyDate,
     #[serde(default)]
     stream: Option<StreamId>,
+    #[serde(deserialize_with = "crate::text::summary")]
     summary: Text,
     #[serde(default)]
     source: Option<Source>,
@@ -318,13 +316,7 @@ fn strip_position(reason: &str) -> String {
 /// Parses and validates one event written as JSON.
 pub fn parse_event(line: &str) -> Result<NewEvent, FieldError> {
     if line.len() > MAX_LINE_BYTES {
-        return Err(FieldError::new(
-            "(line)",
-            format!(
-                "the line is {} bytes long; at most {MAX_LINE_BYTES} are allowed",
-                line.len()
-            ),
-        ));
+        return Err(FieldError::new("(line)", crate::text::line_too_long()));
     }
     if line.contains('\0') {
         return Err(FieldError::new("(line)", "the line contains a NUL byte"));
@@ -332,11 +324,6 @@ pub fn parse_event(line: &str) -> Result<NewEvent, FieldError> {
     let value = parse_json_strict(line)?;
     event_from_value(value)
 }
-
-/// The deepest nesting of objects and arrays an event may have. The deepest honest event, a
-/// correction of a plan (event → data → data → waves → a wave), nests five levels; sixteen
-/// leaves room for new kinds while a hostile line cannot make a reader recurse deeply.
-pub const MAX_JSON_DEPTH: usize = 16;
 
 /// Reads JSON text as a [`Value`] like `serde_json::from_str`, but refuses what a plain reader
 /// would silently accept: a key given twice in one object (`serde_json` keeps the last, other
@@ -553,15 +540,9 @@ pub fn typed_data(kind: &str, data: Value) -> Result<EventData, FieldError> {
 
 /// The checks that span fields, after each field is valid on its own.
 pub fn check_event(event: &NewEvent) -> Result<(), FieldError> {
-    let summary_chars = event.summary.as_str().chars().count();
-    if summary_chars > MAX_SUMMARY_CHARS {
-        return Err(FieldError::new(
-            "summary",
-            format!(
-                "the summary is {summary_chars} characters long; at most {MAX_SUMMARY_CHARS} are allowed"
-            ),
-        ));
-    }
+    // Again here for a correction's new summary, which is checked as a field of its data.
+    crate::text::check_summary(event.summary.as_str())
+        .map_err(|reason| FieldError::new("summary", reason))?;
     if event.data.requires_source() && event.source.is_none() {
         return Err(FieldError::new(
             "source",

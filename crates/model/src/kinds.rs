@@ -250,7 +250,11 @@ pub struct DecisionMade {
 pub struct ContractSigned {
     pub supplier: Text,
     pub buyer: Text,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::text::optional_non_negative",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub value_msek: Option<Amount>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub term: Option<Text>,
@@ -279,6 +283,7 @@ pub struct AgreementMade {
 #[serde(deny_unknown_fields)]
 pub struct BudgetSet {
     pub budget: Id,
+    #[serde(deserialize_with = "crate::text::non_negative")]
     pub value_msek: Amount,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_by: Option<Text>,
@@ -372,7 +377,11 @@ pub struct ReclamationSent {
     pub to: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<FuzzyDate>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::text::optional_non_negative",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub claim_msek: Option<Amount>,
 }
 
@@ -438,7 +447,11 @@ pub struct ReviewCommissioned {
     pub commissioned_by: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due: Option<FuzzyDate>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::text::optional_non_negative",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cost_cap_msek: Option<Amount>,
 }
 
@@ -659,7 +672,11 @@ pub struct EventCorrected {
     pub reason: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub occurred: Option<FuzzyDate>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::text::optional_summary",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub summary: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<crate::event::Source>,

@@ -7,6 +7,20 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+// The limits. Each is defined here once; the command line (import, append, the staff
+// commands), the web app (forms and API) and restore all reach it through the same checks, so
+// the same input is refused with the same message everywhere.
+
+/// The longest line an import reads, in bytes, and the longest one event may be as JSON. An
+/// event is a sentence and some data; a megabyte is far beyond any honest event and keeps a
+/// hostile file from exhausting memory.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+/// The deepest nesting of objects and arrays an event may have. The deepest honest event, a
+/// correction of a plan (event → data → data → waves → a wave), nests five levels; sixteen
+/// leaves room for new kinds while a hostile line cannot make a reader recurse deeply.
+pub const MAX_JSON_DEPTH: usize = 16;
+/// The longest summary, in characters: one sentence as a report prints it (`events/README.md`).
+pub const MAX_SUMMARY_CHARS: usize = 2_000;
 /// The longest free text a field may hold, in characters. A report line is one sentence; this
 /// leaves room for a long paragraph while keeping a hostile input from filling the log.
 pub const MAX_TEXT_CHARS: usize = 4_000;
@@ -68,6 +82,84 @@ macro_rules! string_newtype {
     };
 }
 
+/// Why a line (or one event as JSON) is too long: the one message for it everywhere.
+pub fn line_too_long() -> String {
+    format!("the line is longer than {MAX_LINE_BYTES} bytes")
+}
+
+/// A summary: free text of at most [`MAX_SUMMARY_CHARS`] characters. Checked before the
+/// general text limit so that every overlong summary gets this one message.
+pub fn check_summary(value: &str) -> Result<(), String> {
+    let chars = value.chars().count();
+    if chars > MAX_SUMMARY_CHARS {
+        return Err(format!(
+            "the summary is {chars} characters long; at most {MAX_SUMMARY_CHARS} are allowed"
+        ));
+    }
+    check_text(value)
+}
+
+/// Deserializes an event's summary ([`check_summary`]).
+pub fn summary<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Text, D::Error> {
+    let value = String::deserialize(deserializer)?;
+    if crate::trusted::is_trusted() {
+        return Ok(Text(value));
+    }
+    check_summary(&value).map_err(serde::de::Error::custom)?;
+    Ok(Text(value))
+}
+
+/// Deserializes an optional summary (a correction's new one).
+pub fn optional_summary<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Text>, D::Error> {
+    summary(deserializer).map(Some)
+}
+
+thread_local! {
+    /// Set while this thread checks content already in a log ([`as_stored`]).
+    static STORED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `check` under the rules for content already in a log (`verify`, `restore`, reading a
+/// correction's target): every check events have always had, but not those added later for new
+/// input only, so that a log written before them still verifies and restores. The rules for
+/// new input only: no bidirectional control characters in text, no negative amount where an
+/// amount cannot be negative.
+pub fn as_stored<T>(check: impl FnOnce() -> T) -> T {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            STORED.with(|stored| stored.set(self.0));
+        }
+    }
+    let _restore = Restore(STORED.with(|stored| stored.replace(true)));
+    check()
+}
+
+fn new_input() -> bool {
+    !STORED.with(std::cell::Cell::get)
+}
+
+/// The bidirectional embedding, override and isolate controls (U+202A–U+202E, U+2066–U+2069).
+/// In a summary or a title they can make text read otherwise than it is stored ("Trojan
+/// Source"); no honest Swedish text needs them, so new input with them is refused rather than
+/// silently altered.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+fn check_bidi(value: &str) -> Result<(), String> {
+    match value.chars().find(|c| is_bidi_control(*c)) {
+        Some(bad) if new_input() => Err(format!(
+            "the text contains the bidirectional control character U+{:04X}, which can make it \
+             display otherwise than it is stored; remove it",
+            u32::from(bad)
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn check_text(value: &str) -> Result<(), String> {
     if value.trim().is_empty() {
         return Err("the text is empty".into());
@@ -87,7 +179,7 @@ fn check_text(value: &str) -> Result<(), String> {
             u32::from(bad)
         ));
     }
-    Ok(())
+    check_bidi(value)
 }
 
 fn check_slug(value: &str, max: usize, extra: &[u8]) -> Result<(), String> {
@@ -152,7 +244,7 @@ fn check_url(value: &str) -> Result<(), String> {
             "{value:?} is not a URL: it contains a space, a quote, an angle bracket or a control character"
         ));
     }
-    Ok(())
+    check_bidi(value)
 }
 
 fn check_hash(value: &str) -> Result<(), String> {
@@ -296,6 +388,25 @@ impl<'de> Deserialize<'de> for Amount {
     }
 }
 
+/// Deserializes an amount that cannot be negative (a contract value, a budget, a claim, a
+/// cost cap). New input below zero is refused; a stored one reads as it is ([`as_stored`]).
+pub fn non_negative<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Amount, D::Error> {
+    let amount = Amount::deserialize(deserializer)?;
+    if new_input() && !crate::trusted::is_trusted() && amount.as_f64() < 0.0 {
+        return Err(serde::de::Error::custom(format!(
+            "{amount} is negative; this amount cannot be below zero"
+        )));
+    }
+    Ok(amount)
+}
+
+/// [`non_negative`] for an optional amount.
+pub fn optional_non_negative<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Amount>, D::Error> {
+    non_negative(deserializer).map(Some)
+}
+
 /// The significant digits of a number in plain decimal form (`-0.00120` has 2). Exponent forms
 /// never reach here: [`Amount::new`] refuses the ranges that print with one.
 fn significant_digits(text: &str) -> usize {
@@ -347,6 +458,72 @@ mod tests {
         assert!(Text::new("a\0b").unwrap_err().contains("U+0000"));
         assert!(Text::new("x".repeat(MAX_TEXT_CHARS + 1)).is_err());
         assert!(Text::new("Rad ett\nrad två").is_ok());
+    }
+
+    /// Regression: a summary of 2,001 to 4,000 characters was refused as "at most 2000", a
+    /// longer one as "at most 4000"; now every overlong summary gets the summary's message.
+    #[test]
+    fn every_overlong_summary_gets_the_same_message() {
+        for chars in [
+            MAX_SUMMARY_CHARS + 1,
+            MAX_TEXT_CHARS,
+            MAX_TEXT_CHARS + 1,
+            10_000,
+        ] {
+            let error = check_summary(&"å".repeat(chars)).unwrap_err();
+            assert_eq!(
+                error,
+                format!("the summary is {chars} characters long; at most 2000 are allowed")
+            );
+        }
+        assert!(check_summary(&"å".repeat(MAX_SUMMARY_CHARS)).is_ok());
+    }
+
+    #[test]
+    fn bidirectional_controls_are_refused_in_new_text_but_read_in_stored() {
+        for c in [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
+            '\u{2068}', '\u{2069}',
+        ] {
+            let text = format!("Avtalet {c}gillbbadu");
+            let error = Text::new(text.clone()).unwrap_err();
+            assert!(
+                error.contains(&format!("U+{:04X}", u32::from(c))),
+                "{error}"
+            );
+            assert!(
+                as_stored(|| Text::new(text.clone())).is_ok(),
+                "stored text reads"
+            );
+            let url = format!("https://a.se/{c}x");
+            assert!(Url::new(url.clone()).is_err());
+            assert!(as_stored(|| Url::new(url.clone())).is_ok());
+        }
+        // The marks that are not controls (LRM, RLM) and ordinary right-to-left text pass.
+        assert!(Text::new("\u{200F}שלום and مرحبا").is_ok());
+        assert!(
+            Text::new("bidi refused").is_ok(),
+            "the flag is restored after as_stored"
+        );
+        assert!(Text::new("x\u{202E}").is_err());
+    }
+
+    #[test]
+    fn amounts_that_cannot_be_negative_refuse_it_in_new_input_only() {
+        #[derive(serde::Deserialize)]
+        struct Contract {
+            #[serde(deserialize_with = "non_negative")]
+            value: Amount,
+        }
+        let error = serde_json::from_str::<Contract>(r#"{"value":-3.5}"#)
+            .err()
+            .expect("negative refused");
+        assert!(error.to_string().contains("-3.5 is negative"), "{error}");
+        let zero: Contract = serde_json::from_str(r#"{"value":0}"#).expect("zero is fine");
+        assert_eq!(zero.value.to_string(), "0");
+        let stored: Contract =
+            as_stored(|| serde_json::from_str(r#"{"value":-3.5}"#)).expect("a stored one reads");
+        assert_eq!(stored.value.to_string(), "-3.5");
     }
 
     #[test]

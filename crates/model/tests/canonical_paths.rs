@@ -108,7 +108,8 @@ fn the_real_history_and_every_kind_encode_as_the_reference_and_read_back() {
 /// separators, non-Latin letters and emoji.
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
-        "\\PC{1,40}",
+        // Not the bidirectional controls, which new input may not hold.
+        "[^\\p{Cc}\u{202A}-\u{202E}\u{2066}-\u{2069}]{1,40}",
         "[a-z\"\\\\\\n\\t\\r\u{8}\u{c}\u{1}\u{1f}\u{7f}\u{2028}åäöÅÄÖ€😀 ]{1,20}",
         "[a-z0-9][a-z0-9-]{0,20}",
         "https?://[a-z.]{1,12}/[a-zA-Z0-9/?=&%._-]{0,20}",

@@ -390,17 +390,22 @@ fn corrected_data_must_pass_the_checks_a_new_event_passes() {
             ]}}),
             "data.data.waves[1].wave",
         ),
-        (
-            "p",
-            json!({"summary": "x".repeat(lagesbild_model::MAX_SUMMARY_CHARS + 1)}),
-            "data.summary",
-        ),
     ] {
         let (_, error) =
             invalid_field(store.append(vec![correction(json!({"key": target}), fields)], &[]));
         assert_eq!(error.field, field, "{error}");
         assert_eq!(snapshot(&store), before);
     }
+    // A new summary past the limit is refused already when the correction is read, with the
+    // summary's one message.
+    let overlong = lagesbild_model::event_from_value(json!({
+        "kind": "event_corrected", "occurred": "2026-11-23", "summary": "Rättelse.",
+        "data": {"target": {"key": "p"}, "reason": "Fel i källan.",
+                 "summary": "x".repeat(lagesbild_model::MAX_SUMMARY_CHARS + 1)}
+    }))
+    .expect_err("refused");
+    assert_eq!(overlong.field, "data.summary");
+    assert!(overlong.reason.contains("at most 2000"), "{overlong}");
     // The same corrections made valid are accepted.
     store
         .append(
