@@ -5,10 +5,11 @@ use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use lagesbild_render::report::TemplateSet;
-use lagesbild_web::{AuthConfig, Config};
+use lagesbild_web::{AuthConfig, Config, ServeSettings};
 
 use crate::db;
 
@@ -30,12 +31,34 @@ pub struct ServeArgs {
     sth_interval: Option<u64>,
     #[command(flatten)]
     signing_key: crate::proof_commands::SigningKeyArg,
+    /// Served behind a TLS proxy: the session cookie gets `Secure` and responses carry HSTS
+    /// (the same as `behind_tls = true` or `secure_cookies = true` in the auth file).
+    #[arg(long, alias = "secure-cookies")]
+    behind_tls: bool,
+    /// Seconds a client may take to send a request's headers, and a kept-alive connection may
+    /// wait idle, before it is closed.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout_secs: u64,
+    /// Seconds one request may take before it is answered 503.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    request_timeout_secs: u64,
+    /// The most connections served at once; more wait until one closes.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    max_connections: u64,
+    /// Take the client's address (for sign-in throttling) from the last X-Forwarded-For entry.
+    /// Only behind your own proxy, which must set that header.
+    #[arg(long)]
+    trust_forwarded_for: bool,
 }
 
 pub fn serve(path: &Path, args: &ServeArgs) -> Result<ExitCode> {
     // Creates and seeds the default database on first use, as every command does.
     drop(db::open(path)?);
-    let auth = args.auth.as_deref().map(AuthConfig::load).transpose()?;
+    let mut auth = args.auth.as_deref().map(AuthConfig::load).transpose()?;
+    if args.behind_tls {
+        // A read-only server behind TLS has no auth file; an empty one still says so.
+        auth.get_or_insert_with(AuthConfig::default).secure_cookies = true;
+    }
     let templates = match &args.templates {
         Some(dir) => TemplateSet::from_dir(dir)?,
         None => TemplateSet::embedded(),
@@ -61,7 +84,12 @@ pub fn serve(path: &Path, args: &ServeArgs) -> Result<ExitCode> {
             std::time::Duration::from_secs(seconds),
         ));
     }
-    runtime.block_on(lagesbild_web::serve(config, args.addr))?;
+    let mut settings = ServeSettings::new(args.addr);
+    settings.header_timeout = Duration::from_secs(args.header_timeout_secs);
+    settings.request_timeout = Duration::from_secs(args.request_timeout_secs);
+    settings.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
+    settings.trust_forwarded_for = args.trust_forwarded_for;
+    runtime.block_on(lagesbild_web::serve(config, settings))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -23,6 +23,10 @@ use crate::session::writer;
 /// The most events one POST may carry.
 pub const MAX_BATCH: usize = 1_000;
 
+/// The largest request body, in bytes: a full batch of ordinary events fits many times over,
+/// and a hostile client cannot make the server buffer more.
+pub const MAX_BODY_BYTES: usize = 4 << 20;
+
 pub async fn events(
     State(state): State<AppState>,
     Query(query): Query<LogQuery>,
@@ -45,7 +49,10 @@ pub async fn event(
     Path(which): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let which: EventRef = which.parse().expect("infallible");
-    let shown = format!("{which:?}");
+    let shown = match &which {
+        EventRef::Seq(seq) => seq.to_string(),
+        EventRef::Key(key) => format!("with key {key:?}"),
+    };
     let event = state
         .with_store(move |store| Ok(store.event(&which)?))
         .await?
@@ -62,6 +69,17 @@ pub async fn append(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let by = writer(&state, &session, &headers, None).await?;
+    let json_body = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json_body {
+        return Err(WebError::UnsupportedMediaType(
+            "send the events as JSON with Content-Type: application/json".into(),
+        )
+        .into());
+    }
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| WebError::bad("body", format!("not JSON: {e}")))?;
     let (values, single) = match value {
@@ -80,6 +98,16 @@ pub async fn append(
     }
     let mut batch: Vec<NewEvent> = Vec::with_capacity(values.len());
     for (index, value) in values.into_iter().enumerate() {
+        // The same limit as one line of an import, with the same message.
+        let bytes = serde_json::to_vec(&value).map_or(0, |v| v.len());
+        if bytes > lagesbild_model::MAX_LINE_BYTES {
+            let field = if single {
+                "body".to_owned()
+            } else {
+                format!("[{index}]")
+            };
+            return Err(WebError::bad(field, lagesbild_model::text::line_too_long()).into());
+        }
         let event = event_from_json(value, &by).map_err(|error| match error {
             WebError::BadInput { field, reason } if !single => {
                 WebError::bad(format!("[{index}].{field}"), reason)
@@ -104,11 +132,9 @@ pub async fn append(
             Outcome::AlreadyPresent { seq } => json!({ "seq": seq, "appended": false }),
         })
         .collect();
-    let status = if report.appended() > 0 {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    // 201 whether or not every event was new: resending a batch is answered as its first
+    // sending was, with the same outcomes (`appended: false` says which were there already).
+    let status = StatusCode::CREATED;
     let body = json!({
         "outcomes": outcomes,
         "head": { "seq": report.head.seq, "hash": report.head.hash },
@@ -217,4 +243,20 @@ pub async fn verify(State(state): State<AppState>) -> Result<Response, ApiError>
 
 fn internal(error: serde_json::Error) -> WebError {
     WebError::Internal(error.to_string())
+}
+
+/// The OpenAPI 3.1 description of `/api/`, written by hand next to the routes
+/// (`crates/web/openapi.json`); the schemathesis run checks the server against it.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// Any other path under `/api/`: the API's 404, in its JSON.
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError(WebError::NotFound(format!(
+        "there is nothing at {}",
+        uri.path()
+    )))
 }

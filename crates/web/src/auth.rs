@@ -25,8 +25,9 @@ pub struct AuthConfig {
     /// Reading needs signing in too (default: reading is open).
     #[serde(default)]
     pub read_requires_sign_in: bool,
-    /// Mark the session cookie `Secure` (serve behind HTTPS).
-    #[serde(default)]
+    /// Served behind HTTPS: the session cookie is `Secure` and responses carry HSTS.
+    /// `behind_tls` is the same setting under the name that says why.
+    #[serde(default, alias = "behind_tls")]
     pub secure_cookies: bool,
     /// The four-eyes rule: an edition is published only once someone other than who submitted
     /// it, with the approver role, approved it (default off).

@@ -27,6 +27,9 @@ pub enum WebError {
     Conflict(String),
     #[error("{0}")]
     Busy(String),
+    /// The body is not in the format the route reads.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -47,6 +50,7 @@ impl WebError {
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
             WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -109,6 +113,40 @@ impl From<tokio::task::JoinError> for WebError {
     }
 }
 
+/// What a client is told about a 500: the details are for the server's log, not the network.
+pub(crate) const INTERNAL_API: &str = "internal error: the details are in the server's log";
+pub(crate) const INTERNAL_PAGE: &str =
+    "Ett internt fel inträffade. Detaljerna finns i serverns logg.";
+
+impl WebError {
+    /// The message a person reads on the API, without internal details.
+    fn api_message(&self) -> String {
+        match self {
+            WebError::BadInput { reason, .. } => reason.clone(),
+            WebError::SignInRequired => {
+                "sign in first: send a bearer token or a signed-in session cookie".into()
+            }
+            WebError::Internal(details) => {
+                tracing::error!(%details, "internal error answered as 500");
+                INTERNAL_API.into()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// The message a person reads on an error page.
+    fn page_message(&self) -> String {
+        match self {
+            WebError::BadInput { field, reason } => format!("{field}: {reason}"),
+            WebError::Internal(details) => {
+                tracing::error!(%details, "internal error answered as 500");
+                INTERNAL_PAGE.into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
 /// The API's form of an error: `{"error": {"status": 400, "field": …, "message": …}}`.
 #[derive(Debug)]
 pub struct ApiError(pub WebError);
@@ -119,14 +157,50 @@ impl<E: Into<WebError>> From<E> for ApiError {
     }
 }
 
+/// The documented JSON error body.
+pub(crate) fn api_body(status: StatusCode, field: Option<&str>, message: &str) -> Response {
+    let body =
+        json!({ "error": { "status": status.as_u16(), "field": field, "message": message } });
+    (status, axum::Json(body)).into_response()
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.0.status();
-        let message = match &self.0 {
-            WebError::BadInput { reason, .. } => reason.clone(),
-            other => other.to_string(),
+        api_body(self.0.status(), self.0.field(), &self.0.api_message())
+    }
+}
+
+/// A page error on its way out: [`crate::security::uniform_errors`] renders it as the Swedish
+/// error page (it knows whether the server is read-only, which the error does not), or as the
+/// API's JSON when the path is under `/api/`.
+#[derive(Clone, Debug)]
+pub(crate) struct PendingError {
+    pub page_message: String,
+    pub api_message: String,
+    pub field: Option<String>,
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        if self == WebError::SignInRequired {
+            return axum::response::Redirect::to("/logga-in").into_response();
+        }
+        let status = self.status();
+        let pending = PendingError {
+            page_message: self.page_message(),
+            api_message: self.api_message(),
+            field: self.field().map(str::to_owned),
         };
-        let body = json!({ "error": { "status": status.as_u16(), "field": self.0.field(), "message": message } });
-        (status, axum::Json(body)).into_response()
+        // The plain text is only seen if the error layer is missing.
+        let mut response = (status, pending.page_message.clone()).into_response();
+        response.extensions_mut().insert(pending);
+        response
+    }
+}
+
+impl PartialEq for WebError {
+    fn eq(&self, other: &WebError) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+            && self.to_string() == other.to_string()
     }
 }

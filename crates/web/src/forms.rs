@@ -5,7 +5,9 @@
 
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use std::time::Instant;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use lagesbild_app::staff::{self, Common, NoteSection, Standing};
 use lagesbild_app::{clock, day_input, params, publish};
@@ -15,11 +17,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_sessions::Session;
 
-use crate::AppState;
 use crate::error::WebError;
 use crate::form_errors::{FormErrors, FormField};
 use crate::pages::{given, page, parse};
 use crate::session::{self, viewer, writer};
+use crate::throttle::Refusal;
+use crate::{AppState, ClientAddr};
 
 /// The week's forms, as `form_errors` describes them: what each field is called in the form,
 /// in the page and in the model, and what it takes.
@@ -710,14 +713,59 @@ pub struct NextQuery {
     pub next: Option<String>,
 }
 
-/// Only a path on this site: `/…`, not `//host` or a full URL.
-fn local_path(next: Option<&str>) -> String {
+/// Where the sign-in form goes when `next` is missing or not a path on this site.
+const DEFAULT_NEXT: &str = "/skriv";
+
+/// The longest `next` kept, in bytes; a longer one is not a link anybody followed here.
+const MAX_NEXT_BYTES: usize = 2_000;
+
+/// Only a path on this site: printable ASCII (a browser sends the rest percent-encoded), one
+/// leading `/` followed by anything but `/` or `\`, no backslash, control character or space
+/// anywhere (browsers and URL parsers skip tabs and
+/// newlines and read `\` as `/`, so `/\t/evil.example` or `/\evil.example` would leave the
+/// site), and the same again after one round of percent-decoding (`/%2F%2Fevil.example`).
+/// Anything else goes to the default page.
+pub(crate) fn local_path(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+        Some(path)
+            if path.len() <= MAX_NEXT_BYTES
+                && path.bytes().all(|b| b.is_ascii_graphic())
+                && is_same_site_path(path.as_bytes())
+                && is_same_site_path(&percent_decoded(path.as_bytes())) =>
+        {
             path.to_owned()
         }
-        _ => "/skriv".to_owned(),
+        _ => DEFAULT_NEXT.to_owned(),
     }
+}
+
+fn is_same_site_path(path: &[u8]) -> bool {
+    path.first() == Some(&b'/')
+        && !matches!(path.get(1), Some(b'/' | b'\\'))
+        && path.iter().all(|b| *b > b' ' && *b != 0x7f && *b != b'\\')
+}
+
+/// `%XX` decoded once; anything else, including a malformed `%`, kept as it is.
+fn percent_decoded(bytes: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let (Some(high), Some(low)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            #[allow(clippy::cast_possible_truncation)]
+            out.push((high * 16 + low) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 async fn sign_in_form(
@@ -763,23 +811,52 @@ pub struct SignInForm {
 pub async fn sign_in(
     State(state): State<AppState>,
     session: Session,
+    client: Option<axum::Extension<ClientAddr>>,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, WebError> {
     session::check_csrf(&session, form.csrf.as_deref()).await?;
     let Some(auth) = state.config().auth.clone().filter(|a| !a.users.is_empty()) else {
         return Err(WebError::Forbidden(session::READ_ONLY.into()));
     };
+    let address = client.map(|c| c.0.0);
     let name = form.name.trim().to_owned();
+    let throttle = state.throttle();
+    if let Err(refusal) = throttle.check(&name, address, Instant::now()) {
+        let seconds = refusal.retry_after_secs();
+        let why = match refusal {
+            Refusal::Name(_) => "name",
+            Refusal::Address(_) => "address",
+        };
+        tracing::warn!(%name, address = ?address, seconds, why, "sign-in throttled");
+        let mut response = sign_in_form(
+            &state,
+            &session,
+            given(&form.next),
+            Some(&format!(
+                "För många misslyckade inloggningar. Vänta {seconds} s och försök igen."
+            )),
+            StatusCode::TOO_MANY_REQUESTS,
+        )
+        .await?;
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        return Ok(response);
+    }
     let password = form.password;
-    let user = tokio::task::spawn_blocking(move || auth.check_password(&name, &password)).await?;
+    let checked_name = name.clone();
+    let user =
+        tokio::task::spawn_blocking(move || auth.check_password(&checked_name, &password)).await?;
     match user {
         Some(user) => {
+            throttle.succeeded(&name, address, Instant::now());
             session::sign_in(&session, &user).await?;
-            tracing::info!(%user, "signed in");
+            tracing::info!(%user, address = ?address, "signed in");
             Ok(Redirect::to(&local_path(given(&form.next))).into_response())
         }
         None => {
-            tracing::warn!(name = %form.name.trim(), "sign-in refused");
+            throttle.failed(&name, address, Instant::now());
+            tracing::warn!(%name, address = ?address, "sign-in refused");
             sign_in_form(
                 &state,
                 &session,
@@ -802,4 +879,70 @@ pub async fn sign_out(session: Session, Form(form): Form<CsrfForm>) -> Result<Re
     session::check_csrf(&session, form.csrf.as_deref()).await?;
     session::sign_out(&session).await?;
     Ok(Redirect::to("/").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    /// Every `next` here would leave the site in some browser or URL parser, or breaks the
+    /// `Location` header; each must fall back to the default page.
+    #[test]
+    fn next_refuses_every_known_open_redirect_bypass() {
+        let bypasses = [
+            "//evil.example",
+            "///evil.example",
+            "/\\evil.example",
+            "\\/evil.example",
+            "\\\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "/\rLocation: https://evil.example",
+            "/ /evil.example",
+            " /evil.example",
+            "/%2F/evil.example",
+            "/%2f/evil.example",
+            "%2F%2Fevil.example",
+            "/%5Cevil.example",
+            "/%5cevil.example",
+            "/%09/evil.example",
+            "/%0d%0aSet-Cookie:x=y",
+            "/x%0aLocation:%20https://evil.example",
+            "https://evil.example",
+            "http:evil.example",
+            "javascript:alert(1)",
+            "evil.example",
+            "@evil.example",
+            "//user:pass@evil.example",
+            "//anna@evil.example/",
+            "/\u{a0}/evil.example",
+            "/\u{3000}evil.example",
+            "/\u{202e}elpmaxe.live",
+            "/\0",
+            "",
+        ];
+        for next in bypasses {
+            assert_eq!(local_path(Some(next)), "/skriv", "{next:?} was let through");
+        }
+        assert_eq!(local_path(None), "/skriv");
+        assert_eq!(
+            local_path(Some(&format!("/{}", "a".repeat(3000)))),
+            "/skriv"
+        );
+    }
+
+    #[test]
+    fn next_keeps_paths_on_this_site() {
+        for next in [
+            "/",
+            "/logg?kind=plan_revised&after=10",
+            "/v%C3%A5gor",
+            "/@anna",
+            "/logg/42#fragment",
+            "/a%252F%252Fb",
+        ] {
+            assert_eq!(local_path(Some(next)), next);
+        }
+    }
 }

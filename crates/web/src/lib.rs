@@ -12,23 +12,40 @@ mod edition;
 mod error;
 mod form_errors;
 mod forms;
+mod listen;
 mod pages;
+mod security;
 mod session;
+pub mod throttle;
 mod views;
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode};
 use axum::routing::{get, post};
 use lagesbild_render::report::TemplateSet;
 use lagesbild_store::SqliteStore;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use auth::AuthConfig;
 pub use error::{ApiError, WebError};
+pub use listen::{ServeSettings, plain_http_warning, serve, serve_listener};
+
+/// The client's address, as the accept loop saw it (or as the trusted proxy forwarded it).
+/// Sign-in throttling counts failures per address; without it, only per user name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+/// How long one request may take, unless [`AppState::with_request_timeout`] says otherwise.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the server is started with.
 #[derive(Clone, Debug)]
@@ -49,6 +66,8 @@ pub struct AppState {
 
 struct Inner {
     config: Config,
+    throttle: throttle::Throttle,
+    request_timeout: Duration,
 }
 
 impl AppState {
@@ -57,8 +76,40 @@ impl AppState {
     pub fn new(config: Config) -> anyhow::Result<AppState> {
         views::Views::new()?;
         Ok(AppState {
-            inner: Arc::new(Inner { config }),
+            inner: Arc::new(Inner {
+                config,
+                throttle: throttle::Throttle::default(),
+                request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            }),
         })
+    }
+
+    /// The same state with another limit on how long one request may take (answered 503).
+    #[must_use]
+    pub fn with_request_timeout(self, timeout: Duration) -> AppState {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            config: shared.config.clone(),
+            throttle: throttle::Throttle::default(),
+            request_timeout: shared.request_timeout,
+        });
+        AppState {
+            inner: Arc::new(Inner {
+                request_timeout: timeout,
+                ..inner
+            }),
+        }
+    }
+
+    pub(crate) fn throttle(&self) -> &throttle::Throttle {
+        &self.inner.throttle
+    }
+
+    /// Behind TLS (`secure_cookies`, `behind_tls`): cookies are `Secure` and responses carry HSTS.
+    pub(crate) fn behind_tls(&self) -> bool {
+        self.config()
+            .auth
+            .as_ref()
+            .is_some_and(|a| a.secure_cookies)
     }
 
     pub(crate) fn config(&self) -> &Config {
@@ -95,13 +146,13 @@ impl AppState {
     }
 }
 
-/// Every route of the app, pages and API, with sessions and request logs.
+/// Every route of the app, pages and API, with sessions, request logs, the security headers,
+/// uniform errors, a body limit, a request timeout and panics caught.
 pub fn router(state: AppState) -> Router {
-    let secure = state
-        .config()
-        .auth
-        .as_ref()
-        .is_some_and(|a| a.secure_cookies);
+    let secure = state.behind_tls();
+    let page_csp = HeaderValue::from_static(security::PAGE_CSP);
+    let document_csp = HeaderValue::from_static(security::DOCUMENT_CSP);
+    let timeout = state.inner.request_timeout;
     Router::new()
         .route("/", get(pages::latest))
         .route("/rapporter", get(pages::archive))
@@ -152,6 +203,7 @@ pub fn router(state: AppState) -> Router {
         .route("/logga-in", get(forms::sign_in_page).post(forms::sign_in))
         .route("/logga-ut", post(forms::sign_out))
         .route("/healthz", get(pages::healthz))
+        .route("/api/openapi.json", get(api::openapi))
         .route("/api/events", get(api::events).post(api::append))
         .route("/api/events/{seq}", get(api::event))
         .route("/api/timeline", get(api::timeline))
@@ -160,61 +212,31 @@ pub fn router(state: AppState) -> Router {
         .route("/api/report", get(api::report))
         .route("/api/reports", get(api::reports))
         .route("/api/verify", get(api::verify))
+        .route("/api/{*rest}", axum::routing::any(api::not_found))
         .fallback(pages::not_found)
+        .layer(DefaultBodyLimit::max(api::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::guard,
         ))
         .layer(session::layer(secure))
+        .layer(CatchPanicLayer::custom(security::panic_response))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::uniform_errors,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            (page_csp, document_csp, secure),
+            security::headers,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(state)
-}
-
-/// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight.
-pub async fn serve(config: Config, addr: SocketAddr) -> anyhow::Result<()> {
-    let read_only = !config.auth.as_ref().is_some_and(AuthConfig::can_write);
-    let state = AppState::new(config)?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-    let bound = listener.local_addr()?;
-    tracing::info!(%bound, read_only, "serving");
-    println!(
-        "lagesbild serves http://{bound}/{}",
-        if read_only {
-            " (read-only: no users or tokens configured)"
-        } else {
-            ""
-        }
-    );
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    tracing::info!("stopped");
-    Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down: finishing the requests in flight");
 }

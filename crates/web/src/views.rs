@@ -285,42 +285,25 @@ fn nav_items(current: &str) -> Value {
 pub(crate) static VIEWS: LazyLock<Views> =
     LazyLock::new(|| Views::new().expect("the embedded page templates compile"));
 
-/// An error as a page of its own, for the browser.
-pub(crate) fn error_page(error: &WebError) -> Response {
-    let status = error.status();
+/// An error as a page of its own, for the browser. `writable` decides the read-only banner.
+pub(crate) fn error_page(status: StatusCode, message: &str, writable: bool) -> Response {
     let heading = match status {
         StatusCode::BAD_REQUEST => "Felaktig uppgift",
         StatusCode::NOT_FOUND => "Sidan finns inte",
+        StatusCode::METHOD_NOT_ALLOWED => "Det går inte att göra så här",
+        StatusCode::PAYLOAD_TOO_LARGE => "För mycket på en gång",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "Fel sorts innehåll",
         StatusCode::UNAUTHORIZED => "Logga in först",
         StatusCode::FORBIDDEN => "Inte tillåtet",
         StatusCode::CONFLICT => "Loggen tog inte emot händelsen",
-        StatusCode::SERVICE_UNAVAILABLE => "Loggen är upptagen",
+        StatusCode::TOO_MANY_REQUESTS => "För många försök",
+        StatusCode::SERVICE_UNAVAILABLE => "Servern är upptagen",
         _ => "Ett fel inträffade",
     };
-    let message = match error {
-        WebError::BadInput { field, reason } => format!("{field}: {reason}"),
-        other => other.to_string(),
-    };
     let context = json!({ "heading": heading, "message": message, "status": status.as_u16() });
-    match VIEWS.page("error", heading, "", None, None, context) {
+    match VIEWS.page("error", heading, "", None, Some(writable), context) {
         Ok(html) => (status, html).into_response(),
-        Err(_) => (status, message).into_response(),
-    }
-}
-
-impl IntoResponse for WebError {
-    fn into_response(self) -> Response {
-        if self == WebError::SignInRequired {
-            return axum::response::Redirect::to("/logga-in").into_response();
-        }
-        error_page(&self)
-    }
-}
-
-impl PartialEq for WebError {
-    fn eq(&self, other: &WebError) -> bool {
-        std::mem::discriminant(self) == std::mem::discriminant(other)
-            && self.to_string() == other.to_string()
+        Err(_) => (status, message.to_owned()).into_response(),
     }
 }
 
