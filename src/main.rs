@@ -81,7 +81,40 @@ enum Command {
     Auth(serve::AuthArgs),
 }
 
+/// The exit status of a command whose standard output was closed early (`lagesbild log | head`):
+/// 141, as for a Unix tool ended by SIGPIPE (128 + 13), so a pipeline under `pipefail` sees
+/// what it sees for `cat` or `grep`. Nothing is printed.
+const BROKEN_PIPE_STATUS: i32 = 141;
+
+/// Whether a panic is `println!` finding standard output (or error) closed.
+fn is_broken_pipe_panic(info: &std::panic::PanicHookInfo<'_>) -> bool {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("");
+    message.starts_with("failed printing to std") && message.contains("Broken pipe")
+}
+
+fn is_broken_pipe_error(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so a closed pipe is an error on write: in `println!` a panic, in a
+    // `write!` an error. Both end the command quietly instead of with a backtrace.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if is_broken_pipe_panic(info) {
+            std::process::exit(BROKEN_PIPE_STATUS);
+        }
+        default_hook(info);
+    }));
     let cli = Cli::parse();
     // Warnings only, except that the server logs its requests; RUST_LOG overrides both.
     let default_log_filter = match cli.command {
@@ -121,6 +154,9 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(error) if is_broken_pipe_error(&error) => {
+            std::process::exit(BROKEN_PIPE_STATUS);
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
