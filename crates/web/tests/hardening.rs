@@ -378,8 +378,14 @@ async fn every_response_carries_the_security_headers() {
     // The pages need no inline script or style: the stylesheet is this site's own file.
     let page = get(app, "/logg").await;
     assert!(!page.body.contains("<script"), "no script on the pages");
-    assert!(!page.body.contains("<style"), "no inline stylesheet on the pages");
-    assert!(!page.body.contains(" style=\""), "no style attributes on the pages");
+    assert!(
+        !page.body.contains("<style"),
+        "no inline stylesheet on the pages"
+    );
+    assert!(
+        !page.body.contains(" style=\""),
+        "no style attributes on the pages"
+    );
     assert!(
         page.header(header::CONTENT_SECURITY_POLICY)
             .contains("style-src 'self';")
