@@ -117,4 +117,11 @@ fn the_api_answers_every_generated_request_as_its_openapi_description_says() {
         "schemathesis found failures:\n{report}"
     );
     assert!(report.contains("passed"), "{report}");
+    // What was run, for `--nocapture`.
+    for line in report
+        .lines()
+        .filter(|l| l.contains("generated") || l.contains("Seed"))
+    {
+        eprintln!("schemathesis: {}", line.trim());
+    }
 }

@@ -168,7 +168,10 @@ fn describe(
         }
         // 400 and 422 from axum's extractors (a query or form that does not parse) say what
         // was wrong in words; keep them.
-        _ if !rejection.is_empty() => (rejection.to_owned(), rejection.to_owned()),
+        _ if !rejection.is_empty() => (
+            rejection.to_owned(),
+            format!("Uppgifterna i adressen eller formuläret gick inte att läsa ({rejection})."),
+        ),
         _ => {
             let reason = status.canonical_reason().unwrap_or("error").to_lowercase();
             (reason.clone(), reason)

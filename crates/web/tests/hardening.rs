@@ -375,21 +375,36 @@ async fn every_response_carries_the_security_headers() {
             "{uri}: plain HTTP"
         );
     }
-    // The pages need no inline script or style: the stylesheet is this site's own file.
-    let page = get(app, "/logg").await;
-    assert!(!page.body.contains("<script"), "no script on the pages");
-    assert!(
-        !page.body.contains("<style"),
-        "no inline stylesheet on the pages"
-    );
-    assert!(
-        !page.body.contains(" style=\""),
-        "no style attributes on the pages"
-    );
-    assert!(
-        page.header(header::CONTENT_SECURITY_POLICY)
-            .contains("style-src 'self';")
-    );
+    // The pages need no inline script or style, which the policy would block: the stylesheet
+    // is this site's own file.
+    for uri in [
+        "/",
+        "/rapporter",
+        "/forhandsvisning?date=2024-12-27",
+        "/tidslinje?as_of=2022-06-01",
+        "/vagor?as_of=2022-06-01",
+        "/skillnad?from=2019-06-01&to=2022-06-01",
+        "/logg",
+        "/logg/1",
+        "/verifiera",
+        "/skriv",
+        "/logga-in",
+    ] {
+        let page = get(app, uri).await;
+        assert_eq!(page.status, StatusCode::OK, "{uri}");
+        assert!(!page.body.contains("<script"), "{uri}: a script");
+        assert!(!page.body.contains("<style"), "{uri}: an inline stylesheet");
+        assert!(!page.body.contains(" style="), "{uri}: a style attribute");
+        assert!(
+            !has_event_handler(&page.body),
+            "{uri}: an event handler attribute"
+        );
+        assert!(
+            page.header(header::CONTENT_SECURITY_POLICY)
+                .contains("style-src 'self';"),
+            "{uri}"
+        );
+    }
     // Behind TLS, HSTS too.
     let tls = site_with(Some("behind_tls = true"));
     let reply = get(&tls.app, "/").await;
@@ -495,6 +510,15 @@ async fn every_api_error_is_the_documented_json_with_a_message_for_people() {
     }
 }
 
+/// Whether the HTML has an attribute like ` onclick=`.
+fn has_event_handler(html: &str) -> bool {
+    html.match_indices(" on").any(|(at, _)| {
+        let rest = &html[at + 3..];
+        let name: String = rest.chars().take_while(char::is_ascii_lowercase).collect();
+        !name.is_empty() && rest[name.len()..].starts_with('=')
+    })
+}
+
 fn lagesbild_web_limit() -> usize {
     4 << 20
 }
@@ -570,6 +594,11 @@ async fn every_page_error_is_the_swedish_page_with_the_banner_only_when_read_onl
             reply.body
         );
     }
+    // A query axum itself cannot read is the Swedish page too, saying what was wrong.
+    let reply = get(app, "/logg?limit=1&limit=2").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.header(header::CONTENT_TYPE).starts_with("text/html"));
+    assert!(reply.body.contains("gick inte att läsa"), "{}", reply.body);
     let read_only = site_with(None);
     let reply = get(&read_only.app, "/finns-inte").await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
