@@ -7,7 +7,7 @@
 -- or below a given seq, and replay goes on from there with the events after it.
 --
 -- This table is NOT part of the log. No trigger protects it, no hash covers it, `verify` ignores
--- it, `export` leaves it out and `restore` empties it. Anything may empty it at any time
+-- it (until schema 4: see 004_cache_bindings.sql), `export` leaves it out and `restore` empties it. Anything may empty it at any time
 -- (`drop_checkpoints`, or `DELETE FROM checkpoints`); projections are then rebuilt from `events`.
 -- Never keep a fact here that is not in `events`.
 CREATE TABLE checkpoints (

@@ -10,8 +10,12 @@ mod sqlite;
 mod tree;
 
 pub use error::StoreError;
-pub use material::{MaterialOrder, MaterialQuery, MaterialRow, MaterialWriter};
-pub use sqlite::{BUSY_TIMEOUT_DEFAULT, SUPPORTED_SCHEMA_VERSION, SqliteStore};
+pub use material::{
+    MaterialDigest, MaterialOrder, MaterialQuery, MaterialRow, MaterialState, MaterialWriter,
+};
+pub use sqlite::{
+    BUSY_TIMEOUT_DEFAULT, CheckpointLoad, CheckpointRow, SUPPORTED_SCHEMA_VERSION, SqliteStore,
+};
 pub use tree::{TreeReport, TreeState, event_leaf_hash};
 
 use chrono::NaiveDate;

@@ -8,15 +8,21 @@ use chrono::NaiveDate;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use crate::sqlite::{MATERIAL_SCHEMA_VERSION, head_of, read_page_in, seq_param, to_i64, to_u64};
+use crate::sqlite::{
+    MATERIAL_SCHEMA_VERSION, chain_hash_at, head_of, read_page_in, seq_param, to_i64, to_u64,
+};
 use crate::{Filter, SqliteStore, StoreError};
-use lagesbild_model::StoredEvent;
+use lagesbild_model::{StoredEvent, sha256_hex};
 
 /// One version of an item of material, as the index keeps it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MaterialRow {
     /// The event that added the item.
     pub seq: u64,
+    /// The log position this version is known from: `seq` itself, or the correction that made it.
+    pub known_from: u64,
+    /// The correction or retraction that ended this version; `None` while it is current.
+    pub known_until: Option<u64>,
     pub class: String,
     pub name: String,
     pub first_day: NaiveDate,
@@ -70,6 +76,103 @@ impl<'a> MaterialQuery<'a> {
     }
 }
 
+/// The index's state: how far it has read the log, the chain hash there, and the digest of its
+/// rows ([`MaterialDigest`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MaterialState {
+    pub format: u32,
+    pub seq: u64,
+    pub chain_hash: String,
+    pub digest: String,
+}
+
+/// A digest of a set of rows that can be kept up to date as rows come and go: the sum modulo
+/// 2^256 of the SHA-256 of each row (of `material` and of `material_names`, each in a fixed
+/// text form), so that adding, ending or removing one row changes it by that row's hash alone,
+/// and any edit, insertion or deletion of a row changes it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MaterialDigest([u64; 4]);
+
+impl MaterialDigest {
+    /// The digest of exactly these rows and names.
+    pub fn of<'a>(
+        rows: impl IntoIterator<Item = &'a MaterialRow>,
+        names: impl IntoIterator<Item = &'a (String, String)>,
+    ) -> MaterialDigest {
+        let mut digest = MaterialDigest::default();
+        for row in rows {
+            digest.add(&row_hash(row));
+        }
+        for (class, name) in names {
+            digest.add(&name_hash(class, name));
+        }
+        digest
+    }
+
+    fn limbs(hash: &str) -> [u64; 4] {
+        let bytes = hex::decode(hash).unwrap_or_default();
+        let mut limbs = [0u64; 4];
+        for (i, chunk) in bytes.chunks(8).take(4).enumerate() {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            // Big-endian text, so limb 3 is the least significant.
+            limbs[i] = u64::from_be_bytes(word);
+        }
+        limbs
+    }
+
+    fn add(&mut self, hash: &str) {
+        let other = MaterialDigest::limbs(hash);
+        let mut carry = false;
+        for i in (0..4).rev() {
+            let (sum, c1) = self.0[i].overflowing_add(other[i]);
+            let (sum, c2) = sum.overflowing_add(u64::from(carry));
+            self.0[i] = sum;
+            carry = c1 || c2;
+        }
+    }
+
+    fn subtract(&mut self, hash: &str) {
+        let other = MaterialDigest::limbs(hash);
+        let mut borrow = false;
+        for i in (0..4).rev() {
+            let (diff, b1) = self.0[i].overflowing_sub(other[i]);
+            let (diff, b2) = diff.overflowing_sub(u64::from(borrow));
+            self.0[i] = diff;
+            borrow = b1 || b2;
+        }
+    }
+
+    pub fn to_hex(self) -> String {
+        self.0.iter().map(|limb| format!("{limb:016x}")).collect()
+    }
+
+    fn from_hex(text: &str) -> MaterialDigest {
+        MaterialDigest(MaterialDigest::limbs(text))
+    }
+}
+
+/// The SHA-256 of one row of `material` in a fixed text form (every column, the item last).
+fn row_hash(row: &MaterialRow) -> String {
+    let mut bytes = format!(
+        "material\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n",
+        row.seq,
+        row.known_from,
+        row.known_until.map_or("-".to_owned(), |s| s.to_string()),
+        row.class,
+        row.name,
+        row.first_day,
+        row.last_day
+    )
+    .into_bytes();
+    bytes.extend_from_slice(&row.item);
+    sha256_hex(&bytes)
+}
+
+fn name_hash(class: &str, name: &str) -> String {
+    sha256_hex(format!("material_names\n{class}\n{name}\n").as_bytes())
+}
+
 /// Empties the index, which is then rebuilt from the log (after a restore, or a new format).
 pub(crate) fn clear(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(
@@ -83,10 +186,66 @@ impl SqliteStore {
     /// is empty, in another format, or the database has no index (opened read-only before the
     /// migration that adds it).
     pub fn material_position(&self, format: u32) -> Result<Option<u64>, StoreError> {
+        Ok(self.material_state(format)?.map(|state| state.seq))
+    }
+
+    /// The index's state if it is kept in `format` (see [`SqliteStore::material_position`]).
+    pub fn material_state(&self, format: u32) -> Result<Option<MaterialState>, StoreError> {
         if self.schema_version()? < MATERIAL_SCHEMA_VERSION {
             return Ok(None);
         }
         position(&self.conn, format)
+    }
+
+    /// The state row whatever its format, for `verify`.
+    pub fn material_state_any(&self) -> Result<Option<MaterialState>, StoreError> {
+        if self.schema_version()? < MATERIAL_SCHEMA_VERSION {
+            return Ok(None);
+        }
+        state_row(&self.conn)
+    }
+
+    /// Every version of the item `seq` added, in the order they were known (`known_from`): one
+    /// range of the primary key, what a read checks a row's history against.
+    pub fn material_versions(&self, seq: u64) -> Result<Vec<MaterialRow>, StoreError> {
+        let Some(seq) = seq_param(seq) else {
+            return Ok(Vec::new());
+        };
+        let mut statement = self.conn.prepare_cached(
+            "SELECT seq, known_from, known_until, class, name, first_day, last_day, item \
+             FROM material WHERE seq = ?1 ORDER BY known_from",
+        )?;
+        let rows = statement
+            .query_map([seq], row_from)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::from_sqlite(e, self.busy_timeout_ms))?;
+        rows.into_iter().collect()
+    }
+
+    /// Every row of the index in (seq, known_from) order and every name, for `verify`.
+    #[allow(clippy::type_complexity)]
+    pub fn material_all(&self) -> Result<(Vec<MaterialRow>, Vec<(String, String)>), StoreError> {
+        if self.schema_version()? < MATERIAL_SCHEMA_VERSION {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let mut statement = self.conn.prepare(
+            "SELECT seq, known_from, known_until, class, name, first_day, last_day, item \
+             FROM material ORDER BY seq, known_from",
+        )?;
+        let rows = statement
+            .query_map([], row_from)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::from_sqlite(e, self.busy_timeout_ms))?
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut statement = self
+            .conn
+            .prepare("SELECT class, name FROM material_names ORDER BY class, name")?;
+        let names = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::from_sqlite(e, self.busy_timeout_ms))?;
+        Ok((rows, names))
     }
 
     /// Starts updating the index in its own write transaction. An index kept in another format
@@ -97,11 +256,11 @@ impl SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| StoreError::from_sqlite(e, busy))?;
-        let position = match position(&tx, format)? {
-            Some(seq) => seq,
+        let (position, digest) = match position(&tx, format)? {
+            Some(state) => (state.seq, MaterialDigest::from_hex(&state.digest)),
             None => {
                 clear(&tx)?;
-                0
+                (0, MaterialDigest::default())
             }
         };
         let head = head_of(&tx)?.seq;
@@ -111,6 +270,7 @@ impl SqliteStore {
             format,
             position,
             head,
+            digest,
         })
     }
 
@@ -134,7 +294,7 @@ impl SqliteStore {
             "material"
         };
         let mut sql = format!(
-            "SELECT seq, class, name, first_day, last_day, item FROM {table} \
+            "SELECT seq, known_from, known_until, class, name, first_day, last_day, item FROM {table} \
              WHERE class = ? AND known_from <= ? AND (known_until IS NULL OR known_until > ?)"
         );
         let mut values = vec![
@@ -191,27 +351,37 @@ impl SqliteStore {
     }
 }
 
-fn position(conn: &Connection, format: u32) -> Result<Option<u64>, StoreError> {
-    let found: Option<(u32, i64)> = conn
-        .query_row(
-            "SELECT format, seq FROM material_position WHERE id = 1",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .optional()?;
-    Ok(found.and_then(|(kept, seq)| (kept == format).then(|| to_u64(seq))))
+fn position(conn: &Connection, format: u32) -> Result<Option<MaterialState>, StoreError> {
+    Ok(state_row(conn)?.filter(|state| state.format == format))
 }
 
-type RawRow = (i64, String, String, String, String, Vec<u8>);
+fn state_row(conn: &Connection) -> Result<Option<MaterialState>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT format, seq, chain_hash, digest FROM material_position WHERE id = 1",
+            [],
+            |row| {
+                Ok(MaterialState {
+                    format: row.get(0)?,
+                    seq: to_u64(row.get(1)?),
+                    chain_hash: row.get(2)?,
+                    digest: row.get(3)?,
+                })
+            },
+        )
+        .optional()?)
+}
 
 fn row_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<MaterialRow, StoreError>> {
-    let (seq, class, name, first, last, item): RawRow = (
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
+    let seq: i64 = row.get(0)?;
+    let known_from: i64 = row.get(1)?;
+    let known_until: Option<i64> = row.get(2)?;
+    let (class, name, first, last, item): (String, String, String, String, Vec<u8>) = (
         row.get(3)?,
         row.get(4)?,
         row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
     );
     let day = |text: &str, column: &str| {
         text.parse::<NaiveDate>().map_err(|_| {
@@ -221,6 +391,8 @@ fn row_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<MaterialRow, Sto
     Ok((|| {
         Ok(MaterialRow {
             seq: to_u64(seq),
+            known_from: to_u64(known_from),
+            known_until: known_until.map(to_u64),
             first_day: day(&first, "first_day")?,
             last_day: day(&last, "last_day")?,
             class,
@@ -238,6 +410,7 @@ pub struct MaterialWriter<'a> {
     format: u32,
     position: u64,
     head: u64,
+    digest: MaterialDigest,
 }
 
 impl MaterialWriter<'_> {
@@ -270,8 +443,8 @@ impl MaterialWriter<'_> {
     /// material, or it was retracted).
     pub fn current(&self, seq: u64) -> Result<Option<MaterialRow>, StoreError> {
         let mut statement = self.tx.prepare_cached(
-            "SELECT seq, class, name, first_day, last_day, item FROM material \
-             WHERE seq = ?1 AND known_until IS NULL",
+            "SELECT seq, known_from, known_until, class, name, first_day, last_day, item \
+             FROM material WHERE seq = ?1 AND known_until IS NULL",
         )?;
         statement
             .query_row([to_i64(seq)], row_from)
@@ -279,8 +452,12 @@ impl MaterialWriter<'_> {
             .transpose()
     }
 
-    /// Adds a version of an item, current from log position `known_from` on.
-    pub fn insert(&self, row: &MaterialRow, known_from: u64) -> Result<(), StoreError> {
+    /// Adds a version of an item, current from log position `row.known_from` on.
+    pub fn insert(&mut self, row: &MaterialRow) -> Result<(), StoreError> {
+        let row = MaterialRow {
+            known_until: None,
+            ..row.clone()
+        };
         self.tx
             .prepare_cached(
                 "INSERT INTO material (seq, known_from, class, name, first_day, last_day, item) \
@@ -288,35 +465,61 @@ impl MaterialWriter<'_> {
             )?
             .execute(params![
                 to_i64(row.seq),
-                to_i64(known_from),
+                to_i64(row.known_from),
                 row.class,
                 row.name,
                 row.first_day.to_string(),
                 row.last_day.to_string(),
                 row.item,
             ])?;
-        self.tx
+        self.digest.add(&row_hash(&row));
+        let added = self
+            .tx
             .prepare_cached("INSERT OR IGNORE INTO material_names (class, name) VALUES (?1, ?2)")?
             .execute(params![row.class, row.name])?;
+        if added > 0 {
+            self.digest.add(&name_hash(&row.class, &row.name));
+        }
         Ok(())
     }
 
     /// Ends the current version of the item `seq` added at log position `at` (a correction
     /// that replaces it, or a retraction).
-    pub fn end(&self, seq: u64, at: u64) -> Result<(), StoreError> {
+    pub fn end(&mut self, seq: u64, at: u64) -> Result<(), StoreError> {
+        let Some(current) = self.current(seq)? else {
+            return Ok(());
+        };
         self.tx
             .prepare_cached(
                 "UPDATE material SET known_until = ?2 WHERE seq = ?1 AND known_until IS NULL",
             )?
             .execute(params![to_i64(seq), to_i64(at)])?;
+        self.digest.subtract(&row_hash(&current));
+        self.digest.add(&row_hash(&MaterialRow {
+            known_until: Some(at),
+            ..current
+        }));
         Ok(())
     }
 
-    /// Keeps the update, with the index read up to log position `position`.
+    /// Keeps the update, with the index read up to log position `position`, bound to the
+    /// chain hash there.
     pub fn commit(self, position: u64) -> Result<(), StoreError> {
+        let chain_hash = chain_hash_at(&self.tx, position)?.ok_or_else(|| {
+            StoreError::CacheDamaged(format!(
+                "material index: position {position} is past the head {}",
+                self.head
+            ))
+        })?;
         self.tx.execute(
-            "INSERT OR REPLACE INTO material_position (id, format, seq) VALUES (1, ?1, ?2)",
-            params![self.format, to_i64(position)],
+            "INSERT OR REPLACE INTO material_position (id, format, seq, chain_hash, digest) \
+             VALUES (1, ?1, ?2, ?3, ?4)",
+            params![
+                self.format,
+                to_i64(position),
+                chain_hash,
+                self.digest.to_hex()
+            ],
         )?;
         self.tx
             .commit()

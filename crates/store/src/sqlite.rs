@@ -10,7 +10,7 @@ use lagesbild_model::trusted::{
 };
 use lagesbild_model::{
     EventData, FieldError, GENESIS_HASH, NewEvent, RecordedAt, SCHEMA_VERSION, StoredEvent,
-    canonical_json, chain_hash, envelope_json, event_from_value,
+    canonical_json, chain_hash, envelope_json, event_from_value, sha256_hex,
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -26,14 +26,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../schema/001_events.sql")),
     (2, include_str!("../schema/002_checkpoints.sql")),
     (3, include_str!("../schema/003_material.sql")),
+    (4, include_str!("../schema/004_cache_bindings.sql")),
     (5, include_str!("../schema/005_tree.sql")),
 ];
 
 /// The newest schema version this program reads and writes.
 pub const SUPPORTED_SCHEMA_VERSION: i64 = 5;
 
-/// The schema version that added the checkpoints table.
-const CHECKPOINTS_SCHEMA_VERSION: i64 = 2;
+/// The schema version that bound the checkpoints to the chain; older checkpoints are never read.
+const CHECKPOINTS_SCHEMA_VERSION: i64 = 4;
 
 /// The schema version that added the report material's index.
 pub(crate) const MATERIAL_SCHEMA_VERSION: i64 = 3;
@@ -248,8 +249,9 @@ impl SqliteStore {
     /// Saves the state of the projection `name` after the events up to and including `seq`,
     /// serialized in the projection's own `format`; replaces a checkpoint of the same name and
     /// seq. Checkpoints are a cache beside the log, not part of it (see
-    /// `schema/002_checkpoints.sql`). A checkpoint past the head is refused: it would describe
-    /// events the log does not hold.
+    /// `schema/002_checkpoints.sql`), bound to it by the chain hash at `seq` and the digest of
+    /// `state` (`schema/004_cache_bindings.sql`). A checkpoint past the head is refused: it
+    /// would describe events the log does not hold.
     pub fn save_checkpoint(
         &mut self,
         name: &str,
@@ -263,43 +265,142 @@ impl SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| StoreError::from_sqlite(e, busy))?;
         let head = head_of(&tx)?;
-        if seq > head.seq {
-            return Err(StoreError::CheckpointAhead {
-                seq,
-                head: head.seq,
-            });
-        }
+        let chain_hash = match chain_hash_at(&tx, seq)? {
+            Some(hash) if seq <= head.seq => hash,
+            _ => {
+                return Err(StoreError::CheckpointAhead {
+                    seq,
+                    head: head.seq,
+                });
+            }
+        };
         tx.execute(
-            "INSERT OR REPLACE INTO checkpoints (name, seq, format, state) VALUES (?1, ?2, ?3, ?4)",
-            params![name, seq, format, state],
+            "INSERT OR REPLACE INTO checkpoints (name, seq, format, chain_hash, digest, state) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![name, seq, format, chain_hash, sha256_hex(state), state],
         )?;
         tx.commit().map_err(|e| StoreError::from_sqlite(e, busy))?;
         Ok(())
     }
 
-    /// The newest checkpoint of `name` in `format` at or below `max_seq`, as (seq, state).
-    /// Checkpoints in other formats are ignored. A database not yet migrated to checkpoints (one
-    /// opened read-only) has none.
+    /// The newest checkpoint of `name` in `format` at or below `max_seq` whose binding holds,
+    /// as (seq, state); see [`SqliteStore::load_checkpoint_checked`].
     pub fn load_checkpoint(
         &self,
         name: &str,
         format: u32,
         max_seq: u64,
     ) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        Ok(self
+            .load_checkpoint_checked(name, format, max_seq, &|_| true)?
+            .found)
+    }
+
+    /// The newest checkpoint of `name` in `format` at or below `max_seq` that is bound to this
+    /// log: at or below the head, where `on_policy` says checkpoints are written, its recorded
+    /// chain hash the chain hash at its seq (one index seek) and its digest that of its state.
+    /// Every newer one that fails is returned in `refused` with the reason, so the caller can
+    /// say so and drop it. Checkpoints in other formats are ignored. A database not yet
+    /// migrated to bound checkpoints (one opened read-only) has none.
+    pub fn load_checkpoint_checked(
+        &self,
+        name: &str,
+        format: u32,
+        max_seq: u64,
+        on_policy: &dyn Fn(u64) -> bool,
+    ) -> Result<CheckpointLoad, StoreError> {
+        let mut load = CheckpointLoad::default();
         if self.schema_version()? < CHECKPOINTS_SCHEMA_VERSION {
-            return Ok(None);
+            return Ok(load);
         }
-        let found: Option<(i64, Vec<u8>)> = self
-            .conn
-            .query_row(
-                "SELECT seq, state FROM checkpoints \
-                 WHERE name = ?1 AND format = ?2 AND seq <= ?3 ORDER BY seq DESC LIMIT 1",
-                params![name, format, seq_param(max_seq).unwrap_or(i64::MAX)],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()
+        let head = head_of(&self.conn)?.seq;
+        let mut statement = self.conn.prepare_cached(
+            "SELECT seq, chain_hash, digest, state FROM checkpoints \
+             WHERE name = ?1 AND format = ?2 AND seq <= ?3 ORDER BY seq DESC",
+        )?;
+        let mut rows = statement
+            .query(params![
+                name,
+                format,
+                seq_param(max_seq).unwrap_or(i64::MAX)
+            ])
             .map_err(|e| self.sql_error(e))?;
-        Ok(found.map(|(seq, state)| (to_u64(seq), state)))
+        while let Some(row) = rows.next().map_err(|e| self.sql_error(e))? {
+            let seq = to_u64(row.get(0)?);
+            let recorded: String = row.get(1)?;
+            let digest: String = row.get(2)?;
+            let state: Vec<u8> = row.get(3)?;
+            match checkpoint_problem(&self.conn, head, seq, &recorded, &digest, &state, on_policy)?
+            {
+                None => {
+                    load.found = Some((seq, state));
+                    break;
+                }
+                Some(reason) => load.refused.push((seq, reason)),
+            }
+        }
+        Ok(load)
+    }
+
+    /// Every checkpoint row, in (name, seq) order, for `verify`.
+    pub fn checkpoints(&self) -> Result<Vec<CheckpointRow>, StoreError> {
+        if self.schema_version()? < CHECKPOINTS_SCHEMA_VERSION {
+            return Ok(Vec::new());
+        }
+        let mut statement = self.conn.prepare(
+            "SELECT name, seq, format, chain_hash, digest, state FROM checkpoints ORDER BY name, seq",
+        )?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(CheckpointRow {
+                    name: row.get(0)?,
+                    seq: to_u64(row.get(1)?),
+                    format: row.get(2)?,
+                    chain_hash: row.get(3)?,
+                    digest: row.get(4)?,
+                    state: row.get(5)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.sql_error(e))?;
+        Ok(rows)
+    }
+
+    /// Why checkpoint `row` is not bound to this log (past the head, off `on_policy`, another
+    /// chain hash, a digest that does not match its state), or `None` when it is.
+    pub fn checkpoint_binding_problem(
+        &self,
+        row: &CheckpointRow,
+        on_policy: &dyn Fn(u64) -> bool,
+    ) -> Result<Option<String>, StoreError> {
+        let head = head_of(&self.conn)?.seq;
+        checkpoint_problem(
+            &self.conn,
+            head,
+            row.seq,
+            &row.chain_hash,
+            &row.digest,
+            &row.state,
+            on_policy,
+        )
+    }
+
+    /// Drops the checkpoint of `name` at `seq` (one a read refused); the projection is rebuilt
+    /// from the log.
+    pub fn drop_checkpoint(&mut self, name: &str, seq: u64) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "DELETE FROM checkpoints WHERE name = ?1 AND seq = ?2",
+                params![name, to_i64(seq)],
+            )
+            .map_err(|e| self.sql_error(e))?;
+        Ok(())
+    }
+
+    /// The chain hash of event `seq` (64 zeros for 0, the empty log), or `None` past the head:
+    /// one index seek, what every cache's binding is checked against.
+    pub fn chain_hash_at(&self, seq: u64) -> Result<Option<String>, StoreError> {
+        chain_hash_at(&self.conn, seq)
     }
 
     /// Drops every checkpoint of `name`, in all formats; the projection is then rebuilt from
@@ -314,6 +415,72 @@ impl SqliteStore {
     fn read_rows(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<StoredEvent>, StoreError> {
         read_rows_in(&self.conn, sql, params)
     }
+}
+
+/// What [`SqliteStore::load_checkpoint_checked`] found: the newest bound checkpoint, and the
+/// newer ones it refused with the reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CheckpointLoad {
+    pub found: Option<(u64, Vec<u8>)>,
+    pub refused: Vec<(u64, String)>,
+}
+
+/// One row of the checkpoints table as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckpointRow {
+    pub name: String,
+    pub seq: u64,
+    pub format: u32,
+    pub chain_hash: String,
+    pub digest: String,
+    pub state: Vec<u8>,
+}
+
+pub(crate) fn chain_hash_at(conn: &Connection, seq: u64) -> Result<Option<String>, StoreError> {
+    if seq == 0 {
+        return Ok(Some(GENESIS_HASH.to_owned()));
+    }
+    let Some(seq) = seq_param(seq) else {
+        return Ok(None);
+    };
+    Ok(conn
+        .prepare_cached("SELECT hash FROM events WHERE seq = ?1")?
+        .query_row([seq], |row| row.get(0))
+        .optional()?)
+}
+
+fn checkpoint_problem(
+    conn: &Connection,
+    head: u64,
+    seq: u64,
+    recorded: &str,
+    digest: &str,
+    state: &[u8],
+    on_policy: &dyn Fn(u64) -> bool,
+) -> Result<Option<String>, StoreError> {
+    if seq > head {
+        return Ok(Some(format!(
+            "it claims event {seq}, past the head of the log (event {head})"
+        )));
+    }
+    if !on_policy(seq) {
+        return Ok(Some(format!(
+            "no checkpoint is written at event {seq} (off the policy)"
+        )));
+    }
+    let actual = chain_hash_at(conn, seq)?.unwrap_or_default();
+    if actual != recorded {
+        return Ok(Some(format!(
+            "it is bound to chain hash {recorded}, but the log has {actual} at event {seq}"
+        )));
+    }
+    let computed = sha256_hex(state);
+    if computed != digest {
+        return Ok(Some(format!(
+            "its state has digest {computed}, not the recorded {digest}: it was edited"
+        )));
+    }
+    Ok(None)
 }
 
 fn read_rows_in(
