@@ -3,6 +3,7 @@
 //! weekly report's model as the log stood at a given position (its material from an index), publishing and reproducing the
 //! report, and building the events staff write each week.
 
+pub mod caches;
 pub mod clock;
 pub mod day_input;
 pub mod edition;

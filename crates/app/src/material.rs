@@ -7,15 +7,27 @@
 //! The lookups must find every item [`build_report`] would use from a full fold; a property
 //! test below compares the two on generated logs at every position and many days.
 //!
+//! The index is a cache anyone with write access to the file can edit, so nothing read from it
+//! is used unchecked: [`catch_up`] checks the index's state against the chain (the chain hash at
+//! its position, one seek), and [`for_day`] checks every row it reads against the log: the row
+//! must be exactly what the fold makes of its source event (one seek) and, for a corrected
+//! version, of the corrections in its history. An edited or inserted row is refused on read
+//! ([`StoreError::CacheDamaged`]) and the report folds the material instead; a deleted row (an
+//! item missing), or a version whose end was erased, is what `verify` finds
+//! ([`verify_index`], and the state's digest in `verify --quick`).
+//!
 //! [`build_report`]: lagesbild_timeline::build_report
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Days, NaiveDate};
-use lagesbild_model::EventData;
+use lagesbild_model::{EventData, StoredEvent};
 use lagesbild_store::{
-    EventLog, MaterialOrder, MaterialQuery, MaterialRow, MaterialWriter, SqliteStore, StoreError,
+    EventLog, EventRef, Filter, MaterialDigest, MaterialOrder, MaterialQuery, MaterialRow,
+    MaterialWriter, SqliteStore, StoreError, scan,
 };
+
+use crate::caches::{CacheNotice, CacheProblem};
 use lagesbild_timeline::{
     ACTIONS_WINDOW_DAYS, Material, MaterialItem, REPORT_MATERIAL_KINDS, material_class, week_start,
 };
@@ -40,16 +52,60 @@ fn kinds() -> Vec<&'static str> {
 /// Brings the material index up to the head of the log. Nothing is written when it is there
 /// already, so a read-only database with a current index is fine.
 pub fn catch_up(store: &mut SqliteStore) -> Result<(), StoreError> {
+    catch_up_noted(store, &mut Vec::new())
+}
+
+/// Why the index's state is not bound to this log (its position past the head, or another
+/// chain hash there), or `None` when it is (or there is no index).
+pub fn state_problem(store: &SqliteStore) -> Result<Option<(u64, String)>, StoreError> {
+    let Some(state) = store.material_state(MATERIAL_FORMAT)? else {
+        return Ok(None);
+    };
+    let head = store.head()?.seq;
+    if state.seq > head {
+        return Ok(Some((
+            state.seq,
+            format!(
+                "it claims to have read up to event {}, past the head (event {head})",
+                state.seq
+            ),
+        )));
+    }
+    let actual = store.chain_hash_at(state.seq)?.unwrap_or_default();
+    if actual != state.chain_hash {
+        return Ok(Some((
+            state.seq,
+            format!(
+                "it is bound to chain hash {}, but the log has {actual} at event {}",
+                state.chain_hash, state.seq
+            ),
+        )));
+    }
+    Ok(None)
+}
+
+/// [`catch_up`], first checking the index's binding to the chain: an index bound to another
+/// log (or a position past the head) is dropped, rebuilt, and said so in `notices`.
+pub fn catch_up_noted(
+    store: &mut SqliteStore,
+    notices: &mut Vec<CacheNotice>,
+) -> Result<(), StoreError> {
+    if let Some((seq, reason)) = state_problem(store)? {
+        let notice = CacheNotice::new("material_position", seq, reason);
+        notice.warn();
+        notices.push(notice);
+        store.drop_material()?;
+    }
     let head = store.head()?.seq;
     if store.material_position(MATERIAL_FORMAT)? == Some(head) {
         return Ok(());
     }
     let kinds = kinds();
     loop {
-        let writer = store.material_writer(MATERIAL_FORMAT)?;
+        let mut writer = store.material_writer(MATERIAL_FORMAT)?;
         let page = writer.read_page(&kinds, writer.position(), PAGE)?;
         for event in &page {
-            fold(&writer, event)?;
+            fold(&mut writer, event)?;
         }
         let done = page.len() < PAGE;
         let position = match page.last() {
@@ -63,10 +119,59 @@ pub fn catch_up(store: &mut SqliteStore) -> Result<(), StoreError> {
     }
 }
 
-fn fold(
-    writer: &MaterialWriter<'_>,
-    event: &lagesbild_model::StoredEvent,
-) -> Result<(), StoreError> {
+/// Where the fold keeps the index: the table (through a [`MaterialWriter`]), or memory, when
+/// `verify` recomputes what the table should hold with the very same fold.
+trait Index {
+    fn current(&self, seq: u64) -> Result<Option<MaterialRow>, StoreError>;
+    fn insert(&mut self, row: &MaterialRow) -> Result<(), StoreError>;
+    fn end(&mut self, seq: u64, at: u64) -> Result<(), StoreError>;
+}
+
+impl Index for MaterialWriter<'_> {
+    fn current(&self, seq: u64) -> Result<Option<MaterialRow>, StoreError> {
+        MaterialWriter::current(self, seq)
+    }
+    fn insert(&mut self, row: &MaterialRow) -> Result<(), StoreError> {
+        MaterialWriter::insert(self, row)
+    }
+    fn end(&mut self, seq: u64, at: u64) -> Result<(), StoreError> {
+        MaterialWriter::end(self, seq, at)
+    }
+}
+
+/// The index in memory: rows by (seq, known_from), the current version of each item, names.
+#[derive(Default)]
+struct MemoryIndex {
+    rows: BTreeMap<(u64, u64), MaterialRow>,
+    current: BTreeMap<u64, u64>,
+    names: BTreeSet<(String, String)>,
+}
+
+impl Index for MemoryIndex {
+    fn current(&self, seq: u64) -> Result<Option<MaterialRow>, StoreError> {
+        Ok(self
+            .current
+            .get(&seq)
+            .and_then(|from| self.rows.get(&(seq, *from)))
+            .cloned())
+    }
+    fn insert(&mut self, row: &MaterialRow) -> Result<(), StoreError> {
+        self.rows.insert((row.seq, row.known_from), row.clone());
+        self.current.insert(row.seq, row.known_from);
+        self.names.insert((row.class.clone(), row.name.clone()));
+        Ok(())
+    }
+    fn end(&mut self, seq: u64, at: u64) -> Result<(), StoreError> {
+        if let Some(from) = self.current.remove(&seq)
+            && let Some(row) = self.rows.get_mut(&(seq, from))
+        {
+            row.known_until = Some(at);
+        }
+        Ok(())
+    }
+}
+
+fn fold(writer: &mut impl Index, event: &StoredEvent) -> Result<(), StoreError> {
     match &event.event.data {
         EventData::EventCorrected(c) => {
             let Some(target) = c.target.seq else {
@@ -77,7 +182,7 @@ fn fold(
             };
             if let Some(fixed) = decode(&row)?.corrected_by(c) {
                 writer.end(target, event.seq)?;
-                writer.insert(&encode(&fixed)?, event.seq)?;
+                writer.insert(&encode(&fixed, event.seq)?)?;
             }
         }
         EventData::EventRetracted(r) => {
@@ -87,24 +192,130 @@ fn fold(
         }
         _ => {
             if let Some(item) = MaterialItem::from_event(event) {
-                writer.insert(&encode(&item)?, event.seq)?;
+                writer.insert(&encode(&item, event.seq)?)?;
             }
         }
     }
     Ok(())
 }
 
-fn add(items: &mut BTreeMap<u64, MaterialItem>, rows: Vec<MaterialRow>) -> Result<(), StoreError> {
+/// Adds the rows read to `items`, each checked against the log first ([`checked`]).
+fn add(
+    store: &SqliteStore,
+    position: u64,
+    items: &mut BTreeMap<u64, MaterialItem>,
+    rows: Vec<MaterialRow>,
+) -> Result<(), StoreError> {
     for row in rows {
-        items.insert(row.seq, decode(&row)?);
+        items.insert(row.seq, checked(store, position, &row)?);
     }
     Ok(())
 }
 
-fn encode(item: &MaterialItem) -> Result<MaterialRow, StoreError> {
+fn refused(row: &MaterialRow, reason: impl std::fmt::Display) -> StoreError {
+    StoreError::CacheDamaged(format!(
+        "material row of event {} known from {}: {reason}",
+        row.seq, row.known_from
+    ))
+}
+
+/// The item of `row`, once the row is found to be exactly what the fold makes of the log: its
+/// source event re-read (one seek) and, for a version a correction made, each correction in
+/// its history re-applied; its end, if any, a correction or retraction of it. Anything else is
+/// refused with [`StoreError::CacheDamaged`].
+fn checked(
+    store: &SqliteStore,
+    position: u64,
+    row: &MaterialRow,
+) -> Result<MaterialItem, StoreError> {
+    let beyond = |at: u64| at > position;
+    if beyond(row.seq) || beyond(row.known_from) || row.known_until.is_some_and(beyond) {
+        return Err(refused(
+            row,
+            format!("it names a position past the index's (event {position})"),
+        ));
+    }
+    let source = store
+        .event(&EventRef::Seq(row.seq))?
+        .ok_or_else(|| refused(row, "the log holds no such event"))?;
+    let mut item = MaterialItem::from_event(&source)
+        .ok_or_else(|| refused(row, "its event is not report material"))?;
+    let mut known_from = row.seq;
+    if row.known_from != row.seq {
+        // Walk the item's versions from the first, each end a correction that made the next.
+        let versions = store.material_versions(row.seq)?;
+        loop {
+            let stored = versions
+                .iter()
+                .find(|v| v.known_from == known_from)
+                .ok_or_else(|| refused(row, format!("no version known from {known_from}")))?;
+            if encode(&item, known_from)?
+                != (MaterialRow {
+                    known_until: None,
+                    ..stored.clone()
+                })
+            {
+                return Err(refused(
+                    row,
+                    format!("its version known from {known_from} is not what the log says"),
+                ));
+            }
+            if known_from == row.known_from {
+                break;
+            }
+            let at = stored
+                .known_until
+                .filter(|at| *at <= row.known_from)
+                .ok_or_else(|| refused(row, "its history does not reach it"))?;
+            let correction = store.event(&EventRef::Seq(at))?;
+            let fixed = match correction.as_ref().map(|e| &e.event.data) {
+                Some(EventData::EventCorrected(c)) if c.target.seq == Some(row.seq) => {
+                    item.corrected_by(c)
+                }
+                _ => None,
+            };
+            item = fixed.ok_or_else(|| {
+                refused(
+                    row,
+                    format!("event {at} is not a correction that changed it"),
+                )
+            })?;
+            known_from = at;
+        }
+    }
+    let expected = encode(&item, known_from)?;
+    if expected
+        != (MaterialRow {
+            known_until: None,
+            ..row.clone()
+        })
+    {
+        return Err(refused(row, "it is not what the log says"));
+    }
+    if let Some(at) = row.known_until {
+        let ended = match store.event(&EventRef::Seq(at))?.map(|e| e.event.data) {
+            Some(EventData::EventCorrected(c)) => {
+                c.target.seq == Some(row.seq) && item.corrected_by(&c).is_some()
+            }
+            Some(EventData::EventRetracted(r)) => r.target.seq == Some(row.seq),
+            _ => false,
+        };
+        if !ended {
+            return Err(refused(
+                row,
+                format!("event {at} is not a correction or retraction of it"),
+            ));
+        }
+    }
+    Ok(item)
+}
+
+fn encode(item: &MaterialItem, known_from: u64) -> Result<MaterialRow, StoreError> {
     let key = item.key();
     Ok(MaterialRow {
         seq: item.seq,
+        known_from,
+        known_until: None,
         class: key.class.to_owned(),
         name: key.name,
         first_day: key.first_day,
@@ -120,8 +331,20 @@ fn decode(row: &MaterialRow) -> Result<MaterialItem, StoreError> {
 }
 
 /// The material a report for `day` reads, as the log knew it at position `known_at`, from an
-/// index that is up to date (see [`catch_up`]).
+/// index that is up to date (see [`catch_up`]). Every row read is checked against the log
+/// first; one that does not match fails the lookup with [`StoreError::CacheDamaged`].
 pub fn for_day(store: &SqliteStore, known_at: u64, day: NaiveDate) -> Result<Material, StoreError> {
+    let position = store
+        .material_position(MATERIAL_FORMAT)?
+        .ok_or_else(|| StoreError::CacheDamaged("material index: not built".into()))?;
+    if known_at > position {
+        return Err(StoreError::CacheDamaged(format!(
+            "material index: read up to event {position}, asked at {known_at}"
+        )));
+    }
+    let add = |items: &mut BTreeMap<u64, MaterialItem>, rows: Vec<MaterialRow>| {
+        add(store, position, items, rows)
+    };
     let mut items: BTreeMap<u64, MaterialItem> = BTreeMap::new();
     // Classes without names are looked up by name "" all the same, so that a range of days is
     // found through the `(class, name, first_day)` index.
@@ -222,6 +445,8 @@ pub fn for_day(store: &SqliteStore, known_at: u64, day: NaiveDate) -> Result<Mat
                 ..figure.clone()
             })?;
             if let Some(row) = latest.first() {
+                // The row chooses which day is read: it is checked like the rows kept.
+                checked(store, position, row)?;
                 add(
                     &mut items,
                     store.material_rows(&MaterialQuery {
@@ -235,4 +460,117 @@ pub fn for_day(store: &SqliteStore, known_at: u64, day: NaiveDate) -> Result<Mat
         }
     }
     Ok(Material::from_items(items.into_values(), known_at))
+}
+
+/// Compares the index with what the fold makes of the log up to the index's position, and its
+/// state's binding and digest; every difference names the table and the row. With `quick`, only
+/// the binding and the digest (every row read and hashed, nothing folded).
+pub fn verify_index(store: &SqliteStore, quick: bool) -> Result<Vec<CacheProblem>, StoreError> {
+    let mut problems = Vec::new();
+    let (rows, names) = match store.material_all() {
+        Ok(all) => all,
+        Err(StoreError::CacheDamaged(reason)) => {
+            problems.push(CacheProblem::new("material", "a row".into(), reason));
+            return Ok(problems);
+        }
+        Err(other) => return Err(other),
+    };
+    let Some(state) = store.material_state_any()? else {
+        if let Some(row) = rows.first() {
+            problems.push(CacheProblem::new(
+                "material_position",
+                "the state row".into(),
+                format!(
+                    "it is missing while the index holds rows (first: event {} known from {})",
+                    row.seq, row.known_from
+                ),
+            ));
+        }
+        return Ok(problems);
+    };
+    if state.format != MATERIAL_FORMAT {
+        // Never read: the next catch-up empties an index kept in another format.
+        return Ok(problems);
+    }
+    if let Some((seq, reason)) = state_problem(store)? {
+        problems.push(CacheProblem::new(
+            "material_position",
+            format!("event {seq}"),
+            reason,
+        ));
+        return Ok(problems);
+    }
+    let digest = MaterialDigest::of(&rows, &names).to_hex();
+    if digest != state.digest {
+        problems.push(CacheProblem::new(
+            "material_position",
+            format!("event {}", state.seq),
+            format!(
+                "the rows of material and material_names have digest {digest}, not the recorded {}: a row was edited, added or deleted",
+                state.digest
+            ),
+        ));
+    }
+    if quick {
+        return Ok(problems);
+    }
+    let mut expected = MemoryIndex::default();
+    let filter = Filter {
+        kinds: kinds().iter().map(|k| (*k).to_owned()).collect(),
+        max_seq: Some(state.seq),
+        ..Filter::default()
+    };
+    for event in scan(store, &filter) {
+        fold(&mut expected, &event?)?;
+    }
+    let actual: BTreeMap<(u64, u64), &MaterialRow> =
+        rows.iter().map(|r| ((r.seq, r.known_from), r)).collect();
+    let at = |(seq, from): (u64, u64)| format!("event {seq} known from {from}");
+    for (key, want) in &expected.rows {
+        match actual.get(key) {
+            None => problems.push(CacheProblem::new(
+                "material",
+                at(*key),
+                "the row is missing".into(),
+            )),
+            Some(have) if *have != want => {
+                let column = if have.known_until != want.known_until {
+                    "known_until"
+                } else if have.item != want.item {
+                    "item"
+                } else {
+                    "class, name or days"
+                };
+                problems.push(CacheProblem::new(
+                    "material",
+                    at(*key),
+                    format!("column {column} is not what the log says"),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    for key in actual.keys() {
+        if !expected.rows.contains_key(key) {
+            problems.push(CacheProblem::new(
+                "material",
+                at(*key),
+                "the row is not derived from the log".into(),
+            ));
+        }
+    }
+    let names: BTreeSet<(String, String)> = names.into_iter().collect();
+    for (class, name) in expected.names.symmetric_difference(&names) {
+        let what = if expected.names.contains(&(class.clone(), name.clone())) {
+            "is missing"
+        } else {
+            "is not derived from the log"
+        };
+        problems.push(CacheProblem::new(
+            "material_names",
+            format!("{class} {name:?}"),
+            format!("the name {what}"),
+        ));
+    }
+    Ok(problems)
 }

@@ -5,6 +5,8 @@ use lagesbild_model::RecordedAt;
 use lagesbild_store::{EventLog, Filter, SqliteStore, StoreError};
 use lagesbild_timeline::{PROJECTION_FORMAT, Projection, TIMELINE_ONLY_KINDS};
 
+use crate::caches::CacheNotice;
+
 /// The name the projection's checkpoints are kept under.
 pub const CHECKPOINT_NAME: &str = "programme";
 
@@ -29,7 +31,16 @@ pub fn seq_known_at(store: &SqliteStore, known_at: Option<&RecordedAt>) -> Resul
 /// corrections read from the log. Reading the facts costs time in proportion to how many there
 /// are (they are all on the timeline); views that do not list them should use [`programme`].
 pub fn projection(store: &mut SqliteStore, max_seq: u64) -> Result<Projection, StoreError> {
-    let mut projection = programme(store, max_seq)?;
+    projection_noted(store, max_seq, &mut Vec::new())
+}
+
+/// [`projection`], saying in `notices` which checkpoints it refused (see [`programme_noted`]).
+pub fn projection_noted(
+    store: &mut SqliteStore,
+    max_seq: u64,
+    notices: &mut Vec<CacheNotice>,
+) -> Result<Projection, StoreError> {
+    let mut projection = programme_noted(store, max_seq, notices)?;
     add_facts(store, &mut projection)?;
     Ok(projection)
 }
@@ -40,7 +51,19 @@ pub fn projection(store: &mut SqliteStore, max_seq: u64) -> Result<Projection, S
 /// [`CHECKPOINT_INTERVAL`] events, so its cost does not grow with operational streams. The
 /// waves, plans, matters and the report read from it; its timeline lacks the facts.
 pub fn programme(store: &mut SqliteStore, max_seq: u64) -> Result<Projection, StoreError> {
-    programme_with_interval(store, max_seq, CHECKPOINT_INTERVAL)
+    programme_noted(store, max_seq, &mut Vec::new())
+}
+
+/// [`programme`], saying in `notices` which checkpoints it refused: one not bound to this log
+/// (another chain hash at its seq, a digest that does not match its state, a seq past the head)
+/// or not where the policy writes one. A refused checkpoint is dropped (where the file can be
+/// written) and the replay goes on from an older one, or from the first event.
+pub fn programme_noted(
+    store: &mut SqliteStore,
+    max_seq: u64,
+    notices: &mut Vec<CacheNotice>,
+) -> Result<Projection, StoreError> {
+    programme_with_interval(store, max_seq, CHECKPOINT_INTERVAL, notices)
 }
 
 /// The programme's state up to and including `max_seq` folded from the first event, reading no
@@ -99,20 +122,31 @@ fn programme_with_interval(
     store: &mut SqliteStore,
     max_seq: u64,
     interval: u64,
+    notices: &mut Vec<CacheNotice>,
 ) -> Result<Projection, StoreError> {
-    let mut projection = match store.load_checkpoint(CHECKPOINT_NAME, PROJECTION_FORMAT, max_seq)? {
+    let on_policy = |seq: u64| seq > 0 && seq.is_multiple_of(interval);
+    let load =
+        store.load_checkpoint_checked(CHECKPOINT_NAME, PROJECTION_FORMAT, max_seq, &on_policy)?;
+    let mut refused = load.refused;
+    let mut projection = match load.found {
         Some((seq, bytes)) => match Projection::from_checkpoint(&bytes) {
             Some(p) if p.last_seq() <= seq => p,
             _ => {
-                tracing::warn!(
-                    seq,
-                    "unreadable checkpoint ignored; replaying from the start"
-                );
+                refused.push((seq, "its state cannot be read".into()));
                 Projection::new()
             }
         },
         None => Projection::new(),
     };
+    for (seq, reason) in refused {
+        let notice = CacheNotice::new("checkpoints", seq, reason);
+        notice.warn();
+        notices.push(notice);
+        // Dropped, so the next read does not refuse it again; a read-only file keeps it.
+        if let Err(error) = store.drop_checkpoint(CHECKPOINT_NAME, seq) {
+            tracing::debug!(%error, seq, "refused checkpoint not dropped");
+        }
+    }
     let filter = Filter {
         max_seq: Some(max_seq),
         ..Filter::default()
@@ -198,7 +232,7 @@ mod tests {
         max_seq: u64,
         interval: u64,
     ) -> Result<Projection, StoreError> {
-        let mut projection = programme_with_interval(store, max_seq, interval)?;
+        let mut projection = programme_with_interval(store, max_seq, interval, &mut Vec::new())?;
         add_facts(store, &mut projection)?;
         Ok(projection)
     }
@@ -239,7 +273,8 @@ mod tests {
                 scratch[seq as usize],
                 "at {seq}"
             );
-            let programme = programme_with_interval(&mut store, seq, 10).expect("replay");
+            let programme =
+                programme_with_interval(&mut store, seq, 10, &mut Vec::new()).expect("replay");
             let (alone, full) = (programme.view(None), scratch[seq as usize].view(None));
             assert_eq!(
                 (&alone.waves, &alone.plans, &alone.matters, alone.log_seq),

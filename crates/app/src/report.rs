@@ -6,14 +6,34 @@ use lagesbild_model::FuzzyDate;
 use lagesbild_store::{Filter, SqliteStore, StoreError, scan};
 use lagesbild_timeline::{Material, REPORT_MATERIAL_KINDS, ReportModel, build_report};
 
+use crate::caches::CacheNotice;
 use crate::{material, replay};
 
 /// The report material for `day` as known at `max_seq`: looked up in the material index, brought
 /// up to date first; or, where the index cannot be kept (a read-only file behind the log), folded
 /// from every material event up to `max_seq`, which gives the same report more slowly.
-fn material(store: &mut SqliteStore, max_seq: u64, day: NaiveDate) -> Result<Material, StoreError> {
-    match material::catch_up(store).and_then(|()| material::for_day(store, max_seq, day)) {
+///
+/// A row of the index that does not match the log is never used: the lookup fails, the index
+/// is dropped (rebuilt by the next report), the material is folded, and `notices` says so.
+fn material(
+    store: &mut SqliteStore,
+    max_seq: u64,
+    day: NaiveDate,
+    notices: &mut Vec<CacheNotice>,
+) -> Result<Material, StoreError> {
+    let found = material::catch_up_noted(store, notices)
+        .and_then(|()| material::for_day(store, max_seq, day));
+    match found {
         Ok(material) => Ok(material),
+        Err(StoreError::CacheDamaged(reason)) => {
+            let notice = CacheNotice::new("material", max_seq, reason);
+            notice.warn();
+            notices.push(notice);
+            if let Err(error) = store.drop_material() {
+                tracing::debug!(%error, "refused material index not dropped");
+            }
+            fold_material(store, max_seq)
+        }
         Err(error) => {
             tracing::debug!(%error, "material index not usable; folding the material");
             fold_material(store, max_seq)
@@ -46,10 +66,21 @@ pub fn build_model(
     day: NaiveDate,
     compiled_at: FuzzyDate,
 ) -> Result<ReportModel, StoreError> {
+    build_model_noted(store, max_seq, day, compiled_at, &mut Vec::new())
+}
+
+/// [`build_model`], saying in `notices` which caches it refused and rebuilt from the log.
+pub fn build_model_noted(
+    store: &mut SqliteStore,
+    max_seq: u64,
+    day: NaiveDate,
+    compiled_at: FuzzyDate,
+    notices: &mut Vec<CacheNotice>,
+) -> Result<ReportModel, StoreError> {
     // The report reads waves, plans and matters, never the timeline-only facts: the programme
     // from its checkpoints is enough, and its cost does not grow with operational streams.
-    let projection = replay::programme(store, max_seq)?;
-    let material = material(store, max_seq, day)?;
+    let projection = replay::programme_noted(store, max_seq, notices)?;
+    let material = material(store, max_seq, day, notices)?;
     Ok(model_from(
         &projection,
         &material,
