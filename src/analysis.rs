@@ -74,6 +74,13 @@ pub fn write_out(output: &Option<PathBuf>, text: &str) -> Result<()> {
     }
 }
 
+/// Says on standard error which caches a read refused and rebuilt from the log.
+pub fn print_notices(notices: &[lagesbild_app::caches::CacheNotice]) {
+    for notice in notices {
+        eprintln!("warning: {notice}; run `lagesbild verify`");
+    }
+}
+
 fn render_doc(doc: &Doc, format: Format) -> Option<String> {
     match format {
         Format::Text => Some(doc::to_text(doc)),
@@ -94,11 +101,13 @@ fn replayed(
 ) -> Result<(Projection, Axes)> {
     let mut store = db::open(path)?;
     let seq = replay::seq_known_at(&store, time.known_at.as_ref())?;
+    let mut notices = Vec::new();
     let projection = if facts {
-        replay::projection(&mut store, seq)?
+        replay::projection_noted(&mut store, seq, &mut notices)?
     } else {
-        replay::programme(&mut store, seq)?
+        replay::programme_noted(&mut store, seq, &mut notices)?
     };
+    print_notices(&notices);
     let axes = Axes {
         as_of,
         known_at: time.known_at.map(|t| t.to_string()),

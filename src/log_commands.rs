@@ -61,6 +61,10 @@ pub struct VerifyArgs {
     expect_head: Option<String>,
     #[command(flatten)]
     tree: crate::proof_commands::VerifyTreeArgs,
+    /// Check the caches beside the log (checkpoints, the material index) only for their binding
+    /// to the chain and their digests, without recomputing what they should hold.
+    #[arg(long)]
+    quick: bool,
 }
 
 #[derive(clap::Args)]
@@ -453,9 +457,31 @@ pub fn verify(path: &Path, args: &VerifyArgs) -> Result<ExitCode> {
             Some(_) => {}
         }
     }
+    // The caches: every checkpoint and the material index against the log it claims.
+    let caches = lagesbild_app::caches::verify(&store, args.quick)?;
+    if !caches.problems.is_empty() {
+        for problem in &caches.problems {
+            println!("FAILED: cache {problem}");
+        }
+        println!(
+            "the log itself is intact ({} events, head {}:{}); a cache beside it does not match it: someone edited the file",
+            report.count, report.head.seq, report.head.hash
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     println!(
         "ok: {} events, chain intact, triggers in place",
         report.count
+    );
+    println!(
+        "ok: caches {} against the log: {} checkpoints, {} material rows",
+        if args.quick {
+            "bound (quick: bindings and digests only)"
+        } else {
+            "recomputed and equal"
+        },
+        caches.checkpoints,
+        caches.material_rows
     );
     if !crate::proof_commands::verify_tree(&store, &args.tree)? {
         return Ok(ExitCode::FAILURE);

@@ -260,7 +260,15 @@ pub fn report(path: &Path, args: &ReportArgs) -> Result<ExitCode> {
             };
             let mut store = db::open(path)?;
             let head = store.head()?.seq;
-            let mut model = lagesbild_app::report::build_model(&mut store, head, day, compiled_at)?;
+            let mut notices = Vec::new();
+            let mut model = lagesbild_app::report::build_model_noted(
+                &mut store,
+                head,
+                day,
+                compiled_at,
+                &mut notices,
+            )?;
+            crate::analysis::print_notices(&notices);
             model.set_figure_max_age(o.figure_max_age);
             model
         }

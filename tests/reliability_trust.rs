@@ -239,3 +239,286 @@ fn restore_of_a_truncated_or_rechained_export_is_refused_with_expect_head() {
         run.stderr
     );
 }
+
+// ---- The caches beside the log ----
+
+const INVENTED: &str = "patient deaths were covered up";
+
+fn sql(workspace: &Workspace, statement: &str) {
+    let conn = rusqlite::Connection::open(&workspace.db).expect("opens");
+    conn.execute_batch(statement)
+        .expect("the attacker's SQL runs");
+}
+
+/// The material row of the first note of 27 December 2024, as (seq, item).
+fn note_row(workspace: &Workspace) -> (i64, String) {
+    let conn = rusqlite::Connection::open(&workspace.db).expect("opens");
+    conn.query_row(
+        "SELECT seq, CAST(item AS TEXT) FROM material WHERE class = 'note_dated' \
+         AND first_day = '2024-12-27' ORDER BY seq LIMIT 1",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
+    .expect("the index holds the week's notes")
+}
+
+/// Recomputes the material index's digest as a careful attacker would, so that only the
+/// per-row check against the log stands between the edit and the report.
+fn recompute_material_digest(workspace: &Workspace) {
+    let store = lagesbild_store::SqliteStore::open(&workspace.db).expect("opens");
+    let (rows, names) = store.material_all().expect("rows");
+    let digest = lagesbild_store::MaterialDigest::of(&rows, &names).to_hex();
+    drop(store);
+    sql(
+        workspace,
+        &format!("UPDATE material_position SET digest = '{digest}'"),
+    );
+}
+
+fn report_md(workspace: &Workspace) -> reliability_support::Run {
+    workspace
+        .run(&[
+            "report",
+            "--date",
+            "2024-12-27",
+            "--compiled-at",
+            "2024-12-27T11:15",
+        ])
+        .ok()
+}
+
+#[test]
+fn an_edited_material_row_no_longer_prints_invented_text_in_report_publish_or_reproduce() {
+    for careful in [false, true] {
+        let workspace = Workspace::seeded();
+        let genuine = report_md(&workspace).stdout;
+        let (seq, item) = note_row(&workspace);
+        let first_sentence = item
+            .split("\"summary\":\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the note has a summary")
+            .to_owned();
+        let forged = item.replace(&first_sentence, INVENTED);
+        sql(
+            &workspace,
+            &format!(
+                "UPDATE material SET item = CAST('{}' AS BLOB) WHERE seq = {seq}",
+                forged.replace('\'', "''")
+            ),
+        );
+        if careful {
+            recompute_material_digest(&workspace);
+        }
+        // verify passes the chain and names the table and row.
+        let run = workspace.run(&["verify"]).failed();
+        assert!(
+            run.stdout.contains(&format!(
+                "FAILED: cache table material, event {seq} known from {seq}"
+            )) || (!careful && run.stdout.contains("FAILED: cache table material,")),
+            "careful {careful}: {}",
+            run.stdout
+        );
+        // The report refuses the row, says so, and prints what the log says.
+        let run = report_md(&workspace);
+        assert!(!run.stdout.contains(INVENTED), "careful {careful}");
+        assert_eq!(run.stdout, genuine, "careful {careful}");
+        assert!(
+            run.stderr.contains("warning: the cache in table material"),
+            "careful {careful}: {}",
+            run.stderr
+        );
+        // Publishing and reproducing never read the index.
+        let out = workspace
+            .run(&[
+                "report",
+                "publish",
+                "--date",
+                "2024-12-27",
+                "--compiled-at",
+                "2024-12-27T11:15",
+            ])
+            .ok()
+            .stdout;
+        let seq_published = out
+            .split("as event ")
+            .nth(1)
+            .and_then(|rest| rest.split(';').next())
+            .expect("the event")
+            .to_owned();
+        for entry in std::fs::read_dir(workspace.dir.path().join("reports")).expect("reports") {
+            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("reads");
+            assert!(!text.contains(INVENTED));
+        }
+        let out = workspace
+            .run(&["report", "reproduce", &seq_published])
+            .ok()
+            .stdout;
+        assert!(out.contains("md: byte-identical"), "{out}");
+    }
+}
+
+#[test]
+fn a_material_row_with_a_seq_past_the_head_is_never_printed() {
+    let workspace = Workspace::seeded();
+    let genuine = report_md(&workspace).stdout;
+    let head = head_seq(&workspace);
+    let (seq, item) = note_row(&workspace);
+    // Known from the head, so that a report as of now selects it; its event lies past the head.
+    let past = head + 5;
+    let forged = item
+        .replace(&format!("\"seq\":{seq}"), &format!("\"seq\":{past}"))
+        .replace("\"summary\":\"", &format!("\"summary\":\"{INVENTED} "));
+    sql(
+        &workspace,
+        &format!(
+            "INSERT INTO material (seq, known_from, class, name, first_day, last_day, item) \
+             VALUES ({past}, {head}, 'note_dated', '', '2024-12-27', '2024-12-27', CAST('{}' AS BLOB))",
+            forged.replace('\'', "''")
+        ),
+    );
+    recompute_material_digest(&workspace);
+    let run = report_md(&workspace);
+    assert!(!run.stdout.contains(INVENTED));
+    assert_eq!(run.stdout, genuine);
+    assert!(run.stderr.contains("warning: the cache"), "{}", run.stderr);
+    // Inserted again (the read dropped the index), verify names the row.
+    sql(
+        &workspace,
+        &format!(
+            "INSERT INTO material (seq, known_from, class, name, first_day, last_day, item) \
+             VALUES ({past}, {head}, 'note_dated', '', '2024-12-27', '2024-12-27', CAST('{}' AS BLOB))",
+            forged.replace('\'', "''")
+        ),
+    );
+    let run = workspace.run(&["verify"]).failed();
+    assert!(
+        run.stdout.contains("FAILED: cache table material,"),
+        "{}",
+        run.stdout
+    );
+}
+
+fn waves_text(workspace: &Workspace) -> reliability_support::Run {
+    workspace.run(&["waves", "--as-of", "2024-12-27"]).ok()
+}
+
+/// The programme's checkpoint state with the pause of 15 November 2024 taken out, so that
+/// sodra-1 reads as started.
+fn without_the_pause(state: &[u8]) -> Vec<u8> {
+    let mut value: serde_json::Value = serde_json::from_slice(state).expect("JSON state");
+    let entries = value["entries"].as_object_mut().expect("entries");
+    let before = entries.len();
+    entries.retain(|_, entry| entry["data"]["kind"] != "rollout_paused");
+    assert_eq!(entries.len(), before - 1, "the pause was in the state");
+    serde_json::to_vec(&value).expect("serializes")
+}
+
+fn checkpoint_state(workspace: &Workspace, seq: u64) -> Vec<u8> {
+    let conn = rusqlite::Connection::open(&workspace.db).expect("opens");
+    conn.query_row(
+        "SELECT state FROM checkpoints WHERE name = 'programme' AND seq = ?1",
+        [seq],
+        |row| row.get(0),
+    )
+    .expect("the checkpoint was written")
+}
+
+#[test]
+fn an_edited_checkpoint_no_longer_makes_sodra_1_startad() {
+    let workspace = Workspace::seeded();
+    let filler = workspace.file(
+        "filler.jsonl",
+        reliability_support::synthetic_file("fyllnad", 10_000 - 108, "synt").as_bytes(),
+    );
+    workspace.run(&["import", path_str(&filler)]).ok();
+    let genuine = waves_text(&workspace).stdout;
+    assert!(genuine.contains("pausad"), "{genuine}");
+    let forged = without_the_pause(&checkpoint_state(&workspace, 10_000));
+    let conn = rusqlite::Connection::open(&workspace.db).expect("opens");
+    conn.execute(
+        "UPDATE checkpoints SET state = ?1 WHERE name = 'programme' AND seq = 10000",
+        [&forged],
+    )
+    .expect("edit");
+    drop(conn);
+    // The naive edit: caught on read by the digest, and by verify.
+    let run = workspace.run(&["verify", "--quick"]).failed();
+    assert!(
+        run.stdout.contains(
+            "FAILED: cache table checkpoints, programme at event 10000: its state has digest"
+        ),
+        "{}",
+        run.stdout
+    );
+    let run = waves_text(&workspace);
+    assert_eq!(run.stdout, genuine);
+    assert!(
+        run.stderr.contains("table checkpoints at event 10000"),
+        "{}",
+        run.stderr
+    );
+    // The careful edit, digest recomputed: the binding holds, so the read cannot tell; verify's
+    // recompute names it, and publish and reproduce never read it.
+    waves_text(&workspace);
+    let conn = rusqlite::Connection::open(&workspace.db).expect("opens");
+    conn.execute(
+        "UPDATE checkpoints SET state = ?1, digest = ?2 WHERE name = 'programme' AND seq = 10000",
+        rusqlite::params![&forged, lagesbild_model::sha256_hex(&forged)],
+    )
+    .expect("edit");
+    drop(conn);
+    workspace.run(&["verify", "--quick"]).ok();
+    let run = workspace.run(&["verify"]).failed();
+    assert!(
+        run.stdout.contains(
+            "FAILED: cache table checkpoints, programme at event 10000: its state is not the programme folded from the log"
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_checkpoint_inserted_off_policy_at_seq_108_is_not_used() {
+    let workspace = Workspace::seeded();
+    assert_eq!(head_seq(&workspace), 108);
+    let genuine = waves_text(&workspace).stdout;
+    assert!(genuine.contains("pausad"), "{genuine}");
+    // A well-formed state of this very log without the pause, bound to the chain hash at 108
+    // with a correct digest: only the policy tells it from a real one.
+    let store = lagesbild_store::SqliteStore::open(&workspace.db).expect("opens");
+    let events: Vec<_> = lagesbild_store::scan(&store, &lagesbild_store::Filter::default())
+        .collect::<Result<_, _>>()
+        .expect("reads");
+    let state = lagesbild_timeline::replay(&events).to_checkpoint();
+    drop(store);
+    let forged = without_the_pause(&state);
+    let conn = rusqlite::Connection::open(&workspace.db).expect("opens");
+    conn.execute(
+        "INSERT INTO checkpoints (name, seq, format, chain_hash, digest, state) \
+         VALUES ('programme', 108, ?1, ?2, ?3, ?4)",
+        rusqlite::params![
+            lagesbild_timeline::PROJECTION_FORMAT,
+            hash_at(&workspace, 108),
+            lagesbild_model::sha256_hex(&forged),
+            &forged
+        ],
+    )
+    .expect("insert");
+    drop(conn);
+    let run = workspace.run(&["verify", "--quick"]).failed();
+    assert!(
+        run.stdout
+            .contains("FAILED: cache table checkpoints, programme at event 108: no checkpoint is written at event 108"),
+        "{}",
+        run.stdout
+    );
+    let run = waves_text(&workspace);
+    assert_eq!(run.stdout, genuine);
+    assert!(run.stderr.contains("off the policy"), "{}", run.stderr);
+    // The refused checkpoint was dropped: the next read is quiet and verify passes.
+    let run = waves_text(&workspace);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    workspace.run(&["verify"]).ok();
+}

@@ -146,7 +146,7 @@ pub async fn timeline(
     State(state): State<AppState>,
     Query(query): Query<TimeQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let (view, _) = pages::asked_view(&state, &query, pages::Facts::With).await?;
+    let (view, _, _) = pages::asked_view(&state, &query, pages::Facts::With).await?;
     Ok(Json(serde_json::to_value(view).map_err(internal)?))
 }
 
@@ -154,7 +154,7 @@ pub async fn waves(
     State(state): State<AppState>,
     Query(query): Query<TimeQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let (view, _) = pages::asked_view(&state, &query, pages::Facts::Without).await?;
+    let (view, _, _) = pages::asked_view(&state, &query, pages::Facts::Without).await?;
     Ok(Json(json!({
         "as_of": view.as_of,
         "log_seq": view.log_seq,
@@ -172,7 +172,7 @@ pub async fn diff(
     let from = parse("from", &query.from, params::as_of)?
         .ok_or_else(|| WebError::bad("from", "give the earlier date"))?;
     let to = parse("to", &query.to, params::as_of)?;
-    let (projection, _) =
+    let (projection, _, _) =
         pages::replayed(&state, asked.known_at, to, None, pages::Facts::With).await?;
     let diff = lagesbild_timeline::diff(&projection.view(Some(from)), &projection.view(to));
     Ok(Json(serde_json::to_value(diff).map_err(internal)?))
@@ -200,7 +200,7 @@ pub async fn report(
             );
         }
     };
-    let (model, _) = pages::current_model(&state, day).await?;
+    let (model, _, _) = pages::current_model(&state, day).await?;
     let Some(format) = format else {
         return Ok(Json(serde_json::to_value(&model).map_err(internal)?).into_response());
     };

@@ -263,25 +263,28 @@ pub struct DateQuery {
     pub date: Option<String>,
 }
 
-/// The report model for `day` from the whole log, compiled now.
+/// The report model for `day` from the whole log, compiled now, and the Swedish notices of
+/// caches the build refused.
 pub(crate) async fn current_model(
     state: &AppState,
     day: Option<NaiveDate>,
-) -> Result<(lagesbild_timeline::ReportModel, NaiveDate), WebError> {
+) -> Result<(lagesbild_timeline::ReportModel, NaiveDate, Vec<String>), WebError> {
     let now = clock::now_local().map_err(WebError::Internal)?;
     let day = day.unwrap_or(now.date());
-    let model = state
+    let (model, notices) = state
         .with_store(move |store| {
             let head = store.head()?.seq;
-            Ok(report::build_model(
-                store,
-                head,
-                day,
-                FuzzyDate::Minute(now),
-            )?)
+            let mut notices = Vec::new();
+            let model =
+                report::build_model_noted(store, head, day, FuzzyDate::Minute(now), &mut notices)?;
+            Ok((model, swedish(&notices)))
         })
         .await?;
-    Ok((model, day))
+    Ok((model, day, notices))
+}
+
+fn swedish(notices: &[lagesbild_app::caches::CacheNotice]) -> Vec<String> {
+    notices.iter().map(|n| n.swedish()).collect()
 }
 
 const PREVIEW_FORM: [FormField; 1] = [FormField::new(
@@ -314,7 +317,7 @@ pub async fn preview(
         .map(|html| (StatusCode::BAD_REQUEST, html).into_response());
     }
     let day = parse("date", &query.date, params::day)?;
-    let (model, day) = current_model(&state, day).await?;
+    let (model, day, notices) = current_model(&state, day).await?;
     let html = ReportRenderer::new(state.config().templates.clone(), ReportFormat::Html)
         .and_then(|r| r.render(&model, ReportFormat::Html))
         .map_err(|e| WebError::Internal(e.to_string()))?;
@@ -328,6 +331,7 @@ pub async fn preview(
             "date": given(&query.date).map_or_else(|| day.to_string(), str::to_owned),
             "body": crate::views::scrollable_tables(main_of(&html)),
             "log_seq": model.log_seq,
+            "cache_notices": notices,
         }),
     )
     .map(IntoResponse::into_response)
@@ -362,20 +366,22 @@ pub(crate) enum Facts {
     Without,
 }
 
-/// The projection as known at `known_at`, and the axes to print.
+/// The projection as known at `known_at`, the axes to print, and the Swedish notices of
+/// checkpoints the replay refused.
 pub(crate) async fn replayed(
     state: &AppState,
     known_at: Option<RecordedAt>,
     as_of: Option<NaiveDate>,
     known_text: Option<String>,
     facts: Facts,
-) -> Result<(lagesbild_timeline::Projection, Axes), WebError> {
+) -> Result<(lagesbild_timeline::Projection, Axes, Vec<String>), WebError> {
     state
         .with_store(move |store| {
             let seq = replay::seq_known_at(store, known_at.as_ref())?;
+            let mut notices = Vec::new();
             let projection = match facts {
-                Facts::With => replay::projection(store, seq)?,
-                Facts::Without => replay::programme(store, seq)?,
+                Facts::With => replay::projection_noted(store, seq, &mut notices)?,
+                Facts::Without => replay::programme_noted(store, seq, &mut notices)?,
             };
             Ok((
                 projection,
@@ -384,6 +390,7 @@ pub(crate) async fn replayed(
                     known_at: known_text,
                     log_seq: seq,
                 },
+                swedish(&notices),
             ))
         })
         .await
@@ -404,9 +411,10 @@ fn analysis_page(
     query: &TimeQuery,
     kind: &str,
     (title, nav): (&str, &str),
-    body: String,
+    (body, notices): (String, Vec<String>),
 ) -> Result<Html<String>, WebError> {
     let context = json!({
+        "cache_notices": notices,
         "kind": kind,
         "as_of": given(&query.as_of),
         "known_at": given(&query.known_at),
@@ -453,12 +461,12 @@ pub(crate) async fn asked_view(
     state: &AppState,
     query: &TimeQuery,
     facts: Facts,
-) -> Result<(lagesbild_timeline::View, Axes), WebError> {
+) -> Result<(lagesbild_timeline::View, Axes, Vec<String>), WebError> {
     let asked = asked(query)?;
     let known_text = given(&query.known_at).map(str::to_owned);
-    let (projection, axes) =
+    let (projection, axes, notices) =
         replayed(state, asked.known_at, asked.as_of, known_text, facts).await?;
-    Ok((projection.view(asked.as_of), axes))
+    Ok((projection.view(asked.as_of), axes, notices))
 }
 
 pub async fn timeline(
@@ -471,9 +479,9 @@ pub async fn timeline(
     if let Some(refused) = analysis_refused(&state, &viewer, &query, "timeline", titles) {
         return refused;
     }
-    let (view, axes) = asked_view(&state, &query, Facts::With).await?;
+    let (view, axes, notices) = asked_view(&state, &query, Facts::With).await?;
     let body = doc::to_html_body(&docs::timeline_doc(&view, &axes));
-    analysis_page(&state, &viewer, &query, "timeline", titles, body)
+    analysis_page(&state, &viewer, &query, "timeline", titles, (body, notices))
         .map(IntoResponse::into_response)
 }
 
@@ -487,9 +495,9 @@ pub async fn waves(
     if let Some(refused) = analysis_refused(&state, &viewer, &query, "waves", titles) {
         return refused;
     }
-    let (view, axes) = asked_view(&state, &query, Facts::Without).await?;
+    let (view, axes, notices) = asked_view(&state, &query, Facts::Without).await?;
     let body = doc::to_html_body(&docs::waves_doc(&view, &axes, true));
-    analysis_page(&state, &viewer, &query, "waves", titles, body).map(IntoResponse::into_response)
+    analysis_page(&state, &viewer, &query, "waves", titles, (body, notices)).map(IntoResponse::into_response)
 }
 
 pub async fn diff(
@@ -505,9 +513,9 @@ pub async fn diff(
     let asked = asked(&query)?;
     let from = parse("from", &query.from, params::as_of)?;
     let to = parse("to", &query.to, params::as_of)?;
-    let body = match from {
+    let (body, notices) = match from {
         Some(from) => {
-            let (projection, axes) = replayed(
+            let (projection, axes, notices) = replayed(
                 &state,
                 asked.known_at,
                 to,
@@ -516,11 +524,11 @@ pub async fn diff(
             )
             .await?;
             let diff = lagesbild_timeline::diff(&projection.view(Some(from)), &projection.view(to));
-            doc::to_html_body(&docs::diff_doc(&diff, &axes))
+            (doc::to_html_body(&docs::diff_doc(&diff, &axes)), notices)
         }
-        None => String::new(),
+        None => (String::new(), Vec::new()),
     };
-    analysis_page(&state, &viewer, &query, "diff", titles, body).map(IntoResponse::into_response)
+    analysis_page(&state, &viewer, &query, "diff", titles, (body, notices)).map(IntoResponse::into_response)
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -195,6 +195,8 @@ impl Views {
         map.insert("csrf".into(), json!(viewer.map(|v| v.csrf.clone())));
         map.insert("writable".into(), json!(writable == Some(true)));
         map.insert("read_only".into(), json!(writable == Some(false)));
+        // A cache the read refused (lagesbild_app::caches::CacheNotice), said on every page.
+        map.entry("cache_notices").or_insert_with(|| json!([]));
         self.registry.render(name, &context).map(Html).map_err(|e| {
             tracing::error!(error = %e, page = name, "a page template failed");
             WebError::Internal(format!("sidmallen {name}: {e}"))

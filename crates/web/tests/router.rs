@@ -1184,3 +1184,71 @@ async fn a_forged_report_published_through_the_api_is_refused_and_never_listed()
     let reports = get(app, "/api/reports", None).await.json();
     assert_eq!(reports["reports"], json!([]), "nothing forged is listed");
 }
+
+/// Regression: the page of an edition whose recorded digests are not what the log rebuilds
+/// (here appended below the gate, as someone who writes the file and recomputes the chain
+/// could) said "återskapad byte för byte". It now compares with a fresh fold and says it
+/// differs; and a page built over a cache the read refused says so in Swedish.
+#[tokio::test]
+async fn a_forged_edition_page_reports_the_difference_and_a_refused_cache_is_noticed() {
+    let site = site();
+    let app = &site.app;
+    let head_seq = head(&site.db);
+    let mut store = SqliteStore::open(&site.db).expect("opens");
+    let head_hash = store.head().expect("head").hash;
+    let forged = lagesbild_model::event_from_value(json!({
+        "kind": "report_published",
+        "occurred": "2024-12-27T11:15",
+        "stream": "rapport",
+        "summary": "Regional rapport för 27 december 2024 publicerades.",
+        "data": {
+            "report_date": "2024-12-27",
+            "compiled_at": "2024-12-27T11:15",
+            "log_seq": head_seq,
+            "head_hash": head_hash,
+            "template_digest": TemplateSet::embedded().digest(),
+            "outputs": [{"format": "md", "sha256": "ab".repeat(32)}, {"format": "html", "sha256": "cd".repeat(32)}],
+        }
+    }))
+    .expect("valid");
+    store.append(vec![forged], &[]).expect("below the gate");
+    // A checkpoint off the policy, bound and with a correct digest.
+    let state = lagesbild_timeline::Projection::new().to_checkpoint();
+    let conn = rusqlite::Connection::open(&site.db).expect("opens");
+    conn.execute(
+        "INSERT INTO checkpoints (name, seq, format, chain_hash, digest, state) \
+         VALUES ('programme', ?1, ?2, ?3, ?4, ?5)",
+        rusqlite::params![
+            head_seq,
+            lagesbild_timeline::PROJECTION_FORMAT,
+            head_hash,
+            lagesbild_model::sha256_hex(&state),
+            &state
+        ],
+    )
+    .expect("insert");
+    drop(conn);
+    let page = get(app, &format!("/rapporter/{}", head_seq + 1), None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        !page.body.contains("återskapad byte för byte"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        page.body.matches("återskapad text skiljer sig").count(),
+        2,
+        "md and html"
+    );
+    let file = get(app, &format!("/rapporter/{}/md", head_seq + 1), None).await;
+    assert_eq!(file.status, StatusCode::CONFLICT);
+    let waves = get(app, "/vagor?as_of=2024-12-27", None).await;
+    assert!(
+        waves
+            .body
+            .contains("En mellanlagring stämde inte med loggen (tabellen checkpoints"),
+        "{}",
+        waves.body
+    );
+    assert!(waves.body.contains("pausad"), "the view is the log's");
+}
