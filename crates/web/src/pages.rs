@@ -497,7 +497,8 @@ pub async fn waves(
     }
     let (view, axes, notices) = asked_view(&state, &query, Facts::Without).await?;
     let body = doc::to_html_body(&docs::waves_doc(&view, &axes, true));
-    analysis_page(&state, &viewer, &query, "waves", titles, (body, notices)).map(IntoResponse::into_response)
+    analysis_page(&state, &viewer, &query, "waves", titles, (body, notices))
+        .map(IntoResponse::into_response)
 }
 
 pub async fn diff(
@@ -528,7 +529,8 @@ pub async fn diff(
         }
         None => (String::new(), Vec::new()),
     };
-    analysis_page(&state, &viewer, &query, "diff", titles, (body, notices)).map(IntoResponse::into_response)
+    analysis_page(&state, &viewer, &query, "diff", titles, (body, notices))
+        .map(IntoResponse::into_response)
 }
 
 #[derive(Debug, Default, Deserialize)]
