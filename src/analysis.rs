@@ -36,6 +36,10 @@ pub struct TimeArgs {
     /// Transaction time: only what had been recorded by then (RFC 3339, or a day meaning its end).
     #[arg(long, value_parser = log_commands::parse_instant_end)]
     known_at: Option<RecordedAt>,
+    /// Public record: only facts whose sources had been published by this day (falling back to
+    /// when they were recorded); a coarser date means its last day.
+    #[arg(long, value_parser = parse_as_of)]
+    public_at: Option<NaiveDate>,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
     /// Write to this file instead of standard output.
@@ -112,13 +116,14 @@ fn replayed(
         as_of,
         known_at: time.known_at.map(|t| t.to_string()),
         log_seq: seq,
+        public_at: time.public_at,
     };
     Ok((projection, axes))
 }
 
 pub fn timeline(path: &Path, args: &TimeArgs) -> Result<ExitCode> {
     let (projection, axes) = replayed(path, args, args.as_of, true)?;
-    let view = projection.view(args.as_of);
+    let view = projection.view_public(args.as_of, args.public_at);
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&view)? + "\n",
         Format::Timelinejs => serde_json::to_string_pretty(&views::timelinejs(&view))? + "\n",
@@ -135,7 +140,7 @@ pub fn timeline(path: &Path, args: &TimeArgs) -> Result<ExitCode> {
 
 pub fn waves(path: &Path, args: &TimeArgs) -> Result<ExitCode> {
     let (projection, axes) = replayed(path, args, args.as_of, false)?;
-    let view = projection.view(args.as_of);
+    let view = projection.view_public(args.as_of, args.public_at);
     let text = match args.format {
         Format::Json => {
             let waves = serde_json::json!({
@@ -163,7 +168,11 @@ pub fn diff(path: &Path, args: &DiffArgs) -> Result<ExitCode> {
     let time = &args.time;
     let to = args.to.or(time.as_of);
     let (projection, axes) = replayed(path, time, to, true)?;
-    let diff = lagesbild_timeline::diff(&projection.view(Some(args.from)), &projection.view(to));
+    let public = time.public_at;
+    let diff = lagesbild_timeline::diff(
+        &projection.view_public(Some(args.from), public),
+        &projection.view_public(to, public),
+    );
     let text = match time.format {
         Format::Json => serde_json::to_string_pretty(&diff)? + "\n",
         Format::Svg | Format::Timelinejs => anyhow::bail!("diff has text, md, html and json"),

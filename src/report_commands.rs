@@ -76,6 +76,10 @@ pub struct ReportOptions {
     /// (published editions use the default).
     #[arg(long, default_value_t = lagesbild_timeline::FIGURE_MAX_AGE_DAYS)]
     figure_max_age: u64,
+    /// Build the edition as the public record stood on this day: facts whose sources were
+    /// published later are left out (not for publishing, which uses the whole log).
+    #[arg(long, value_parser = parse_day)]
+    public_at: Option<NaiveDate>,
 }
 
 #[derive(clap::Args)]
@@ -261,11 +265,12 @@ pub fn report(path: &Path, args: &ReportArgs) -> Result<ExitCode> {
             let mut store = db::open(path)?;
             let head = store.head()?.seq;
             let mut notices = Vec::new();
-            let mut model = lagesbild_app::report::build_model_noted(
+            let mut model = lagesbild_app::report::build_model_public_noted(
                 &mut store,
                 head,
                 day,
                 compiled_at,
+                o.public_at,
                 &mut notices,
             )?;
             crate::analysis::print_notices(&notices);

@@ -279,3 +279,65 @@ fn every_format_renders_and_html_is_a_standalone_page_with_the_chart() {
     assert_eq!(autumn["start_date"]["month"], 7);
     assert_eq!(autumn["end_date"]["month"], 12);
 }
+
+/// The day a timeline entry's sources had surely been published (the last day of the earliest
+/// publication date), or `None` when none of them says: then it counts from when it was
+/// recorded, the import in 2026.
+fn published_by(entry: &Value) -> Option<chrono::NaiveDate> {
+    let source = &entry["source"];
+    let mut all = vec![source];
+    if let Some(also) = source["also"].as_array() {
+        all.extend(also);
+    }
+    all.iter()
+        .filter_map(|s| s["published"].as_str())
+        .map(|p| {
+            lagesbild_model::FuzzyDate::parse(p)
+                .expect("a date")
+                .last_day()
+        })
+        .min()
+}
+
+#[test]
+fn the_public_record_differs_from_as_of_exactly_where_sources_were_published_later() {
+    let (_dir, db) = seeded();
+    for day in ["2022-06-01", "2024-12-27"] {
+        let timeline = |extra: &[&str]| -> Value {
+            let mut args = vec!["timeline", "--format", "json", "--as-of", day];
+            args.extend_from_slice(extra);
+            serde_json::from_str(&lagesbild(&db, "2026-01-01T00:00:00Z", &args)).expect("JSON")
+        };
+        let as_of = timeline(&[]);
+        let public = timeline(&["--public-at", day]);
+        let seqs = |view: &Value| -> Vec<u64> {
+            view["timeline"]
+                .as_array()
+                .expect("timeline")
+                .iter()
+                .map(|e| e["seq"].as_u64().expect("seq"))
+                .collect()
+        };
+        let public_seqs = seqs(&public);
+        let cutoff: chrono::NaiveDate = day.parse().expect("day");
+        let mut left_out = 0;
+        for entry in as_of["timeline"].as_array().expect("timeline") {
+            let expected = published_by(entry).is_some_and(|p| p <= cutoff);
+            let seq = entry["seq"].as_u64().expect("seq");
+            assert_eq!(
+                public_seqs.contains(&seq),
+                expected,
+                "{day}: event {seq} ({}) published {:?}",
+                entry["summary"],
+                published_by(entry)
+            );
+            left_out += usize::from(!expected);
+        }
+        assert!(left_out > 0, "{day}: some sources were published later");
+        // Nothing appears in the public record that had not happened by the day.
+        assert!(public_seqs.iter().all(|s| seqs(&as_of).contains(s)));
+    }
+    // On 1 June 2022 the May plan was public (Läkartidningen, May 2022), and so is its e-services wave.
+    let waves = waves_as_of(&db, "2022-06-01", &["--public-at", "2022-06-01"]);
+    assert_eq!(planned(&waves, "e-tjanster"), "2022-H2");
+}

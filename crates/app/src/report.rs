@@ -77,16 +77,35 @@ pub fn build_model_noted(
     compiled_at: FuzzyDate,
     notices: &mut Vec<CacheNotice>,
 ) -> Result<ReportModel, StoreError> {
+    build_model_public_noted(store, max_seq, day, compiled_at, None, notices)
+}
+
+/// [`build_model_noted`] as the public record stood on `public_at` (`None`: everything): facts
+/// and material whose sources were published later are left out, so the edition can be rebuilt
+/// as it could have been written that day.
+pub fn build_model_public_noted(
+    store: &mut SqliteStore,
+    max_seq: u64,
+    day: NaiveDate,
+    compiled_at: FuzzyDate,
+    public_at: Option<NaiveDate>,
+    notices: &mut Vec<CacheNotice>,
+) -> Result<ReportModel, StoreError> {
     // The report reads waves, plans and matters, never the timeline-only facts: the programme
     // from its checkpoints is enough, and its cost does not grow with operational streams.
     let projection = replay::programme_noted(store, max_seq, notices)?;
     let material = material(store, max_seq, day, notices)?;
+    let material = match public_at {
+        Some(public) => material.public_at(public),
+        None => material,
+    };
     Ok(model_from(
         &projection,
         &material,
         max_seq,
         day,
         compiled_at,
+        public_at,
     ))
 }
 
@@ -109,6 +128,7 @@ pub fn build_model_from_log(
         max_seq,
         day,
         compiled_at,
+        None,
     ))
 }
 
@@ -118,10 +138,11 @@ fn model_from(
     max_seq: u64,
     day: NaiveDate,
     compiled_at: FuzzyDate,
+    public_at: Option<NaiveDate>,
 ) -> ReportModel {
-    let view = projection.view(Some(day));
+    let view = projection.view_public(Some(day), public_at);
     let since = material.previous_report(day).unwrap_or(day - Days::new(7));
-    let earlier = projection.view(Some(since));
+    let earlier = projection.view_public(Some(since), public_at.map(|p| p.min(since)));
     let mut model = build_report(material, &view, &earlier, day, compiled_at);
     model.log_seq = max_seq;
     model

@@ -32,6 +32,30 @@ pub struct Source {
     pub url: Option<Url>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published: Option<FuzzyDate>,
+    /// The event's date is worked out from context rather than printed by the source: how
+    /// (issue 14). Every output marks such a date as inferred.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_inferred: Option<Text>,
+    /// Further sources for the same fact, each with its own title, address and publication.
+    #[serde(
+        default,
+        deserialize_with = "crate::text::bounded_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub also: Vec<Source>,
+}
+
+impl Source {
+    /// The day from which the public could surely have known the fact from its sources: the
+    /// last day of the earliest publication date among this source and its `also` sources
+    /// (a source published "2022-05" counts from 31 May 2022). `None` when no source says when
+    /// it was published.
+    pub fn public_from(&self) -> Option<chrono::NaiveDate> {
+        std::iter::once(self)
+            .chain(self.also.iter())
+            .filter_map(|s| s.published.map(|p| p.last_day()))
+            .min()
+    }
 }
 
 /// A validated event, before the store gives it a place in the log.

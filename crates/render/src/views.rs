@@ -18,6 +18,8 @@ pub struct Axes {
     /// The transaction time the log was read at, as given, and the log position it meant.
     pub known_at: Option<String>,
     pub log_seq: u64,
+    /// The public-record day: only facts whose sources were published by then.
+    pub public_at: Option<NaiveDate>,
 }
 
 fn axes_line(axes: &Axes) -> Block {
@@ -35,7 +37,14 @@ fn axes_line(axes: &Axes) -> Block {
             axes.log_seq
         ),
     };
-    Block::Paragraph(vec![text(format!("{as_of}, {known}."))])
+    let public = match axes.public_at {
+        Some(day) => format!(
+            ", som det var offentligt känt {} (efter källornas publiceringsdatum)",
+            swedish::day(day)
+        ),
+        None => String::new(),
+    };
+    Block::Paragraph(vec![text(format!("{as_of}, {known}{public}."))])
 }
 
 fn dated(date: &FuzzyDate, tentative: bool) -> String {
@@ -46,21 +55,34 @@ fn dated(date: &FuzzyDate, tentative: bool) -> String {
     s
 }
 
-fn source_inlines(source: &Option<Source>) -> Vec<Inline> {
-    let Some(source) = source else {
-        return Vec::new();
-    };
+fn one_source(source: &Source) -> Inline {
     let mut title = source.title.to_string();
     if let Some(published) = &source.published {
         title.push_str(&format!(", {}", swedish::fuzzy(published)));
     }
-    let mut parts = vec![text(" Källa: ")];
     match &source.url {
-        Some(url) => parts.push(Inline::Link {
+        Some(url) => Inline::Link {
             text: title,
             url: url.to_string(),
-        }),
-        None => parts.push(text(title)),
+        },
+        None => text(title),
+    }
+}
+
+/// " Källa: A; även: B, C", and a date the sources do not print marked as inferred.
+fn source_inlines(source: &Option<Source>) -> Vec<Inline> {
+    let Some(source) = source else {
+        return Vec::new();
+    };
+    let mut parts = Vec::new();
+    if let Some(how) = &source.date_inferred {
+        parts.push(text(format!(" (Härlett datum: {how})")));
+    }
+    parts.push(text(" Källa: "));
+    parts.push(one_source(source));
+    for (i, also) in source.also.iter().enumerate() {
+        parts.push(text(if i == 0 { "; även: " } else { ", " }));
+        parts.push(one_source(also));
     }
     parts
 }
@@ -483,6 +505,13 @@ pub fn timelinejs(view: &View) -> Value {
         .map(|entry| {
             let (start, end) = timelinejs_date(&entry.occurred);
             let mut body = escape::html(&entry.summary);
+            if let Some(finding) = &entry.finding {
+                body.push_str(&format!("<p>Slutsats: {}</p>", escape::html(finding)));
+            }
+            let inferred = entry.source.as_ref().and_then(|s| s.date_inferred.as_ref());
+            if let Some(how) = inferred {
+                body.push_str(&format!("<p>Härlett datum: {}</p>", escape::html(how.as_str())));
+            }
             if let Some(source) = &entry.source {
                 let title = escape::html(source.title.as_str());
                 match &source.url {
@@ -492,7 +521,11 @@ pub fn timelinejs(view: &View) -> Value {
             }
             let mut event = json!({
                 "start_date": start,
-                "display_date": swedish::fuzzy(&entry.occurred),
+                "display_date": if inferred.is_some() {
+                    format!("{} (härlett)", swedish::fuzzy(&entry.occurred))
+                } else {
+                    swedish::fuzzy(&entry.occurred)
+                },
                 "text": { "headline": escape::html(&entry.summary.chars().take(90).collect::<String>()), "text": body },
                 "group": entry.kind,
                 "unique_id": format!("e{}", entry.seq),

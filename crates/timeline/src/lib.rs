@@ -10,7 +10,7 @@ mod view;
 pub use diff::{Diff, MatterChange, WaveChange, WaveSnapshot, diff};
 pub use projection::{
     Amendment, Entry, PROJECTION_FORMAT, Projection, REPORT_MATERIAL_KINDS, TIMELINE_ONLY_KINDS,
-    is_report_material, is_timeline_only,
+    is_report_material, is_timeline_only, public_from,
 };
 pub use report::{
     ACTIONS_WINDOW_DAYS, ActionLine, FIGURE_MAX_AGE_DAYS, FigureLine, LinkLine, Material,

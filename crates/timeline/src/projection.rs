@@ -102,6 +102,23 @@ pub struct Projection {
     entries: BTreeMap<u64, Entry>,
 }
 
+/// The day a fact became public: its sources' [`Source::public_from`], or without a
+/// publication date the day it was recorded (UTC).
+pub fn public_from(source: &Option<Source>, recorded_at: &str) -> chrono::NaiveDate {
+    source
+        .as_ref()
+        .and_then(Source::public_from)
+        .or_else(|| recorded_at.get(..10).and_then(|d| d.parse().ok()))
+        .unwrap_or(chrono::NaiveDate::MAX)
+}
+
+impl Entry {
+    /// The day the fact became public ([`public_from`]).
+    pub fn public_from(&self) -> chrono::NaiveDate {
+        public_from(&self.source, &self.recorded_at)
+    }
+}
+
 impl Projection {
     pub fn new() -> Projection {
         Projection::default()

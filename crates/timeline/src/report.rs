@@ -218,6 +218,25 @@ impl Material {
         self.items.get(&seq).filter(|i| i.retracted.is_none())
     }
 
+    /// The material as the public record stood on `day`: items whose sources were published
+    /// after it are left out (items without a publication date stay: the staff's own notes).
+    pub fn public_at(&self, day: NaiveDate) -> Material {
+        Material {
+            last_seq: self.last_seq,
+            items: self
+                .items
+                .iter()
+                .filter(|(_, item)| {
+                    item.source
+                        .as_ref()
+                        .and_then(Source::public_from)
+                        .is_none_or(|from| from <= day)
+                })
+                .map(|(seq, item)| (*seq, item.clone()))
+                .collect(),
+        }
+    }
+
     fn live(&self) -> impl Iterator<Item = &MaterialItem> {
         self.items.values().filter(|i| i.retracted.is_none())
     }

@@ -261,6 +261,10 @@ pub struct Budget {
 pub struct View {
     /// The valid-time day, or `None` for everything known.
     pub as_of: Option<NaiveDate>,
+    /// The public-record day, if asked: only facts whose sources had been published by then
+    /// (see [`Entry::public_from`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_at: Option<NaiveDate>,
     /// The last log position folded in (the known-at axis).
     pub log_seq: u64,
     pub timeline: Vec<TimelineEntry>,
@@ -459,15 +463,25 @@ impl Projection {
     /// date begins on or before the day are included; those whose period has not ended are marked
     /// `tentative` (see docs/replay.md).
     pub fn view(&self, as_of: Option<NaiveDate>) -> View {
+        self.view_public(as_of, None)
+    }
+
+    /// The programme as of `as_of`, as the public record stood on `public_at`: a fact counts
+    /// only from the day its sources had surely been published ([`Entry::public_from`]). The
+    /// third replay axis beside valid time (`as_of`) and transaction time (the log position the
+    /// projection was folded to); see docs/replay.md.
+    pub fn view_public(&self, as_of: Option<NaiveDate>, public_at: Option<NaiveDate>) -> View {
         let mut visible: Vec<&Entry> = self
             .entries()
             .filter(|e| e.retracted.is_none())
             .filter(|e| as_of.is_none_or(|day| e.occurred.possibly_by(day)))
+            .filter(|e| public_at.is_none_or(|day| e.public_from() <= day))
             .collect();
         visible.sort_by(|a, b| a.occurred.cmp(&b.occurred).then(a.seq.cmp(&b.seq)));
 
         let mut view = View {
             as_of,
+            public_at,
             log_seq: self.last_seq(),
             timeline: Vec::with_capacity(visible.len()),
             plans: Vec::new(),

@@ -389,6 +389,7 @@ pub(crate) async fn replayed(
                     as_of,
                     known_at: known_text,
                     log_seq: seq,
+                    public_at: None,
                 },
                 swedish(&notices),
             ))
