@@ -768,6 +768,38 @@ mod tests {
     }
 
     #[test]
+    fn an_edition_is_named_by_its_day_and_an_old_note_reads_as_before() {
+        let order = r#"{"kind":"points_ordered","occurred":"2024-12-27","stream":"rapport","summary":"Ordning.","data":{"edition":"2024-12-27","section":"summary","order":[3,1,2]}}"#;
+        assert!(parse_event(order).is_ok());
+        let error =
+            parse_event(&order.replace("\"edition\":\"2024-12-27\"", "\"edition\":\"2024-W52\""))
+                .unwrap_err();
+        assert_eq!(error.field, "data.edition");
+        let review = r#"{"kind":"edition_reviewed","occurred":"2024-12-27T10:40","stream":"rapport","summary":"Godkänd.","data":{"edition":"2024-12","step":"approved"}}"#;
+        assert_eq!(parse_event(review).unwrap_err().field, "data.edition");
+        let error = parse_event(
+            &review
+                .replace("\"2024-12\"", "\"2024-12-27\"")
+                .replace("approved", "waved"),
+        )
+        .unwrap_err();
+        assert_eq!(error.field, "data.step");
+        // A note written before carried_from and proposed existed reads as it did.
+        let note = parse_event(r#"{"kind":"situation_noted","occurred":"2024-12-27","stream":"rapport","summary":"En punkt.","data":{"section":"summary"}}"#)
+            .expect("valid");
+        match &note.data {
+            EventData::SituationNoted(n) => assert!(n.carried_from.is_none() && !n.proposed),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            !note.to_value()["data"]
+                .as_object()
+                .expect("data")
+                .contains_key("proposed")
+        );
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let bad = PLAN.replace("hösten 2024", "hösten 20x");
         let error = parse_event(&bad).unwrap_err();
