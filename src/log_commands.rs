@@ -483,7 +483,7 @@ pub fn verify(path: &Path, args: &VerifyArgs) -> Result<ExitCode> {
         caches.checkpoints,
         caches.material_rows
     );
-    if !crate::proof_commands::verify_tree(&store, &args.tree)? {
+    if !crate::proof_commands::verify_tree(&store, &args.tree, args.quick)? {
         return Ok(ExitCode::FAILURE);
     }
     println!("head: {}:{}", report.head.seq, report.head.hash);

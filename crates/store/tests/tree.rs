@@ -196,6 +196,42 @@ fn a_tampered_node_is_caught_by_verify_and_a_stale_position_rebuilds() {
 }
 
 #[test]
+fn the_quick_check_uses_the_stored_tree_and_its_binding() {
+    let (_dir, path, mut store) = file_store();
+    append(&mut store, 1, 10);
+    sign(&mut store, 1);
+    append(&mut store, 11, 15);
+    let quick = store
+        .verify_tree_quick(Some(&key().verifying_key()))
+        .expect("quick");
+    assert_eq!(
+        (quick.size, quick.heads),
+        (10, 1),
+        "the stored tree is not caught up"
+    );
+    sign(&mut store, 2);
+    let quick = store.verify_tree_quick(None).expect("quick");
+    assert_eq!(quick.size, 15);
+    assert_eq!(
+        quick.root,
+        store.verify_tree(None, &mut |_| {}).expect("full").root
+    );
+    let raw = Connection::open(&path).expect("raw");
+    // A head whose size the stored tree does not reach: checked by the full pass instead.
+    raw.execute("DELETE FROM tree_nodes", [])
+        .expect("drop the cache");
+    raw.execute("DELETE FROM tree_position", [])
+        .expect("drop the cache");
+    assert_eq!(store.verify_tree_quick(None).expect("falls back").heads, 2);
+    // A position that no longer matches the log is a finding.
+    store.tree_catch_up().expect("rebuilt");
+    raw.execute("UPDATE tree_position SET chain_hash = 'x'", [])
+        .expect("tamper");
+    let error = store.verify_tree_quick(None).unwrap_err().to_string();
+    assert!(error.contains("do not match the log"), "{error}");
+}
+
+#[test]
 fn a_head_past_the_log_or_with_another_root_is_caught() {
     let mut store = SqliteStore::open_in_memory().expect("store");
     append(&mut store, 1, 5);
