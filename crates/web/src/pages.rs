@@ -819,13 +819,19 @@ pub(crate) async fn run_verify(state: &AppState) -> Result<Value, WebError> {
             let result = store.verify(&mut |_| {});
             let millis = started.elapsed().as_millis() as u64;
             Ok(match result {
-                Ok(report) => json!({
-                    "ok": true,
-                    "count": report.count,
-                    "head_seq": report.head.seq,
-                    "head_hash": report.head.hash,
-                    "millis": millis,
-                }),
+                Ok(report) => {
+                    // The caches beside the log too, as `lagesbild verify` checks them.
+                    let caches = lagesbild_app::caches::verify(store, false)?;
+                    json!({
+                        "ok": true,
+                        "count": report.count,
+                        "head_seq": report.head.seq,
+                        "head_hash": report.head.hash,
+                        "millis": started.elapsed().as_millis() as u64,
+                        "caches_ok": caches.problems.is_empty(),
+                        "cache_problems": caches.problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    })
+                }
                 Err(StoreError::Broken { seq, reason }) => json!({
                     "ok": false, "first_bad_seq": seq, "reason": reason, "millis": millis,
                 }),

@@ -1228,6 +1228,21 @@ async fn a_forged_edition_page_reports_the_difference_and_a_refused_cache_is_not
     )
     .expect("insert");
     drop(conn);
+    let verify = get(app, "/api/verify", None).await.json();
+    assert_eq!(verify["caches_ok"], json!(false), "{verify}");
+    assert!(
+        verify["cache_problems"][0].as_str().is_some_and(
+            |p| p.starts_with(&format!("table checkpoints, programme at event {head_seq}"))
+        ),
+        "{verify}"
+    );
+    let page = get(app, "/verifiera", None).await;
+    assert!(
+        page.body
+            .contains("En mellanlagring bredvid loggen stämmer inte"),
+        "{}",
+        page.body
+    );
     let page = get(app, &format!("/rapporter/{}", head_seq + 1), None).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(
