@@ -526,6 +526,10 @@ pub struct SituationNoted {
     pub until: Option<FuzzyDate>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub standing: bool,
+    /// The note stands while this matter is open and stops when it closes ("until the review
+    /// is done"); without `until` it stands from its day on (issue 14: notes that follow facts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub while_open: Option<Id>,
     /// The point of an earlier edition this one was carried over from ("start from last
     /// week"), so that what changed between editions is known point by point.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -13,8 +13,8 @@ pub use projection::{
     is_report_material, is_timeline_only, public_from,
 };
 pub use report::{
-    ACTIONS_WINDOW_DAYS, ActionLine, FIGURE_MAX_AGE_DAYS, FigureLine, LinkLine, Material,
-    MaterialItem, MaterialKey, MatterLine, NewSince, NoteLine, PersonLine, ProposedLine,
+    ACTIONS_WINDOW_DAYS, ActionLine, FIGURE_MAX_AGE_DAYS, FigureLine, LapsedNote, LinkLine,
+    Material, MaterialItem, MaterialKey, MatterLine, NewSince, NoteLine, PersonLine, ProposedLine,
     ReportModel, SourceLine, WaveLine, build_report, iso_week, material_class, notice_words,
     week_start,
 };

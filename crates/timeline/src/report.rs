@@ -114,7 +114,9 @@ impl MaterialItem {
     pub fn key(&self) -> MaterialKey {
         let first_day = self.occurred.first_day();
         let (class, name, last_day) = match &self.data {
-            EventData::SituationNoted(n) if n.standing => {
+            EventData::SituationNoted(n)
+                if n.standing || (n.while_open.is_some() && n.until.is_none()) =>
+            {
                 (material_class::NOTE_STANDING, String::new(), first_day)
             }
             EventData::SituationNoted(n) => match &n.until {
@@ -509,6 +511,23 @@ pub struct ReportModel {
     /// The day of the previous published report, the only edition figures are compared with.
     #[serde(default)]
     pub previous_report: Option<NaiveDate>,
+    /// Notes that would stand but follow a matter that has closed: left out of the report, and
+    /// listed here so that the editor is told why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lapsed_notes: Vec<LapsedNote>,
+}
+
+/// A note that stopped standing because the matter it follows closed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LapsedNote {
+    pub seq: u64,
+    pub section: Section,
+    pub text: String,
+    pub matter: String,
+    /// When the matter closed.
+    pub closed: Option<FuzzyDate>,
+    /// What closed it: the matter, with its finding or outcome.
+    pub reason: String,
 }
 
 fn default_figure_max_age() -> u64 {
@@ -548,7 +567,7 @@ fn note_in_force(item: &MaterialItem, day: NaiveDate) -> Option<(Section, bool, 
     };
     let begins = item.occurred.first_day();
     let in_force = begins <= day
-        && if note.standing {
+        && if note.standing || (note.while_open.is_some() && note.until.is_none()) {
             true
         } else if let Some(until) = &note.until {
             day <= until.last_day()
@@ -593,8 +612,29 @@ pub fn build_report(
     let mut operations = Vec::new();
     let mut about = Vec::new();
     let mut proposed = Vec::new();
+    let mut lapsed_notes = Vec::new();
     for item in material.live() {
         if let Some((section, is_proposed, line)) = note_in_force(item, day) {
+            // A note that follows a matter stops standing when the matter has closed.
+            if let EventData::SituationNoted(note) = &item.data
+                && let Some(id) = &note.while_open
+                && let Some(m) = view.matter(id.as_str())
+                && !m.open
+            {
+                lapsed_notes.push(LapsedNote {
+                    seq: item.seq,
+                    section,
+                    text: line.text,
+                    matter: id.to_string(),
+                    closed: m.closed,
+                    reason: match (&m.finding, &m.outcome) {
+                        (Some(finding), _) => format!("{} Slutsats: {finding}", m.summary),
+                        (None, Some(outcome)) => format!("{} Utfall: {outcome}", m.summary),
+                        _ => m.summary.clone(),
+                    },
+                });
+                continue;
+            }
             if is_proposed {
                 proposed.push(ProposedLine { section, line });
                 continue;
@@ -917,5 +957,6 @@ pub fn build_report(
         log_seq: view.log_seq.max(material.last_seq()),
         figure_max_age_days: FIGURE_MAX_AGE_DAYS,
         previous_report: previous,
+        lapsed_notes,
     }
 }
