@@ -577,6 +577,17 @@ pub fn check_event(event: &NewEvent) -> Result<(), FieldError> {
         ));
     }
     match &event.data {
+        EventData::BudgetSet(budget)
+            if budget
+                .value_high_msek
+                .as_ref()
+                .is_some_and(|high| high.as_f64() < budget.value_msek.as_f64()) =>
+        {
+            return Err(FieldError::new(
+                "data.value_high_msek",
+                "the top of the range is below value_msek, its bottom",
+            ));
+        }
         EventData::SituationNoted(note) => {
             if let Some(until) = &note.until {
                 if until.precision() != Precision::Day {

@@ -285,6 +285,10 @@ pub struct BudgetSet {
     pub budget: Id,
     #[serde(deserialize_with = "crate::text::non_negative")]
     pub value_msek: Amount,
+    /// The top of a range ("5,5–11 miljarder": `value_msek` 5500, `value_high_msek` 11000); never
+    /// below `value_msek` (issue 14: honest precision).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_high_msek: Option<Amount>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_by: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

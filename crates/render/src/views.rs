@@ -96,6 +96,13 @@ fn entry_inlines(entry: &TimelineEntry) -> Vec<Inline> {
     if let Some(finding) = &entry.finding {
         parts.push(text(format!(" Slutsats: {finding}")));
     }
+    if let Some((low, high)) = entry.amount_msek {
+        let amount = match high {
+            Some(high) => format!("{}–{}", swedish::number(low), swedish::number(high)),
+            None => swedish::number(low),
+        };
+        parts.push(text(format!(" (Belopp: {amount} miljoner kronor)")));
+    }
     if !entry.corrected_by.is_empty() {
         let list: Vec<String> = entry.corrected_by.iter().map(u64::to_string).collect();
         parts.push(text(format!(" (rättad i händelse {})", list.join(", "))));

@@ -57,6 +57,9 @@ pub struct TimelineEntry {
     /// A completed review's finding (`Slutsats`), shown with its completion.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finding: Option<String>,
+    /// A budget's amount in MSEK, with the top of its range when it is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount_msek: Option<(f64, Option<f64>)>,
     pub source: Option<Source>,
     /// Sequence numbers of the corrections applied to this fact.
     pub corrected_by: Vec<u64>,
@@ -317,6 +320,13 @@ fn timeline_entry(entry: &Entry, as_of: Option<NaiveDate>) -> TimelineEntry {
         summary: entry.summary.clone(),
         finding: match &entry.data {
             EventData::ReviewCompleted(done) => done.finding.as_ref().map(ToString::to_string),
+            _ => None,
+        },
+        amount_msek: match &entry.data {
+            EventData::BudgetSet(b) => Some((
+                b.value_msek.as_f64(),
+                b.value_high_msek.as_ref().map(|h| h.as_f64()),
+            )),
             _ => None,
         },
         source: entry.source.clone(),
