@@ -97,9 +97,10 @@ pub(crate) fn stylesheet_href() -> &'static str {
 /// Puts every `<table>` of a page body that `lagesbild-render` built into a region that scrolls
 /// sideways on its own, named after the table's caption and reachable by keyboard (WCAG
 /// 2.1.1: a scrollable region must be focusable), so a wide table never widens the page. A
-/// table already inside `<div class="table-wrap">` gets the region's attributes on that div.
+/// table already inside `<div class="table-wrap">` gets the region's attributes on that div,
+/// unless it is a region already.
 pub(crate) fn scrollable_tables(html: &str) -> String {
-    const WRAP: &str = "<div class=\"table-wrap\">";
+    const WRAP_START: &str = "<div class=\"table-wrap\"";
     let mut out = String::with_capacity(html.len() + 256);
     let mut rest = html;
     while let Some(at) = rest.find("<table") {
@@ -120,9 +121,18 @@ pub(crate) fn scrollable_tables(html: &str) -> String {
         let open = format!(
             "<div class=\"table-wrap\" role=\"region\" aria-label=\"{label}\" tabindex=\"0\">"
         );
-        if let Some(outside) = before.strip_suffix(WRAP) {
-            out.push_str(outside);
-            out.push_str(&open);
+        // The wrapper the table already has, if the last tag before it is one.
+        let wrapper = before
+            .rfind(WRAP_START)
+            .filter(|at| !before[at + 1..].contains('<') && before.ends_with('>'));
+        if let Some(at) = wrapper {
+            if before[at..].contains("role=\"region\"") {
+                // Already a labelled, focusable region (the report templates make their own).
+                out.push_str(before);
+            } else {
+                out.push_str(&before[..at]);
+                out.push_str(&open);
+            }
             out.push_str(table);
         } else {
             out.push_str(before);

@@ -529,7 +529,24 @@ async fn pages_use_the_served_stylesheet_and_wide_tables_scroll_in_a_labelled_re
         "text/css; charset=utf-8"
     );
     assert!(sheet.body.contains(".error-summary"));
+    // A published report, whose tables come from the report template.
+    let (cookie, csrf) = sign_in(app).await;
+    let published = post_form(
+        app,
+        "/publicera",
+        &cookie,
+        &[("csrf", &csrf), ("date", "2024-12-27")],
+    )
+    .await;
+    assert_eq!(
+        published.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        published.body
+    );
+    let report = published.location().to_owned();
     for uri in [
+        report.as_str(),
         "/",
         "/rapporter",
         "/vagor?as_of=2022-06-01",
@@ -556,13 +573,14 @@ async fn pages_use_the_served_stylesheet_and_wide_tables_scroll_in_a_labelled_re
         let tables = page.body.matches("<table").count();
         let regions = page
             .body
-            .matches("<div class=\"table-wrap\" role=\"region\" aria-label=\"")
+            .matches("<div class=\"table-wrap\" role=\"region\" aria-label")
             .count();
         assert_eq!(tables, regions, "{uri}: {tables} tables, {regions} regions");
         for region in page.body.split("role=\"region\"").skip(1) {
             let tag = &region[..region.find('>').expect("ends")];
             assert!(tag.contains("tabindex=\"0\""), "{uri}: {tag}");
             assert!(!tag.contains("aria-label=\"\""), "{uri}: {tag}");
+            assert!(tag.contains("aria-label"), "{uri}: {tag}");
         }
     }
     let waves = get(app, "/vagor?as_of=2022-06-01", None).await;
