@@ -601,6 +601,38 @@ pub fn data(kind: &'static str, occurred: FuzzyDate) -> BoxedStrategy<Value> {
         "inquiry_answered" => (ident(), optional(any::<bool>().prop_map(Value::Bool)))
             .prop_map(|(matter, closed)| object(vec![("matter", Some(matter)), ("closed", closed)]))
             .boxed(),
+        "recommendation_made" => (
+            t(),
+            ot(),
+            optional(any::<bool>().prop_map(Value::Bool)),
+            optional(ids(0..3)),
+        )
+            .prop_map(|(by, to, ends_programme, ends_waves)| {
+                object(vec![
+                    ("by", Some(by)),
+                    ("to", to),
+                    ("ends_programme", ends_programme),
+                    ("ends_waves", ends_waves),
+                ])
+            })
+            .boxed(),
+        "pause_formalised" => (
+            optional(texts(0..3)),
+            optional(texts(0..3)),
+            optional(any::<u32>().prop_map(Value::from)),
+            optional(texts(0..3)),
+            optional(ids(0..3)),
+        )
+            .prop_map(|(parties, may_end, notice, covers, waves)| {
+                object(vec![
+                    ("parties", parties),
+                    ("may_end", may_end),
+                    ("notice_months", notice),
+                    ("covers", covers),
+                    ("waves", waves),
+                ])
+            })
+            .boxed(),
         "fact_reported" => optional(ident())
             .prop_map(|topic| object(vec![("topic", topic)]))
             .boxed(),
