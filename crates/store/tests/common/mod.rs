@@ -768,37 +768,6 @@ pub fn data(kind: &'static str, occurred: FuzzyDate) -> BoxedStrategy<Value> {
                 ])
             })
             .boxed(),
-        "recommendation_made" => (t(), ot(), any::<bool>(), vec(ident(), 0..3))
-            .prop_map(|(by, to, ends_programme, ends_waves)| {
-                object(vec![
-                    ("by", Some(by)),
-                    ("to", to),
-                    ("ends_programme", ends_programme.then(|| json!(true))),
-                    (
-                        "ends_waves",
-                        (!ends_waves.is_empty()).then(|| Value::Array(ends_waves)),
-                    ),
-                ])
-            })
-            .boxed(),
-        "pause_formalised" => (
-            vec(t(), 0..3),
-            vec(t(), 0..3),
-            optional((0u32..48).prop_map(|m| json!(m))),
-            vec(t(), 0..3),
-            vec(ident(), 0..3),
-        )
-            .prop_map(|(parties, may_end, notice_months, covers, waves)| {
-                let list = |items: Vec<Value>| (!items.is_empty()).then(|| Value::Array(items));
-                object(vec![
-                    ("parties", list(parties)),
-                    ("may_end", list(may_end)),
-                    ("notice_months", notice_months),
-                    ("covers", list(covers)),
-                    ("waves", list(waves)),
-                ])
-            })
-            .boxed(),
         // The target is filled in by the log generator, which knows the earlier events.
         "event_corrected" | "event_retracted" => t()
             .prop_map(|reason| object(vec![("reason", Some(reason))]))
