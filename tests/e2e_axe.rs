@@ -9,15 +9,15 @@
 //! with `CI=true` either missing fails it. `LAGESBILD_CHROMIUM` names another browser binary,
 //! `LAGESBILD_AXE` another `axe.min.js`.
 
-use std::ffi::OsStr;
+mod browser_support;
+
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use browser_support::{Server, chromium, launch, submit};
+use headless_chrome::Tab;
 use headless_chrome::protocol::cdp::Emulation;
-use headless_chrome::{Browser, LaunchOptions, Tab};
 
 /// Every page of the app, by path. `{report}` stands for a published report's number (the test
 /// publishes one first). Add a page here when it is added to the router: it is then checked
@@ -82,14 +82,6 @@ const FORM_ERRORS: &[RefusedForm] = &[
 const WIDTHS: [u32; 2] = [360, 1280];
 const PASSWORD: &str = "vinter-2024-lägesbild";
 
-fn chromium() -> Option<PathBuf> {
-    std::env::var_os("LAGESBILD_CHROMIUM")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain(["/usr/bin/chromium", "/usr/bin/chromium-browser"].map(PathBuf::from))
-        .find(|p| p.exists())
-}
-
 fn axe_source() -> Option<String> {
     let path = std::env::var_os("LAGESBILD_AXE")
         .map(PathBuf::from)
@@ -107,19 +99,6 @@ fn missing(message: &str) {
     eprintln!("\n*** {message} ***\n");
 }
 
-/// The server as a child process, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start_server(dir: &Path) -> Server {
     let hash = lagesbild_web::auth::hash_password(PASSWORD).expect("hashes");
     let auth = dir.join("auth.toml");
@@ -128,58 +107,12 @@ fn start_server(dir: &Path) -> Server {
         format!("[[user]]\nname = \"granskare\"\npassword_hash = \"{hash}\"\n"),
     )
     .expect("writes the configuration");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lagesbild"))
-        .arg("--db")
-        .arg(dir.join("axe.db"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--auth"])
-        .arg(&auth)
-        .env("LAGESBILD_NOW", "2024-12-27T10:15:00Z")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the binary starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("the server prints its address")
-            .expect("reads");
-        if let Some(rest) = line.strip_prefix("lagesbild serves ") {
-            break rest
-                .split_whitespace()
-                .next()
-                .expect("a URL")
-                .trim_end_matches('/')
-                .to_owned();
-        }
-    };
-    Server { child, base }
-}
-
-fn launch(path: PathBuf) -> Browser {
-    let flags: Vec<&OsStr> = [
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ]
-    .iter()
-    .map(OsStr::new)
-    .collect();
-    let options = LaunchOptions::default_builder()
-        .path(Some(path))
-        .headless(true)
-        .sandbox(false)
-        .window_size(Some((1280, 900)))
-        .args(flags)
-        .idle_browser_timeout(Duration::from_secs(300))
-        .build()
-        .expect("launch options");
-    Browser::new(options).expect("Chromium starts")
+    Server::start(
+        &dir.join("axe.db"),
+        &auth,
+        "2024-12-27T10:15:00Z",
+        &[("RUST_LOG", "warn")],
+    )
 }
 
 /// The viewport as a phone's (360 px, touch) or a desktop's.
@@ -220,20 +153,6 @@ fn fill(tab: &Tab, selector: &str, text: &str) {
         .call_js_fn("function() { this.value = ''; }", vec![], false)
         .expect("clears");
     element.type_into(text).expect("types");
-}
-
-/// Clicks `selector` and waits for `arrived`, which only the next page has.
-fn submit(tab: &Tab, selector: &str, arrived: &str) {
-    tab.wait_for_element(selector)
-        .unwrap_or_else(|e| panic!("{selector}: {e}"))
-        .click()
-        .expect("clicks");
-    tab.wait_for_element(arrived).unwrap_or_else(|e| {
-        panic!(
-            "after clicking {selector}, no {arrived} at {}: {e}",
-            tab.get_url()
-        )
-    });
 }
 
 /// What the page was checked for and what was found.
@@ -359,7 +278,7 @@ fn every_page_passes_axe_core_wcag_2_1_a_and_aa_at_360_and_1280_px() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let server = start_server(dir.path());
-    let browser = launch(browser_path);
+    let browser = launch(browser_path, (1280, 900), Duration::from_secs(300));
     let tab = browser.new_tab().expect("a tab");
     tab.set_default_timeout(Duration::from_secs(60));
     let base = server.base.clone();

@@ -6,38 +6,17 @@
 //! Without a browser this test says so loudly and passes on a developer machine; with
 //! `CI=true` a missing browser fails it. `LAGESBILD_CHROMIUM` names another binary.
 
-use std::ffi::OsStr;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod browser_support;
+
+use std::path::Path;
 use std::time::Duration;
 
+use browser_support::{Server, chromium, launch, submit};
+use headless_chrome::Tab;
 use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
-use headless_chrome::{Browser, LaunchOptions, Tab};
 
 const PASSWORD: &str = "vinter-2024-lägesbild";
 const NOTE: &str = "Notering från webbläsartestet: driftstoppet följs upp varje vecka.";
-
-fn chromium() -> Option<PathBuf> {
-    let candidates = std::env::var_os("LAGESBILD_CHROMIUM")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain(["/usr/bin/chromium", "/usr/bin/chromium-browser"].map(PathBuf::from));
-    candidates.into_iter().find(|p| p.exists())
-}
-
-/// The server as a child process, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn start_server(dir: &Path) -> Server {
     let hash = lagesbild_web::auth::hash_password(PASSWORD).expect("hashes");
@@ -47,58 +26,8 @@ fn start_server(dir: &Path) -> Server {
         format!("[[user]]\nname = \"kommunikator\"\npassword_hash = \"{hash}\"\n"),
     )
     .expect("writes the configuration");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lagesbild"))
-        .arg("--db")
-        .arg(dir.join("e2e.db"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--auth"])
-        .arg(&auth)
-        // The week of the real report of 27 December 2024, in Swedish time.
-        .env("LAGESBILD_NOW", "2024-12-27T10:15:00Z")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the binary starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("the server prints its address")
-            .expect("reads");
-        if let Some(rest) = line.strip_prefix("lagesbild serves ") {
-            break rest
-                .split_whitespace()
-                .next()
-                .expect("a URL")
-                .trim_end_matches('/')
-                .to_owned();
-        }
-    };
-    Server { child, base }
-}
-
-fn launch(path: PathBuf) -> Browser {
-    let flags: Vec<&OsStr> = [
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ]
-    .iter()
-    .map(OsStr::new)
-    .collect();
-    let options = LaunchOptions::default_builder()
-        .path(Some(path))
-        .headless(true)
-        .sandbox(false)
-        .window_size(Some((1024, 1400)))
-        .args(flags)
-        .idle_browser_timeout(Duration::from_secs(120))
-        .build()
-        .expect("launch options");
-    Browser::new(options).expect("Chromium starts")
+    // The week of the real report of 27 December 2024, in Swedish time.
+    Server::start(&dir.join("e2e.db"), &auth, "2024-12-27T10:15:00Z", &[])
 }
 
 fn fill(tab: &Tab, selector: &str, text: &str) {
@@ -108,20 +37,6 @@ fn fill(tab: &Tab, selector: &str, text: &str) {
         .expect("focus")
         .type_into(text)
         .expect("types");
-}
-
-/// Clicks `selector` and waits for `arrived`, which only the next page has.
-fn submit(tab: &Tab, selector: &str, arrived: &str) {
-    tab.wait_for_element(selector)
-        .unwrap_or_else(|e| panic!("{selector}: {e}"))
-        .click()
-        .expect("clicks");
-    tab.wait_for_element(arrived).unwrap_or_else(|e| {
-        panic!(
-            "after clicking {selector}, no {arrived} at {}: {e}",
-            tab.get_url()
-        )
-    });
 }
 
 #[test]
@@ -136,7 +51,7 @@ fn staff_sign_in_write_a_note_publish_and_find_it_in_the_archive() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let server = start_server(dir.path());
-    let browser = launch(path);
+    let browser = launch(path, (1024, 1400), Duration::from_secs(120));
     let tab = browser.new_tab().expect("a tab");
     tab.set_default_timeout(Duration::from_secs(30));
 

@@ -10,13 +10,14 @@
 //! Without a browser this test says so loudly and passes on a developer machine; with
 //! `CI=true` a missing browser fails it. `LAGESBILD_CHROMIUM` names another binary.
 
-use std::ffi::OsStr;
-use std::io::{BufRead, BufReader};
+mod browser_support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use headless_chrome::{Browser, LaunchOptions, Tab};
+use browser_support::{Server, chromium, launch};
+use headless_chrome::Tab;
 
 const PASSWORD: &str = "vinter-2024-lägesbild";
 
@@ -67,14 +68,6 @@ const LAST_WEEK: [(&str, &str); 11] = [
         "Erfarenheterna fångas upp genom workshops och reflektionsmöten.",
     ),
 ];
-
-fn chromium() -> Option<PathBuf> {
-    let candidates = std::env::var_os("LAGESBILD_CHROMIUM")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain(["/usr/bin/chromium", "/usr/bin/chromium-browser"].map(PathBuf::from));
-    candidates.into_iter().find(|p| p.exists())
-}
 
 fn lagesbild(db: &Path, now: &str, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_lagesbild"))
@@ -152,18 +145,6 @@ fn last_week_published(dir: &Path) -> PathBuf {
     db
 }
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start_server(dir: &Path, db: &Path) -> Server {
     let hash = lagesbild_web::auth::hash_password(PASSWORD).expect("hashes");
     let auth = dir.join("auth.toml");
@@ -176,58 +157,7 @@ fn start_server(dir: &Path, db: &Path) -> Server {
         ),
     )
     .expect("writes the configuration");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lagesbild"))
-        .arg("--db")
-        .arg(db)
-        .args(["serve", "--addr", "127.0.0.1:0", "--auth"])
-        .arg(&auth)
-        // Friday morning of the week of 27 December 2024, in Swedish time.
-        .env("LAGESBILD_NOW", "2024-12-27T08:15:00Z")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the binary starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("the server prints its address")
-            .expect("reads");
-        if let Some(rest) = line.strip_prefix("lagesbild serves ") {
-            break rest
-                .split_whitespace()
-                .next()
-                .expect("a URL")
-                .trim_end_matches('/')
-                .to_owned();
-        }
-    };
-    Server { child, base }
-}
-
-fn launch(path: PathBuf) -> Browser {
-    let flags: Vec<&OsStr> = [
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ]
-    .iter()
-    .map(OsStr::new)
-    .collect();
-    let options = LaunchOptions::default_builder()
-        .path(Some(path))
-        .headless(true)
-        .sandbox(false)
-        .window_size(Some((1280, 1400)))
-        .args(flags)
-        .idle_browser_timeout(Duration::from_secs(180))
-        .build()
-        .expect("launch options");
-    Browser::new(options).expect("Chromium starts")
+    Server::start(db, &auth, "2024-12-27T08:15:00Z", &[])
 }
 
 /// A person at the browser: every click counted.
@@ -325,7 +255,7 @@ fn the_weekly_job_of_27_december_2024_in_the_browser() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = last_week_published(dir.path());
     let server = start_server(dir.path(), &db);
-    let browser = launch(path);
+    let browser = launch(path, (1280, 1400), Duration::from_secs(180));
     let tab = browser.new_tab().expect("a tab");
     tab.set_default_timeout(Duration::from_secs(30));
     tab.navigate_to(&server.base).expect("opens");
