@@ -7,6 +7,7 @@ pub mod caches;
 pub mod clock;
 pub mod day_input;
 pub mod edition;
+pub mod intranet;
 pub mod material;
 pub mod matters;
 pub mod params;

@@ -130,6 +130,8 @@ pub struct Reproduction {
     pub log: LogState,
     /// Empty unless the log is intact.
     pub outputs: Vec<OutputCheck>,
+    /// The model the outputs were rebuilt from; `None` unless the log is intact.
+    pub model: Option<lagesbild_timeline::ReportModel>,
 }
 
 impl Reproduction {
@@ -179,6 +181,7 @@ pub fn reproduce(
         None => LogState::Missing,
     };
     let mut outputs = Vec::new();
+    let mut rebuilt = None;
     if log == LogState::Intact {
         let day = published.report_date.first_day();
         // From the log alone: "identical" must never rest on a cache.
@@ -201,6 +204,7 @@ pub fn reproduce(
                 text,
             });
         }
+        rebuilt = Some(model);
     }
     Ok(Reproduction {
         event,
@@ -208,6 +212,7 @@ pub fn reproduce(
         template_digest: set.digest(),
         log,
         outputs,
+        model: rebuilt,
     })
 }
 

@@ -1,10 +1,11 @@
 //! Rendering: Swedish formatting, escaping per format, the analyst's documents (timeline, waves,
-//! diff) as text, Markdown and HTML, TimelineJS JSON, and the milestone trend chart as SVG.
+//! diff) as text, Markdown and HTML, TimelineJS JSON, and the milestone trend chart as SVG, and the Atom feed of published editions.
 //! Renders what it is given; knows nothing of the database.
 
 pub mod chart;
 pub mod doc;
 pub mod escape;
+pub mod feed;
 pub mod report;
 pub mod swedish;
 pub mod views;

@@ -156,6 +156,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(pages::latest))
         .route("/rapporter", get(pages::archive))
+        .route("/rapporter.atom", get(pages::feed))
         .route("/rapporter/{seq}", get(pages::published))
         .route("/rapporter/{seq}/{format}", get(pages::published_file))
         .route("/forhandsvisning", get(pages::preview))

@@ -856,3 +856,32 @@ pub async fn verify(
         json!({ "result": result }),
     )
 }
+
+/// How many editions the feed lists, newest first: a feed reader needs the recent ones, and
+/// each entry is rebuilt and checked on every request.
+pub(crate) const FEED_ENTRIES: usize = 20;
+
+/// `GET /rapporter.atom`: the Atom feed of published editions, the standing version of each.
+pub async fn feed(State(state): State<AppState>) -> Result<Response, WebError> {
+    let set = state.config().templates.clone();
+    let xml = state
+        .with_store(move |store| {
+            let editions =
+                lagesbild_app::intranet::published_editions(store, &set, Some(FEED_ENTRIES))?;
+            let head = store.head()?;
+            let updated = store
+                .event(&EventRef::Seq(head.seq))?
+                .map_or(chrono::DateTime::UNIX_EPOCH, |e| e.recorded_at.0);
+            Ok(lagesbild_app::intranet::atom(
+                &editions,
+                lagesbild_app::intranet::Site::Server,
+                updated,
+            ))
+        })
+        .await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
+        xml,
+    )
+        .into_response())
+}

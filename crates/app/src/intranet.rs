@@ -1,0 +1,220 @@
+//! The published editions as the intranet shows them: one per report day, the version that
+//! stands (the latest of its day) with when its first version came out, each rebuilt from the log
+//! and checked byte for byte against its provenance, the same check the permanent page
+//! `/rapporter/SEQ` makes. The Atom feed, the static export and the mail all read this list, so
+//! none of them shows a byte that was not checked against the chain.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use lagesbild_render::report::{ReportFormat, TemplateSet};
+use lagesbild_store::{EventRef, SqliteStore};
+use lagesbild_timeline::ReportModel;
+
+use crate::edition::edition_name;
+use crate::publish::{self, PublishError, Reproduction};
+
+/// An edition as published: the version that stands, rebuilt and checked.
+#[derive(Debug)]
+pub struct PublishedEdition {
+    /// The standing version's `report_published` event.
+    pub seq: u64,
+    /// The report day.
+    pub day: NaiveDate,
+    /// Its name in paths: `2024-W52`, or the day when it is not a Friday.
+    pub name: String,
+    /// 1, or 2 and on when it supersedes earlier versions of its day.
+    pub version: u32,
+    /// Every version's `report_published`, first first; the last is `seq`.
+    pub versions: Vec<u64>,
+    /// When the first version was recorded.
+    pub first_published: DateTime<Utc>,
+    /// When the standing version was recorded.
+    pub updated: DateTime<Utc>,
+    pub by: Option<String>,
+    /// The rebuild; [`PublishedEdition::verified`] says whether it matches.
+    pub reproduction: Reproduction,
+}
+
+impl PublishedEdition {
+    /// Rebuilt from the log and templates byte for byte as published.
+    pub fn verified(&self) -> bool {
+        self.reproduction.identical()
+    }
+
+    /// The model, once verified.
+    pub fn model(&self) -> Option<&ReportModel> {
+        self.reproduction.model.as_ref().filter(|_| self.verified())
+    }
+
+    /// A published output's checked bytes; `None` unless verified and published in `format`.
+    pub fn text(&self, format: ReportFormat) -> Option<&str> {
+        if self.verified() {
+            self.reproduction.text(format)
+        } else {
+            None
+        }
+    }
+
+    /// The title people see: `Regional rapport vecka 52 · 27 december 2024 · nr 12`, and the
+    /// version when it is not the first.
+    pub fn title(&self) -> String {
+        let day = lagesbild_render::swedish::day(self.day);
+        let mut title = match self.model() {
+            Some(m) => format!(
+                "Regional rapport vecka {} · {day} · nr {}",
+                self.day.iso_week().week(),
+                m.number
+            ),
+            None => format!("Regional rapport {day}"),
+        };
+        if self.version > 1 {
+            title.push_str(&format!(" · version {}", self.version));
+        }
+        title
+    }
+
+    /// The summary section's points, one line each: the edition in brief.
+    pub fn summary_lines(&self) -> Vec<String> {
+        self.model()
+            .map(|m| m.summary.iter().map(|n| n.text.clone()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// The published editions, newest day first, at most `limit` of them (all with `None`), each
+/// rebuilt from the log with the templates `set`.
+pub fn published_editions(
+    store: &mut SqliteStore,
+    set: &TemplateSet,
+    limit: Option<usize>,
+) -> Result<Vec<PublishedEdition>, PublishError> {
+    // Oldest first, so that a day's versions come in order.
+    let mut reports = publish::archive(store)?;
+    reports.reverse();
+    // Per day, its versions: the event and when it was recorded.
+    type Versions = Vec<(u64, DateTime<Utc>)>;
+    let mut days: Vec<(NaiveDate, Versions)> = Vec::new();
+    for (event, p) in &reports {
+        let day = p.report_date.first_day();
+        let entry = (event.seq, event.recorded_at.0);
+        match days.iter_mut().find(|(d, _)| *d == day) {
+            Some((_, versions)) => versions.push(entry),
+            None => days.push((day, vec![entry])),
+        }
+    }
+    days.sort_by_key(|(day, _)| std::cmp::Reverse(*day));
+    days.truncate(limit.unwrap_or(usize::MAX));
+    let mut editions = Vec::new();
+    for (day, versions) in days {
+        let (seq, updated) = *versions.last().expect("a day has a version");
+        let reproduction = publish::reproduce(store, set, &EventRef::Seq(seq))?;
+        editions.push(PublishedEdition {
+            seq,
+            day,
+            name: edition_name(day),
+            version: u32::try_from(versions.len()).unwrap_or(u32::MAX),
+            first_published: versions[0].1,
+            updated,
+            by: reproduction.event.event.by.as_ref().map(|b| b.to_string()),
+            versions: versions.iter().map(|(s, _)| *s).collect(),
+            reproduction,
+        });
+    }
+    Ok(editions)
+}
+
+/// Where the published pages are, as the feed and the pages link to them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Site {
+    /// The web app: `/rapporter/SEQ`, `/rapporter.atom`.
+    Server,
+    /// A static export (`report export-site`): paths relative to the export's root,
+    /// `rapporter/SEQ.html`, `rapporter.atom`, so that it works wherever it is served.
+    Static,
+}
+
+impl Site {
+    /// The permanent page of a published version.
+    pub fn page(self, seq: u64) -> String {
+        match self {
+            Site::Server => format!("/rapporter/{seq}"),
+            Site::Static => format!("rapporter/{seq}.html"),
+        }
+    }
+
+    pub fn feed(self) -> &'static str {
+        match self {
+            Site::Server => "/rapporter.atom",
+            Site::Static => "rapporter.atom",
+        }
+    }
+
+    pub fn archive(self) -> &'static str {
+        match self {
+            Site::Server => "/rapporter",
+            Site::Static => "index.html",
+        }
+    }
+}
+
+/// A permanent name for an edition, the same for all its versions.
+pub fn edition_id(day: NaiveDate) -> String {
+    format!("urn:lagesbild:utgava:{day}")
+}
+
+/// What lies inside `<main>` of a published HTML document, or the whole text.
+pub fn main_of(html: &str) -> &str {
+    let Some(start) = html.find("<main") else {
+        return html;
+    };
+    let Some(open_end) = html[start..].find('>').map(|i| start + i + 1) else {
+        return html;
+    };
+    match html.rfind("</main>") {
+        Some(end) if end >= open_end => &html[open_end..end],
+        _ => html,
+    }
+}
+
+/// The Atom feed of `editions` (as [`published_editions`] gives them). Editions that do not
+/// reproduce byte for byte are left out and logged: the feed shows only checked bytes.
+/// `empty_updated` is the feed's time when it has no entry.
+pub fn atom(editions: &[PublishedEdition], site: Site, empty_updated: DateTime<Utc>) -> String {
+    use lagesbild_render::feed::{FeedEntry, FeedHead};
+    let entries: Vec<FeedEntry> = editions
+        .iter()
+        .filter(|e| {
+            if !e.verified() {
+                tracing::warn!(seq = e.seq, day = %e.day, "edition left out of the feed: it does not reproduce byte for byte");
+            }
+            e.verified()
+        })
+        .map(|e| {
+            let mut summary = e.summary_lines().join(" · ");
+            if e.version > 1 {
+                summary = format!(
+                    "Version {} ersätter tidigare versioner av utgåvan. {summary}",
+                    e.version
+                );
+            }
+            FeedEntry {
+                id: edition_id(e.day),
+                title: e.title(),
+                href: site.page(e.seq),
+                alternates: Vec::new(),
+                published: e.first_published,
+                updated: e.updated,
+                author: e.by.clone(),
+                summary: summary.trim().to_owned(),
+                content_html: e.text(ReportFormat::Html).map(|h| main_of(h).trim().to_owned()),
+            }
+        })
+        .collect();
+    let head = FeedHead {
+        id: "urn:lagesbild:rapporter".into(),
+        title: "Regional rapport – publicerade utgåvor".into(),
+        self_href: site.feed().into(),
+        alternate_href: site.archive().into(),
+        updated: empty_updated,
+    };
+    lagesbild_render::feed::atom(&head, &entries)
+}

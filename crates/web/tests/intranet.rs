@@ -1,0 +1,252 @@
+//! What the intranet reads, through the router without a socket: the Atom feed of published
+//! editions (`/rapporter.atom`) parsed by Python's `feedparser` (a real feed parser, not ours),
+//! one entry per edition with version 2 standing for its day, permanent links, the times of
+//! the first and the standing version, and hostile text escaped.
+//! The log is a temporary file seeded with the real history from `events/`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use chrono::NaiveDate;
+use http_body_util::BodyExt;
+use lagesbild_app::staff::{self, Common, Note, NoteSection, Standing};
+use lagesbild_model::FuzzyDate;
+use lagesbild_render::report::TemplateSet;
+use lagesbild_store::{EventLog, EventRef, SqliteStore};
+use lagesbild_web::{AppState, Config, router};
+use serde_json::Value;
+use tower::ServiceExt;
+
+const HOSTILE: &str =
+    "<script>alert(1)</script> {{x}} ]]> \"citat\" & <img src=x onerror=alert(2)> </summary>";
+
+fn seeded_db(dir: &Path) -> PathBuf {
+    let db = dir.join("test.db");
+    let mut store = SqliteStore::open(&db).expect("opens");
+    let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&events)
+        .expect("events/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    files.sort();
+    let mut batch = Vec::new();
+    for file in files {
+        for line in std::fs::read_to_string(&file).expect("reads").lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            batch.push(lagesbild_model::parse_event(line).expect("the bundled history is valid"));
+        }
+    }
+    store.append(batch, &[]).expect("appends");
+    db
+}
+
+fn day(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("a day")
+}
+
+/// A summary note of `on`'s week, then the report of `on` published at `at`.
+fn note_and_publish(store: &mut SqliteStore, on: &str, text: &str, at: &str) -> u64 {
+    let note = staff::note(
+        &Note {
+            section: NoteSection::Summary,
+            text: text.into(),
+            points: vec![],
+            standing: Standing::Week,
+        },
+        &Common {
+            occurred: Some(FuzzyDate::Day(day(on))),
+            key: None,
+            by: Some("anna".into()),
+        },
+        day(on),
+    )
+    .expect("a valid note");
+    store.append(vec![note], &[]).expect("appends");
+    let at = chrono::NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M").expect("a minute");
+    lagesbild_app::publish::publish(store, &TemplateSet::embedded(), day(on), at, Some("anna"))
+        .expect("publishes")
+        .seq
+}
+
+async fn get(app: &Router, uri: &str) -> (StatusCode, String, String) {
+    let response = app
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        content_type,
+        String::from_utf8(bytes.to_vec()).expect("UTF-8"),
+    )
+}
+
+/// The feed as Python's feedparser reads it, as JSON; `None` (with a notice) where feedparser
+/// is not installed, except under CI, which installs it (`.ci/run`) and must run this.
+fn feedparser(xml: &str) -> Option<Value> {
+    let probe = Command::new("python3")
+        .args(["-c", "import feedparser"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI must have Python's feedparser (.ci/run installs it)"
+        );
+        eprintln!("notice: Python's feedparser is not installed; the feed is not parsed by it");
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("feed.atom");
+    std::fs::write(&file, xml).expect("writes");
+    let script = r#"
+import json, sys, feedparser
+d = feedparser.parse(sys.argv[1])
+print(json.dumps({
+    "bozo": d.bozo, "bozo_exception": str(d.get("bozo_exception", "")), "version": d.version,
+    "title": d.feed.get("title"), "id": d.feed.get("id"), "updated": d.feed.get("updated"),
+    "links": [dict(l) for l in d.feed.get("links", [])],
+    "entries": [{
+        "id": e.get("id"), "title": e.get("title"), "link": e.get("link"),
+        "published": e.get("published"), "updated": e.get("updated"),
+        "author": e.get("author"), "summary": e.get("summary"),
+        "summary_type": e.get("summary_detail", {}).get("type"),
+        "content": [c.get("value") for c in e.get("content", [])],
+    } for e in d.entries],
+}))
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(&file)
+        .output()
+        .expect("runs python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).expect("JSON from the script"))
+}
+
+fn recorded_at(store: &mut SqliteStore, seq: u64) -> chrono::DateTime<chrono::Utc> {
+    store
+        .event(&EventRef::Seq(seq))
+        .expect("reads")
+        .expect("the event")
+        .recorded_at
+        .0
+}
+
+fn time(value: &Value) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(value.as_str().expect("a time"))
+        .expect("RFC 3339")
+        .to_utc()
+}
+
+#[tokio::test]
+async fn the_feed_lists_each_edition_once_with_its_standing_version_and_hostile_text_escaped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = seeded_db(dir.path());
+    let mut store = SqliteStore::open(&db).expect("opens");
+    let earlier = note_and_publish(
+        &mut store,
+        "2024-12-20",
+        "Veckan före jul.",
+        "2024-12-20T10:00",
+    );
+    let first = note_and_publish(&mut store, "2024-12-27", HOSTILE, "2024-12-27T10:00");
+    let second = note_and_publish(&mut store, "2024-12-27", "Ett tillägg.", "2024-12-27T14:00");
+    let app = router(
+        AppState::new(Config {
+            db: db.clone(),
+            auth: None,
+            templates: TemplateSet::embedded(),
+        })
+        .expect("state"),
+    );
+
+    let (status, content_type, xml) = get(&app, "/rapporter.atom").await;
+    assert_eq!(status, StatusCode::OK, "{xml}");
+    assert_eq!(content_type, "application/atom+xml; charset=utf-8");
+    assert!(!xml.contains("<script>"), "raw markup in the feed: {xml}");
+    assert!(!xml.contains("<img"), "raw markup in the feed: {xml}");
+    // The archive page points feed readers at it.
+    let (_, _, archive) = get(&app, "/rapporter").await;
+    assert!(archive.contains("href=\"/rapporter.atom\""), "{archive}");
+
+    let Some(feed) = feedparser(&xml) else { return };
+    assert_eq!(
+        feed["bozo"], false,
+        "not well-formed: {}",
+        feed["bozo_exception"]
+    );
+    assert_eq!(feed["version"], "atom10");
+    assert_eq!(feed["title"], "Regional rapport – publicerade utgåvor");
+    assert!(
+        feed["links"]
+            .as_array()
+            .expect("links")
+            .iter()
+            .any(|l| l["rel"] == "self" && l["href"] == "/rapporter.atom"),
+        "{feed}"
+    );
+    let entries = feed["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 2, "one entry per edition: {feed}");
+
+    // Newest day first; the 27th is version 2, linked to its permanent page, first published
+    // when version 1 was and updated when version 2 was.
+    let newest = &entries[0];
+    assert_eq!(newest["id"], "urn:lagesbild:utgava:2024-12-27");
+    assert_eq!(newest["link"], format!("/rapporter/{second}"));
+    let title = newest["title"].as_str().expect("a title");
+    assert!(title.contains("vecka 52 · 27 december 2024"), "{title}");
+    assert!(title.ends_with("· version 2"), "{title}");
+    assert_eq!(time(&newest["published"]), recorded_at(&mut store, first));
+    assert_eq!(time(&newest["updated"]), recorded_at(&mut store, second));
+    assert_eq!(time(&feed["updated"]), recorded_at(&mut store, second));
+    assert_eq!(newest["author"], "anna");
+    // The hostile note is text in the summary, exactly as typed, and escaped HTML in the
+    // content: never markup.
+    assert_eq!(newest["summary_type"], "text/plain");
+    let summary = newest["summary"].as_str().expect("a summary");
+    assert!(summary.contains(HOSTILE), "{summary}");
+    assert!(summary.starts_with("Version 2 ersätter"), "{summary}");
+    let content = newest["content"][0].as_str().expect("the edition's HTML");
+    assert!(
+        content.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{content}"
+    );
+    assert!(!content.contains("<script"), "{content}");
+    assert!(content.contains("<h1>"), "the edition itself: {content}");
+
+    let older = &entries[1];
+    assert_eq!(older["id"], "urn:lagesbild:utgava:2024-12-20");
+    assert_eq!(older["link"], format!("/rapporter/{earlier}"));
+    assert_eq!(older["published"], older["updated"]);
+    assert!(
+        !older["title"]
+            .as_str()
+            .expect("a title")
+            .contains("version"),
+        "{older}"
+    );
+}
