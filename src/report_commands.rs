@@ -107,6 +107,8 @@ pub struct PublishArgs {
 pub struct ReproduceArgs {
     /// The report_published event, by sequence number or key.
     event: String,
+    /// Rebuild with this folder of templates instead of the ones the report was published
+    /// with (the built-in set or an earlier released one, found by the recorded digest)
     #[arg(long)]
     templates: Option<PathBuf>,
     /// Where the published files are (to show a diff if they differ).
@@ -329,8 +331,13 @@ fn publish(path: &Path, args: &PublishArgs) -> Result<ExitCode> {
 fn reproduce(path: &Path, args: &ReproduceArgs) -> Result<ExitCode> {
     let mut store = db::open(path)?;
     let which: EventRef = args.event.parse().expect("infallible");
+    // Without a folder, the edition is rebuilt with the templates it was published with, the
+    // built-in or a released set; with one, with exactly that folder's, to compare.
     let set = templates(&args.templates)?;
-    let outcome = publish::reproduce(&mut store, &set, &which)?;
+    let outcome = match &args.templates {
+        Some(_) => publish::reproduce_with(&mut store, &set, &which)?,
+        None => publish::reproduce(&mut store, &set, &which)?,
+    };
     let published = &outcome.published;
     if !outcome.templates_match() {
         println!(

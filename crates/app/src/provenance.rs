@@ -16,16 +16,28 @@ use lagesbild_store::{
 
 use crate::report::build_model_from_log;
 
-/// The template sets a rebuild may use: the built-in ones, and the configured folder's when it
-/// is another set. A recorded digest that matches none of them is refused as unknown.
+/// The template sets a rebuild may use: the built-in ones, the configured folder's when it is
+/// another set, and every set the program has shipped before ([`TemplateSet::released`]), so an
+/// edition published before a template change is still rebuilt with its own templates. A
+/// recorded digest that matches none of them is refused as unknown. Look one up with
+/// [`template_set_for`].
 pub fn template_sets(configured: Option<&TemplateSet>) -> Vec<TemplateSet> {
     let mut sets = vec![TemplateSet::embedded()];
-    if let Some(set) = configured
-        && set.digest() != sets[0].digest()
-    {
-        sets.push(set.clone());
+    let mut digests = vec![sets[0].digest()];
+    let released = TemplateSet::released();
+    for set in configured.into_iter().chain(released.iter()) {
+        let digest = set.digest();
+        if !digests.contains(&digest) {
+            digests.push(digest);
+            sets.push(set.clone());
+        }
     }
     sets
+}
+
+/// The set among `sets` whose digest is `digest`: the templates an edition recorded as its own.
+pub fn template_set_for<'a>(sets: &'a [TemplateSet], digest: &str) -> Option<&'a TemplateSet> {
+    sets.iter().find(|set| set.digest() == digest)
 }
 
 /// Appends `batch` like [`EventLog::append`], checking every event that claims a log position
@@ -173,16 +185,18 @@ pub fn check_event(
         ));
     }
     let wanted = published.template_digest.as_str();
-    let Some(set) = sets.iter().find(|set| set.digest() == wanted) else {
+    let Some(set) = template_set_for(sets, wanted) else {
         let known: Vec<String> = sets
             .iter()
+            .filter(|set| !set.origin.starts_with("report-templates/"))
             .map(|set| format!("{} ({})", set.digest(), set.origin))
             .collect();
         return Err(refuse(
             "data.template_digest",
             format!(
-                "no templates with digest {wanted} are known here (known: {}), so the report cannot be rebuilt to check its digests; give the templates it was published with",
-                known.join(", ")
+                "no templates with digest {wanted} are known here (known: {} and {} released sets), so the report cannot be rebuilt to check its digests; give the templates it was published with",
+                known.join(", "),
+                sets.len() - known.len()
             ),
         ));
     };

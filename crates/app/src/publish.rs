@@ -155,8 +155,32 @@ impl Reproduction {
     }
 }
 
-/// Rebuilds the report recorded by event `which` with the templates `set`.
+/// Rebuilds the report recorded by event `which` with the templates it was published with:
+/// `current`, the built-in set, or a set the program shipped before
+/// ([`crate::provenance::template_sets`]); with `current` when its digest is none of them, and
+/// then [`Reproduction::templates_match`] is false.
 pub fn reproduce(
+    store: &mut SqliteStore,
+    current: &TemplateSet,
+    which: &EventRef,
+) -> Result<Reproduction, PublishError> {
+    let recorded = match store.event(which)? {
+        Some(event) => match &event.event.data {
+            EventData::ReportPublished(published) => Some(published.template_digest.clone()),
+            _ => None,
+        },
+        None => None,
+    };
+    let sets = crate::provenance::template_sets(Some(current));
+    let set = recorded
+        .and_then(|digest| crate::provenance::template_set_for(&sets, digest.as_str()))
+        .unwrap_or(current);
+    reproduce_with(store, set, which)
+}
+
+/// Rebuilds the report recorded by event `which` with exactly the templates `set`, to see
+/// what other templates would make of it (`report reproduce --templates DIR`).
+pub fn reproduce_with(
     store: &mut SqliteStore,
     set: &TemplateSet,
     which: &EventRef,

@@ -14,6 +14,10 @@ use crate::{escape, swedish};
 
 static EMBEDDED: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../report-templates");
 
+/// The folder of `report-templates/` that keeps every released template set, one folder per
+/// set named by its digest ([`TemplateSet::released`]).
+pub const RELEASED_DIR: &str = "history";
+
 /// A report output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReportFormat {
@@ -76,6 +80,36 @@ impl TemplateSet {
             origin: "embedded".into(),
             files,
         }
+    }
+
+    /// Every template set this program has shipped, earliest digests first by name: the folders
+    /// `report-templates/history/DIGEST/`, compiled in. An edition records only its templates'
+    /// digest, so an edition published with an earlier set is rebuilt (for the provenance check,
+    /// `report reproduce` and its page) with the set kept here under that digest. A test keeps
+    /// the current set among them, so a template change must add its set before it ships.
+    pub fn released() -> Vec<TemplateSet> {
+        let Some(history) = EMBEDDED.get_dir(RELEASED_DIR) else {
+            return Vec::new();
+        };
+        let mut sets: Vec<TemplateSet> = history
+            .dirs()
+            .filter_map(|dir| {
+                let mut files: Vec<(String, String)> = dir
+                    .files()
+                    .filter_map(|f| {
+                        let name = f.path().file_name()?.to_str()?.strip_suffix(".hbs")?;
+                        Some((name.to_owned(), f.contents_utf8()?.to_owned()))
+                    })
+                    .collect();
+                files.sort();
+                Some(TemplateSet {
+                    origin: format!("report-templates/{}", dir.path().to_str()?),
+                    files,
+                })
+            })
+            .collect();
+        sets.sort_by(|a, b| a.origin.cmp(&b.origin));
+        sets
     }
 
     /// Every `*.hbs` file of a folder.

@@ -57,6 +57,11 @@ fn hash() -> &'static str {
 
 /// anna (editor, the default role), bertil (approver), cecilia (reader).
 fn site(four_eyes: bool) -> Site {
+    site_with(four_eyes, TemplateSet::embedded())
+}
+
+/// [`site`] with the server running the report templates `templates`.
+fn site_with(four_eyes: bool, templates: TemplateSet) -> Site {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = seeded_db(dir.path());
     let auth = AuthConfig::parse(&format!(
@@ -70,7 +75,7 @@ fn site(four_eyes: bool) -> Site {
     let config = Config {
         db: db.clone(),
         auth: Some(auth),
-        templates: TemplateSet::embedded(),
+        templates,
     };
     Site {
         app: router(AppState::new(config).expect("state")),
@@ -1021,4 +1026,57 @@ async fn hostile_text_in_every_new_field_renders_inert() {
     // Unknown editions are a 404, in Swedish.
     let missing = get(app, "/utgavor/2024-W60", None).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+/// An edition published with an earlier released template set, on a server whose templates
+/// have changed since, still serves its page and its files byte for byte (it answered 409 when
+/// only the server's own templates were known).
+#[tokio::test]
+async fn an_edition_published_before_a_template_change_still_serves() {
+    let mut changed = TemplateSet::embedded();
+    changed.origin = "changed".into();
+    for (name, text) in &mut changed.files {
+        *text = text.replace("Samlad information", "Samlad info");
+        assert!(name.starts_with("report"));
+    }
+    let site = site_with(false, changed);
+    let earlier_digest = "9be704e6bf2840899a031e34073d62a40cfbf5758720dba82e2ba175d4aed79e";
+    let earlier = TemplateSet::released()
+        .into_iter()
+        .find(|set| set.digest() == earlier_digest)
+        .expect("the set of f192b4c is released");
+    let mut store = SqliteStore::open(&site.db).expect("opens");
+    let day = chrono::NaiveDate::from_ymd_opt(2024, 12, 27).expect("a day");
+    let published = lagesbild_app::publish::publish(
+        &mut store,
+        &earlier,
+        day,
+        day.and_hms_opt(11, 15, 0).expect("a time"),
+        Some("anna"),
+    )
+    .expect("publishes");
+    drop(store);
+    let anna = sign_in(&site.app, "anna").await;
+    let seq = published.seq;
+    for (format, text) in &published.outputs {
+        let file = get(
+            &site.app,
+            &format!("/rapporter/{seq}/{}", format.name()),
+            Some(&anna.cookie),
+        )
+        .await;
+        assert_eq!(file.status, StatusCode::OK, "{}", file.body);
+        assert_eq!(&file.body, text, "{format:?} byte for byte");
+        assert!(file.body.contains("Samlad information"));
+    }
+    let page = get(&site.app, &format!("/rapporter/{seq}"), Some(&anna.cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(
+        page.body.matches("återskapad byte för byte").count(),
+        2,
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("andra mallar"), "{}", page.body);
+    assert!(page.body.contains(earlier_digest));
 }
