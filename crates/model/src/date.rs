@@ -1,5 +1,5 @@
-//! Fuzzy valid-time dates: a year, a half-year, a month, a day or a minute, never more precise
-//! than the source.
+//! Fuzzy valid-time dates: a year, a half-year, a month, a day, a minute or a span of periods,
+//! never more precise than the source.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -12,15 +12,59 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub const YEAR_MIN: i32 = 1900;
 pub const YEAR_MAX: i32 = 2200;
 
-/// A date as precise as its source: "2018", "2019-H2" (hösten 2019), "2019-10", "2019-10-08" or
-/// "2024-11-12T05:30" (local time in Europe/Stockholm).
+/// A date as precise as its source: "2018", "2019-H2" (hösten 2019), "2019-10", "2019-10-08",
+/// "2024-11-12T05:30" (local time in Europe/Stockholm) or a span "2017/2018" (2017–2018).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FuzzyDate {
     Year(i32),
-    Half { year: i32, half: Half },
-    Month { year: i32, month: u32 },
+    Half {
+        year: i32,
+        half: Half,
+    },
+    Month {
+        year: i32,
+        month: u32,
+    },
     Day(NaiveDate),
     Minute(NaiveDateTime),
+    /// From one period to a later one, both included: "2017–2018" and "2022/23" (a source that
+    /// gives two years) are `2017/2018` and `2022/2023`, "hösten 2022–våren 2023" is
+    /// `2022-H2/2023-H1`. The ends do not overlap; the canonical form is ISO 8601's interval
+    /// notation with each end in its own canonical form.
+    Span {
+        from: Period,
+        to: Period,
+    },
+}
+
+/// One end of a [`FuzzyDate::Span`]: a year, a half-year or a month. Spans of days are not a
+/// form the sources use, and a day range would claim a precision they do not give.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Period {
+    Year(i32),
+    Half { year: i32, half: Half },
+    Month { year: i32, month: u32 },
+}
+
+impl Period {
+    /// The period as a date of its own.
+    pub fn as_date(self) -> FuzzyDate {
+        match self {
+            Period::Year(year) => FuzzyDate::Year(year),
+            Period::Half { year, half } => FuzzyDate::Half { year, half },
+            Period::Month { year, month } => FuzzyDate::Month { year, month },
+        }
+    }
+
+    /// The date as a span's end, if it is a year, a half-year or a month.
+    pub fn from_date(date: FuzzyDate) -> Option<Period> {
+        match date {
+            FuzzyDate::Year(year) => Some(Period::Year(year)),
+            FuzzyDate::Half { year, half } => Some(Period::Half { year, half }),
+            FuzzyDate::Month { year, month } => Some(Period::Month { year, month }),
+            _ => None,
+        }
+    }
 }
 
 /// The two halves of a year as Swedish sources name them: *våren* (H1) and *hösten* (H2).
@@ -38,6 +82,8 @@ pub enum Precision {
     Month,
     Day,
     Minute,
+    /// A span of periods ([`FuzzyDate::Span`]).
+    Span,
 }
 
 impl Precision {
@@ -48,7 +94,14 @@ impl Precision {
             Precision::Month => "month",
             Precision::Day => "day",
             Precision::Minute => "minute",
+            Precision::Span => "span",
         }
+    }
+
+    /// A date of this precision names a period rather than a moment (a year, a half-year or a
+    /// span of them): a timeline places it at the period's middle and says it is a period.
+    pub fn is_period(self) -> bool {
+        matches!(self, Precision::Year | Precision::Half | Precision::Span)
     }
 }
 
@@ -66,8 +119,12 @@ fn date_error(input: &str, reason: impl Into<String>) -> DateError {
     }
 }
 
-const FORMS: &str =
-    "expected 2019, 2019-H2, hösten 2019, våren 2019, 2019-10, 2019-10-08 or 2019-10-08T05:30";
+const FORMS: &str = "expected 2019, 2019-H2, hösten 2019, våren 2019, 2019-10, 2019-10-08, \
+     2019-10-08T05:30 or a span such as 2017/2018, 2017–2018 or 2022/23";
+
+/// The characters that separate a span's ends as people write them: ISO 8601's solidus (the
+/// canonical form), the en dash of Swedish typography ("2017–2018"), and the em dash.
+const SPAN_SEPARATORS: [char; 3] = ['/', '–', '—'];
 
 fn parse_year(text: &str, input: &str) -> Result<i32, DateError> {
     if text.len() != 4 || !text.bytes().all(|b| b.is_ascii_digit()) {
@@ -111,6 +168,9 @@ impl FuzzyDate {
         if text.is_empty() {
             return Err(date_error(input, format!("it is empty; {FORMS}")));
         }
+        if let Some(span) = FuzzyDate::parse_span(text, input)? {
+            return Ok(span);
+        }
         let lower = text.to_lowercase();
         for (word, half) in [("hösten", Half::Autumn), ("våren", Half::Spring)] {
             if let Some(rest) = lower.strip_prefix(word) {
@@ -134,11 +194,105 @@ impl FuzzyDate {
         FuzzyDate::parse_numeric(text, input)
     }
 
+    /// A span, if `text` is written as one (`2017/2018`, `2017–2018`, `2017-2018`, `2022/23`,
+    /// `hösten 2022–våren 2023`); `None` if it is not a span at all.
+    fn parse_span(text: &str, input: &str) -> Result<Option<FuzzyDate>, DateError> {
+        let split = text.split_once(SPAN_SEPARATORS).or_else(|| {
+            // "2017-2018": a hyphen between two years, which no other form has (a month is two
+            // digits after the hyphen).
+            let bytes = text.as_bytes();
+            (bytes.len() == 9
+                && bytes[4] == b'-'
+                && bytes
+                    .iter()
+                    .enumerate()
+                    .all(|(i, b)| i == 4 || b.is_ascii_digit()))
+            .then(|| (&text[..4], &text[5..]))
+        });
+        let Some((from_text, to_text)) = split else {
+            return Ok(None);
+        };
+        let (from_text, to_text) = (from_text.trim(), to_text.trim());
+        let end = |part: &str| -> Result<Period, DateError> {
+            let date = FuzzyDate::parse_single(part, input)?;
+            Period::from_date(date).ok_or_else(|| {
+                date_error(
+                    input,
+                    "a span's ends must be years, half-years or months (2017/2018, \
+                     2022-H2/2023-H1, 2024-01/2024-03)",
+                )
+            })
+        };
+        let from = end(from_text)?;
+        // "2022/23", "1999/00": the end's year written with two digits, the first year after the
+        // start that ends in them; only for one of the nine years after the start, since a
+        // longer span written short ("2023/22") is far more likely a typo.
+        let to = if to_text.len() == 2 && to_text.bytes().all(|b| b.is_ascii_digit()) {
+            let Period::Year(start) = from else {
+                return Err(date_error(
+                    input,
+                    "a two-digit end (2022/23) follows a year only",
+                ));
+            };
+            let short: i32 = to_text.parse().expect("two ASCII digits");
+            let mut year = start - start.rem_euclid(100) + short;
+            if year <= start {
+                year += 100;
+            }
+            if year - start > 9 {
+                return Err(date_error(
+                    input,
+                    "a two-digit end (2022/23) names one of the nine years after the start; \
+                     write both years in full",
+                ));
+            }
+            if !(YEAR_MIN..=YEAR_MAX).contains(&year) {
+                return Err(date_error(
+                    input,
+                    format!("the year must lie between {YEAR_MIN} and {YEAR_MAX}"),
+                ));
+            }
+            Period::Year(year)
+        } else {
+            end(to_text)?
+        };
+        FuzzyDate::span(from, to)
+            .map(Some)
+            .map_err(|reason| date_error(input, reason))
+    }
+
+    /// A span from `from` to `to`, both included; refused when `to` does not begin after `from`
+    /// ends (the ends may not overlap).
+    pub fn span(from: Period, to: Period) -> Result<FuzzyDate, &'static str> {
+        if from.as_date().last_day() >= to.as_date().first_day() {
+            return Err("a span's end must begin after its start ends (2017/2018, not 2018/2017)");
+        }
+        Ok(FuzzyDate::Span { from, to })
+    }
+
+    /// One date that is not a span, in any form [`FuzzyDate::parse`] accepts.
+    fn parse_single(text: &str, input: &str) -> Result<FuzzyDate, DateError> {
+        match FuzzyDate::parse_canonical(text) {
+            Some(FuzzyDate::Span { .. }) | None => {}
+            Some(date) => return Ok(date),
+        }
+        if text.contains(SPAN_SEPARATORS) {
+            return Err(date_error(input, "a span has two ends, not more"));
+        }
+        FuzzyDate::parse_any(text)
+            .map_err(|e| date_error(input, format!("its end {text:?}: {}", e.reason)))
+    }
+
     /// The canonical forms alone (`2019`, `2019-H2`, `2019-10`, `2019-10-08`,
     /// `2019-10-08T05:30`), read by position without allocating: every date the log stores, and
     /// most that people write. `None` for anything else, which [`FuzzyDate::parse`] then reads
     /// (or refuses) the long way; for what this accepts, the long way gives the same date.
     fn parse_canonical(text: &str) -> Option<FuzzyDate> {
+        if let Some((from, to)) = text.split_once('/') {
+            let from = Period::from_date(FuzzyDate::parse_canonical(from)?)?;
+            let to = Period::from_date(FuzzyDate::parse_canonical(to)?)?;
+            return FuzzyDate::span(from, to).ok();
+        }
         let bytes = text.as_bytes();
         let number = |range: std::ops::Range<usize>| -> Option<u32> {
             bytes.get(range)?.iter().try_fold(0u32, |value, &b| {
@@ -229,9 +383,11 @@ impl FuzzyDate {
             FuzzyDate::Month { .. } => Precision::Month,
             FuzzyDate::Day(_) => Precision::Day,
             FuzzyDate::Minute(_) => Precision::Minute,
+            FuzzyDate::Span { .. } => Precision::Span,
         }
     }
 
+    /// The year the date begins in.
     pub fn year(&self) -> i32 {
         match self {
             FuzzyDate::Year(year)
@@ -239,6 +395,7 @@ impl FuzzyDate {
             | FuzzyDate::Month { year, .. } => *year,
             FuzzyDate::Day(day) => day.year(),
             FuzzyDate::Minute(at) => at.year(),
+            FuzzyDate::Span { from, .. } => from.as_date().year(),
         }
     }
 
@@ -253,17 +410,21 @@ impl FuzzyDate {
             FuzzyDate::Month { year, month } => ymd(year, month, 1),
             FuzzyDate::Day(day) => day,
             FuzzyDate::Minute(at) => at.date(),
+            FuzzyDate::Span { from, .. } => from.as_date().first_day(),
         }
     }
 
     /// The last day the date covers.
     pub fn last_day(&self) -> NaiveDate {
+        if let FuzzyDate::Span { to, .. } = self {
+            return to.as_date().last_day();
+        }
         let first = self.first_day();
         let after = match self.precision() {
             Precision::Year => first + Months::new(12),
             Precision::Half => first + Months::new(6),
             Precision::Month => first + Months::new(1),
-            Precision::Day | Precision::Minute => first + Days::new(1),
+            Precision::Day | Precision::Minute | Precision::Span => first + Days::new(1),
         };
         after - Days::new(1)
     }
@@ -282,6 +443,11 @@ impl FuzzyDate {
     /// arithmetic: a year counts as July, spring as April, autumn as October, a month or a day
     /// as its own month.
     pub fn midpoint_month_index(&self) -> i64 {
+        if let FuzzyDate::Span { .. } = self {
+            // The middle of the span's months, rounded up as a year's (July) is.
+            let (first, last) = self.month_range();
+            return (first + last + 1).div_euclid(2);
+        }
         let year = i64::from(self.year());
         let month0: i64 = match *self {
             FuzzyDate::Year(_) => 6,
@@ -294,8 +460,15 @@ impl FuzzyDate {
             FuzzyDate::Month { month, .. } => i64::from(month) - 1,
             FuzzyDate::Day(day) => i64::from(day.month0()),
             FuzzyDate::Minute(at) => i64::from(at.month0()),
+            FuzzyDate::Span { .. } => unreachable!("handled above"),
         };
         year * 12 + month0
+    }
+
+    /// The month indexes of the first and the last month the date covers.
+    fn month_range(&self) -> (i64, i64) {
+        let index = |day: NaiveDate| i64::from(day.year()) * 12 + i64::from(day.month0());
+        (index(self.first_day()), index(self.last_day()))
     }
 
     /// Half the width of the date in whole months: how far its midpoint may be from the truth.
@@ -304,6 +477,28 @@ impl FuzzyDate {
             Precision::Year => 6,
             Precision::Half => 3,
             Precision::Month | Precision::Day | Precision::Minute => 0,
+            Precision::Span => {
+                let (first, last) = self.month_range();
+                u32::try_from((last - first + 1) / 2).expect("a span's ends are ordered")
+            }
+        }
+    }
+
+    /// The day a timeline places the fact on: a day on itself, and any other date on the first
+    /// day of the month the slippage arithmetic counts it as ([`FuzzyDate::midpoint_month_index`]:
+    /// a month on its first day, a year in July, spring in April, autumn in October, a span at
+    /// its middle), so that a fact the source dates only to a period is not shown as if it
+    /// happened on the period's first day.
+    pub fn timeline_day(&self) -> NaiveDate {
+        match self {
+            FuzzyDate::Day(day) => *day,
+            FuzzyDate::Minute(at) => at.date(),
+            _ => {
+                let index = self.midpoint_month_index();
+                let year = i32::try_from(index.div_euclid(12)).expect("years are range-checked");
+                let month = u32::try_from(index.rem_euclid(12)).expect("0..12") + 1;
+                NaiveDate::from_ymd_opt(year, month, 1).unwrap_or_else(|| self.first_day())
+            }
         }
     }
 
@@ -369,6 +564,9 @@ impl fmt::Display for MonthSpan {
 impl fmt::Display for FuzzyDate {
     /// The canonical form, which [`FuzzyDate::parse`] reads back to the same value.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let FuzzyDate::Span { from, to } = self {
+            return write!(f, "{}/{}", from.as_date(), to.as_date());
+        }
         if !(0..=9999).contains(&self.year()) {
             // A year that needs a sign or more than four digits: the formatter's own forms.
             return match self {
@@ -389,6 +587,7 @@ impl fmt::Display for FuzzyDate {
                     at.hour(),
                     at.minute()
                 ),
+                FuzzyDate::Span { .. } => unreachable!("written above"),
             };
         }
         // Digit by digit: every event the store appends and every view prints has dates.
@@ -413,6 +612,7 @@ impl fmt::Display for FuzzyDate {
                 write_digits(&mut text[14..16], at.minute());
                 16
             }
+            FuzzyDate::Span { .. } => unreachable!("written above"),
         };
         f.write_str(std::str::from_utf8(&text[..len]).expect("ASCII digits"))
     }
@@ -451,10 +651,16 @@ pub(crate) fn write_day(out: &mut [u8], day: NaiveDate) -> usize {
 
 impl Ord for FuzzyDate {
     /// Chronological by first day, then the wider date first (a year opens before its months),
-    /// then by time of day.
+    /// then by time of day; two spans over the same days by the precision of their ends.
     fn cmp(&self, other: &FuzzyDate) -> Ordering {
         let time = |d: &FuzzyDate| match d {
             FuzzyDate::Minute(at) => Some(at.time()),
+            _ => None,
+        };
+        let ends = |d: &FuzzyDate| match d {
+            FuzzyDate::Span { from, to } => {
+                Some((from.as_date().precision(), to.as_date().precision()))
+            }
             _ => None,
         };
         self.first_day()
@@ -462,6 +668,7 @@ impl Ord for FuzzyDate {
             .then_with(|| other.last_day().cmp(&self.last_day()))
             .then_with(|| self.precision().cmp(&other.precision()))
             .then_with(|| time(self).cmp(&time(other)))
+            .then_with(|| ends(self).cmp(&ends(other)))
     }
 }
 
@@ -614,7 +821,111 @@ mod tests {
         assert_eq!(texts, ["2019", "2019-H2", "2019-10", "2019-10-08"]);
     }
 
+    #[test]
+    fn spans_read_in_every_written_form_and_print_canonically() {
+        for (text, canonical) in [
+            ("2017/2018", "2017/2018"),
+            ("2017–2018", "2017/2018"),
+            ("2017-2018", "2017/2018"),
+            ("2017 – 2018", "2017/2018"),
+            ("2022/23", "2022/2023"),
+            ("1999/00", "1999/2000"),
+            ("hösten 2022–våren 2023", "2022-H2/2023-H1"),
+            ("2022-H2/2023-H1", "2022-H2/2023-H1"),
+            ("2024-01/2024-03", "2024-01/2024-03"),
+            ("2019-H2/2021", "2019-H2/2021"),
+        ] {
+            let date = d(text);
+            assert_eq!(date.precision(), Precision::Span, "{text}");
+            assert_eq!(date.to_string(), canonical, "{text}");
+            assert_eq!(d(canonical), date, "{canonical} reads back");
+            let json = serde_json::to_string(&date).unwrap();
+            assert_eq!(serde_json::from_str::<FuzzyDate>(&json).unwrap(), date);
+        }
+        let span = d("2017–2018");
+        let day = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
+        assert_eq!(span.first_day(), day(2017, 1, 1));
+        assert_eq!(span.last_day(), day(2018, 12, 31));
+        assert_eq!(span.year(), 2017);
+        // Two years: the midpoint is January 2018, give or take a year.
+        assert_eq!(span.midpoint_month_index(), 2018 * 12);
+        assert_eq!(span.half_width_months(), 12);
+        assert_eq!(span.timeline_day(), day(2018, 1, 1));
+        assert!(span.overdue_on(day(2019, 1, 1)) && !span.overdue_on(day(2018, 12, 31)));
+        let winter = d("hösten 2022–våren 2023");
+        assert_eq!(winter.first_day(), day(2022, 7, 1));
+        assert_eq!(winter.last_day(), day(2023, 6, 30));
+        assert_eq!(winter.half_width_months(), 6);
+        assert!(Precision::Span.is_period() && Precision::Year.is_period());
+        assert!(!Precision::Month.is_period());
+    }
+
+    #[test]
+    fn spans_that_run_backwards_overlap_or_end_in_days_are_refused() {
+        for (bad, reason) in [
+            ("2018/2017", "must begin after its start ends"),
+            ("2017/2017", "must begin after its start ends"),
+            ("2017/2017-H2", "must begin after its start ends"),
+            ("2023/22", "nine years after the start"),
+            ("2020/35", "nine years after the start"),
+            ("2024-01-05/2024-02", "years, half-years or months"),
+            ("2017/2018/2019", "two ends"),
+            ("2022-H2/23", "follows a year only"),
+            ("2200/01", "between 1900 and 2200"),
+            ("2023/2022", "must begin after its start ends"),
+            ("2017/", "its end \"\": it is empty"),
+            ("/2018", "its end \"\": it is empty"),
+            ("2017/20x8", "its end \"20x8\""),
+        ] {
+            let error = FuzzyDate::parse(bad).expect_err(bad).to_string();
+            assert!(error.contains(reason), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_timeline_places_a_period_at_its_middle() {
+        let day = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
+        assert_eq!(d("2018").timeline_day(), day(2018, 7, 1));
+        assert_eq!(d("2019-H1").timeline_day(), day(2019, 4, 1));
+        assert_eq!(d("2019-H2").timeline_day(), day(2019, 10, 1));
+        assert_eq!(d("2019-10").timeline_day(), day(2019, 10, 1));
+        assert_eq!(d("2019-10-08").timeline_day(), day(2019, 10, 8));
+        assert_eq!(d("2024-11-12T05:30").timeline_day(), day(2024, 11, 12));
+    }
+
+    #[test]
+    fn spans_order_with_the_other_dates_and_consistently_with_equality() {
+        let mut dates = [
+            d("2018"),
+            d("2017-H1/2017-H2"),
+            d("2017"),
+            d("2017/2018"),
+            d("2016-12"),
+        ];
+        dates.sort();
+        let texts: Vec<String> = dates.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            texts,
+            ["2016-12", "2017/2018", "2017", "2017-H1/2017-H2", "2018"]
+        );
+        assert_ne!(d("2017"), d("2017-H1/2017-H2"));
+        assert_ne!(d("2017").cmp(&d("2017-H1/2017-H2")), Ordering::Equal);
+    }
+
     proptest! {
+        /// Every span of two ordered periods reads back from its canonical form.
+        #[test]
+        fn spans_read_back(a in 1900i32..2150, gap in 1i32..40, from_kind in 0u8..3, to_kind in 0u8..3, m in 1u32..=12) {
+            let period = |kind: u8, year: i32| match kind {
+                0 => Period::Year(year),
+                1 => Period::Half { year, half: if m > 6 { Half::Autumn } else { Half::Spring } },
+                _ => Period::Month { year, month: m },
+            };
+            let date = FuzzyDate::span(period(from_kind, a), period(to_kind, a + gap)).unwrap();
+            prop_assert_eq!(FuzzyDate::parse(&date.to_string()).unwrap(), date);
+            prop_assert!(date.first_day() < date.last_day());
+        }
+
         #[test]
         fn canonical_form_reads_back(year in 1900i32..2200, month in 1u32..=12, day in 1u32..=28, kind in 0u8..5, h in 0u32..24, m in 0u32..60) {
             let date = match kind {

@@ -8,7 +8,7 @@ pub mod kinds;
 pub mod text;
 pub mod trusted;
 
-pub use date::{DateError, FuzzyDate, Half, MonthSpan, Precision};
+pub use date::{DateError, FuzzyDate, Half, MonthSpan, Period, Precision};
 pub use event::{
     FieldError, GENESIS_HASH, MAX_JSON_DEPTH, MAX_LINE_BYTES, MAX_SUMMARY_CHARS, NewEvent,
     RecordedAt, SCHEMA_VERSION, Source, StoredEvent, canonical_json, chain_hash, check_event,

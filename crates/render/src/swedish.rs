@@ -47,6 +47,10 @@ pub fn fuzzy(date: &FuzzyDate) -> String {
         FuzzyDate::Month { year, month } => format!("{} {year}", month_name(month)),
         FuzzyDate::Day(d) => day(d),
         FuzzyDate::Minute(at) => format!("{} {}", day(at.date()), time(at.hour(), at.minute())),
+        // "2017–2018", "hösten 2022–våren 2023": each end in its own words, an en dash between.
+        FuzzyDate::Span { from, to } => {
+            format!("{}–{}", fuzzy(&from.as_date()), fuzzy(&to.as_date()))
+        }
     }
 }
 
@@ -59,6 +63,7 @@ pub fn precision(precision: lagesbild_model::Precision) -> &'static str {
         Precision::Month => "månad",
         Precision::Day => "dag",
         Precision::Minute => "minut",
+        Precision::Span => "period",
     }
 }
 
@@ -107,6 +112,9 @@ mod tests {
         assert_eq!(fuzzy(&d("2021-H1")), "våren 2021");
         assert_eq!(fuzzy(&d("2019-12")), "december 2019");
         assert_eq!(fuzzy(&d("2024-11-12T05:30")), "12 november 2024 kl. 05.30");
+        assert_eq!(fuzzy(&d("2017/2018")), "2017–2018");
+        assert_eq!(fuzzy(&d("2022/23")), "2022–2023");
+        assert_eq!(fuzzy(&d("2022-H2/2023-H1")), "hösten 2022–våren 2023");
     }
 
     #[test]

@@ -88,8 +88,11 @@ fn source_inlines(source: &Option<Source>) -> Vec<Inline> {
 }
 
 fn entry_inlines(entry: &TimelineEntry) -> Vec<Inline> {
+    // A fact the source dates only to a period is said to have happened "under" it: "under
+    // 2017–2018", "under hösten 2019"; the timeline places it at the period's middle.
+    let under = if entry.period { "under " } else { "" };
     let mut parts = vec![text(format!(
-        "{}: {}",
+        "{under}{}: {}",
         dated(&entry.occurred, entry.tentative),
         entry.summary
     ))];
@@ -111,17 +114,25 @@ fn entry_inlines(entry: &TimelineEntry) -> Vec<Inline> {
     parts
 }
 
+/// Said under the axes when the timeline holds a fact dated only to a period.
+pub const PERIOD_NOTE: &str = "Händelser som källan daterar bara till ett år, ett halvår eller en period (”under 2017–2018”) står vid periodens mitt (ett år i juli, våren i april, hösten i oktober), inte på dess första dag.";
+
 pub fn timeline_doc(view: &View, axes: &Axes) -> Doc {
     let mut blocks = vec![axes_line(axes)];
+    if view.timeline.iter().any(|e| e.period) {
+        blocks.push(Block::Paragraph(vec![text(PERIOD_NOTE)]));
+    }
     let mut year = None;
     let mut items = Vec::new();
     for entry in &view.timeline {
-        if year != Some(entry.occurred.year()) {
+        // The year the timeline places the fact in: a span's middle may lie in its second year.
+        let placed = chrono::Datelike::year(&entry.occurred.timeline_day());
+        if year != Some(placed) {
             if !items.is_empty() {
                 blocks.push(Block::List(std::mem::take(&mut items)));
             }
-            year = Some(entry.occurred.year());
-            blocks.push(Block::Heading(2, entry.occurred.year().to_string()));
+            year = Some(placed);
+            blocks.push(Block::Heading(2, placed.to_string()));
         }
         items.push(entry_inlines(entry));
     }
@@ -489,6 +500,14 @@ fn timelinejs_date(date: &FuzzyDate) -> (Value, Option<Value>) {
             )
         }
         FuzzyDate::Month { year, month } => (json!({ "year": year, "month": month }), None),
+        FuzzyDate::Span { .. } => {
+            use chrono::Datelike;
+            let (first, last) = (date.first_day(), date.last_day());
+            (
+                json!({ "year": first.year(), "month": first.month() }),
+                Some(json!({ "year": last.year(), "month": last.month() })),
+            )
+        }
         FuzzyDate::Day(d) => (
             json!({ "year": chrono::Datelike::year(&d), "month": chrono::Datelike::month(&d), "day": chrono::Datelike::day(&d) }),
             None,

@@ -51,6 +51,10 @@ pub struct TimelineEntry {
     pub stream: String,
     pub occurred: FuzzyDate,
     pub precision: &'static str,
+    /// The source dates the fact only to a period (a year, a half-year or a span of them): the
+    /// timeline places it at the period's middle ([`FuzzyDate::timeline_day`]) and says so.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub period: bool,
     /// The date's period had not ended on the as-of day: it may not have happened yet.
     pub tentative: bool,
     pub summary: String,
@@ -316,6 +320,7 @@ fn timeline_entry(entry: &Entry, as_of: Option<NaiveDate>) -> TimelineEntry {
         stream: entry.stream.clone(),
         occurred: entry.occurred,
         precision: entry.occurred.precision().as_str(),
+        period: entry.occurred.precision().is_period(),
         tentative: as_of.is_some_and(|day| !entry.occurred.surely_by(day)),
         summary: entry.summary.clone(),
         finding: match &entry.data {
@@ -946,6 +951,11 @@ impl Projection {
             }
             view.timeline.push(item);
         }
+        // The state above is folded in valid-time order; the timeline itself places a fact
+        // dated to a period at the period's middle, not on its first day (docs/replay.md). The
+        // sort is stable, so facts on the same day keep the fold's order.
+        view.timeline
+            .sort_by_key(|entry| (entry.occurred.timeline_day(), entry.occurred.first_day()));
         view.waves = waves.into_iter().map(|w| w.finish(as_of)).collect();
         for m in matters.iter_mut() {
             m.steps = matter_steps(self, m);

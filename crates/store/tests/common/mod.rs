@@ -10,7 +10,9 @@ use std::collections::BTreeSet;
 use std::ops::Range;
 
 use chrono::{Datelike, Days, NaiveDate};
-use lagesbild_model::{EventData, FuzzyDate, Half, KINDS, NewEvent, event_from_value, typed_data};
+use lagesbild_model::{
+    EventData, FuzzyDate, Half, KINDS, NewEvent, Period, event_from_value, typed_data,
+};
 use lagesbild_store::{EventLog, SqliteStore};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -278,7 +280,7 @@ pub fn date() -> impl Strategy<Value = DateInput> {
         1u32..=365,
         0u32..24,
         0u32..60,
-        0u8..5,
+        0u8..6,
         0u8..6,
     )
         .prop_map(|(year, ordinal, hour, minute, precision, form)| {
@@ -324,6 +326,34 @@ pub fn date() -> impl Strategy<Value = DateInput> {
                     },
                 ),
                 3 => (day.format("%Y-%m-%d").to_string(), FuzzyDate::Day(day)),
+                5 => {
+                    // A span of years or of half-years, as sources and people write it.
+                    let end = year + 1 + (hour % 9) as i32;
+                    let years = FuzzyDate::Span {
+                        from: Period::Year(year),
+                        to: Period::Year(end),
+                    };
+                    match form {
+                        0 => (format!("{year}/{end}"), years),
+                        1 => (format!("{year}–{end}"), years),
+                        2 => (format!("{year}-{end}"), years),
+                        3 => (format!("{year}/{:02}", end % 100), years),
+                        4 => (format!(" {year} – {end} "), years),
+                        _ => (
+                            format!("hösten {year}–våren {end}"),
+                            FuzzyDate::Span {
+                                from: Period::Half {
+                                    year,
+                                    half: Half::Autumn,
+                                },
+                                to: Period::Half {
+                                    year: end,
+                                    half: Half::Spring,
+                                },
+                            },
+                        ),
+                    }
+                }
                 _ => {
                     let at = day
                         .and_hms_opt(hour, minute, 0)
