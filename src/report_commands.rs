@@ -45,6 +45,17 @@ enum ReportAction {
     Publish(PublishArgs),
     /// Rebuild a published report from the log as it was and compare it byte for byte.
     Reproduce(ReproduceArgs),
+    /// Write the archive as static files for the intranet: one page per published report
+    /// (the published bytes, checked), an index and the Atom feed, with relative links.
+    ExportSite(ExportSiteArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ExportSiteArgs {
+    /// The folder to write; it must be new, empty, or an earlier export (which is replaced).
+    dir: PathBuf,
+    #[arg(long)]
+    templates: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -244,6 +255,7 @@ pub fn report(path: &Path, args: &ReportArgs) -> Result<ExitCode> {
     match &args.action {
         Some(ReportAction::Publish(publish_args)) => return publish(path, publish_args),
         Some(ReportAction::Reproduce(reproduce_args)) => return reproduce(path, reproduce_args),
+        Some(ReportAction::ExportSite(export_args)) => return export_site(path, export_args),
         None => {}
     }
     let o = &args.options;
@@ -325,6 +337,91 @@ fn publish(path: &Path, args: &PublishArgs) -> Result<ExitCode> {
         published.seq, head.seq, head.hash, published.head.seq, published.head.hash
     );
     crate::proof_commands::sign_after_publish(&mut store, &args.signing_key)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Marks a folder as written by `export-site`, so that exporting again may replace it.
+const EXPORT_MARKER: &str = ".lagesbild-export";
+
+fn export_site(path: &Path, args: &ExportSiteArgs) -> Result<ExitCode> {
+    let set = templates(&args.templates)?;
+    let mut store = db::open(path)?;
+    // Everything is built and checked before a file is written.
+    let files = lagesbild_app::intranet::export_site(&mut store, &set)?;
+    let dir = &args.dir;
+    let replaces = dir.exists();
+    if replaces {
+        let empty = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read {}", dir.display()))?
+            .next()
+            .is_none();
+        if !empty && !dir.join(EXPORT_MARKER).exists() {
+            anyhow::bail!(
+                "{} is neither empty nor an earlier export (no {EXPORT_MARKER}); nothing was written",
+                dir.display()
+            );
+        }
+    }
+    // Written beside the target and swapped in whole: a failure leaves the old export as it was.
+    let name = dir
+        .file_name()
+        .with_context(|| format!("{} has no folder name", dir.display()))?
+        .to_string_lossy()
+        .into_owned();
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
+    let write = || -> Result<()> {
+        for file in &files {
+            let target = staging.join(&file.path);
+            if let Some(folder) = target.parent() {
+                std::fs::create_dir_all(folder)
+                    .with_context(|| format!("cannot create {}", folder.display()))?;
+            }
+            std::fs::write(&target, &file.bytes)
+                .with_context(|| format!("cannot write {}", target.display()))?;
+        }
+        std::fs::write(
+            staging.join(EXPORT_MARKER),
+            "written by lagesbild report export-site\n",
+        )
+        .with_context(|| format!("cannot write in {}", staging.display()))?;
+        Ok(())
+    };
+    if let Err(error) = write() {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(error.context("nothing was exported"));
+    }
+    let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+    if replaces {
+        std::fs::rename(dir, &old)
+            .with_context(|| format!("cannot move {} aside", dir.display()))?;
+    }
+    if let Err(error) = std::fs::rename(&staging, dir) {
+        if replaces {
+            let _ = std::fs::rename(&old, dir);
+        }
+        return Err(anyhow::Error::new(error).context(format!(
+            "cannot move {} to {}; the export was not replaced",
+            staging.display(),
+            dir.display()
+        )));
+    }
+    if replaces {
+        std::fs::remove_dir_all(&old)
+            .with_context(|| format!("cannot remove the earlier export at {}", old.display()))?;
+    }
+    let pages = files
+        .iter()
+        .filter(|f| f.path.ends_with(".html") && f.path.starts_with("rapporter/"))
+        .count();
+    println!(
+        "wrote {} files to {}: {pages} report pages, index.html and rapporter.atom",
+        files.len(),
+        dir.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -218,3 +218,126 @@ pub fn atom(editions: &[PublishedEdition], site: Site, empty_updated: DateTime<U
     };
     lagesbild_render::feed::atom(&head, &entries)
 }
+
+/// One file of a static export, at a path relative to the export's root.
+#[derive(Debug)]
+pub struct SiteFile {
+    pub path: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    #[error(transparent)]
+    Store(#[from] lagesbild_store::StoreError),
+    #[error("the index page: {0}")]
+    Render(String),
+    /// Some published versions do not rebuild byte for byte; nothing is exported.
+    #[error(
+        "{} not rebuilt byte for byte from this log with these templates, so nothing was exported: {}; give the templates they were published with (--templates DIR) or run `lagesbild report reproduce SEQ` to see why",
+        if .0.len() == 1 { "this published report is" } else { "these published reports are" },
+        .0.join(", ")
+    )]
+    NotReproduced(Vec<String>),
+}
+
+/// Swedish local time, as the pages print it.
+fn local(at: DateTime<Utc>) -> String {
+    at.with_timezone(&chrono_tz::Europe::Stockholm)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+fn format_label(format: &str) -> &'static str {
+    match format {
+        "html" => "Webbsida (HTML)",
+        "md" => "Markdown",
+        "pdf" => "PDF",
+        _ => "Fil",
+    }
+}
+
+/// Every file of a static export of the archive: for every published version, its outputs
+/// exactly as published (`rapporter/SEQ.html`, `rapporter/SEQ.md`), each checked byte for
+/// byte first; `index.html` listing the editions with relative links; and the Atom feed
+/// `rapporter.atom`. A version that does not rebuild is an error naming it, and nothing is
+/// returned, so an export never holds an unchecked byte.
+pub fn export_site(
+    store: &mut SqliteStore,
+    set: &TemplateSet,
+) -> Result<Vec<SiteFile>, ExportError> {
+    use lagesbild_store::EventLog;
+    let editions = published_editions(store, set, None)?;
+    let mut files = Vec::new();
+    let mut refused = Vec::new();
+    let mut listed = Vec::new();
+    for edition in &editions {
+        // Every version, the standing one last; the standing one is already rebuilt.
+        let mut earlier = Vec::new();
+        for (i, &seq) in edition.versions.iter().enumerate() {
+            let rebuilt;
+            let reproduction = if seq == edition.seq {
+                &edition.reproduction
+            } else {
+                rebuilt = publish::reproduce(store, set, &EventRef::Seq(seq))?;
+                &rebuilt
+            };
+            if !reproduction.identical() {
+                refused.push(format!("event {seq} ({})", edition.day));
+                continue;
+            }
+            for output in &reproduction.outputs {
+                if let Some(text) = &output.text {
+                    files.push(SiteFile {
+                        path: format!("rapporter/{seq}.{}", output.format),
+                        bytes: text.clone().into_bytes(),
+                    });
+                }
+            }
+            if seq != edition.seq {
+                earlier.push(serde_json::json!({
+                    "label": format!("version {}", i + 1),
+                    "href": Site::Static.page(seq),
+                }));
+            }
+        }
+        listed.push(serde_json::json!({
+            "name": edition.name,
+            "title": edition.title(),
+            "href": Site::Static.page(edition.seq),
+            "published": local(edition.first_published),
+            "by": edition.by,
+            "updated": (edition.version > 1).then(|| local(edition.updated)),
+            "summary": edition.summary_lines(),
+            "files": edition.reproduction.outputs.iter().map(|o| serde_json::json!({
+                "label": format_label(&o.format),
+                "href": format!("rapporter/{}.{}", edition.seq, o.format),
+                "sha256": o.published_sha256,
+            })).collect::<Vec<_>>(),
+            "earlier": earlier,
+        }));
+    }
+    if !refused.is_empty() {
+        return Err(ExportError::NotReproduced(refused));
+    }
+    let index = lagesbild_render::site::index(&serde_json::json!({
+        "feed": Site::Static.feed(),
+        "editions": listed,
+    }))
+    .map_err(|e| ExportError::Render(e.to_string()))?;
+    files.push(SiteFile {
+        path: "index.html".into(),
+        bytes: index.into_bytes(),
+    });
+    let head = store.head()?;
+    let updated = store
+        .event(&EventRef::Seq(head.seq))?
+        .map_or(DateTime::UNIX_EPOCH, |e| e.recorded_at.0);
+    files.push(SiteFile {
+        path: Site::Static.feed().into(),
+        bytes: atom(&editions, Site::Static, updated).into_bytes(),
+    });
+    Ok(files)
+}

@@ -1,5 +1,5 @@
 //! Rendering: Swedish formatting, escaping per format, the analyst's documents (timeline, waves,
-//! diff) as text, Markdown and HTML, TimelineJS JSON, and the milestone trend chart as SVG, and the Atom feed of published editions.
+//! diff) as text, Markdown and HTML, TimelineJS JSON, and the milestone trend chart as SVG, the Atom feed of published editions and the index of a static export of them.
 //! Renders what it is given; knows nothing of the database.
 
 pub mod chart;
@@ -7,5 +7,6 @@ pub mod doc;
 pub mod escape;
 pub mod feed;
 pub mod report;
+pub mod site;
 pub mod swedish;
 pub mod views;
