@@ -457,7 +457,8 @@ pub fn verify(path: &Path, args: &VerifyArgs) -> Result<ExitCode> {
             Some(_) => {}
         }
     }
-    // The caches: every checkpoint and the material index against the log it claims.
+    // The caches: every checkpoint, the material index and the editions' outputs against the
+    // log they claim.
     let caches = lagesbild_app::caches::verify(&store, args.quick)?;
     if !caches.problems.is_empty() {
         for problem in &caches.problems {
@@ -474,14 +475,15 @@ pub fn verify(path: &Path, args: &VerifyArgs) -> Result<ExitCode> {
         report.count
     );
     println!(
-        "ok: caches {} against the log: {} checkpoints, {} material rows",
+        "ok: caches {} against the log: {} checkpoints, {} material rows, {} editions",
         if args.quick {
             "bound (quick: bindings and digests only)"
         } else {
             "recomputed and equal"
         },
         caches.checkpoints,
-        caches.material_rows
+        caches.material_rows,
+        caches.editions
     );
     if !crate::proof_commands::verify_tree(&store, &args.tree, args.quick)? {
         return Ok(ExitCode::FAILURE);

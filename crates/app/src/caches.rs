@@ -1,9 +1,11 @@
-//! The caches beside the log (the programme's checkpoints, the report material's index) as
+//! The caches beside the log (the programme's checkpoints, the report material's index, the
+//! published editions' outputs) as
 //! untrusted input: what a read says when it refuses one ([`CacheNotice`]), and `verify`'s check
 //! of every cache against the log ([`verify`]), naming the table and position of any
 //! difference. The invariant they serve (ARCHITECTURE.md): no byte a user reads comes from a
 //! cache that has not been checked against the chain.
 
+use lagesbild_render::report::TemplateSet;
 use lagesbild_store::{EventLog, Filter, SqliteStore, StoreError};
 use lagesbild_timeline::{PROJECTION_FORMAT, Projection};
 
@@ -87,6 +89,8 @@ impl std::fmt::Display for CacheProblem {
 pub struct CacheReport {
     pub checkpoints: usize,
     pub material_rows: usize,
+    /// Editions (one per event and template digest) in the edition cache.
+    pub editions: usize,
     pub problems: Vec<CacheProblem>,
 }
 
@@ -100,8 +104,18 @@ pub fn on_policy(seq: u64) -> bool {
 /// and, unless `quick`, hold exactly the programme folded from the log up to its seq; the
 /// material index must be bound and its digest match and, unless `quick`, hold exactly the rows
 /// the fold makes of the log ([`material::verify_index`]). Checkpoints of another name or format
-/// are never read and so not checked. Only reads.
+/// are never read and so not checked. The edition cache is checked by
+/// [`crate::edition_cache::verify`], rebuilding with the built-in templates. Only reads.
 pub fn verify(store: &SqliteStore, quick: bool) -> Result<CacheReport, StoreError> {
+    verify_with(store, quick, &crate::provenance::template_sets(None))
+}
+
+/// [`verify`], rebuilding cached editions with whichever of `sets` has their template digest.
+pub fn verify_with(
+    store: &SqliteStore,
+    quick: bool,
+    sets: &[TemplateSet],
+) -> Result<CacheReport, StoreError> {
     let mut report = CacheReport::default();
     let rows = store.checkpoints()?;
     let mut folded = Projection::new();
@@ -149,5 +163,8 @@ pub fn verify(store: &SqliteStore, quick: bool) -> Result<CacheReport, StoreErro
     report
         .problems
         .extend(material::verify_index(store, quick)?);
+    let (editions, problems) = crate::edition_cache::verify(store, quick, sets)?;
+    report.editions = editions;
+    report.problems.extend(problems);
     Ok(report)
 }

@@ -7,6 +7,7 @@ pub mod caches;
 pub mod clock;
 pub mod day_input;
 pub mod edition;
+pub mod edition_cache;
 pub mod intranet;
 pub mod material;
 pub mod matters;

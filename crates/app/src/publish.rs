@@ -1,7 +1,9 @@
 //! Publishing the weekly report and reproducing a published one. Publishing renders every
 //! format from the log's head and records a `report_published` event with the provenance (log
 //! position, head hash, template digest, each output's SHA-256); reproducing rebuilds the same
-//! bytes from the log as it stood at that position and says whether they match.
+//! bytes from the log as it stood at that position and says whether they match. The pages
+//! [`view`] an edition: its outputs from the edition cache when they hold against its event
+//! ([`crate::edition_cache`]), else reproduced, and kept once found identical.
 
 use chrono::NaiveDate;
 use lagesbild_model::kinds::ReportPublished;
@@ -12,6 +14,7 @@ use lagesbild_render::report::{ReportFormat, ReportRenderer, TemplateError, Temp
 use lagesbild_store::{EventLog, EventRef, Head, SqliteStore, StoreError};
 use serde_json::json;
 
+use crate::caches::CacheNotice;
 use crate::report::build_model_from_log;
 use crate::staff::REPORT_STREAM;
 
@@ -85,6 +88,13 @@ pub fn publish(
     // The provenance stays exact if others append meanwhile: the report was built from the
     // log up to `head`, whatever follows it.
     let report = store.append(vec![event], &[])?;
+    // What was just rendered from the log and recorded is what a reproduction gives: kept, so
+    // that the edition's pages are served without rebuilding it.
+    let kept: Vec<(&str, &[u8])> = outputs
+        .iter()
+        .map(|(format, text)| (format.name(), text.as_bytes()))
+        .collect();
+    crate::edition_cache::keep(store, report.head.seq, &set.digest(), &kept);
     Ok(Published {
         seq: report.head.seq,
         built_from: head,
@@ -130,7 +140,8 @@ pub struct Reproduction {
     pub log: LogState,
     /// Empty unless the log is intact.
     pub outputs: Vec<OutputCheck>,
-    /// The model the outputs were rebuilt from; `None` unless the log is intact.
+    /// The model the outputs were rebuilt from; `None` unless the log is intact and they were
+    /// rebuilt (not served from the edition cache by [`view`]).
     pub model: Option<lagesbild_timeline::ReportModel>,
 }
 
@@ -155,36 +166,12 @@ impl Reproduction {
     }
 }
 
-/// Rebuilds the report recorded by event `which` with the templates it was published with:
-/// `current`, the built-in set, or a set the program shipped before
-/// ([`crate::provenance::template_sets`]); with `current` when its digest is none of them, and
-/// then [`Reproduction::templates_match`] is false.
-pub fn reproduce(
-    store: &mut SqliteStore,
-    current: &TemplateSet,
+/// The edition recorded by event `which`: its event, the `report_published` data, and the state
+/// of the log position it was built from.
+fn edition_event(
+    store: &SqliteStore,
     which: &EventRef,
-) -> Result<Reproduction, PublishError> {
-    let recorded = match store.event(which)? {
-        Some(event) => match &event.event.data {
-            EventData::ReportPublished(published) => Some(published.template_digest.clone()),
-            _ => None,
-        },
-        None => None,
-    };
-    let sets = crate::provenance::template_sets(Some(current));
-    let set = recorded
-        .and_then(|digest| crate::provenance::template_set_for(&sets, digest.as_str()))
-        .unwrap_or(current);
-    reproduce_with(store, set, which)
-}
-
-/// Rebuilds the report recorded by event `which` with exactly the templates `set`, to see
-/// what other templates would make of it (`report reproduce --templates DIR`).
-pub fn reproduce_with(
-    store: &mut SqliteStore,
-    set: &TemplateSet,
-    which: &EventRef,
-) -> Result<Reproduction, PublishError> {
+) -> Result<(StoredEvent, ReportPublished, LogState), PublishError> {
     let Some(event) = store.event(which)? else {
         return Err(PublishError::NoSuchEvent(match which {
             EventRef::Seq(seq) => seq.to_string(),
@@ -204,40 +191,147 @@ pub fn reproduce_with(
         None if published.log_seq == 0 => LogState::Intact,
         None => LogState::Missing,
     };
+    Ok((event, published, log))
+}
+
+/// Every output `published` lists, rebuilt from the log alone up to its position with the
+/// templates `set` (no cache: "identical" must never rest on one). Only reads.
+pub fn rebuild(
+    store: &SqliteStore,
+    set: &TemplateSet,
+    published: &ReportPublished,
+) -> Result<(Vec<OutputCheck>, lagesbild_timeline::ReportModel), PublishError> {
+    let day = published.report_date.first_day();
+    let model = build_model_from_log(store, published.log_seq, day, published.compiled_at)?;
     let mut outputs = Vec::new();
-    let mut rebuilt = None;
-    if log == LogState::Intact {
-        let day = published.report_date.first_day();
-        // From the log alone: "identical" must never rest on a cache.
-        let model = build_model_from_log(store, published.log_seq, day, published.compiled_at)?;
-        for output in &published.outputs {
-            let format = crate::provenance::format_named(output.format.as_str());
-            let text = match format {
-                Some(format) => {
-                    Some(ReportRenderer::new(set.clone(), format)?.render(&model, format)?)
-                }
-                None => None,
-            };
-            outputs.push(OutputCheck {
-                format: output.format.to_string(),
-                published_sha256: output.sha256.to_string(),
-                reproduced_sha256: text
-                    .as_deref()
-                    .map(|t| sha256_hex(t.as_bytes()))
-                    .unwrap_or_default(),
-                text,
-            });
-        }
-        rebuilt = Some(model);
+    for output in &published.outputs {
+        let format = crate::provenance::format_named(output.format.as_str());
+        let text = match format {
+            Some(format) => Some(ReportRenderer::new(set.clone(), format)?.render(&model, format)?),
+            None => None,
+        };
+        outputs.push(OutputCheck {
+            format: output.format.to_string(),
+            published_sha256: output.sha256.to_string(),
+            reproduced_sha256: text
+                .as_deref()
+                .map(|t| sha256_hex(t.as_bytes()))
+                .unwrap_or_default(),
+            text,
+        });
     }
-    Ok(Reproduction {
+    Ok((outputs, model))
+}
+
+/// The templates an edition was published with: `current`, the built-in set, or a set the
+/// program shipped before ([`crate::provenance::template_sets`]); `current` when its digest is
+/// none of them (and then [`Reproduction::templates_match`] is false).
+fn own_templates(current: &TemplateSet, published: &ReportPublished) -> TemplateSet {
+    let sets = crate::provenance::template_sets(Some(current));
+    crate::provenance::template_set_for(&sets, published.template_digest.as_str())
+        .unwrap_or(current)
+        .clone()
+}
+
+/// Rebuilds the report recorded by event `which` with the templates it was published with
+/// (see `own_templates`), from the log alone. When every output comes out identical, the outputs
+/// are kept in the edition cache.
+pub fn reproduce(
+    store: &mut SqliteStore,
+    current: &TemplateSet,
+    which: &EventRef,
+) -> Result<Reproduction, PublishError> {
+    let (_, published, _) = edition_event(store, which)?;
+    let set = own_templates(current, &published);
+    reproduce_with(store, &set, which)
+}
+
+/// Rebuilds the report recorded by event `which` with exactly the templates `set`, to see
+/// what other templates would make of it (`report reproduce --templates DIR`); kept in the
+/// edition cache when identical.
+pub fn reproduce_with(
+    store: &mut SqliteStore,
+    set: &TemplateSet,
+    which: &EventRef,
+) -> Result<Reproduction, PublishError> {
+    let (event, published, log) = edition_event(store, which)?;
+    let (outputs, model) = if log == LogState::Intact {
+        let (outputs, model) = rebuild(store, set, &published)?;
+        (outputs, Some(model))
+    } else {
+        (Vec::new(), None)
+    };
+    let reproduction = Reproduction {
         event,
         published,
         template_digest: set.digest(),
         log,
         outputs,
-        model: rebuilt,
-    })
+        model,
+    };
+    if reproduction.identical() {
+        let kept: Vec<(&str, &[u8])> = reproduction
+            .outputs
+            .iter()
+            .filter_map(|o| Some((o.format.as_str(), o.text.as_deref()?.as_bytes())))
+            .collect();
+        crate::edition_cache::keep(
+            store,
+            reproduction.event.seq,
+            &reproduction.template_digest,
+            &kept,
+        );
+    }
+    Ok(reproduction)
+}
+
+/// The edition recorded by event `which` as its pages show it: from the edition cache when the
+/// outputs kept for its own templates (as [`reproduce`] chooses them from `current` and the
+/// sets the program knows) hold against the edition's event (one seek; see
+/// [`crate::edition_cache::served`]), otherwise [`reproduce`]d from the log (and kept when
+/// identical). `notices` says what cache was refused.
+pub fn view(
+    store: &mut SqliteStore,
+    current: &TemplateSet,
+    which: &EventRef,
+    notices: &mut Vec<CacheNotice>,
+) -> Result<Reproduction, PublishError> {
+    let (event, published, log) = edition_event(store, which)?;
+    let set = own_templates(current, &published);
+    let template_digest = set.digest();
+    if log == LogState::Intact
+        && let Some(kept) =
+            crate::edition_cache::served(store, &event, &published, &template_digest, notices)?
+    {
+        let mut kept = kept;
+        let outputs = published
+            .outputs
+            .iter()
+            .map(|listed| {
+                let text = kept
+                    .iter()
+                    .position(|k| k.format == listed.format.as_str())
+                    .and_then(|i| String::from_utf8(kept.swap_remove(i).bytes).ok());
+                OutputCheck {
+                    format: listed.format.to_string(),
+                    published_sha256: listed.sha256.to_string(),
+                    // `served` checked that the bytes hash to the recorded digest.
+                    reproduced_sha256: listed.sha256.to_string(),
+                    text,
+                }
+            })
+            .collect();
+        return Ok(Reproduction {
+            event,
+            published,
+            template_digest,
+            log,
+            outputs,
+            // Not rebuilt: the bytes were checked against the edition's recorded digests.
+            model: None,
+        });
+    }
+    reproduce_with(store, &set, which)
 }
 
 /// Every `report_published` event in the log, newest first.

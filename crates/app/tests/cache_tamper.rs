@@ -1,11 +1,13 @@
 //! Every single-row edit, insertion or deletion in a cache table beside the log (the
-//! checkpoints, the material index's rows, names and state) is either caught by `verify`, which
-//! names the table, or changes nothing a user reads: the report of 27 December 2024 and the
-//! waves come out byte for byte as from the untouched file.
+//! checkpoints, the material index's rows, names and state, the published edition's outputs) is
+//! either caught by `verify`, which names the table, or changes nothing a user reads: the report
+//! of 27 December 2024, the waves and the published edition's page come out byte for byte as
+//! from the untouched file.
 //!
 //! The log: the bundled history, filler facts up to 10,000 events (so a checkpoint is kept at
 //! 10,000), then the week's notes and a figure, a correction and a retraction of them, so the
-//! index holds corrected and ended versions too.
+//! index holds corrected and ended versions too; and that report published, so the edition cache
+//! holds its outputs.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -18,11 +20,12 @@ use lagesbild_store::{EventLog, SqliteStore};
 use proptest::prelude::*;
 use rusqlite::types::Value as SqlValue;
 
-const TABLES: [&str; 4] = [
+const TABLES: [&str; 5] = [
     "checkpoints",
     "material",
     "material_names",
     "material_position",
+    "edition_outputs",
 ];
 
 fn day() -> NaiveDate {
@@ -33,7 +36,7 @@ struct Base {
     _dir: tempfile::TempDir,
     db: PathBuf,
     /// What users read from the untouched file.
-    genuine: (String, String),
+    genuine: (String, String, String),
 }
 
 fn base() -> &'static Base {
@@ -79,6 +82,14 @@ fn base() -> &'static Base {
                 &[],
             )
             .expect("appends");
+        lagesbild_app::publish::publish(
+            &mut store,
+            &TemplateSet::embedded(),
+            day(),
+            day().and_hms_opt(11, 15, 0).expect("a time"),
+            None,
+        )
+        .expect("publishes");
         let genuine = read(&mut store);
         assert!(genuine.0.contains("Första noteringen, rättad."));
         assert!(!genuine.0.contains("Andra noteringen."));
@@ -95,9 +106,21 @@ fn base() -> &'static Base {
     })
 }
 
-/// The report (Markdown) and the waves (JSON) as a user reads them.
-fn read(store: &mut SqliteStore) -> (String, String) {
-    let head = store.head().expect("head").seq;
+/// The report (Markdown) and the waves (JSON) as a user reads them, and the published edition's
+/// page (its HTML, from the edition cache when that holds).
+fn read(store: &mut SqliteStore) -> (String, String, String) {
+    let published = store.head().expect("head").seq;
+    let edition = lagesbild_app::publish::view(
+        store,
+        &TemplateSet::embedded(),
+        &lagesbild_store::EventRef::Seq(published),
+        &mut Vec::new(),
+    )
+    .expect("views");
+    assert!(edition.identical(), "the edition page says byte for byte");
+    let edition = edition.text(ReportFormat::Html).expect("html").to_owned();
+    // The report as of the log before the edition was published.
+    let head = published - 1;
     let compiled = FuzzyDate::parse("2024-12-27T11:15").expect("a time");
     let model =
         report::build_model_noted(store, head, day(), compiled, &mut Vec::new()).expect("model");
@@ -108,7 +131,7 @@ fn read(store: &mut SqliteStore) -> (String, String) {
         .expect("replay")
         .view(Some(day()));
     let waves = serde_json::to_string(&(&view.waves, &view.plans)).expect("JSON");
-    (md, waves)
+    (md, waves, edition)
 }
 
 #[derive(Clone, Debug)]
@@ -260,7 +283,8 @@ proptest! {
             // deleted or its end erased), which only leaves something out or puts back what
             // the log once said. A figure's only version up to the day deleted leaves the
             // figure out, and the section then says that none was reported.
-            let (md, _) = read(&mut store);
+            let (md, _, edition) = read(&mut store);
+            prop_assert_eq!(&edition, &base.genuine.2, "{} {:?}: the edition page is the log's", table, change);
             for line in md.lines() {
                 prop_assert!(
                     base.genuine.0.contains(line)

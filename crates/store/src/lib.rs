@@ -4,11 +4,13 @@
 //! The rest of the program sees the log through [`EventLog`]: append a batch, read a page,
 //! look one event up, the head, verify. A PostgreSQL backend would implement the same trait.
 
+mod editions;
 mod error;
 mod material;
 mod sqlite;
 mod tree;
 
+pub use editions::{EditionOutput, EditionOutputs};
 pub use error::StoreError;
 pub use material::{
     MaterialDigest, MaterialOrder, MaterialQuery, MaterialRow, MaterialState, MaterialWriter,

@@ -28,10 +28,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../schema/003_material.sql")),
     (4, include_str!("../schema/004_cache_bindings.sql")),
     (5, include_str!("../schema/005_tree.sql")),
+    (6, include_str!("../schema/006_edition_outputs.sql")),
 ];
 
 /// The newest schema version this program reads and writes.
-pub const SUPPORTED_SCHEMA_VERSION: i64 = 5;
+pub const SUPPORTED_SCHEMA_VERSION: i64 = 6;
 
 /// The schema version that bound the checkpoints to the chain; older checkpoints are never read.
 const CHECKPOINTS_SCHEMA_VERSION: i64 = 4;
@@ -179,7 +180,7 @@ impl SqliteStore {
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
-    fn sql_error(&self, error: rusqlite::Error) -> StoreError {
+    pub(crate) fn sql_error(&self, error: rusqlite::Error) -> StoreError {
         StoreError::from_sqlite(error, self.busy_timeout_ms)
     }
 
