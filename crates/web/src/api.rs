@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use lagesbild_app::{params, publish};
 use lagesbild_model::NewEvent;
-use lagesbild_render::report::{ReportFormat, ReportRenderer};
+use lagesbild_render::report::ReportFormat;
 use lagesbild_store::{EventLog, EventRef, Outcome};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -204,8 +204,9 @@ pub async fn report(
     let Some(format) = format else {
         return Ok(Json(serde_json::to_value(&model).map_err(internal)?).into_response());
     };
-    let text = ReportRenderer::new(state.config().templates.clone(), format)
-        .and_then(|r| r.render(&model, format))
+    let text = state
+        .renderer(format)?
+        .render(&model, format)
         .map_err(|e| WebError::Internal(e.to_string()))?;
     let content_type = match format {
         ReportFormat::Html => "text/html; charset=utf-8",

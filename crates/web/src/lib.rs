@@ -4,7 +4,9 @@
 //!
 //! Every page is a thin shell around the use cases in `lagesbild-app` and the renderers in
 //! `lagesbild-render`, the same the command line calls. SQLite is only touched inside
-//! [`AppState::with_store`], on tokio's blocking pool, with a connection of its own per request.
+//! [`AppState::with_store`], on tokio's blocking pool, with a connection taken from a small pool
+//! ([`pool`]) for the request and given back after it. The report templates are compiled once per
+//! server and format ([`AppState::renderer`]).
 
 mod api;
 pub mod auth;
@@ -14,21 +16,23 @@ mod form_errors;
 mod forms;
 mod listen;
 mod pages;
+pub mod pool;
 mod security;
 mod session;
 pub mod throttle;
 mod views;
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode};
 use axum::routing::{get, post};
-use lagesbild_render::report::TemplateSet;
+use lagesbild_render::report::{ReportFormat, ReportRenderer, TemplateSet};
 use lagesbild_store::SqliteStore;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -68,6 +72,16 @@ struct Inner {
     config: Config,
     throttle: throttle::Throttle,
     request_timeout: Duration,
+    stores: Arc<pool::Pool<SqliteStore>>,
+    /// The report templates compiled for each format, by format name, on first use.
+    renderers: Mutex<HashMap<&'static str, Arc<ReportRenderer>>>,
+}
+
+fn store_pool(config: &Config) -> Arc<pool::Pool<SqliteStore>> {
+    let path = config.db.clone();
+    Arc::new(pool::Pool::new(pool::MAX_IDLE, move || {
+        SqliteStore::open(&path)
+    }))
 }
 
 impl AppState {
@@ -77,9 +91,11 @@ impl AppState {
         views::Views::new()?;
         Ok(AppState {
             inner: Arc::new(Inner {
+                stores: store_pool(&config),
                 config,
                 throttle: throttle::Throttle::default(),
                 request_timeout: DEFAULT_REQUEST_TIMEOUT,
+                renderers: Mutex::default(),
             }),
         })
     }
@@ -91,6 +107,8 @@ impl AppState {
             config: shared.config.clone(),
             throttle: throttle::Throttle::default(),
             request_timeout: shared.request_timeout,
+            stores: Arc::clone(&shared.stores),
+            renderers: Mutex::default(),
         });
         AppState {
             inner: Arc::new(Inner {
@@ -131,18 +149,43 @@ impl AppState {
             .is_some_and(|a| a.read_requires_sign_in)
     }
 
-    /// Runs `work` with a connection of its own on the blocking pool.
+    /// Runs `work` on the blocking pool with a connection taken from the pool (opened when none
+    /// is idle) and given back afterwards, so prepared statements outlive the request.
     pub(crate) async fn with_store<T, F>(&self, work: F) -> Result<T, WebError>
     where
         T: Send + 'static,
         F: FnOnce(&mut SqliteStore) -> Result<T, WebError> + Send + 'static,
     {
-        let path = self.config().db.clone();
+        let stores = Arc::clone(&self.inner.stores);
         tokio::task::spawn_blocking(move || {
-            let mut store = SqliteStore::open(&path).map_err(WebError::from)?;
+            let mut store = stores.take().map_err(WebError::from)?;
             work(&mut store)
         })
         .await?
+    }
+
+    /// The configured report templates compiled for `format`: once per server, on first use (the
+    /// templates are read when the server starts and do not change while it runs).
+    pub(crate) fn renderer(&self, format: ReportFormat) -> Result<Arc<ReportRenderer>, WebError> {
+        let compiled = |renderers: &Mutex<HashMap<&'static str, Arc<ReportRenderer>>>| {
+            renderers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(format.name())
+                .cloned()
+        };
+        if let Some(renderer) = compiled(&self.inner.renderers) {
+            return Ok(renderer);
+        }
+        let renderer = ReportRenderer::new(self.config().templates.clone(), format)
+            .map(Arc::new)
+            .map_err(|e| WebError::Internal(e.to_string()))?;
+        self.inner
+            .renderers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(format.name(), Arc::clone(&renderer));
+        Ok(renderer)
     }
 }
 

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use lagesbild_app::{clock, params, publish, replay, report};
 use lagesbild_model::{FuzzyDate, RecordedAt, StoredEvent};
 use lagesbild_render::doc;
-use lagesbild_render::report::{ReportFormat, ReportRenderer};
+use lagesbild_render::report::ReportFormat;
 use lagesbild_render::views::{self as docs, Axes};
 use lagesbild_store::{EventLog, EventRef, Filter, StoreError};
 use serde::Deserialize;
@@ -129,8 +129,13 @@ async fn report_page(
     nav: &str,
 ) -> Result<Html<String>, WebError> {
     let set = state.config().templates.clone();
-    let reproduction = state
-        .with_store(move |store| Ok(publish::reproduce(store, &set, &EventRef::Seq(seq))?))
+    // The edition cache when it holds against the edition's event, else rebuilt from the log.
+    let (reproduction, notices) = state
+        .with_store(move |store| {
+            let mut notices = Vec::new();
+            let reproduction = publish::view(store, &set, &EventRef::Seq(seq), &mut notices)?;
+            Ok((reproduction, swedish(&notices)))
+        })
         .await?;
     let body = reproduction
         .text(ReportFormat::Html)
@@ -145,7 +150,7 @@ async fn report_page(
         "report",
         &title,
         nav,
-        json!({ "report": provenance(&reproduction), "body": body }),
+        json!({ "report": provenance(&reproduction), "body": body, "cache_notices": notices }),
     )
 }
 
@@ -242,7 +247,14 @@ pub async fn published_file(
     };
     let set = state.config().templates.clone();
     let reproduction = state
-        .with_store(move |store| Ok(publish::reproduce(store, &set, &EventRef::Seq(seq))?))
+        .with_store(move |store| {
+            Ok(publish::view(
+                store,
+                &set,
+                &EventRef::Seq(seq),
+                &mut Vec::new(),
+            )?)
+        })
         .await?;
     if !reproduction.identical() {
         return Err(WebError::Conflict(format!(
@@ -318,8 +330,9 @@ pub async fn preview(
     }
     let day = parse("date", &query.date, params::day)?;
     let (model, day, notices) = current_model(&state, day).await?;
-    let html = ReportRenderer::new(state.config().templates.clone(), ReportFormat::Html)
-        .and_then(|r| r.render(&model, ReportFormat::Html))
+    let html = state
+        .renderer(ReportFormat::Html)?
+        .render(&model, ReportFormat::Html)
         .map_err(|e| WebError::Internal(e.to_string()))?;
     page(
         &state,
@@ -813,15 +826,16 @@ pub async fn event(
 
 /// The result of a chain check, for the page and the API.
 pub(crate) async fn run_verify(state: &AppState) -> Result<Value, WebError> {
+    let sets = lagesbild_app::provenance::template_sets(Some(&state.config().templates));
     state
-        .with_store(|store| {
+        .with_store(move |store| {
             let started = std::time::Instant::now();
             let result = store.verify(&mut |_| {});
             let millis = started.elapsed().as_millis() as u64;
             Ok(match result {
                 Ok(report) => {
                     // The caches beside the log too, as `lagesbild verify` checks them.
-                    let caches = lagesbild_app::caches::verify(store, false)?;
+                    let caches = lagesbild_app::caches::verify_with(store, false, &sets)?;
                     json!({
                         "ok": true,
                         "count": report.count,

@@ -1267,3 +1267,88 @@ async fn a_forged_edition_page_reports_the_difference_and_a_refused_cache_is_not
     );
     assert!(waves.body.contains("pausad"), "the view is the log's");
 }
+
+/// The edition cache (`edition_outputs`, issue 17): a published edition's page is served from
+/// what publishing kept, and a hand-edited row, its digest recomputed, is never served: the
+/// verify API names the table and edition, and the page shows the log's bytes with a notice.
+#[tokio::test]
+async fn a_hand_edited_cached_edition_is_never_served() {
+    let site = site();
+    let app = &site.app;
+    let (cookie, csrf) = sign_in(app).await;
+    post_form(
+        app,
+        "/skriv/notering",
+        Some(&cookie),
+        &[
+            ("csrf", &csrf),
+            ("section", "communications"),
+            ("text", "Veckans nya notering från webben."),
+            ("occurred", "2024-12-27"),
+        ],
+    )
+    .await;
+    let published = post_form(
+        app,
+        "/publicera",
+        Some(&cookie),
+        &[("csrf", &csrf), ("date", "2024-12-27")],
+    )
+    .await;
+    assert_eq!(
+        published.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        published.body
+    );
+    let permalink = published.location().to_owned();
+    let seq: u64 = permalink
+        .rsplit('/')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("a seq");
+    let genuine = get(app, &format!("{permalink}/html"), None).await.body;
+    let conn = rusqlite::Connection::open(&site.db).expect("opens");
+    let kept: Vec<u8> = conn
+        .query_row(
+            "SELECT bytes FROM edition_outputs WHERE seq = ?1 AND format = 'html'",
+            [seq],
+            |row| row.get(0),
+        )
+        .expect("publishing kept the html");
+    assert_eq!(kept, genuine.as_bytes());
+    let forged = genuine.replace("Veckans nya notering från webben.", "Förfalskad notering.");
+    conn.execute(
+        "UPDATE edition_outputs SET bytes = ?1, sha256 = ?2 WHERE seq = ?3 AND format = 'html'",
+        rusqlite::params![
+            forged.as_bytes(),
+            lagesbild_model::sha256_hex(forged.as_bytes()),
+            seq
+        ],
+    )
+    .expect("edit");
+    drop(conn);
+    let verify = get(app, "/api/verify", None).await.json();
+    assert_eq!(verify["caches_ok"], json!(false), "{verify}");
+    assert!(
+        verify["cache_problems"][0].as_str().is_some_and(
+            |p| p.starts_with(&format!("table edition_outputs, edition at event {seq}"))
+        ),
+        "{verify}"
+    );
+    let page = get(app, &permalink, None).await;
+    assert!(!page.body.contains("Förfalskad notering."), "{}", page.body);
+    assert!(page.body.contains("Veckans nya notering från webben."));
+    assert!(
+        page.body
+            .contains("En mellanlagring stämde inte med loggen (tabellen edition_outputs"),
+        "{}",
+        page.body
+    );
+    assert_eq!(page.body.matches("återskapad byte för byte").count(), 2);
+    // Rebuilt from the log and kept again: the file is the published bytes, verify is clean.
+    let file = get(app, &format!("{permalink}/html"), None).await;
+    assert_eq!(file.body, genuine);
+    let verify = get(app, "/api/verify", None).await.json();
+    assert_eq!(verify["caches_ok"], json!(true), "{verify}");
+}
