@@ -43,6 +43,31 @@ pub struct Source {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub also: Vec<Source>,
+    /// Sources that say otherwise about the fact, each with what it says: the log records a
+    /// disagreement rather than picking one version silently. They do not make the fact
+    /// public (see [`Source::public_from`]): they tell another version of it.
+    #[serde(
+        default,
+        deserialize_with = "crate::text::bounded_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub disputed: Vec<Disagreement>,
+}
+
+/// One source's differing version of a fact ([`Source::disputed`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Disagreement {
+    /// What the sources disagree on: `occurred`, `summary`, `kind` or a field of the event's
+    /// `data` (`data.delay_months`), which the event must give.
+    pub about: Text,
+    /// What this source says instead, as a Swedish phrase a report can print.
+    pub says: Text,
+    pub title: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<Url>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<FuzzyDate>,
 }
 
 impl Source {
@@ -576,6 +601,9 @@ pub fn check_event(event: &NewEvent) -> Result<(), FieldError> {
             ),
         ));
     }
+    if let Some(source) = &event.source {
+        check_disputed(event, source)?;
+    }
     match &event.data {
         EventData::BudgetSet(budget)
             if budget
@@ -661,6 +689,47 @@ pub fn check_event(event: &NewEvent) -> Result<(), FieldError> {
             }
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// Each disagreement names something the event states: `occurred`, `summary`, `kind`, or a
+/// field its `data` gives (a source cannot dispute a value the fact does not claim).
+fn check_disputed(event: &NewEvent, source: &Source) -> Result<(), FieldError> {
+    if let Some(i) = source
+        .also
+        .iter()
+        .position(|also| !also.disputed.is_empty())
+    {
+        return Err(FieldError::new(
+            format!("source.also[{i}].disputed"),
+            "a disagreement belongs to the event's source, not to one of its also sources",
+        ));
+    }
+    if source.disputed.is_empty() {
+        return Ok(());
+    }
+    let content = event.to_value();
+    for (i, disagreement) in source.disputed.iter().enumerate() {
+        let about = disagreement.about.as_str();
+        let known = match about.strip_prefix("data.") {
+            Some(field) => content["data"].get(field).is_some_and(|v| !v.is_null()),
+            None => matches!(about, "occurred" | "summary" | "kind"),
+        };
+        if !known {
+            return Err(FieldError::new(
+                format!("source.disputed[{i}].about"),
+                format!(
+                    "{:?} is not something this event states; name occurred, summary, kind \
+                     or a field of its data (data.{})",
+                    about.chars().take(60).collect::<String>(),
+                    content["data"]
+                        .as_object()
+                        .and_then(|data| data.keys().next().cloned())
+                        .unwrap_or_else(|| "FIELD".to_owned())
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -1002,6 +1071,36 @@ mod tests {
         assert_eq!(
             canonical_json(&value),
             r#"{"a":[1,2.5,true,null],"b":"a\"\\\n\u001fö"}"#
+        );
+    }
+
+    #[test]
+    fn a_disagreement_must_name_something_the_event_states() {
+        let line = |about: &str| {
+            format!(
+                r#"{{"kind":"delay_announced","occurred":"2019-09","summary":"Ett år.","source":{{"title":"A","disputed":[{{"about":"{about}","says":"Sju månader.","title":"B","published":"2019-H2"}}]}},"data":{{"delay_months":12}}}}"#
+            )
+        };
+        for about in ["occurred", "summary", "kind", "data.delay_months"] {
+            let event = parse_event(&line(about)).expect(about);
+            let disputed = &event.source.as_ref().unwrap().disputed;
+            assert_eq!(disputed[0].about.as_str(), about);
+            assert_eq!(disputed[0].says.as_str(), "Sju månader.");
+        }
+        for about in ["data.reason", "value", "data."] {
+            let error = parse_event(&line(about)).expect_err(about);
+            assert_eq!(error.field, "source.disputed[0].about", "{about}");
+            assert!(
+                error.reason.contains("not something this event states"),
+                "{error}"
+            );
+        }
+        // The disputing source does not make the fact public earlier than its own source.
+        let early = line("occurred").replace(r#""title":"A""#, r#""title":"A","published":"2020""#);
+        let event = parse_event(&early).unwrap();
+        assert_eq!(
+            event.source.unwrap().public_from(),
+            chrono::NaiveDate::from_ymd_opt(2020, 12, 31)
         );
     }
 }

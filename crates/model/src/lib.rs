@@ -10,9 +10,9 @@ pub mod trusted;
 
 pub use date::{DateError, FuzzyDate, Half, MonthSpan, Period, Precision};
 pub use event::{
-    FieldError, GENESIS_HASH, MAX_JSON_DEPTH, MAX_LINE_BYTES, MAX_SUMMARY_CHARS, NewEvent,
-    RecordedAt, SCHEMA_VERSION, Source, StoredEvent, canonical_json, chain_hash, check_event,
-    envelope_json, event_from_value, parse_event, parse_json_strict, sha256_hex,
+    Disagreement, FieldError, GENESIS_HASH, MAX_JSON_DEPTH, MAX_LINE_BYTES, MAX_SUMMARY_CHARS,
+    NewEvent, RecordedAt, SCHEMA_VERSION, Source, StoredEvent, canonical_json, chain_hash,
+    check_event, envelope_json, event_from_value, parse_event, parse_json_strict, sha256_hex,
     stored_from_export_value, typed_data,
 };
 pub use kinds::{EventData, KINDS, Section, Target};

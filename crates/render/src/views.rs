@@ -84,7 +84,32 @@ fn source_inlines(source: &Option<Source>) -> Vec<Inline> {
         parts.push(text(if i == 0 { "; även: " } else { ", " }));
         parts.push(one_source(also));
     }
+    for disagreement in &source.disputed {
+        parts.push(text(format!(
+            ". Källorna är oense om {}: ",
+            disputed_about(disagreement.about.as_str())
+        )));
+        parts.push(one_source(&Source {
+            title: disagreement.title.clone(),
+            url: disagreement.url.clone(),
+            published: disagreement.published,
+            date_inferred: None,
+            also: Vec::new(),
+            disputed: Vec::new(),
+        }));
+        parts.push(text(format!(" anger: {}", disagreement.says)));
+    }
     parts
+}
+
+/// What a disagreement is about, in the words a reader needs: the date, the kind of fact, or
+/// the rest (a summary or a field of the fact's data, which `says` itself explains).
+pub fn disputed_about(about: &str) -> &'static str {
+    match about {
+        "occurred" => "datumet",
+        "kind" => "vad som hände",
+        _ => "uppgiften",
+    }
 }
 
 fn entry_inlines(entry: &TimelineEntry) -> Vec<Inline> {
@@ -543,6 +568,14 @@ pub fn timelinejs(view: &View) -> Value {
                 match &source.url {
                     Some(url) => body.push_str(&format!(r#"<p>Källa: <a href="{}">{title}</a></p>"#, escape::html(url.as_str()))),
                     None => body.push_str(&format!("<p>Källa: {title}</p>")),
+                }
+                for d in &source.disputed {
+                    body.push_str(&format!(
+                        "<p>Källorna är oense om {}: {} anger: {}</p>",
+                        disputed_about(d.about.as_str()),
+                        escape::html(d.title.as_str()),
+                        escape::html(d.says.as_str())
+                    ));
                 }
             }
             let mut event = json!({

@@ -929,6 +929,15 @@ pub fn build_report(
     for plan in view.plans.iter().rev().take(1) {
         push_source(&plan.source);
     }
+    // The plan each wave in the table stands on: a partial revision (the private providers'
+    // move) is a source of the table as much as the latest plan is.
+    for w in view.waves.iter().filter(|w| w.actual_start.is_none()) {
+        if let Some(current) = &w.current
+            && let Some(plan) = view.plans.iter().find(|p| p.seq == current.plan_seq)
+        {
+            push_source(&plan.source);
+        }
+    }
 
     ReportModel {
         title: "Regional rapport Samordning vårdinformationssystem".to_owned(),

@@ -450,9 +450,31 @@ pub fn source() -> impl Strategy<Value = Value> {
         t(),
         optional(url().prop_map(Value::String)),
         optional(date_text()),
+        vec(disagreement(), 0..3),
     )
-        .prop_map(|(title, url, published)| {
+        .prop_map(|(title, url, published, disputed)| {
             object(vec![
+                ("title", Some(title)),
+                ("url", url),
+                ("published", published),
+                ("disputed", (!disputed.is_empty()).then(|| json!(disputed))),
+            ])
+        })
+}
+
+/// A source that says otherwise, about something every event states.
+fn disagreement() -> impl Strategy<Value = Value> {
+    (
+        select(vec!["occurred", "summary", "kind"]),
+        t(),
+        t(),
+        optional(url().prop_map(Value::String)),
+        optional(date_text()),
+    )
+        .prop_map(|(about, says, title, url, published)| {
+            object(vec![
+                ("about", Some(json!(about))),
+                ("says", Some(says)),
                 ("title", Some(title)),
                 ("url", url),
                 ("published", published),
