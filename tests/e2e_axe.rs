@@ -57,6 +57,8 @@ struct RefusedForm {
     page: &'static str,
     /// The form's id.
     form: &'static str,
+    /// A closed `<details>` to open first (its `summary`), or "".
+    open: &'static str,
     /// What is typed into which field.
     fields: &'static [(&'static str, &'static str)],
 }
@@ -65,17 +67,39 @@ const FORM_ERRORS: &[RefusedForm] = &[
     RefusedForm {
         page: "/skriv",
         form: "nyckeltal",
+        open: "",
         fields: &[("#fig-figure", "Konsulter!"), ("#fig-value", "ca 90")],
     },
     RefusedForm {
         page: "/skriv",
         form: "notering",
+        open: "",
         fields: &[("#note-text", " "), ("#note-occurred", "hösten 20x")],
     },
     RefusedForm {
         page: "/granskning/avancerat",
         form: "rattelse",
+        open: "",
         fields: &[("#cor-target", "999999"), ("#cor-reason", "Fel.")],
+    },
+    // The edition page's own forms, each a closed `<details>` until opened.
+    RefusedForm {
+        page: "/utgavor/2024-W52",
+        form: "nyckeltal",
+        open: "#nyckeltal > summary",
+        fields: &[
+            ("#nyckeltal-figure", "Konsulter!"),
+            ("#nyckeltal-value", "ca 90"),
+        ],
+    },
+    RefusedForm {
+        page: "/utgavor/2024-W52",
+        form: "ny-summary",
+        open: "#ny-summary > summary",
+        fields: &[
+            ("#ny-summary-text", " "),
+            ("#ny-summary-until", "hösten 20x"),
+        ],
     },
 ];
 
@@ -306,8 +330,20 @@ fn every_page_passes_axe_core_wcag_2_1_a_and_aa_at_360_and_1280_px() {
     // Forms as they come back with refused fields.
     for width in WIDTHS {
         set_width(&tab, width);
-        for RefusedForm { page, form, fields } in FORM_ERRORS {
+        for RefusedForm {
+            page,
+            form,
+            open: details,
+            fields,
+        } in FORM_ERRORS
+        {
             open(&tab, &format!("{base}{page}"));
+            if !details.is_empty() {
+                tab.wait_for_element(details)
+                    .unwrap_or_else(|e| panic!("{details}: {e}"))
+                    .click()
+                    .expect("opens");
+            }
             for (selector, text) in fields.iter() {
                 fill(&tab, &format!("#{form} {selector}"), text);
             }

@@ -33,9 +33,14 @@ use crate::staff::{self, NoteSection, REPORT_STREAM, Standing};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EditionError {
-    /// A field as typed is wrong; `field` is the form's field name.
+    /// A field as typed is wrong; `field` is the form's field name or the model's, and the
+    /// reason is the model's own (English, for the log, not for the person).
     #[error("{}: {}", .0.field, .0.reason)]
     Invalid(FieldError),
+    /// A field as typed is wrong, and the reason is written for the person who typed it, in
+    /// Swedish; `field` is the form's field name.
+    #[error("{}: {}", .0.field, .0.reason)]
+    Explained(FieldError),
     /// The edition's state does not allow it (review rules, points not kept yet); the reason
     /// is in Swedish, for the person who asked.
     #[error("{0}")]
@@ -54,8 +59,9 @@ impl From<FieldError> for EditionError {
     }
 }
 
+/// A refused field with a reason in Swedish for the person ([`EditionError::Explained`]).
 fn invalid(field: &str, reason: &str) -> EditionError {
-    EditionError::Invalid(FieldError::new(field, reason))
+    EditionError::Explained(FieldError::new(field, reason))
 }
 
 /// What a person may do with an edition.
@@ -636,12 +642,12 @@ impl PointInput {
                 if text.is_empty() {
                     return Err(invalid(
                         "until",
-                        "Ange den sista dagen punkten står, till exempel 2025-03-31.",
+                        "Ange den sista dagen punkten står, till exempel 31 mars 2025.",
                     ));
                 }
-                crate::params::day(text)
+                crate::day_input::parse_day(text)
                     .map(Standing::Until)
-                    .map_err(|_| invalid("until", "Ange en dag som 2025-03-31."))
+                    .map_err(|e| invalid("until", &e.to_string()))
             }
             _ => Err(invalid(
                 "lasts",
@@ -794,32 +800,30 @@ fn section_of(name: &str) -> Section {
         .unwrap_or(Section::Summary)
 }
 
-/// Field errors from the model, named and worded for the edition's forms.
+/// Field errors from the model, named for the edition's forms: those whose reason can be said
+/// in Swedish without the model's words are [`EditionError::Explained`]; the rest keep the
+/// model's reason as [`EditionError::Invalid`], which the web app words by the field's kind.
 fn fields_in_swedish(error: FieldError) -> EditionError {
-    let (field, reason) = match error.field.as_str() {
-        "summary" => ("text", format!("Texten kan inte sparas: {}.", error.reason)),
-        f if f.starts_with("data.points") => (
-            "points",
-            format!("Underpunkterna kan inte sparas: {}.", error.reason),
-        ),
-        f if f.starts_with("data.value") => ("value", "Ange ett tal, till exempel 120.".into()),
-        f if f.starts_with("data.figure") => (
+    let explained = |field: &str, reason: &str| invalid(field, reason);
+    let renamed = |field: &str| EditionError::Invalid(FieldError::new(field, error.reason.clone()));
+    match error.field.as_str() {
+        "summary" => renamed("text"),
+        f if f.starts_with("data.points") => renamed("points"),
+        f if f.starts_with("data.value") => explained("value", "Ange ett tal, till exempel 120."),
+        f if f.starts_with("data.figure") => explained(
             "figure",
-            "Ange nyckeltalets namn med små bokstäver, siffror och bindestreck, till exempel konsulter."
-                .into(),
+            "Ange nyckeltalets namn med små bokstäver, siffror och bindestreck, till exempel konsulter.",
         ),
-        f if f.starts_with("data.unit") => ("unit", format!("Enheten: {}.", error.reason)),
-        f if f.starts_with("data.label") => ("label", format!("Rubriken: {}.", error.reason)),
-        f if f.starts_with("data.title") => ("title", format!("Titeln: {}.", error.reason)),
-        f if f.starts_with("data.url") => (
-            "url",
-            "Ange en fullständig adress som börjar med https://.".into(),
-        ),
-        f if f.starts_with("data.person") => ("person", format!("Namnet: {}.", error.reason)),
-        f if f.starts_with("data.comment") => ("comment", format!("Kommentaren: {}.", error.reason)),
-        other => (other, error.reason.clone()),
-    };
-    EditionError::Invalid(FieldError::new(field, reason))
+        f if f.starts_with("data.unit") => renamed("unit"),
+        f if f.starts_with("data.label") => renamed("label"),
+        f if f.starts_with("data.title") => renamed("title"),
+        f if f.starts_with("data.url") => {
+            explained("url", "Ange en fullständig adress som börjar med https://.")
+        }
+        f if f.starts_with("data.person") => renamed("person"),
+        f if f.starts_with("data.comment") => renamed("comment"),
+        _ => EditionError::Invalid(error.clone()),
+    }
 }
 
 /// The current state of the item event `seq` added, for an edition of `day`.

@@ -24,6 +24,7 @@ use tower_sessions::Session;
 
 use crate::AppState;
 use crate::error::WebError;
+use crate::form_errors::{FormErrors, FormField, Kind};
 use crate::pages::page;
 use crate::session::{self, viewer};
 
@@ -65,7 +66,9 @@ fn now() -> Result<chrono::NaiveDateTime, WebError> {
 impl From<EditionError> for WebError {
     fn from(error: EditionError) -> WebError {
         match error {
-            EditionError::Invalid(f) => WebError::bad(f.field, f.reason),
+            EditionError::Invalid(f) | EditionError::Explained(f) => {
+                WebError::bad(f.field, f.reason)
+            }
             EditionError::Refused(reason) => WebError::Conflict(reason),
             EditionError::NotFound(what) => WebError::NotFound(what),
             EditionError::Store(e) => e.into(),
@@ -118,13 +121,124 @@ fn status_message(code: &str, count: Option<u64>) -> Option<String> {
     })
 }
 
-/// A form that was refused: which one, the field and reason, and what was typed.
+/// A form that was refused: which one (the prefix of its element ids, `punkt-12`), its
+/// problems with the element ids already prefixed, and what was typed.
 struct Failure {
     form: String,
-    field: Option<String>,
-    message: String,
+    errors: FormErrors,
     values: Value,
 }
+
+// The edition's forms, field by field (`crate::form_errors`). Element ids are relative to the
+// form's own prefix (`punkt-12` + `text` is `punkt-12-text`), since a form repeats per point.
+const POINT_TEXT: FormField = FormField::new(
+    "text",
+    "text",
+    &["text", "summary"],
+    Kind::Text {
+        empty: "Skriv punktens text",
+    },
+)
+.required();
+const POINT_POINTS: FormField =
+    FormField::new("points", "points", &["points", "data.points"], Kind::Lines);
+const POINT_LASTS: FormField = FormField::new(
+    "lasts",
+    "lasts",
+    &["lasts", "data.standing"],
+    Kind::Choice {
+        message: "Välj hur länge punkten står: den här veckan, till och med en dag eller tills den tas bort",
+    },
+);
+const POINT_UNTIL: FormField = FormField::new(
+    "until",
+    "until",
+    &["until", "data.until"],
+    Kind::Day {
+        empty: "Ange den sista dagen punkten står",
+    },
+);
+/// Editing a point (or a suggestion from last week).
+const POINT_FORM: &[FormField] = &[POINT_TEXT, POINT_POINTS, POINT_LASTS, POINT_UNTIL];
+/// Adding a point to a section.
+const ADD_POINT_FORM: &[FormField] = &[
+    POINT_TEXT,
+    POINT_POINTS,
+    POINT_LASTS,
+    POINT_UNTIL,
+    FormField::new(
+        "position",
+        "position",
+        &["position"],
+        Kind::Choice {
+            message: "Välj var punkten ska stå",
+        },
+    ),
+];
+const FIGURE_FORM: &[FormField] = &[
+    FormField::new(
+        "figure",
+        "figure",
+        &["figure", "data.figure"],
+        Kind::Id {
+            empty: "Ange nyckeltalets namn, till exempel konsulter",
+        },
+    )
+    .required(),
+    FormField::new(
+        "label",
+        "label",
+        &["label", "data.label"],
+        Kind::Text { empty: "" },
+    ),
+    FormField::new("value", "value", &["value", "data.value"], Kind::Number).required(),
+    FormField::new(
+        "unit",
+        "unit",
+        &["unit", "data.unit"],
+        Kind::Text { empty: "" },
+    ),
+];
+const LINK_FORM: &[FormField] = &[
+    FormField::new(
+        "title",
+        "title",
+        &["title", "summary", "data.title"],
+        Kind::Text {
+            empty: "Skriv länkens titel",
+        },
+    )
+    .required(),
+    FormField::new("url", "url", &["url", "data.url"], Kind::Url),
+    FormField::new(
+        "listing",
+        "listing",
+        &["listing"],
+        Kind::Choice {
+            message: "Välj var i rapporten länken står",
+        },
+    ),
+];
+/// Editing a link (title, address) or a role (person, title) in place; the use case says
+/// which is missing, in Swedish, so neither field is checked as required here.
+const ITEM_FORM: &[FormField] = &[
+    FormField::new(
+        "title",
+        "title",
+        &["title", "summary", "data.title", "data.person", "person"],
+        Kind::Text { empty: "" },
+    ),
+    FormField::new("detail", "detail", &["detail"], Kind::Text { empty: "" }),
+];
+const REVIEW_FORM: &[FormField] = &[FormField::new(
+    "comment",
+    "comment",
+    &["comment", "data.comment"],
+    Kind::Text { empty: "" },
+)];
+/// The forms with no field a person types (remove, move, keep, start from last week,
+/// publish): their refusals are the form's own.
+const NO_FIELDS: &[FormField] = &[];
 
 fn lasts_label(line: &NoteLine) -> String {
     if line.standing {
@@ -149,7 +263,8 @@ fn lasts_value(line: &NoteLine) -> &'static str {
     }
 }
 
-/// The error and typed values for form `form`, when it is the one that failed.
+/// The typed values and the form's own problems for form `form`, when it is the one that
+/// failed (its fields' messages are in the page's `form_errors`, by element id).
 fn form_state(failure: Option<&Failure>, form: &str, defaults: Value) -> Value {
     match failure.filter(|f| f.form == form) {
         Some(f) => {
@@ -162,15 +277,15 @@ fn form_state(failure: Option<&Failure>, form: &str, defaults: Value) -> Value {
                 }
             }
             json!({
-                "error": { "field": f.field.clone().unwrap_or_default(), "message": f.message },
                 "failed": true,
+                "general": f.errors.general_messages(),
                 "values": values,
                 "open": true,
             })
         }
         None => json!({
-            "error": { "field": "", "message": "" },
             "failed": false,
+            "general": [],
             "values": defaults,
             "open": false,
         }),
@@ -365,8 +480,8 @@ fn draft_context(
         "link_form": form_state(failure, "lank", json!({ "title": "", "url": "", "listing": "collected" })),
         "review_form": form_state(failure, "granskning", json!({ "comment": "" })),
         "start_form": form_state(failure, "forra-veckan", json!({})),
-        "general_error": failure.filter(|f| f.field.is_none()).map(|f| f.message.clone()),
-        "error_summary": failure.map(|f| json!({ "message": f.message, "href": format!("#{}-{}", f.form, f.field.clone().unwrap_or_else(|| "fel".into())) })),
+        "publish_form": form_state(failure, "publicera", json!({})),
+        "form_errors": failure.map_or_else(|| FormErrors::default().context(), |f| f.errors.context()),
     })
 }
 
@@ -474,12 +589,17 @@ async fn actor(
     Ok(Actor { name, role })
 }
 
-/// Runs a change; a refused one shows the edition again with the reason at the form.
+/// Runs a change: every field of `fields` is checked as typed first, then the use case runs.
+/// A refused one shows the edition again (400 for a field, 409 for the edition's state) with
+/// each problem at its field and in the summary at the top, in Swedish, and what was typed
+/// kept; the model's own reasons only reach the server's log (`crate::form_errors`).
+#[allow(clippy::too_many_arguments)]
 async fn change<T, F>(
     state: &AppState,
     session: &Session,
     name: &str,
     form: String,
+    fields: &'static [FormField],
     values: Value,
     work: F,
 ) -> Result<Result<T, Response>, WebError>
@@ -487,34 +607,82 @@ where
     T: Send + 'static,
     F: FnOnce(&mut lagesbild_store::SqliteStore) -> Result<T, EditionError> + Send + 'static,
 {
-    match state
-        .with_store(move |store| work(store).map_err(WebError::from))
-        .await
-    {
-        Ok(value) => Ok(Ok(value)),
+    let checked = FormErrors::check(fields, &values);
+    if !checked.is_empty() {
+        let failure = Failure {
+            errors: checked.within(&form),
+            form,
+            values,
+        };
+        return Ok(Err(refused(
+            state,
+            session,
+            name,
+            failure,
+            StatusCode::BAD_REQUEST,
+        )
+        .await?));
+    }
+    let outcome = state
+        .with_store(move |store| match work(store) {
+            Ok(value) => Ok(Ok(value)),
+            Err(
+                error @ (EditionError::Invalid(_)
+                | EditionError::Explained(_)
+                | EditionError::Refused(_)),
+            ) => Ok(Err(error)),
+            Err(other) => Err(WebError::from(other)),
+        })
+        .await;
+    let (errors, status) = match outcome {
+        Ok(Ok(value)) => return Ok(Ok(value)),
+        Ok(Err(EditionError::Explained(f))) => (
+            FormErrors::explained(fields, &f.field, &f.reason),
+            StatusCode::BAD_REQUEST,
+        ),
+        Ok(Err(EditionError::Invalid(f))) => (
+            FormErrors::from_error(fields, &values, &WebError::bad(f.field, f.reason)),
+            StatusCode::BAD_REQUEST,
+        ),
+        Ok(Err(EditionError::Refused(reason))) => {
+            (FormErrors::default().general(reason), StatusCode::CONFLICT)
+        }
+        Ok(Err(other)) => return Err(other.into()),
         Err(error @ (WebError::BadInput { .. } | WebError::Conflict(_) | WebError::Busy(_))) => {
             let status = error.status();
-            let (field, message) = match &error {
-                WebError::BadInput { field, reason } => (Some(field.clone()), reason.clone()),
-                other => (None, other.to_string()),
-            };
-            let failure = Failure {
-                form,
-                field,
-                message,
-                values,
-            };
-            Ok(Err(render(
-                state,
-                session,
-                name,
-                &EditionQuery::default(),
-                Some(failure),
-                status,
-            )
-            .await?))
+            (FormErrors::from_error(fields, &values, &error), status)
         }
-        Err(other) => Err(other),
+        Err(other) => return Err(other),
+    };
+    let failure = Failure {
+        errors: errors.within(&form),
+        form,
+        values,
+    };
+    Ok(Err(refused(state, session, name, failure, status).await?))
+}
+
+/// The page a refused form comes back to: the publish confirmation for publishing, the
+/// edition for everything else.
+async fn refused(
+    state: &AppState,
+    session: &Session,
+    name: &str,
+    failure: Failure,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    if failure.form == "publicera" {
+        confirm(state, session, name, Some(failure), status).await
+    } else {
+        render(
+            state,
+            session,
+            name,
+            &EditionQuery::default(),
+            Some(failure),
+            status,
+        )
+        .await
     }
 }
 
@@ -564,24 +732,31 @@ pub async fn add_point(
     } else {
         return Err(WebError::bad("section", "Välj en del av rapporten."));
     };
-    let position = form
-        .position
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            p.parse::<usize>()
-                .map_err(|_| WebError::bad("position", "Välj var punkten ska stå."))
-        })
-        .transpose()?;
     let input = form.input();
     let values = json!(form);
+    let position = match form.position.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(p) => match p.parse::<usize>() {
+            Ok(p) => Some(p),
+            Err(_) => {
+                let failure = Failure {
+                    errors: FormErrors::default()
+                        .field("position", "Välj var punkten ska stå")
+                        .within(&format!("ny-{section}")),
+                    form: format!("ny-{section}"),
+                    values,
+                };
+                return refused(&state, &session, &name, failure, StatusCode::BAD_REQUEST).await;
+            }
+        },
+    };
     let section_for_work = section.clone();
     match change(
         &state,
         &session,
         &name,
         format!("ny-{section}"),
+        ADD_POINT_FORM,
         values,
         move |store| edition::add_point(store, day, &actor, &section_for_work, &input, position),
     )
@@ -609,6 +784,7 @@ pub async fn revise_point(
         &session,
         &name,
         format!("punkt-{seq}"),
+        POINT_FORM,
         values,
         move |store| edition::revise_point(store, day, &actor, seq, &input),
     )
@@ -640,6 +816,7 @@ pub async fn remove_item(
         &session,
         &name,
         format!("punkt-{seq}"),
+        NO_FIELDS,
         json!({}),
         move |store| edition::remove_item(store, day, &actor, seq),
     )
@@ -678,6 +855,7 @@ pub async fn move_point(
         &session,
         &name,
         format!("punkt-{seq}"),
+        NO_FIELDS,
         json!({}),
         move |store| edition::move_point(store, day, &actor, seq, up),
     )
@@ -702,6 +880,7 @@ pub async fn start_from_last_week(
         &session,
         &name,
         "forra-veckan".into(),
+        NO_FIELDS,
         json!({}),
         move |store| edition::start_from_last_week(store, day, &actor),
     )
@@ -744,6 +923,7 @@ pub async fn keep(
         &session,
         &name,
         form_name,
+        NO_FIELDS,
         json!({}),
         move |store| edition::keep_proposed(store, day, &actor, seq),
     )
@@ -789,6 +969,7 @@ pub async fn add_figure(
         &session,
         &name,
         "nyckeltal".into(),
+        FIGURE_FORM,
         values,
         move |store| edition::add_figure(store, day, &actor, &figure),
     )
@@ -830,6 +1011,7 @@ pub async fn add_link(
         &session,
         &name,
         "lank".into(),
+        LINK_FORM,
         values,
         move |store| edition::add_link(store, day, &actor, &publication),
     )
@@ -867,6 +1049,7 @@ pub async fn revise_item(
         &session,
         &name,
         format!("post-{seq}"),
+        ITEM_FORM,
         values,
         move |store| edition::revise_item(store, day, &actor, seq, &title, &detail),
     )
@@ -915,6 +1098,7 @@ pub async fn review(
         &session,
         &name,
         "granskning".into(),
+        REVIEW_FORM,
         values,
         move |store| edition::review(store, day, &actor, step, Some(&comment), rules, now),
     )
@@ -931,9 +1115,20 @@ pub async fn confirm_page(
     session: Session,
     Path(name): Path<String>,
 ) -> Result<Response, WebError> {
-    let viewer = viewer(&session).await?;
-    let day = day_of(&name)?;
-    let rules = rules(&state);
+    confirm(&state, &session, &name, None, StatusCode::OK).await
+}
+
+/// The publish confirmation, with the refusal of a publish that failed.
+async fn confirm(
+    state: &AppState,
+    session: &Session,
+    name: &str,
+    failure: Option<Failure>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let viewer = viewer(session).await?;
+    let day = day_of(name)?;
+    let rules = rules(state);
     let now = now()?;
     let draft = state
         .with_store(move |store| Ok(edition::draft(store, day, None, rules, now)?))
@@ -941,7 +1136,7 @@ pub async fn confirm_page(
     let user = viewer.user.clone();
     let actor = Actor {
         name: user.clone().unwrap_or_default(),
-        role: user.as_deref().map_or(Role::Reader, |u| role_of(&state, u)),
+        role: user.as_deref().map_or(Role::Reader, |u| role_of(state, u)),
     };
     let blocker = if user.is_none() {
         Some("Logga in för att publicera.".to_owned())
@@ -950,12 +1145,12 @@ pub async fn confirm_page(
     } else {
         edition::publish_blocker(&draft, &actor, rules)
     };
-    let mut context = draft_context(&state, &draft, user.as_deref(), None, None);
+    let mut context = draft_context(state, &draft, user.as_deref(), None, failure.as_ref());
     context["blocker"] = json!(blocker);
-    context["distribution"] = json!(distribution(&state));
+    context["distribution"] = json!(distribution(state));
     let title = format!("Publicera utgåvan {}", lagesbild_render::swedish::day(day));
-    let html = page(&state, &viewer, "edition-publish", &title, "skriv", context)?;
-    Ok(html.into_response())
+    let html = page(state, &viewer, "edition-publish", &title, "skriv", context)?;
+    Ok((status, html).into_response())
 }
 
 #[derive(Debug, Default, Deserialize, serde::Serialize)]
@@ -986,6 +1181,7 @@ pub async fn publish(
         &session,
         &name,
         "publicera".into(),
+        NO_FIELDS,
         json!({}),
         move |store| edition::publish_edition(store, &set, day, &actor, rules, now),
     )

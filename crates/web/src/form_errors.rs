@@ -147,7 +147,7 @@ impl FormField {
         }
         match self.kind {
             Kind::Text { .. } | Kind::Lines => {
-                "Texten kunde inte sparas: kontrollera att den är högst 4 000 tecken".to_owned()
+                "Texten kunde inte sparas: den får vara högst 4 000 tecken och inte innehålla styrtecken".to_owned()
             }
             Kind::Number => NUMBER.to_owned(),
             Kind::Day { .. } => format!("Ange en dag, till exempel {}", day_input::FORMS),
@@ -210,7 +210,10 @@ fn text_problem(text: &str) -> Option<String> {
         ));
     }
     text.chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+        .any(|c| {
+            (c.is_control() && c != '\n' && c != '\t' && c != '\r')
+                || lagesbild_model::text::is_bidi_control(c)
+        })
         .then(|| "Texten innehåller ett otillåtet styrtecken".to_owned())
 }
 
@@ -249,9 +252,13 @@ fn json_message(error: &serde_json::Error) -> String {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct FormErrors {
     /// `(element id, message)`, in the order of the form.
-    fields: Vec<(&'static str, String)>,
-    /// Problems with the form as a whole, shown in the summary only.
+    fields: Vec<(String, String)>,
+    /// Problems with the form as a whole, shown in the summary (and by the form, see
+    /// [`FormErrors::within`]).
     general: Vec<String>,
+    /// Where the form shows its own problems, for the summary to link to; `None` when they
+    /// are in the summary only.
+    anchor: Option<String>,
 }
 
 impl FormErrors {
@@ -264,7 +271,7 @@ impl FormErrors {
         let mut errors = FormErrors::default();
         for field in form {
             if let Some(message) = field.check(typed(values, field.name).as_str()) {
-                errors.fields.push((field.id, message));
+                errors.fields.push((field.id.to_owned(), message));
             }
         }
         errors
@@ -275,16 +282,11 @@ impl FormErrors {
         let mut errors = FormErrors::default();
         match error {
             WebError::BadInput { field, reason } => {
-                let owner = form
-                    .iter()
-                    .filter_map(|f| f.feeds(field).map(|len| (len, f)))
-                    .max_by_key(|(len, _)| *len)
-                    .map(|(_, f)| f);
-                match owner {
+                match owner(form, field) {
                     Some(owner) => {
                         let message =
                             owner.refused_message(field, &typed(values, owner.name), reason);
-                        errors.fields.push((owner.id, message));
+                        errors.fields.push((owner.id.to_owned(), message));
                     }
                     None => {
                         tracing::warn!(%field, %reason, "a refusal no form field explains");
@@ -309,9 +311,41 @@ impl FormErrors {
     }
 
     /// A problem with one field, for a check a handler makes itself.
-    pub fn field(mut self, id: &'static str, message: impl Into<String>) -> FormErrors {
-        self.fields.push((id, message.into()));
+    pub fn field(mut self, id: impl Into<String>, message: impl Into<String>) -> FormErrors {
+        self.fields.push((id.into(), message.into()));
         self
+    }
+
+    /// A refusal whose message is already written for the person, in Swedish (a use case's
+    /// own check, such as a last day before the edition's day), shown at the form field that
+    /// feeds `model_field`, or as the form's own problem when none does.
+    pub fn explained(form: &[FormField], model_field: &str, message: &str) -> FormErrors {
+        let errors = FormErrors::default();
+        match owner(form, model_field) {
+            Some(owner) => errors.field(owner.id, message),
+            None => errors.general(message),
+        }
+    }
+
+    /// The same problems for a form whose element ids all start with `prefix-` (a form
+    /// repeated on a page, such as one per point: `punkt-12` and its `text` is
+    /// `punkt-12-text`); the form's own problems are then shown at `prefix-fel`, and the
+    /// summary links there.
+    pub fn within(self, prefix: &str) -> FormErrors {
+        FormErrors {
+            fields: self
+                .fields
+                .into_iter()
+                .map(|(id, message)| (format!("{prefix}-{id}"), message))
+                .collect(),
+            general: self.general,
+            anchor: Some(format!("{prefix}-fel")),
+        }
+    }
+
+    /// The form's own problems (not tied to a field), for the form to show beside itself.
+    pub fn general_messages(&self) -> &[String] {
+        &self.general
     }
 
     /// A problem with the form as a whole, shown in the summary only.
@@ -328,18 +362,24 @@ impl FormErrors {
             .iter()
             .map(|(id, message)| json!({ "href": format!("#{id}"), "message": message }))
             .collect();
-        summary.extend(
-            self.general
-                .iter()
-                .map(|message| json!({ "href": null, "message": message })),
-        );
+        summary.extend(self.general.iter().map(|message| {
+            json!({ "href": self.anchor.as_ref().map(|a| format!("#{a}")), "message": message })
+        }));
         let fields: Map<String, Value> = self
             .fields
             .iter()
-            .map(|(id, message)| ((*id).to_owned(), json!(message)))
+            .map(|(id, message)| (id.clone(), json!(message)))
             .collect();
         json!({ "any": !self.is_empty(), "summary": summary, "fields": fields })
     }
+}
+
+/// The form field that feeds `model_field`: the longest match wins.
+fn owner<'a>(form: &'a [FormField], model_field: &str) -> Option<&'a FormField> {
+    form.iter()
+        .filter_map(|f| f.feeds(model_field).map(|len| (len, f)))
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, f)| f)
 }
 
 /// What was typed into field `name`, as text (a missing field is blank).
@@ -423,7 +463,16 @@ fn field_attrs_helper(
     Ok(())
 }
 
-/// The summary partial and the two field helpers, for every page registry.
+// `(concat id "-text")`: element ids of a repeated form, for `field_error` and `field_attrs`.
+handlebars::handlebars_helper!(concat: |*args| {
+    args.iter().map(|a| match a {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }).collect::<String>()
+});
+
+/// The summary partial, the two field helpers and `concat`, for every page registry.
 pub(crate) fn register(registry: &mut Handlebars<'static>) -> anyhow::Result<()> {
     registry
         .register_partial(
@@ -432,6 +481,7 @@ pub(crate) fn register(registry: &mut Handlebars<'static>) -> anyhow::Result<()>
         )
         .map_err(|e| anyhow::anyhow!("partial error_summary: {e}"))?;
     registry.register_helper("field_error", Box::new(field_error_helper));
+    registry.register_helper("concat", Box::new(concat));
     registry.register_helper("field_attrs", Box::new(field_attrs_helper));
     Ok(())
 }

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tower_sessions::Session;
 
 use crate::error::WebError;
-use crate::form_errors::{FormErrors, FormField};
+use crate::form_errors::{FormErrors, FormField, Kind};
 use crate::pages::{given, page, parse};
 use crate::session::{self, viewer, writer};
 use crate::throttle::Refusal;
@@ -768,11 +768,36 @@ fn percent_decoded(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The sign-in form: its fields, for the error summary (`crate::form_errors`).
+const SIGN_IN_FORM: &[FormField] = &[
+    FormField::new(
+        "name",
+        "name",
+        &["name"],
+        Kind::Text {
+            empty: "Ange ditt namn",
+        },
+    )
+    .required(),
+    FormField::new(
+        "password",
+        "password",
+        &["password"],
+        Kind::Text {
+            empty: "Ange ditt lösenord",
+        },
+    )
+    .required(),
+];
+
+/// The sign-in page, with the problems of a refused sign-in and the name as typed (never the
+/// password).
 async fn sign_in_form(
     state: &AppState,
     session: &Session,
     next: Option<&str>,
-    error: Option<&str>,
+    name: &str,
+    errors: &FormErrors,
     status: StatusCode,
 ) -> Result<Response, WebError> {
     let viewer = viewer(session).await?;
@@ -784,7 +809,8 @@ async fn sign_in_form(
         "",
         json!({
             "next": local_path(next),
-            "error": error,
+            "name": name,
+            "form_errors": errors.context(),
             "can_sign_in": state.config().auth.as_ref().is_some_and(|a| !a.users.is_empty()),
         }),
     )?;
@@ -796,7 +822,15 @@ pub async fn sign_in_page(
     session: Session,
     Query(query): Query<NextQuery>,
 ) -> Result<Response, WebError> {
-    sign_in_form(&state, &session, given(&query.next), None, StatusCode::OK).await
+    sign_in_form(
+        &state,
+        &session,
+        given(&query.next),
+        "",
+        &FormErrors::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -820,6 +854,22 @@ pub async fn sign_in(
     };
     let address = client.map(|c| c.0.0);
     let name = form.name.trim().to_owned();
+    // A blank field is said at the field; it is not a failed attempt.
+    let blank = FormErrors::check(
+        SIGN_IN_FORM,
+        &json!({ "name": form.name, "password": form.password }),
+    );
+    if !blank.is_empty() {
+        return sign_in_form(
+            &state,
+            &session,
+            given(&form.next),
+            &name,
+            &blank,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    }
     let throttle = state.throttle();
     if let Err(refusal) = throttle.check(&name, address, Instant::now()) {
         let seconds = refusal.retry_after_secs();
@@ -832,7 +882,8 @@ pub async fn sign_in(
             &state,
             &session,
             given(&form.next),
-            Some(&format!(
+            &name,
+            &FormErrors::default().general(format!(
                 "För många misslyckade inloggningar. Vänta {seconds} s och försök igen."
             )),
             StatusCode::TOO_MANY_REQUESTS,
@@ -857,11 +908,17 @@ pub async fn sign_in(
         None => {
             throttle.failed(&name, address, Instant::now());
             tracing::warn!(%name, address = ?address, "sign-in refused");
+            // Which of the two was wrong is not told; the message stands at the password,
+            // which is the one typed again.
             sign_in_form(
                 &state,
                 &session,
                 given(&form.next),
-                Some("Fel namn eller lösenord."),
+                &name,
+                &FormErrors::default().field(
+                    "password",
+                    "Fel namn eller lösenord. Kontrollera båda och försök igen",
+                ),
                 StatusCode::UNAUTHORIZED,
             )
             .await

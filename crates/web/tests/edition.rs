@@ -511,7 +511,7 @@ async fn the_weekly_job_from_last_week_to_a_published_second_version() {
     )
     .await;
     assert_eq!(bad_figure.status, StatusCode::BAD_REQUEST);
-    assert!(bad_figure.body.contains("Ange ett tal, till exempel 120."));
+    assert!(bad_figure.body.contains("Ange ett tal, till exempel 120"));
     assert!(
         bad_figure.body.contains(
             "id=\"nyckeltal-value\" name=\"value\" value=\"ca 90\" aria-invalid=\"true\""
@@ -966,7 +966,7 @@ async fn hostile_text_in_every_new_field_renders_inert() {
     assert!(
         bad_url
             .body
-            .contains("Ange en fullständig adress som börjar med https://.")
+            .contains("Ange en fullständig länk som börjar med https://")
     );
     assert!(bad_url.body.contains(
         "id=\"lank-url\" name=\"url\" value=\"javascript:alert(1)\" aria-invalid=\"true\""
@@ -1079,4 +1079,347 @@ async fn an_edition_published_before_a_template_change_still_serves() {
     );
     assert!(!page.body.contains("andra mallar"), "{}", page.body);
     assert!(page.body.contains(earlier_digest));
+}
+
+/// What a person sees when an edition form refuses what they typed: the Swedish message next to
+/// the field (`id="FIELD-fel"`), the control marked `aria-invalid` and described by it, the
+/// summary at the top linking to the field, and what was typed kept.
+fn assert_at_field(reply: &Reply, field: &str, message: &str) {
+    let body = &reply.body;
+    let at = format!(
+        "<p class=\"field-error\" id=\"{field}-fel\"><span class=\"visually-hidden\">Fel: </span>"
+    );
+    let start = body
+        .find(&at)
+        .unwrap_or_else(|| panic!("no message at {field}: {body}"))
+        + at.len();
+    let shown = &body[start..start + body[start..].find("</p>").expect("closed")];
+    assert!(
+        shown.contains(message),
+        "{field}: {shown:?}, wanted {message:?}"
+    );
+    assert!(
+        body.contains(&format!("id=\"{field}\"")),
+        "the control {field} is on the page"
+    );
+    let control = &body[body.find(&format!("id=\"{field}\"")).expect("control")..];
+    let control = &control[..control.find('>').expect("tag")];
+    assert!(
+        control.contains("aria-invalid=\"true\"")
+            && control.contains(&format!("aria-describedby=\"{field}-fel")),
+        "{field}: {control}"
+    );
+    let summary = &body[body
+        .find("class=\"error-summary\"")
+        .expect("an error summary")..];
+    let summary = &summary[..summary.find("</div>").expect("closed")];
+    assert!(
+        summary.contains(&format!("<a href=\"#{field}\">")),
+        "the summary links to {field}: {summary}"
+    );
+    assert_no_internal_words(reply);
+}
+
+/// No English reason and no model field name reaches the page.
+fn assert_no_internal_words(reply: &Reply) {
+    for word in [
+        "data.",
+        "is not a",
+        "must be",
+        "not a number",
+        "bidirectional",
+        "the text",
+        "summary:",
+        "expected",
+    ] {
+        let visible = reply.body.replace("aria-invalid", "");
+        assert!(
+            !visible.contains(word),
+            "{word:?} on the page: {}",
+            reply.body
+        );
+    }
+}
+
+fn seq_in(location: &str) -> String {
+    let at = location.find("punkt=").expect("a point in the address") + 6;
+    location[at..]
+        .split(['&', '#'])
+        .next()
+        .expect("a seq")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn every_edition_form_shows_its_refusals_at_the_field_in_swedish() {
+    let site = site(true);
+    let app = &site.app;
+    let anna = sign_in(app, "anna").await;
+    let bertil = sign_in(app, "bertil").await;
+    let edition = "/utgavor/2025-W02";
+
+    // Adding a point: every problem at once, at its field, with what was typed kept.
+    let add = post(
+        app,
+        &format!("{edition}/punkter"),
+        &anna,
+        &[
+            ("section", "summary"),
+            ("text", "  "),
+            ("points", "En underpunkt"),
+            ("lasts", "until"),
+            ("until", "hösten 20x"),
+        ],
+    )
+    .await;
+    assert_eq!(add.status, StatusCode::BAD_REQUEST);
+    assert_at_field(&add, "ny-summary-text", "Skriv punktens text");
+    assert_at_field(&add, "ny-summary-until", "”hösten 20x” är ingen dag");
+    assert!(
+        add.body.contains("value=\"hösten 20x\""),
+        "the day as typed"
+    );
+    assert!(
+        add.body.contains(">En underpunkt</textarea>"),
+        "the sub-points as typed"
+    );
+    // The use case's own check: a last day is needed when the point stands until one.
+    let no_day = post(
+        app,
+        &format!("{edition}/punkter"),
+        &anna,
+        &[
+            ("section", "summary"),
+            ("text", "Punkt"),
+            ("lasts", "until"),
+        ],
+    )
+    .await;
+    assert_eq!(no_day.status, StatusCode::BAD_REQUEST);
+    assert_at_field(
+        &no_day,
+        "ny-summary-until",
+        "Ange den sista dagen punkten står",
+    );
+    // A day is taken as people write it.
+    let added = post(
+        app,
+        &format!("{edition}/punkter"),
+        &anna,
+        &[
+            ("section", "summary"),
+            ("text", "Utbildningen fortsätter."),
+            ("lasts", "until"),
+            ("until", "31 mars 2025"),
+        ],
+    )
+    .await;
+    assert_back(&added, "tillagd");
+    let point = seq_in(added.location());
+    // Where to add a point is chosen among the points there are.
+    let bad_position = post(
+        app,
+        &format!("{edition}/punkter"),
+        &anna,
+        &[("section", "summary"), ("text", "Punkt"), ("position", "x")],
+    )
+    .await;
+    assert_at_field(
+        &bad_position,
+        "ny-summary-position",
+        "Välj var punkten ska stå",
+    );
+
+    // Editing it: a last day before the point's own day, and a hidden control character.
+    let form = format!("punkt-{point}");
+    let early = post(
+        app,
+        &format!("{edition}/punkter/{point}"),
+        &anna,
+        &[
+            ("text", "Utbildningen fortsätter i februari."),
+            ("lasts", "until"),
+            ("until", "27/12 2024"),
+        ],
+    )
+    .await;
+    assert_eq!(early.status, StatusCode::BAD_REQUEST);
+    assert_at_field(
+        &early,
+        &format!("{form}-until"),
+        "Den sista dagen kan inte vara före punktens egen dag",
+    );
+    assert!(
+        early
+            .body
+            .contains(">Utbildningen fortsätter i februari.</textarea>")
+    );
+    let hidden = post(
+        app,
+        &format!("{edition}/punkter/{point}"),
+        &anna,
+        &[("text", "Vänd\u{202E}text"), ("lasts", "week")],
+    )
+    .await;
+    assert_eq!(hidden.status, StatusCode::BAD_REQUEST);
+    assert_at_field(&hidden, &format!("{form}-text"), "otillåtet styrtecken");
+    let sub = post(
+        app,
+        &format!("{edition}/punkter/{point}"),
+        &anna,
+        &[
+            ("text", "Punkt"),
+            ("points", &"x".repeat(4001)),
+            ("lasts", "week"),
+        ],
+    )
+    .await;
+    assert_at_field(&sub, &format!("{form}-points"), "högst 4 000 tecken");
+    // Moving the only point up is the form's own problem, shown by the point.
+    let up = post(
+        app,
+        &format!("{edition}/punkter/{point}/flytta"),
+        &anna,
+        &[("riktning", "upp")],
+    )
+    .await;
+    if up.status != StatusCode::SEE_OTHER {
+        assert!(
+            up.body.contains(&format!("id=\"{form}-fel\"")),
+            "{}",
+            up.body
+        );
+        assert!(up.body.contains(&format!("href=\"#{form}-fel\"")));
+        assert_no_internal_words(&up);
+    }
+
+    // A figure: a name that is no id and a value that is no number, both at once.
+    let figure = post(
+        app,
+        &format!("{edition}/nyckeltal"),
+        &anna,
+        &[
+            ("figure", "Konsulter!"),
+            ("label", "Konsulter"),
+            ("value", "ca 90"),
+            ("unit", "st"),
+        ],
+    )
+    .await;
+    assert_eq!(figure.status, StatusCode::BAD_REQUEST);
+    assert_at_field(&figure, "nyckeltal-figure", "små bokstäver a–z");
+    assert_at_field(&figure, "nyckeltal-value", "Ange ett tal, till exempel 120");
+    assert!(figure.body.contains("value=\"ca 90\""));
+
+    // A link: no title and an address that is no https link.
+    let link = post(
+        app,
+        &format!("{edition}/lankar"),
+        &anna,
+        &[
+            ("title", ""),
+            ("url", "ftp://example.invalid/"),
+            ("listing", "collected"),
+        ],
+    )
+    .await;
+    assert_eq!(link.status, StatusCode::BAD_REQUEST);
+    assert_at_field(&link, "lank-title", "Skriv länkens titel");
+    assert_at_field(&link, "lank-url", "https://");
+    assert!(link.body.contains("value=\"ftp://example.invalid/\""));
+    let added = post(
+        app,
+        &format!("{edition}/lankar"),
+        &anna,
+        &[
+            ("title", "Frågor och svar"),
+            ("url", "https://example.invalid/fragor"),
+            ("listing", "collected"),
+        ],
+    )
+    .await;
+    assert_back(&added, "lank");
+    let item = seq_in(added.location());
+
+    // Editing the link in place: no title, then a hostile address.
+    let untitled = post(
+        app,
+        &format!("{edition}/poster/{item}"),
+        &anna,
+        &[("title", " "), ("detail", "https://example.invalid/fragor")],
+    )
+    .await;
+    assert_eq!(untitled.status, StatusCode::BAD_REQUEST);
+    assert_at_field(
+        &untitled,
+        &format!("post-{item}-title"),
+        "Skriv länkens titel",
+    );
+    let script = post(
+        app,
+        &format!("{edition}/poster/{item}"),
+        &anna,
+        &[("title", "Frågor"), ("detail", "javascript:alert(1)")],
+    )
+    .await;
+    assert_eq!(script.status, StatusCode::BAD_REQUEST);
+    assert_at_field(&script, &format!("post-{item}-detail"), "https://");
+    assert!(script.body.contains("value=\"javascript:alert(1)\""));
+
+    // Review: sending back needs a comment; nobody approves their own edition.
+    assert_back(
+        &post(
+            app,
+            &format!("{edition}/granskning"),
+            &anna,
+            &[("steg", "skicka")],
+        )
+        .await,
+        "inskickad",
+    );
+    let bare = post(
+        app,
+        &format!("{edition}/granskning"),
+        &bertil,
+        &[("steg", "tillbaka"), ("comment", "")],
+    )
+    .await;
+    assert_eq!(bare.status, StatusCode::BAD_REQUEST);
+    assert_at_field(&bare, "granskning-comment", "Skriv vad som behöver ändras");
+    let own = post(
+        app,
+        &format!("{edition}/granskning"),
+        &anna,
+        &[("steg", "godkann"), ("comment", "")],
+    )
+    .await;
+    assert_eq!(own.status, StatusCode::CONFLICT);
+    assert!(
+        own.body.contains("<a href=\"#granskning-fel\">"),
+        "{}",
+        own.body
+    );
+    assert!(own.body.contains("id=\"granskning-fel\""));
+    assert_no_internal_words(&own);
+
+    // Publishing before approval: back on the confirmation, the reason by the button.
+    let early = post(
+        app,
+        &format!("{edition}/publicera"),
+        &anna,
+        &[("bekrafta", "ja")],
+    )
+    .await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.body);
+    assert!(
+        early.body.contains("<h1>Publicera utgåvan"),
+        "the confirmation page"
+    );
+    assert!(
+        early.body.contains("<a href=\"#publicera-fel\">"),
+        "{}",
+        early.body
+    );
+    assert!(early.body.contains("id=\"publicera-fel\""));
+    assert_no_internal_words(&early);
 }

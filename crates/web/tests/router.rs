@@ -373,6 +373,90 @@ async fn read_only_mode_says_so_and_refuses_every_write() {
     assert_eq!(head(&site.db), before);
 }
 
+/// A refused sign-in in the error-summary pattern: each problem in Swedish at its field
+/// (`aria-invalid`, `aria-describedby`), the summary at the top linking to it, the name as
+/// typed kept and the password never sent back.
+#[tokio::test]
+async fn a_refused_sign_in_says_why_at_the_field_with_a_summary() {
+    let site = site();
+    let app = &site.app;
+    let form = get(app, "/logga-in", None).await;
+    let cookie = cookie_pair(&form.cookie().expect("a session cookie"));
+    let csrf = csrf_in(&form.body);
+    assert!(
+        !form.body.contains("error-summary"),
+        "no problem before a try"
+    );
+
+    let blank = post_form(
+        app,
+        "/logga-in",
+        Some(&cookie),
+        &[("csrf", &csrf), ("name", " "), ("password", "")],
+    )
+    .await;
+    assert_eq!(blank.status, StatusCode::BAD_REQUEST);
+    for (field, message) in [
+        ("name", "Ange ditt namn"),
+        ("password", "Ange ditt lösenord"),
+    ] {
+        assert!(
+            blank.body.contains(&format!(
+                "<p class=\"field-error\" id=\"{field}-fel\"><span class=\"visually-hidden\">Fel: </span>{message}</p>"
+            )),
+            "{}",
+            blank.body
+        );
+        assert!(
+            blank
+                .body
+                .contains(&format!("id=\"{field}\" name=\"{field}\""))
+        );
+        assert!(
+            blank
+                .body
+                .contains(&format!("<a href=\"#{field}\">{message}</a>"))
+        );
+        assert!(blank.body.contains(&format!(
+            "aria-invalid=\"true\" aria-describedby=\"{field}-fel\""
+        )));
+    }
+
+    let wrong = post_form(
+        app,
+        "/logga-in",
+        Some(&cookie),
+        &[
+            ("csrf", &csrf),
+            ("name", "anna <b>"),
+            ("password", "hemligt-fel"),
+        ],
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("class=\"error-summary\""));
+    assert!(
+        wrong.body.contains(
+            "<a href=\"#password\">Fel namn eller lösenord. Kontrollera båda och försök igen</a>"
+        ),
+        "{}",
+        wrong.body
+    );
+    assert!(wrong.body.contains("id=\"password-fel\""));
+    assert!(
+        wrong.body.contains("value=\"anna &lt;b&gt;\""),
+        "the name as typed, escaped"
+    );
+    assert!(
+        !wrong.body.contains("hemligt-fel"),
+        "the password is not sent back"
+    );
+    assert!(
+        !wrong.body.contains("<p class=\"fel\" role=\"alert\">"),
+        "the old box is gone"
+    );
+}
+
 #[tokio::test]
 async fn signing_in_takes_the_right_password_and_a_csrf_token() {
     let site = site();
