@@ -32,6 +32,9 @@ const PAGES: &[&str] = &[
     "/tidslinje?as_of=2022-06-01",
     "/vagor",
     "/vagor?as_of=2022-06-01",
+    // A matter's page, closed and overdue.
+    "/arenden/reklamation-2022",
+    "/arenden/kpmg-granskning?as_of=2025-06-01",
     "/skillnad",
     "/skillnad?from=2019-06-01&to=2022-06-01",
     "/logg",

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use lagesbild_model::{FuzzyDate, MonthSpan, Source};
-use lagesbild_timeline::{Diff, TimelineEntry, View, WaveStatus};
+use lagesbild_timeline::{Diff, Matter, TimelineEntry, View, WaveStatus};
 use serde_json::{Value, json};
 
 use crate::chart;
@@ -247,6 +247,52 @@ fn wave_row(wave: &WaveStatus) -> Vec<String> {
 }
 
 pub fn waves_doc(view: &View, axes: &Axes, with_chart: bool) -> Doc {
+    waves_doc_linked(view, axes, with_chart, None)
+}
+
+/// A matter's line in a list: its summary, category, party and next date ("försenat: var …"
+/// once passed), linked to its own page when `href` gives one.
+fn matter_item(m: &Matter, href: Option<fn(&str) -> String>) -> Vec<Inline> {
+    let mut rest = format!(" ({}", m.category.swedish());
+    if let Some(party) = &m.party {
+        rest.push_str(&format!(", {party}"));
+    }
+    rest.push(')');
+    if let Some(next) = &m.next_date {
+        let label = if m.overdue_since.is_some() {
+            "försenat: var"
+        } else {
+            "nästa datum"
+        };
+        rest.push_str(&format!("; {label} {}", swedish::fuzzy(next)));
+        if let Some(step) = &m.next_step {
+            rest.push_str(&format!(": {step}"));
+        }
+    }
+    if let Some(closed) = &m.closed {
+        rest.push_str(&format!("; avslutat {}", swedish::fuzzy(closed)));
+    }
+    match href {
+        Some(href) => vec![
+            Inline::Link {
+                text: m.summary.clone(),
+                url: href(&m.matter),
+            },
+            text(rest),
+        ],
+        None => vec![text(format!("{}{rest}", m.summary))],
+    }
+}
+
+/// [`waves_doc`], with each matter linked to its own page (`matter_href`, the web app's
+/// `/arenden/ID`) and, when linked, the closed matters listed too so that every matter's page
+/// can be reached.
+pub fn waves_doc_linked(
+    view: &View,
+    axes: &Axes,
+    with_chart: bool,
+    matter_href: Option<fn(&str) -> String>,
+) -> Doc {
     let mut blocks = vec![axes_line(axes)];
     blocks.push(Block::Table {
         caption: "Etapper: plan, status och förskjutning i månader".into(),
@@ -325,25 +371,7 @@ pub fn waves_doc(view: &View, axes: &Axes, with_chart: bool) -> Doc {
     });
     let open: Vec<Vec<Inline>> = view
         .open_matters()
-        .map(|m| {
-            let mut line = format!("{} ({}", m.summary, m.category.swedish());
-            if let Some(party) = &m.party {
-                line.push_str(&format!(", {party}"));
-            }
-            line.push(')');
-            if let Some(next) = &m.next_date {
-                let label = if m.overdue_since.is_some() {
-                    "försenat: var"
-                } else {
-                    "nästa datum"
-                };
-                line.push_str(&format!("; {label} {}", swedish::fuzzy(next)));
-                if let Some(step) = &m.next_step {
-                    line.push_str(&format!(": {step}"));
-                }
-            }
-            vec![text(line)]
-        })
+        .map(|m| matter_item(m, matter_href))
         .collect();
     blocks.push(Block::Heading(2, "Öppna ärenden".into()));
     if open.is_empty() {
@@ -351,8 +379,104 @@ pub fn waves_doc(view: &View, axes: &Axes, with_chart: bool) -> Doc {
     } else {
         blocks.push(Block::List(open));
     }
+    if matter_href.is_some() {
+        let closed: Vec<Vec<Inline>> = view
+            .matters
+            .iter()
+            .filter(|m| !m.open)
+            .map(|m| matter_item(m, matter_href))
+            .collect();
+        blocks.push(Block::Heading(2, "Avslutade ärenden".into()));
+        if closed.is_empty() {
+            blocks.push(Block::Paragraph(vec![text("Inga avslutade ärenden.")]));
+        } else {
+            blocks.push(Block::List(closed));
+        }
+    }
     Doc {
         title: "Etapper och tidplaner för Millennium".into(),
+        blocks,
+    }
+}
+
+/// A step of a matter's life in Swedish.
+fn step_swedish(step: &str) -> &'static str {
+    match step {
+        "opened" => "öppnat",
+        "answered" => "besvarat",
+        "updated" => "uppdaterat",
+        _ => "avslutat",
+    }
+}
+
+/// One matter's page: what it is, where it stands on the as-of day (open or closed, its next
+/// date and whether it has passed, its finding or outcome) and its whole history step by step,
+/// each with its source.
+pub fn matter_doc(m: &Matter, axes: &Axes) -> Doc {
+    let mut blocks = vec![axes_line(axes)];
+    blocks.push(Block::Paragraph(vec![text(m.summary.clone())]));
+    let mut facts = vec![vec![text(format!("Slag: {}", m.category.swedish()))]];
+    if let Some(party) = &m.party {
+        facts.push(vec![text(format!("Parter: {party}"))]);
+    }
+    if let Some(opened) = &m.opened {
+        facts.push(vec![text(format!("Öppnat: {}", swedish::fuzzy(opened)))]);
+    }
+    facts.push(vec![text(match &m.closed {
+        Some(closed) => format!("Läge: avslutat {}", swedish::fuzzy(closed)),
+        None => "Läge: öppet".to_owned(),
+    })]);
+    if let Some(next) = &m.next_date {
+        let mut line = match m.overdue_since {
+            Some(since) => format!(
+                "Försenat: var {} (passerat sedan {})",
+                swedish::fuzzy(next),
+                swedish::day(since)
+            ),
+            None => format!("Nästa datum: {}", swedish::fuzzy(next)),
+        };
+        if let Some(step) = &m.next_step {
+            line.push_str(&format!(", {step}"));
+        }
+        facts.push(vec![text(line)]);
+    }
+    if let Some(finding) = &m.finding {
+        facts.push(vec![text(format!("Slutsats: {finding}"))]);
+    } else if let Some(outcome) = &m.outcome {
+        facts.push(vec![text(format!("Utfall: {outcome}"))]);
+    }
+    blocks.push(Block::List(facts));
+    blocks.push(Block::Heading(2, "Ärendets historia".into()));
+    let steps: Vec<Vec<Inline>> = m
+        .steps
+        .iter()
+        .map(|step| {
+            let mut line = format!(
+                "{} – {}: {}",
+                dated(&step.occurred, false),
+                step_swedish(step.step),
+                step.summary
+            );
+            if let Some(next) = &step.next_date {
+                line.push_str(&format!(" (nästa datum: {})", swedish::fuzzy(next)));
+            }
+            let mut parts = vec![text(line)];
+            if let Some(entry) = m.history.iter().find(|h| h.seq == step.seq) {
+                if let Some(finding) = &entry.finding {
+                    parts.push(text(format!(" Slutsats: {finding}")));
+                }
+                parts.extend(source_inlines(&entry.source));
+            }
+            parts
+        })
+        .collect();
+    if steps.is_empty() {
+        blocks.push(Block::Paragraph(vec![text("Inga steg.")]));
+    } else {
+        blocks.push(Block::List(steps));
+    }
+    Doc {
+        title: format!("Ärende {}", m.matter),
         blocks,
     }
 }

@@ -174,7 +174,11 @@ pub async fn diff(
     let to = parse("to", &query.to, params::as_of)?;
     let (projection, _, _) =
         pages::replayed(&state, asked.known_at, to, None, pages::Facts::With).await?;
-    let diff = lagesbild_timeline::diff(&projection.view(Some(from)), &projection.view(to));
+    let public = asked.public_at;
+    let diff = lagesbild_timeline::diff(
+        &projection.view_public(Some(from), public),
+        &projection.view_public(to, public),
+    );
     Ok(Json(serde_json::to_value(diff).map_err(internal)?))
 }
 

@@ -205,6 +205,7 @@ pub fn router(state: AppState) -> Router {
         .route("/forhandsvisning", get(pages::preview))
         .route("/tidslinje", get(pages::timeline))
         .route("/vagor", get(pages::waves))
+        .route("/arenden/{id}", get(pages::matter))
         .route("/skillnad", get(pages::diff))
         .route("/logg", get(pages::log))
         .route("/logg/{seq}", get(pages::event))

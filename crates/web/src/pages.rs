@@ -354,6 +354,8 @@ pub async fn preview(
 pub struct TimeQuery {
     pub as_of: Option<String>,
     pub known_at: Option<String>,
+    /// The public-record day (`--public-at`): only facts whose sources had been published.
+    pub public_at: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
 }
@@ -362,12 +364,14 @@ pub struct TimeQuery {
 pub(crate) struct Asked {
     pub as_of: Option<NaiveDate>,
     pub known_at: Option<RecordedAt>,
+    pub public_at: Option<NaiveDate>,
 }
 
 pub(crate) fn asked(query: &TimeQuery) -> Result<Asked, WebError> {
     Ok(Asked {
         as_of: parse("as_of", &query.as_of, params::as_of)?,
         known_at: parse("known_at", &query.known_at, |t| params::instant(t, true))?,
+        public_at: parse("public_at", &query.public_at, params::as_of)?,
     })
 }
 
@@ -411,9 +415,10 @@ pub(crate) async fn replayed(
 }
 
 /// The analysis pages' time pickers, for `form_errors`.
-const TIME_FORM: [FormField; 4] = [
+const TIME_FORM: [FormField; 5] = [
     FormField::new("as_of", "as_of", &["as_of"], Kind::AsOf),
     FormField::new("known_at", "known_at", &["known_at"], Kind::Instant),
+    FormField::new("public_at", "public_at", &["public_at"], Kind::AsOf),
     FormField::new("from", "from", &["from"], Kind::AsOf),
     FormField::new("to", "to", &["to"], Kind::AsOf),
 ];
@@ -432,6 +437,7 @@ fn analysis_page(
         "kind": kind,
         "as_of": given(&query.as_of),
         "known_at": given(&query.known_at),
+        "public_at": given(&query.public_at),
         "from": given(&query.from),
         "to": given(&query.to),
         "body": crate::views::scrollable_tables(&body),
@@ -449,7 +455,8 @@ fn analysis_refused(
     titles: (&str, &str),
 ) -> Option<Result<Response, WebError>> {
     let typed = json!({
-        "as_of": query.as_of, "known_at": query.known_at, "from": query.from, "to": query.to,
+        "as_of": query.as_of, "known_at": query.known_at, "public_at": query.public_at,
+        "from": query.from, "to": query.to,
     });
     let errors = FormErrors::check(&TIME_FORM, &typed);
     if errors.is_empty() {
@@ -459,6 +466,7 @@ fn analysis_refused(
         "kind": kind,
         "as_of": given(&query.as_of),
         "known_at": given(&query.known_at),
+        "public_at": given(&query.public_at),
         "from": given(&query.from),
         "to": given(&query.to),
         "body": "",
@@ -478,9 +486,14 @@ pub(crate) async fn asked_view(
 ) -> Result<(lagesbild_timeline::View, Axes, Vec<String>), WebError> {
     let asked = asked(query)?;
     let known_text = given(&query.known_at).map(str::to_owned);
-    let (projection, axes, notices) =
+    let (projection, mut axes, notices) =
         replayed(state, asked.known_at, asked.as_of, known_text, facts).await?;
-    Ok((projection.view(asked.as_of), axes, notices))
+    axes.public_at = asked.public_at;
+    Ok((
+        projection.view_public(asked.as_of, asked.public_at),
+        axes,
+        notices,
+    ))
 }
 
 pub async fn timeline(
@@ -510,8 +523,45 @@ pub async fn waves(
         return refused;
     }
     let (view, axes, notices) = asked_view(&state, &query, Facts::Without).await?;
-    let body = doc::to_html_body(&docs::waves_doc(&view, &axes, true));
+    let body = doc::to_html_body(&docs::waves_doc_linked(
+        &view,
+        &axes,
+        true,
+        Some(matter_href),
+    ));
     analysis_page(&state, &viewer, &query, "waves", titles, (body, notices))
+        .map(IntoResponse::into_response)
+}
+
+/// The address of a matter's page. Matter ids are `[a-z0-9-]+`, so the id needs no escaping.
+fn matter_href(id: &str) -> String {
+    format!("/arenden/{id}")
+}
+
+/// One matter's page (`/arenden/ID`): its history as of the day and as known at the time the
+/// pickers ask for, reached from the waves page where matters are listed.
+pub async fn matter(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Query(query): Query<TimeQuery>,
+) -> Result<Response, WebError> {
+    let viewer = viewer(&session).await?;
+    let titles = ("Ärende", "vagor");
+    if let Some(refused) = analysis_refused(&state, &viewer, &query, "matter", titles) {
+        return refused;
+    }
+    let (view, axes, notices) = asked_view(&state, &query, Facts::Without).await?;
+    let Some(matter) = view.matter(&id) else {
+        return Err(WebError::NotFound(format!(
+            "inget ärende {:?} i loggen vid den valda tidpunkten",
+            id.chars().take(64).collect::<String>()
+        )));
+    };
+    let document = docs::matter_doc(matter, &axes);
+    let body = doc::to_html_body(&document);
+    let titles = (document.title.as_str(), "vagor");
+    analysis_page(&state, &viewer, &query, "matter", titles, (body, notices))
         .map(IntoResponse::into_response)
 }
 
@@ -538,7 +588,15 @@ pub async fn diff(
                 Facts::With,
             )
             .await?;
-            let diff = lagesbild_timeline::diff(&projection.view(Some(from)), &projection.view(to));
+            let public = asked.public_at;
+            let diff = lagesbild_timeline::diff(
+                &projection.view_public(Some(from), public),
+                &projection.view_public(to, public),
+            );
+            let axes = Axes {
+                public_at: public,
+                ..axes
+            };
             (doc::to_html_body(&docs::diff_doc(&diff, &axes)), notices)
         }
         None => (String::new(), Vec::new()),
