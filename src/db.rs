@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use include_dir::{Dir, include_dir};
-use lagesbild_store::{EventLog, SqliteStore};
+use lagesbild_store::{SqliteStore, Store};
 
 use crate::import::{self, Located};
 
@@ -65,7 +65,7 @@ fn clock_override() -> Result<Option<DateTime<Utc>>> {
     }
 }
 
-fn open_raw(path: &Path) -> Result<SqliteStore> {
+fn open_raw(path: &Path) -> Result<Box<dyn Store>> {
     let mut store = SqliteStore::open(path).map_err(|error| {
         let hint = if path.exists() && crate::log_commands::not_writable(path) {
             " (it is on a read-only file system or not writable by this user; lagesbild writes \
@@ -81,15 +81,15 @@ fn open_raw(path: &Path) -> Result<SqliteStore> {
     if let Some(ms) = busy_timeout_override()? {
         store.set_busy_timeout(ms)?;
     }
-    Ok(match clock_override()? {
-        Some(at) => store.with_clock(move || at),
-        None => store,
-    })
+    if let Some(at) = clock_override()? {
+        store.set_clock(Box::new(move || at));
+    }
+    Ok(Box::new(store))
 }
 
 /// Opens the log for writing. A missing database is created and seeded with the bundled
 /// history, which is said on stderr.
-pub fn open(path: &Path) -> Result<SqliteStore> {
+pub fn open(path: &Path) -> Result<Box<dyn Store>> {
     let existed = path.exists();
     let mut store = open_raw(path)?;
     if !existed {
@@ -99,8 +99,8 @@ pub fn open(path: &Path) -> Result<SqliteStore> {
 }
 
 /// A log in memory holding the bundled history, for a dry run that must not create a file.
-pub fn open_in_memory_seeded() -> Result<SqliteStore> {
-    let mut store = SqliteStore::open_in_memory()?;
+pub fn open_in_memory_seeded() -> Result<Box<dyn Store>> {
+    let mut store: Box<dyn Store> = Box::new(SqliteStore::open_in_memory()?);
     let located = import::parse_texts(
         bundled_files()
             .into_iter()
@@ -113,11 +113,11 @@ pub fn open_in_memory_seeded() -> Result<SqliteStore> {
 }
 
 /// Opens a log that may be empty (for `restore`): never seeds.
-pub fn open_unseeded(path: &Path) -> Result<SqliteStore> {
+pub fn open_unseeded(path: &Path) -> Result<Box<dyn Store>> {
     open_raw(path)
 }
 
-fn seed(store: &mut SqliteStore, path: &Path) -> Result<()> {
+fn seed(store: &mut dyn Store, path: &Path) -> Result<()> {
     let located: Vec<Located> = import::parse_texts(
         bundled_files()
             .into_iter()

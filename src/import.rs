@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use lagesbild_model::{MAX_LINE_BYTES, NewEvent, parse_event, parse_json_strict, sha256_hex};
-use lagesbild_store::{AppendReport, EventLog, Expectation, Outcome, SqliteStore, StoreError};
+use lagesbild_store::{AppendReport, Expectation, Outcome, Store, StoreError};
 
 use lagesbild_app::provenance;
 use lagesbild_render::report::TemplateSet;
@@ -320,7 +320,7 @@ impl SeenKeys {
 /// Appends located events in one transaction, turning the store's batch positions back into
 /// file:line.
 pub fn append_located(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     located: Vec<Located>,
     dry_run: bool,
 ) -> Result<AppendReport> {
@@ -329,7 +329,7 @@ pub fn append_located(
 
 /// Like [`append_located`], saying `nothing was {verb}` on failure.
 pub fn append_located_as(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     located: Vec<Located>,
     dry_run: bool,
     verb: &str,
@@ -340,7 +340,7 @@ pub fn append_located_as(
 /// Like [`append_located_as`], rebuilding a `report_published` to check its provenance with one
 /// of `sets` (`lagesbild_app::provenance`).
 pub fn append_located_with(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     located: Vec<Located>,
     dry_run: bool,
     verb: &str,
@@ -451,7 +451,7 @@ pub fn import(path: &Path, args: &ImportArgs) -> Result<ExitCode> {
 /// any moment, the log holds whole batches only, at least those reported, and the same import run
 /// again skips what is present (same key, same content) and appends the rest.
 fn import_in_batches(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     files: &[PathBuf],
     batch_size: usize,
     sets: &[TemplateSet],

@@ -316,7 +316,7 @@ pub fn not_writable(path: &Path) -> bool {
 
 /// The first event that cannot be read from a damaged file, with SQLite's reason; `None` when
 /// every event reads. Reads pages of events and, where a page fails, each event alone.
-fn first_unreadable_event(store: &lagesbild_store::SqliteStore) -> Option<(u64, String)> {
+fn first_unreadable_event(store: &dyn lagesbild_store::Store) -> Option<(u64, String)> {
     const PAGE: usize = 1_000;
     let filter = Filter::default();
     let mut after = 0u64;
@@ -398,7 +398,7 @@ pub fn verify(path: &Path, args: &VerifyArgs) -> Result<ExitCode> {
     let mut _copy = None;
     let store = match lagesbild_store::SqliteStore::open_read_only(path) {
         Ok(store) => store,
-        Err(StoreError::Storage(_)) if not_writable(path) => {
+        Err(StoreError::Storage { .. }) if not_writable(path) => {
             // SQLite cannot read a WAL database where it cannot create the -shm file beside it
             // (a read-only mount): read a copy of the same bytes instead.
             let copy = TempCopy::of(path)?;
@@ -426,7 +426,7 @@ pub fn verify(path: &Path, args: &VerifyArgs) -> Result<ExitCode> {
             println!("FAILED at event {seq}: {reason}");
             return Ok(ExitCode::FAILURE);
         }
-        Err(StoreError::Storage(error)) => {
+        Err(StoreError::Storage { message: error }) => {
             match first_unreadable_event(&store) {
                 Some((seq, reason)) => println!(
                     "FAILED at event {seq}: the database file is damaged and event {seq} cannot be read: {reason}"
@@ -527,7 +527,7 @@ pub fn export(path: &Path, args: &ExportArgs) -> Result<ExitCode> {
 
 /// The export: the signed tree heads first (so that a restore knows how long the log must
 /// be), then every event; returns the number of events.
-fn write_export(store: &lagesbild_store::SqliteStore, out: &mut dyn Write) -> Result<u64> {
+fn write_export(store: &dyn lagesbild_store::Store, out: &mut dyn Write) -> Result<u64> {
     for head in store.tree_heads()? {
         writeln!(out, "{}", crate::proof_commands::head_line(&head))?;
     }
@@ -565,7 +565,7 @@ pub fn restore(path: &Path, args: &RestoreArgs) -> Result<ExitCode> {
             })),
         }
     });
-    let lines = heads.events(values, |at, value| {
+    let mut lines = heads.events(values, |at, value| {
         // An export is a log: its events are checked by the rules they were appended under,
         // as verify checks them.
         lagesbild_model::text::as_stored(|| stored_from_export_value(value)).map_err(|e| {
@@ -577,7 +577,7 @@ pub fn restore(path: &Path, args: &RestoreArgs) -> Result<ExitCode> {
     });
     let expected = args.expect_head.as_deref().map(parse_head).transpose()?;
     let sets = crate::import::template_sets(args.templates.as_deref())?;
-    let mut check = |store: &lagesbild_store::SqliteStore| -> Result<(), StoreError> {
+    let mut check = |store: &dyn lagesbild_store::Store| -> Result<(), StoreError> {
         if let Some((seq, hash)) = &expected {
             let at = store.event(&EventRef::Seq(*seq))?;
             let reason = match at {
@@ -613,7 +613,9 @@ pub fn restore(path: &Path, args: &RestoreArgs) -> Result<ExitCode> {
             other => other,
         })
     };
-    match store.restore_checked(lines, &mut check) {
+    let restored = store.restore_checked(&mut lines, &mut check);
+    drop(lines);
+    match restored {
         Ok(count) => {
             let head = store.head()?;
             let heads_said = heads.store(&mut store)?;

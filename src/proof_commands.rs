@@ -15,7 +15,7 @@ use lagesbild_merkle::{
     verify_consistency,
 };
 use lagesbild_model::StoredEvent;
-use lagesbild_store::{EventLog, EventRef, SqliteStore, StoreError, event_leaf_hash};
+use lagesbild_store::{EventLog, EventRef, Store, StoreError, event_leaf_hash};
 
 use crate::db;
 
@@ -133,7 +133,7 @@ fn now_ms() -> Result<u64> {
 
 /// Whether the stored tree at `size` with `root` extends `head`: a consistency proof from the
 /// stored nodes, verified.
-fn extends(store: &SqliteStore, head: &SignedTreeHead, size: u64, root: &[u8; 32]) -> bool {
+fn extends(store: &dyn Store, head: &SignedTreeHead, size: u64, root: &[u8; 32]) -> bool {
     let Ok(head_root) = head.root_hash() else {
         return false;
     };
@@ -149,7 +149,7 @@ fn extends(store: &SqliteStore, head: &SignedTreeHead, size: u64, root: &[u8; 32
 /// Catches the tree up, checks it against the last signed tree head (a consistency proof from
 /// the stored nodes; a node table that fails it is rebuilt from the log first) and signs and
 /// stores a head of the whole log. Refuses to sign a log that does not extend its last head.
-pub fn sign_tree_head(store: &mut SqliteStore, key: &SigningKey) -> Result<SignedTreeHead> {
+pub fn sign_tree_head(store: &mut dyn Store, key: &SigningKey) -> Result<SignedTreeHead> {
     let mut state = store.tree_catch_up()?;
     if let Some(last) = store.tree_heads()?.pop()
         && !extends(store, &last, state.size, &state.root)
@@ -200,7 +200,7 @@ pub fn checkpoint(path: &Path, args: &CheckpointArgs) -> Result<ExitCode> {
 }
 
 /// After `report publish`: a tree head covering the publication, when a key is configured.
-pub fn sign_after_publish(store: &mut SqliteStore, key: &SigningKeyArg) -> Result<()> {
+pub fn sign_after_publish(store: &mut dyn Store, key: &SigningKeyArg) -> Result<()> {
     if let Some(key) = key.load()? {
         let head = sign_tree_head(store, &key)?;
         println!("signed tree head: {} events, root {}", head.size, head.root);
@@ -313,8 +313,8 @@ fn check_size(size: u64, log: u64) -> Result<()> {
 /// Makes a proof and checks it before it is printed; a proof that fails (a damaged node table)
 /// is made again from a tree rebuilt from the log, and refused if it still fails.
 fn with_rebuild<P>(
-    store: &mut SqliteStore,
-    make: impl Fn(&SqliteStore) -> Result<(P, Result<(), String>)>,
+    store: &mut dyn Store,
+    make: impl Fn(&dyn Store) -> Result<(P, Result<(), String>)>,
 ) -> Result<P> {
     let (proof, check) = make(store)?;
     if check.is_ok() {
@@ -329,7 +329,7 @@ fn with_rebuild<P>(
 }
 
 fn inclusion(
-    store: &SqliteStore,
+    store: &dyn Store,
     seq: u64,
     size: u64,
 ) -> Result<(InclusionProof, Result<(), String>)> {
@@ -359,7 +359,7 @@ fn inclusion(
 }
 
 fn consistency(
-    store: &SqliteStore,
+    store: &dyn Store,
     first: u64,
     second: u64,
 ) -> Result<(ConsistencyProof, Result<(), String>)> {
@@ -402,7 +402,7 @@ fn read_head(path: &Path) -> Result<SignedTreeHead> {
 /// `verify`'s part on the tree, after the chain passed: recomputes the tree from the log and
 /// checks the stored nodes, every signed tree head (with `--pubkey`, its signature) and the head
 /// given with `--against`. Prints what held; `Ok(false)` after printing what failed.
-pub fn verify_tree(store: &SqliteStore, args: &VerifyTreeArgs, quick: bool) -> Result<bool> {
+pub fn verify_tree(store: &dyn Store, args: &VerifyTreeArgs, quick: bool) -> Result<bool> {
     let key = args.pubkey.load()?;
     let against = args.against.as_deref().map(read_head).transpose()?;
     if let (Some(head), Some(key)) = (&against, &key)
@@ -483,7 +483,7 @@ pub fn verify_tree(store: &SqliteStore, args: &VerifyTreeArgs, quick: bool) -> R
 /// a tree recomputed from the log in memory (`verify` opens the database read-only and trusts
 /// no stored node).
 fn consistency_from(
-    store: &SqliteStore,
+    store: &dyn Store,
     first: u64,
     second: u64,
 ) -> Result<([u8; 32], Vec<[u8; 32]>)> {
@@ -525,7 +525,7 @@ const SPECIFICATION: &str = include_str!("../docs/log-format.md");
 
 /// `export --evidence DIR`: the bundle; `write_export` writes the export itself.
 pub fn export_evidence(
-    store: &SqliteStore,
+    store: &dyn Store,
     dir: &Path,
     args: &EvidenceArgs,
     write_export: impl FnOnce(&mut dyn Write) -> Result<u64>,
@@ -734,7 +734,7 @@ impl HeadsInExport {
     }
 
     /// After the events were restored: stores the heads. Says what was checked.
-    pub fn store(self, store: &mut SqliteStore) -> Result<String> {
+    pub fn store(self, store: &mut dyn Store) -> Result<String> {
         debug_assert!(!self.failed);
         for (_, head) in &self.heads {
             store.insert_tree_head(head)?;

@@ -6,7 +6,7 @@
 //! cache that has not been checked against the chain.
 
 use lagesbild_render::report::TemplateSet;
-use lagesbild_store::{EventLog, Filter, SqliteStore, StoreError};
+use lagesbild_store::{Filter, Store, StoreError};
 use lagesbild_timeline::{PROJECTION_FORMAT, Projection};
 
 use crate::material;
@@ -106,13 +106,13 @@ pub fn on_policy(seq: u64) -> bool {
 /// the fold makes of the log ([`material::verify_index`]). Checkpoints of another name or format
 /// are never read and so not checked. The edition cache is checked by
 /// [`crate::edition_cache::verify`], rebuilding with the built-in templates. Only reads.
-pub fn verify(store: &SqliteStore, quick: bool) -> Result<CacheReport, StoreError> {
+pub fn verify(store: &dyn Store, quick: bool) -> Result<CacheReport, StoreError> {
     verify_with(store, quick, &crate::provenance::template_sets(None))
 }
 
 /// [`verify`], rebuilding cached editions with whichever of `sets` has their template digest.
 pub fn verify_with(
-    store: &SqliteStore,
+    store: &dyn Store,
     quick: bool,
     sets: &[TemplateSet],
 ) -> Result<CacheReport, StoreError> {

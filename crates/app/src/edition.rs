@@ -22,7 +22,7 @@ use lagesbild_model::{
     EventData, FieldError, FuzzyDate, NewEvent, Section, StoredEvent, event_from_value, sha256_hex,
 };
 use lagesbild_render::report::TemplateSet;
-use lagesbild_store::{EventLog, EventRef, Filter, Outcome, SqliteStore, StoreError, scan};
+use lagesbild_store::{EventRef, Filter, Outcome, Store, StoreError, scan};
 use lagesbild_timeline::{Material, NoteLine, ReportModel, iso_week, week_start};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -361,7 +361,7 @@ pub struct Baseline {
 
 /// Every `report_published` of the log up to `max_seq`, first first.
 fn publications(
-    store: &SqliteStore,
+    store: &dyn Store,
     max_seq: u64,
 ) -> Result<Vec<(StoredEvent, ReportPublished)>, StoreError> {
     let filter = Filter {
@@ -382,7 +382,7 @@ fn publications(
 
 /// The review events of the edition of `day` after `after`, first first.
 fn reviews(
-    store: &SqliteStore,
+    store: &dyn Store,
     day: NaiveDate,
     after: u64,
     max_seq: u64,
@@ -528,7 +528,7 @@ fn flags(model: &ReportModel, baseline: Option<&ReportModel>, rules: Rules) -> V
 
 /// The edition of `day` as the log had it at `at` (the head if `None`).
 pub fn draft(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     day: NaiveDate,
     at: Option<u64>,
     rules: Rules,
@@ -603,7 +603,7 @@ pub fn draft(
 /// The edition's history: the `rapport` events dated in its week, and its reviews, newest
 /// first, at most `limit`.
 pub fn history(
-    store: &SqliteStore,
+    store: &dyn Store,
     day: NaiveDate,
     limit: usize,
 ) -> Result<Vec<StoredEvent>, StoreError> {
@@ -675,7 +675,7 @@ impl PointInput {
 }
 
 /// Appends events in one transaction; the seq of each.
-fn append(store: &mut SqliteStore, events: Vec<NewEvent>) -> Result<Vec<u64>, EditionError> {
+fn append(store: &mut dyn Store, events: Vec<NewEvent>) -> Result<Vec<u64>, EditionError> {
     let report = store.append(events, &[]).map_err(|error| match error {
         StoreError::Invalid { error, .. } => EditionError::Invalid(error),
         other => EditionError::Store(other),
@@ -725,7 +725,7 @@ fn event(
     }))?)
 }
 
-fn head_model(store: &mut SqliteStore, day: NaiveDate) -> Result<ReportModel, EditionError> {
+fn head_model(store: &mut dyn Store, day: NaiveDate) -> Result<ReportModel, EditionError> {
     let head = store.head()?.seq;
     Ok(build_model(store, head, day, FuzzyDate::Day(day))?)
 }
@@ -756,7 +756,7 @@ fn order_event(
 
 /// Adds a point to `section`, at `position` (0 first; `None` last). Returns its seq.
 pub fn add_point(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     day: NaiveDate,
     actor: &Actor,
     section: &str,
@@ -828,7 +828,7 @@ fn fields_in_swedish(error: FieldError) -> EditionError {
 
 /// The current state of the item event `seq` added, for an edition of `day`.
 fn current_item(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     day: NaiveDate,
     seq: u64,
 ) -> Result<lagesbild_timeline::MaterialItem, EditionError> {
@@ -848,7 +848,7 @@ fn current_item(
 /// Edits the point (a note) event `seq` added: its text, sub-points and how long it stands.
 /// A suggestion from last week is kept by it.
 pub fn revise_point(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     day: NaiveDate,
     actor: &Actor,
     seq: u64,
@@ -908,7 +908,7 @@ pub fn revise_point(
 
 /// Keeps suggestions from last week as they are: `seq`, or every one still open.
 pub fn keep_proposed(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     day: NaiveDate,
     actor: &Actor,
     seq: Option<u64>,
@@ -949,7 +949,7 @@ pub fn keep_proposed(
 
 /// Removes the item event `seq` added from the edition (and from every later report).
 pub fn remove_item(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     day: NaiveDate,
     actor: &Actor,
     seq: u64,
@@ -983,7 +983,7 @@ pub fn remove_item(
 
 /// Moves a point one step up (`up`) or down in its section.
 pub fn move_point(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     day: NaiveDate,
     actor: &Actor,
     seq: u64,
@@ -1018,7 +1018,7 @@ pub fn move_point(
 /// ones) and points brought in before (kept, changed or dropped since) are left alone. Returns
 /// how many were brought in.
 pub fn start_from_last_week(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     day: NaiveDate,
     actor: &Actor,
 ) -> Result<usize, EditionError> {
@@ -1081,7 +1081,7 @@ pub fn start_from_last_week(
 
 /// A new value of a key figure, dated on the edition's day.
 pub fn add_figure(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     day: NaiveDate,
     actor: &Actor,
     figure: &staff::Figure,
@@ -1103,7 +1103,7 @@ pub fn add_figure(
 /// A link under *Samlad information* (`collected`) or an item under *Kommunikativa åtgärder*,
 /// dated on the edition's day.
 pub fn add_link(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     day: NaiveDate,
     actor: &Actor,
     publication: &staff::Publication,
@@ -1119,7 +1119,7 @@ pub fn add_link(
 
 /// Edits a link (title and address) or a role (person and title) in place.
 pub fn revise_item(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     day: NaiveDate,
     actor: &Actor,
     seq: u64,
@@ -1193,7 +1193,7 @@ pub fn revise_item(
 
 /// A step of the review: an editor submits, an approver (someone else) approves or returns.
 pub fn review(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     day: NaiveDate,
     actor: &Actor,
     step: ReviewStep,
@@ -1298,7 +1298,7 @@ pub fn publish_blocker(draft: &Draft, actor: &Actor, rules: Rules) -> Option<Str
 
 /// Publishes the edition of `day` (its day, not today) once the rules allow it.
 pub fn publish_edition(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     set: &TemplateSet,
     day: NaiveDate,
     actor: &Actor,
@@ -1328,7 +1328,7 @@ pub struct ArchiveEntry {
 /// The archive's versions: per report (newest first, as [`crate::publish::archive`] lists
 /// them), its version of its day, whether it stands, and what it changed.
 pub fn archive_versions(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     reports: &[(StoredEvent, ReportPublished)],
 ) -> Result<Vec<ArchiveEntry>, EditionError> {
     let mut entries = Vec::new();

@@ -9,7 +9,7 @@
 use lagesbild_model::kinds::ReportPublished;
 use lagesbild_model::{EventData, StoredEvent, sha256_hex};
 use lagesbild_render::report::TemplateSet;
-use lagesbild_store::{EditionOutput, EditionOutputs, EventLog, EventRef, SqliteStore, StoreError};
+use lagesbild_store::{EditionOutput, EditionOutputs, EventRef, Store, StoreError};
 
 use crate::caches::{CacheNotice, CacheProblem};
 
@@ -20,7 +20,7 @@ pub const TABLE: &str = "edition_outputs";
 /// outputs a rebuild from the log gave, identical to what the edition recorded, are kept (the
 /// callers: publishing, and a reproduction found identical). A file that cannot be written (read
 /// only) keeps nothing, which costs only speed.
-pub fn keep(store: &mut SqliteStore, seq: u64, template_digest: &str, outputs: &[(&str, &[u8])]) {
+pub fn keep(store: &mut dyn Store, seq: u64, template_digest: &str, outputs: &[(&str, &[u8])]) {
     if let Err(error) = store.save_edition_outputs(seq, template_digest, outputs) {
         tracing::debug!(%error, seq, "edition outputs not kept");
     }
@@ -88,7 +88,7 @@ pub fn problem(
 /// is returned: `None` when nothing is kept for these templates, or what was kept was refused
 /// (dropped, and said in `notices`).
 pub fn served(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     event: &StoredEvent,
     published: &ReportPublished,
     template_digest: &str,
@@ -118,7 +118,7 @@ pub fn served(
 /// digests only (which the provenance gate checked against a rebuild when it was appended).
 /// Returns how many editions were checked and what was found. Only reads.
 pub fn verify(
-    store: &SqliteStore,
+    store: &dyn Store,
     quick: bool,
     sets: &[TemplateSet],
 ) -> Result<(usize, Vec<CacheProblem>), StoreError> {

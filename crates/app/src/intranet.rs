@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use lagesbild_render::report::{ReportFormat, TemplateSet};
-use lagesbild_store::{EventRef, SqliteStore};
+use lagesbild_store::{EventRef, Store};
 use lagesbild_timeline::ReportModel;
 
 use crate::edition::edition_name;
@@ -83,7 +83,7 @@ impl PublishedEdition {
 /// The published editions, newest day first, at most `limit` of them (all with `None`), each
 /// rebuilt from the log with the templates `set`.
 pub fn published_editions(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     set: &TemplateSet,
     limit: Option<usize>,
 ) -> Result<Vec<PublishedEdition>, PublishError> {
@@ -264,11 +264,7 @@ fn format_label(format: &str) -> &'static str {
 /// byte first; `index.html` listing the editions with relative links; and the Atom feed
 /// `rapporter.atom`. A version that does not rebuild is an error naming it, and nothing is
 /// returned, so an export never holds an unchecked byte.
-pub fn export_site(
-    store: &mut SqliteStore,
-    set: &TemplateSet,
-) -> Result<Vec<SiteFile>, ExportError> {
-    use lagesbild_store::EventLog;
+pub fn export_site(store: &mut dyn Store, set: &TemplateSet) -> Result<Vec<SiteFile>, ExportError> {
     let editions = published_editions(store, set, None)?;
     let mut files = Vec::new();
     let mut refused = Vec::new();

@@ -23,8 +23,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{Days, NaiveDate};
 use lagesbild_model::{EventData, StoredEvent};
 use lagesbild_store::{
-    EventLog, EventRef, Filter, MaterialDigest, MaterialOrder, MaterialQuery, MaterialRow,
-    MaterialWriter, SqliteStore, StoreError, scan,
+    EventRef, Filter, MaterialDigest, MaterialOrder, MaterialQuery, MaterialRow, MaterialWriter,
+    Store, StoreError, scan,
 };
 
 use crate::caches::{CacheNotice, CacheProblem};
@@ -51,13 +51,13 @@ fn kinds() -> Vec<&'static str> {
 
 /// Brings the material index up to the head of the log. Nothing is written when it is there
 /// already, so a read-only database with a current index is fine.
-pub fn catch_up(store: &mut SqliteStore) -> Result<(), StoreError> {
+pub fn catch_up(store: &mut dyn Store) -> Result<(), StoreError> {
     catch_up_noted(store, &mut Vec::new())
 }
 
 /// Why the index's state is not bound to this log (its position past the head, or another
 /// chain hash there), or `None` when it is (or there is no index).
-pub fn state_problem(store: &SqliteStore) -> Result<Option<(u64, String)>, StoreError> {
+pub fn state_problem(store: &dyn Store) -> Result<Option<(u64, String)>, StoreError> {
     let Some(state) = store.material_state(MATERIAL_FORMAT)? else {
         return Ok(None);
     };
@@ -87,7 +87,7 @@ pub fn state_problem(store: &SqliteStore) -> Result<Option<(u64, String)>, Store
 /// [`catch_up`], first checking the index's binding to the chain: an index bound to another
 /// log (or a position past the head) is dropped, rebuilt, and said so in `notices`.
 pub fn catch_up_noted(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     notices: &mut Vec<CacheNotice>,
 ) -> Result<(), StoreError> {
     if let Some((seq, reason)) = state_problem(store)? {
@@ -127,15 +127,15 @@ trait Index {
     fn end(&mut self, seq: u64, at: u64) -> Result<(), StoreError>;
 }
 
-impl Index for MaterialWriter<'_> {
+impl Index for Box<dyn MaterialWriter + '_> {
     fn current(&self, seq: u64) -> Result<Option<MaterialRow>, StoreError> {
-        MaterialWriter::current(self, seq)
+        (**self).current(seq)
     }
     fn insert(&mut self, row: &MaterialRow) -> Result<(), StoreError> {
-        MaterialWriter::insert(self, row)
+        (**self).insert(row)
     }
     fn end(&mut self, seq: u64, at: u64) -> Result<(), StoreError> {
-        MaterialWriter::end(self, seq, at)
+        (**self).end(seq, at)
     }
 }
 
@@ -201,7 +201,7 @@ fn fold(writer: &mut impl Index, event: &StoredEvent) -> Result<(), StoreError> 
 
 /// Adds the rows read to `items`, each checked against the log first ([`checked`]).
 fn add(
-    store: &SqliteStore,
+    store: &dyn Store,
     position: u64,
     items: &mut BTreeMap<u64, MaterialItem>,
     rows: Vec<MaterialRow>,
@@ -224,7 +224,7 @@ fn refused(row: &MaterialRow, reason: impl std::fmt::Display) -> StoreError {
 /// its history re-applied; its end, if any, a correction or retraction of it. Anything else is
 /// refused with [`StoreError::CacheDamaged`].
 fn checked(
-    store: &SqliteStore,
+    store: &dyn Store,
     position: u64,
     row: &MaterialRow,
 ) -> Result<MaterialItem, StoreError> {
@@ -333,7 +333,7 @@ fn decode(row: &MaterialRow) -> Result<MaterialItem, StoreError> {
 /// The material a report for `day` reads, as the log knew it at position `known_at`, from an
 /// index that is up to date (see [`catch_up`]). Every row read is checked against the log
 /// first; one that does not match fails the lookup with [`StoreError::CacheDamaged`].
-pub fn for_day(store: &SqliteStore, known_at: u64, day: NaiveDate) -> Result<Material, StoreError> {
+pub fn for_day(store: &dyn Store, known_at: u64, day: NaiveDate) -> Result<Material, StoreError> {
     let position = store
         .material_position(MATERIAL_FORMAT)?
         .ok_or_else(|| StoreError::CacheDamaged("material index: not built".into()))?;
@@ -465,7 +465,7 @@ pub fn for_day(store: &SqliteStore, known_at: u64, day: NaiveDate) -> Result<Mat
 /// Compares the index with what the fold makes of the log up to the index's position, and its
 /// state's binding and digest; every difference names the table and the row. With `quick`, only
 /// the binding and the digest (every row read and hashed, nothing folded).
-pub fn verify_index(store: &SqliteStore, quick: bool) -> Result<Vec<CacheProblem>, StoreError> {
+pub fn verify_index(store: &dyn Store, quick: bool) -> Result<Vec<CacheProblem>, StoreError> {
     let mut problems = Vec::new();
     let (rows, names) = match store.material_all() {
         Ok(all) => all,

@@ -11,7 +11,7 @@
 use lagesbild_model::{EventData, FieldError, GENESIS_HASH, NewEvent, sha256_hex};
 use lagesbild_render::report::{ReportFormat, ReportRenderer, TemplateSet};
 use lagesbild_store::{
-    AppendReport, EventLog, EventRef, Expectation, Filter, Outcome, SqliteStore, StoreError, scan,
+    AppendReport, EventRef, Expectation, Filter, Outcome, Store, StoreError, scan,
 };
 
 use crate::report::build_model_from_log;
@@ -45,7 +45,7 @@ pub fn template_set_for<'a>(sets: &'a [TemplateSet], digest: &str) -> Option<&'a
 /// before anything is committed. A refused claim is a [`StoreError::Invalid`] naming the event's
 /// place in the batch and the field, so the front ends locate it as they locate any other.
 pub fn append(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     batch: Vec<NewEvent>,
     expectations: &[Expectation],
     sets: &[TemplateSet],
@@ -55,7 +55,7 @@ pub fn append(
 
 /// [`append`] without committing: every check, nothing written.
 pub fn append_dry_run(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     batch: Vec<NewEvent>,
     expectations: &[Expectation],
     sets: &[TemplateSet],
@@ -64,7 +64,7 @@ pub fn append_dry_run(
 }
 
 fn append_inner(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     batch: Vec<NewEvent>,
     expectations: &[Expectation],
     sets: &[TemplateSet],
@@ -79,7 +79,7 @@ fn append_inner(
         .collect();
     // Matters must be opened before they are answered or closed (crate::matters).
     let matters = crate::matters::MatterCheck::of(&batch);
-    let mut check = |store: &SqliteStore, report: &AppendReport| -> Result<(), StoreError> {
+    let mut check = |store: &dyn Store, report: &AppendReport| -> Result<(), StoreError> {
         matters.check(store, report)?;
         for (index, event) in &claims {
             // An event already present was checked when it was appended.
@@ -99,7 +99,7 @@ fn append_inner(
 /// Checks every event of the log that claims a log position (after a restore, before it is
 /// committed). A refused claim is a [`StoreError::Invalid`] whose index is the event's seq less
 /// one, its place in the restored log.
-pub fn check_log(store: &SqliteStore, sets: &[TemplateSet]) -> Result<(), StoreError> {
+pub fn check_log(store: &dyn Store, sets: &[TemplateSet]) -> Result<(), StoreError> {
     let filter = Filter {
         kinds: vec!["report_published".into()],
         ..Filter::default()
@@ -144,7 +144,7 @@ fn refuse(field: impl Into<String>, reason: String) -> Refusal {
 /// Checks the claims of `event`, which is (or is about to be) event `seq` of the log `store`
 /// holds; events that claim nothing pass.
 pub fn check_event(
-    store: &SqliteStore,
+    store: &dyn Store,
     seq: u64,
     event: &NewEvent,
     sets: &[TemplateSet],

@@ -11,7 +11,7 @@ use lagesbild_model::{
     EventData, FieldError, FuzzyDate, StoredEvent, event_from_value, sha256_hex,
 };
 use lagesbild_render::report::{ReportFormat, ReportRenderer, TemplateError, TemplateSet};
-use lagesbild_store::{EventLog, EventRef, Head, SqliteStore, StoreError};
+use lagesbild_store::{EventRef, Head, Store, StoreError};
 use serde_json::json;
 
 use crate::caches::CacheNotice;
@@ -47,7 +47,7 @@ pub struct Published {
 
 /// Renders the report for `day` in every format from the log's head and records it.
 pub fn publish(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     set: &TemplateSet,
     day: NaiveDate,
     compiled_at: chrono::NaiveDateTime,
@@ -169,7 +169,7 @@ impl Reproduction {
 /// The edition recorded by event `which`: its event, the `report_published` data, and the state
 /// of the log position it was built from.
 fn edition_event(
-    store: &SqliteStore,
+    store: &dyn Store,
     which: &EventRef,
 ) -> Result<(StoredEvent, ReportPublished, LogState), PublishError> {
     let Some(event) = store.event(which)? else {
@@ -197,7 +197,7 @@ fn edition_event(
 /// Every output `published` lists, rebuilt from the log alone up to its position with the
 /// templates `set` (no cache: "identical" must never rest on one). Only reads.
 pub fn rebuild(
-    store: &SqliteStore,
+    store: &dyn Store,
     set: &TemplateSet,
     published: &ReportPublished,
 ) -> Result<(Vec<OutputCheck>, lagesbild_timeline::ReportModel), PublishError> {
@@ -237,7 +237,7 @@ fn own_templates(current: &TemplateSet, published: &ReportPublished) -> Template
 /// (see `own_templates`), from the log alone. When every output comes out identical, the outputs
 /// are kept in the edition cache.
 pub fn reproduce(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     current: &TemplateSet,
     which: &EventRef,
 ) -> Result<Reproduction, PublishError> {
@@ -250,7 +250,7 @@ pub fn reproduce(
 /// what other templates would make of it (`report reproduce --templates DIR`); kept in the
 /// edition cache when identical.
 pub fn reproduce_with(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     set: &TemplateSet,
     which: &EventRef,
 ) -> Result<Reproduction, PublishError> {
@@ -291,7 +291,7 @@ pub fn reproduce_with(
 /// [`crate::edition_cache::served`]), otherwise [`reproduce`]d from the log (and kept when
 /// identical). `notices` says what cache was refused.
 pub fn view(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     current: &TemplateSet,
     which: &EventRef,
     notices: &mut Vec<CacheNotice>,
@@ -335,7 +335,7 @@ pub fn view(
 }
 
 /// Every `report_published` event in the log, newest first.
-pub fn archive(store: &mut SqliteStore) -> Result<Vec<(StoredEvent, ReportPublished)>, StoreError> {
+pub fn archive(store: &mut dyn Store) -> Result<Vec<(StoredEvent, ReportPublished)>, StoreError> {
     let filter = lagesbild_store::Filter {
         kinds: vec!["report_published".into()],
         ..lagesbild_store::Filter::default()

@@ -2,7 +2,7 @@
 //! keeping new checkpoints so that any date replays in bounded time however long the log grows.
 
 use lagesbild_model::RecordedAt;
-use lagesbild_store::{EventLog, Filter, SqliteStore, StoreError};
+use lagesbild_store::{Filter, Store, StoreError};
 use lagesbild_timeline::{PROJECTION_FORMAT, Projection, TIMELINE_ONLY_KINDS};
 
 use crate::caches::CacheNotice;
@@ -19,7 +19,7 @@ pub const CHECKPOINT_INTERVAL: u64 = 10_000;
 const PAGE: usize = 2_000;
 
 /// The log position a transaction time means: the last event recorded at or before it.
-pub fn seq_known_at(store: &SqliteStore, known_at: Option<&RecordedAt>) -> Result<u64, StoreError> {
+pub fn seq_known_at(store: &dyn Store, known_at: Option<&RecordedAt>) -> Result<u64, StoreError> {
     Ok(match known_at {
         Some(at) => store.seq_known_at(at)?,
         None => store.head()?.seq,
@@ -30,13 +30,13 @@ pub fn seq_known_at(store: &SqliteStore, known_at: Option<&RecordedAt>) -> Resul
 /// programme from its checkpoints ([`programme`]), then every timeline-only fact and its
 /// corrections read from the log. Reading the facts costs time in proportion to how many there
 /// are (they are all on the timeline); views that do not list them should use [`programme`].
-pub fn projection(store: &mut SqliteStore, max_seq: u64) -> Result<Projection, StoreError> {
+pub fn projection(store: &mut dyn Store, max_seq: u64) -> Result<Projection, StoreError> {
     projection_noted(store, max_seq, &mut Vec::new())
 }
 
 /// [`projection`], saying in `notices` which checkpoints it refused (see [`programme_noted`]).
 pub fn projection_noted(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     max_seq: u64,
     notices: &mut Vec<CacheNotice>,
 ) -> Result<Projection, StoreError> {
@@ -50,7 +50,7 @@ pub fn projection_noted(
 /// every other kind a view derives state from. Loaded from the nearest checkpoint plus at most
 /// [`CHECKPOINT_INTERVAL`] events, so its cost does not grow with operational streams. The
 /// waves, plans, matters and the report read from it; its timeline lacks the facts.
-pub fn programme(store: &mut SqliteStore, max_seq: u64) -> Result<Projection, StoreError> {
+pub fn programme(store: &mut dyn Store, max_seq: u64) -> Result<Projection, StoreError> {
     programme_noted(store, max_seq, &mut Vec::new())
 }
 
@@ -59,7 +59,7 @@ pub fn programme(store: &mut SqliteStore, max_seq: u64) -> Result<Projection, St
 /// or not where the policy writes one. A refused checkpoint is dropped (where the file can be
 /// written) and the replay goes on from an older one, or from the first event.
 pub fn programme_noted(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     max_seq: u64,
     notices: &mut Vec<CacheNotice>,
 ) -> Result<Projection, StoreError> {
@@ -70,7 +70,7 @@ pub fn programme_noted(
 /// cache and writing none: what publishing, reproducing and the provenance check build from, as
 /// they must not trust anything the chain does not cover. Only reads, so it also works inside
 /// another transaction on the store (an append being checked, a restore).
-pub fn programme_from_log(store: &SqliteStore, max_seq: u64) -> Result<Projection, StoreError> {
+pub fn programme_from_log(store: &dyn Store, max_seq: u64) -> Result<Projection, StoreError> {
     let mut projection = Projection::new();
     let filter = Filter {
         max_seq: Some(max_seq),
@@ -93,7 +93,7 @@ pub fn programme_from_log(store: &SqliteStore, max_seq: u64) -> Result<Projectio
 
 /// Folds every timeline-only fact up to the projection's position, and the corrections and
 /// retractions of them, into a programme projection.
-fn add_facts(store: &SqliteStore, projection: &mut Projection) -> Result<(), StoreError> {
+fn add_facts(store: &dyn Store, projection: &mut Projection) -> Result<(), StoreError> {
     let filter = Filter {
         kinds: TIMELINE_ONLY_KINDS
             .iter()
@@ -119,7 +119,7 @@ fn add_facts(store: &SqliteStore, projection: &mut Projection) -> Result<(), Sto
 }
 
 fn programme_with_interval(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     max_seq: u64,
     interval: u64,
     notices: &mut Vec<CacheNotice>,
@@ -184,6 +184,7 @@ fn programme_with_interval(
 mod tests {
     use super::*;
     use lagesbild_model::parse_event;
+    use lagesbild_store::{EventLog, SqliteStore};
 
     /// A log of plans and timeline-only facts, with corrections and retractions of both.
     fn store_with(events: usize) -> SqliteStore {
@@ -228,7 +229,7 @@ mod tests {
     }
 
     fn projection_with_interval(
-        store: &mut SqliteStore,
+        store: &mut dyn Store,
         max_seq: u64,
         interval: u64,
     ) -> Result<Projection, StoreError> {

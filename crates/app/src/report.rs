@@ -3,7 +3,7 @@
 
 use chrono::{Days, NaiveDate};
 use lagesbild_model::FuzzyDate;
-use lagesbild_store::{Filter, SqliteStore, StoreError, scan};
+use lagesbild_store::{Filter, Store, StoreError, scan};
 use lagesbild_timeline::{Material, REPORT_MATERIAL_KINDS, ReportModel, build_report};
 
 use crate::caches::CacheNotice;
@@ -16,7 +16,7 @@ use crate::{material, replay};
 /// A row of the index that does not match the log is never used: the lookup fails, the index
 /// is dropped (rebuilt by the next report), the material is folded, and `notices` says so.
 fn material(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     max_seq: u64,
     day: NaiveDate,
     notices: &mut Vec<CacheNotice>,
@@ -42,7 +42,7 @@ fn material(
 }
 
 /// Every item of report material up to `max_seq`, folded from the log.
-pub fn fold_material(store: &SqliteStore, max_seq: u64) -> Result<Material, StoreError> {
+pub fn fold_material(store: &dyn Store, max_seq: u64) -> Result<Material, StoreError> {
     let filter = Filter {
         kinds: REPORT_MATERIAL_KINDS
             .iter()
@@ -61,7 +61,7 @@ pub fn fold_material(store: &SqliteStore, max_seq: u64) -> Result<Material, Stor
 
 /// Builds the report for `day` from the log up to `max_seq`.
 pub fn build_model(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     max_seq: u64,
     day: NaiveDate,
     compiled_at: FuzzyDate,
@@ -71,7 +71,7 @@ pub fn build_model(
 
 /// [`build_model`], saying in `notices` which caches it refused and rebuilt from the log.
 pub fn build_model_noted(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     max_seq: u64,
     day: NaiveDate,
     compiled_at: FuzzyDate,
@@ -84,7 +84,7 @@ pub fn build_model_noted(
 /// and material whose sources were published later are left out, so the edition can be rebuilt
 /// as it could have been written that day.
 pub fn build_model_public_noted(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     max_seq: u64,
     day: NaiveDate,
     compiled_at: FuzzyDate,
@@ -115,7 +115,7 @@ pub fn build_model_public_noted(
 /// write or call identical must follow from the chain and nothing else. Slower than
 /// [`build_model`] (it reads the whole log up to `max_seq`); only reads.
 pub fn build_model_from_log(
-    store: &SqliteStore,
+    store: &dyn Store,
     max_seq: u64,
     day: NaiveDate,
     compiled_at: FuzzyDate,

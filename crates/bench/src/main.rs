@@ -16,7 +16,7 @@ use chrono::{Days, NaiveDate};
 use clap::{Parser, Subcommand};
 use lagesbild_model::{FuzzyDate, NewEvent};
 use lagesbild_render::report::{ReportFormat, ReportRenderer, TemplateSet};
-use lagesbild_store::{EventLog, EventRef, Filter, SqliteStore};
+use lagesbild_store::{EventLog, EventRef, Filter, SqliteStore, Store};
 use lagesbild_timeline::ReportModel;
 use rusqlite::Connection;
 use serde_json::{Value, json};
@@ -249,7 +249,7 @@ fn run_size(cli: &Cli, dir: &Path, n: usize) -> Result<Value> {
 /// The first checkpointing replay, the as-of and known-at latencies, and the weekly report.
 fn queries_and_report(
     cli: &Cli,
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     n: usize,
     head: u64,
     row: &mut Value,
@@ -286,7 +286,7 @@ fn queries_and_report(
         );
     }
     let mut latencies = |full: bool| -> Result<(Vec<f64>, Vec<f64>)> {
-        let replayed = |store: &mut SqliteStore, seq: u64| {
+        let replayed = |store: &mut dyn Store, seq: u64| {
             if full {
                 replay::projection(store, seq)
             } else {
@@ -338,10 +338,10 @@ fn queries_and_report(
 /// index from the whole log), then warm ones (the index is current), then a week's worth of new
 /// events and the report again (the index folds only those), and the same report with the
 /// material folded from the log, as before the index, for the ratio.
-fn report(cli: &Cli, store: &mut SqliteStore, n: usize, head: u64, row: &mut Value) -> Result<()> {
+fn report(cli: &Cli, store: &mut dyn Store, n: usize, head: u64, row: &mut Value) -> Result<()> {
     let day = synth::last_day(n, cli.seed);
     let compiled_at = FuzzyDate::Minute(day.and_hms_opt(12, 0, 0).context("a time")?);
-    let timed = |store: &mut SqliteStore, head: u64| -> Result<(f64, ReportModel)> {
+    let timed = |store: &mut dyn Store, head: u64| -> Result<(f64, ReportModel)> {
         let started = Instant::now();
         let model = replay::build_model(store, head, day, compiled_at)?;
         Ok((started.elapsed().as_secs_f64() * 1e3, model))

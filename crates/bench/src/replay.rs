@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use lagesbild_model::StoredEvent;
-use lagesbild_store::{EventLog, Filter, SqliteStore};
+use lagesbild_store::{Filter, Store};
 use lagesbild_timeline::{Material, Projection};
 
 const PAGE: usize = 2_000;
@@ -14,7 +14,7 @@ pub use lagesbild_app::report::{build_model, fold_material};
 
 /// A full replay from the first event, without checkpoints: the projection and the report's
 /// material folded in one pass over the log. Returns how many events were read.
-pub fn full_replay(store: &SqliteStore) -> Result<(Projection, Material, u64)> {
+pub fn full_replay(store: &dyn Store) -> Result<(Projection, Material, u64)> {
     let mut projection = Projection::new();
     let mut material = Material::new();
     let count = for_each_event(store, |event| {
@@ -28,7 +28,7 @@ pub fn full_replay(store: &SqliteStore) -> Result<(Projection, Material, u64)> {
 /// programme without the timeline-only facts (what checkpoints hold), folded in memory, and the
 /// report's material, folded into its index in the database (emptied first). Returns the
 /// programme and how many events were read.
-pub fn programme_replay(store: &mut SqliteStore) -> Result<(Projection, u64)> {
+pub fn programme_replay(store: &mut dyn Store) -> Result<(Projection, u64)> {
     let mut projection = Projection::new();
     let count = for_each_event(store, |event| projection.apply_programme(event))?;
     store.drop_material()?;
@@ -37,7 +37,7 @@ pub fn programme_replay(store: &mut SqliteStore) -> Result<(Projection, u64)> {
 }
 
 /// Every event, page by page, in log order; returns how many there were.
-fn for_each_event(store: &SqliteStore, mut fold: impl FnMut(&StoredEvent)) -> Result<u64> {
+fn for_each_event(store: &dyn Store, mut fold: impl FnMut(&StoredEvent)) -> Result<u64> {
     let filter = Filter::default();
     let mut after = 0;
     let mut count = 0;

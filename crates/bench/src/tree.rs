@@ -11,7 +11,7 @@ use lagesbild_merkle::{
     envelope_digest, signing_key_from_seed,
 };
 use lagesbild_model::NewEvent;
-use lagesbild_store::{EventLog, EventRef, SqliteStore};
+use lagesbild_store::{EventLog, EventRef, SqliteStore, Store};
 use serde_json::{Value, json};
 
 use crate::{BATCH, percentile, rate, remove_db, synth};
@@ -39,7 +39,7 @@ fn import_with_tree(dir: &Path, n: usize, seed: u64) -> Result<f64> {
     Ok(seconds)
 }
 
-fn inclusion(store: &SqliteStore, seq: u64, size: u64) -> Result<InclusionProof> {
+fn inclusion(store: &dyn Store, seq: u64, size: u64) -> Result<InclusionProof> {
     let event = store
         .event(&EventRef::Seq(seq))?
         .ok_or_else(|| anyhow::anyhow!("no event {seq}"))?;
@@ -65,7 +65,7 @@ fn inclusion(store: &SqliteStore, seq: u64, size: u64) -> Result<InclusionProof>
     })
 }
 
-fn consistency(store: &SqliteStore, first: u64, second: u64) -> Result<ConsistencyProof> {
+fn consistency(store: &dyn Store, first: u64, second: u64) -> Result<ConsistencyProof> {
     Ok(ConsistencyProof {
         proof: "consistency".into(),
         first_size: first,
@@ -86,7 +86,7 @@ fn consistency(store: &SqliteStore, first: u64, second: u64) -> Result<Consisten
 /// tree kept current; `import_s` is the plain import's time. Adds the figures to `row`.
 pub fn measure(
     dir: &Path,
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     n: usize,
     seed: u64,
     queries: usize,

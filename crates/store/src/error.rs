@@ -59,8 +59,33 @@ pub enum StoreError {
     #[error("{0}")]
     OutOfRange(String),
 
-    #[error("storage: {0}")]
-    Storage(#[from] rusqlite::Error),
+    /// Two writers' transactions could not both commit (a serialization failure or a deadlock
+    /// the database broke); nothing of this one was written and it can be retried as it is.
+    #[error("{message}; nothing was written, try again")]
+    Conflict { message: String },
+
+    /// The database failed in a way the caller cannot fix by retrying or changing the input:
+    /// the file or server cannot be reached or read, a statement failed. The message is the
+    /// backend's, without its error type, so that no caller depends on a backend.
+    #[error("storage: {message}")]
+    Storage { message: String },
+}
+
+impl StoreError {
+    pub(crate) fn storage(message: impl std::fmt::Display) -> StoreError {
+        StoreError::Storage {
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Lets the SQLite backend use `?` on rusqlite's errors; the error becomes
+/// [`StoreError::Storage`] with rusqlite's message, and the type stays inside this crate.
+#[doc(hidden)]
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> StoreError {
+        StoreError::storage(error)
+    }
 }
 
 impl StoreError {
@@ -74,7 +99,7 @@ impl StoreError {
             {
                 StoreError::Busy { timeout_ms }
             }
-            _ => StoreError::Storage(error),
+            _ => StoreError::storage(error),
         }
     }
 }

@@ -250,7 +250,7 @@ impl SqliteStore {
 
     /// Starts updating the index in its own write transaction. An index kept in another format
     /// is emptied first. Nothing is kept unless [`MaterialWriter::commit`] is called.
-    pub fn material_writer(&mut self, format: u32) -> Result<MaterialWriter<'_>, StoreError> {
+    pub fn material_writer(&mut self, format: u32) -> Result<SqliteMaterialWriter<'_>, StoreError> {
         let busy = self.busy_timeout_ms;
         let tx = self
             .conn
@@ -264,7 +264,7 @@ impl SqliteStore {
             }
         };
         let head = head_of(&tx)?.seq;
-        Ok(MaterialWriter {
+        Ok(SqliteMaterialWriter {
             tx,
             busy,
             format,
@@ -402,9 +402,42 @@ fn row_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<MaterialRow, Sto
     })())
 }
 
-/// An update of the material index in one write transaction; see
+/// An update of the material index in one write transaction, whatever the backend; see
+/// [`Store::material_writer`](crate::Store::material_writer).
+pub trait MaterialWriter {
+    /// The log position the index has read up to.
+    fn position(&self) -> u64;
+
+    /// The log's head as this transaction sees it; no event after it can appear before commit.
+    fn head(&self) -> u64;
+
+    /// Up to `limit` events of `kinds` after `after`, up to the head, in log order.
+    fn read_page(
+        &self,
+        kinds: &[&str],
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// The current version of the item `seq` added: `None` if there is none (it is not
+    /// material, or it was retracted).
+    fn current(&self, seq: u64) -> Result<Option<MaterialRow>, StoreError>;
+
+    /// Adds a version of an item, current from log position `row.known_from` on.
+    fn insert(&mut self, row: &MaterialRow) -> Result<(), StoreError>;
+
+    /// Ends the current version of the item `seq` added at log position `at` (a correction
+    /// that replaces it, or a retraction).
+    fn end(&mut self, seq: u64, at: u64) -> Result<(), StoreError>;
+
+    /// Keeps the update, with the index read up to log position `position`, bound to the
+    /// chain hash there.
+    fn commit(self: Box<Self>, position: u64) -> Result<(), StoreError>;
+}
+
+/// The SQLite backend's [`MaterialWriter`]: one `BEGIN IMMEDIATE` transaction; see
 /// [`SqliteStore::material_writer`].
-pub struct MaterialWriter<'a> {
+pub struct SqliteMaterialWriter<'a> {
     tx: Transaction<'a>,
     busy: u64,
     format: u32,
@@ -413,19 +446,16 @@ pub struct MaterialWriter<'a> {
     digest: MaterialDigest,
 }
 
-impl MaterialWriter<'_> {
-    /// The log position the index has read up to.
-    pub fn position(&self) -> u64 {
+impl MaterialWriter for SqliteMaterialWriter<'_> {
+    fn position(&self) -> u64 {
         self.position
     }
 
-    /// The log's head as this transaction sees it; no event after it can appear before commit.
-    pub fn head(&self) -> u64 {
+    fn head(&self) -> u64 {
         self.head
     }
 
-    /// Up to `limit` events of `kinds` after `after`, up to the head, in log order.
-    pub fn read_page(
+    fn read_page(
         &self,
         kinds: &[&str],
         after: u64,
@@ -439,9 +469,7 @@ impl MaterialWriter<'_> {
         read_page_in(&self.tx, self.busy, &filter, after, limit)
     }
 
-    /// The current version of the item `seq` added: `None` if there is none (it is not
-    /// material, or it was retracted).
-    pub fn current(&self, seq: u64) -> Result<Option<MaterialRow>, StoreError> {
+    fn current(&self, seq: u64) -> Result<Option<MaterialRow>, StoreError> {
         let mut statement = self.tx.prepare_cached(
             "SELECT seq, known_from, known_until, class, name, first_day, last_day, item \
              FROM material WHERE seq = ?1 AND known_until IS NULL",
@@ -452,8 +480,7 @@ impl MaterialWriter<'_> {
             .transpose()
     }
 
-    /// Adds a version of an item, current from log position `row.known_from` on.
-    pub fn insert(&mut self, row: &MaterialRow) -> Result<(), StoreError> {
+    fn insert(&mut self, row: &MaterialRow) -> Result<(), StoreError> {
         let row = MaterialRow {
             known_until: None,
             ..row.clone()
@@ -483,9 +510,7 @@ impl MaterialWriter<'_> {
         Ok(())
     }
 
-    /// Ends the current version of the item `seq` added at log position `at` (a correction
-    /// that replaces it, or a retraction).
-    pub fn end(&mut self, seq: u64, at: u64) -> Result<(), StoreError> {
+    fn end(&mut self, seq: u64, at: u64) -> Result<(), StoreError> {
         let Some(current) = self.current(seq)? else {
             return Ok(());
         };
@@ -502,9 +527,7 @@ impl MaterialWriter<'_> {
         Ok(())
     }
 
-    /// Keeps the update, with the index read up to log position `position`, bound to the
-    /// chain hash there.
-    pub fn commit(self, position: u64) -> Result<(), StoreError> {
+    fn commit(self: Box<Self>, position: u64) -> Result<(), StoreError> {
         let chain_hash = chain_hash_at(&self.tx, position)?.ok_or_else(|| {
             StoreError::CacheDamaged(format!(
                 "material index: position {position} is past the head {}",

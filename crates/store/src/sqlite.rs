@@ -414,7 +414,7 @@ impl SqliteStore {
     }
 
     fn read_rows(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<StoredEvent>, StoreError> {
-        read_rows_in(&self.conn, sql, params)
+        read_rows_in(&self.conn, self.busy_timeout_ms, sql, params)
     }
 }
 
@@ -486,13 +486,18 @@ fn checkpoint_problem(
 
 fn read_rows_in(
     conn: &Connection,
+    busy_timeout_ms: u64,
     sql: &str,
     params: &[SqlValue],
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    let mut statement = conn.prepare_cached(sql)?;
-    let mut rows = statement.query(rusqlite::params_from_iter(params.iter()))?;
+    // A reader can meet SQLITE_BUSY too (a WAL checkpoint or recovery under way): say Busy.
+    let sql_error = |e| StoreError::from_sqlite(e, busy_timeout_ms);
+    let mut statement = conn.prepare_cached(sql).map_err(sql_error)?;
+    let mut rows = statement
+        .query(rusqlite::params_from_iter(params.iter()))
+        .map_err(sql_error)?;
     let mut events = Vec::new();
-    while let Some(row) = rows.next()? {
+    while let Some(row) = rows.next().map_err(sql_error)? {
         events.push(stored_from_row(row)?);
     }
     Ok(events)
@@ -987,10 +992,7 @@ pub(crate) fn read_page_in(
     }
     sql.push_str(" ORDER BY seq LIMIT ?");
     params.push(limit_param);
-    read_rows_in(conn, &sql, &params).map_err(|e| match e {
-        StoreError::Storage(e) => StoreError::from_sqlite(e, busy_timeout_ms),
-        other => other,
-    })
+    read_rows_in(conn, busy_timeout_ms, &sql, &params)
 }
 
 /// The SQL conditions of `filter` (with `kinds` in place of its kinds), each starting with
@@ -1301,4 +1303,227 @@ fn verify_in(conn: &Connection, progress: &mut dyn FnMut(u64)) -> Result<VerifyR
             recorded_at: checker.last_recorded,
         },
     })
+}
+
+/// The SQLite backend behind the backend-neutral interface: each method is the inherent one of
+/// the same name (which callers holding a `SqliteStore` may use directly).
+impl crate::Store for SqliteStore {
+    fn count(&self) -> Result<u64, StoreError> {
+        SqliteStore::count(self)
+    }
+
+    fn set_busy_timeout(&mut self, ms: u64) -> Result<(), StoreError> {
+        SqliteStore::set_busy_timeout(self, ms)
+    }
+
+    fn set_clock(&mut self, clock: Box<dyn Fn() -> DateTime<Utc> + Send>) {
+        self.clock = clock;
+    }
+
+    fn append_dry_run(
+        &mut self,
+        batch: Vec<NewEvent>,
+        expectations: &[Expectation],
+    ) -> Result<AppendReport, StoreError> {
+        SqliteStore::append_dry_run(self, batch, expectations)
+    }
+
+    fn append_checked(
+        &mut self,
+        batch: Vec<NewEvent>,
+        expectations: &[Expectation],
+        check: &mut crate::CheckFn<'_>,
+    ) -> Result<AppendReport, StoreError> {
+        self.append_inner(batch, expectations, true, &mut |store, report| {
+            check(store, report)
+        })
+    }
+
+    fn append_checked_dry_run(
+        &mut self,
+        batch: Vec<NewEvent>,
+        expectations: &[Expectation],
+        check: &mut crate::CheckFn<'_>,
+    ) -> Result<AppendReport, StoreError> {
+        self.append_inner(batch, expectations, false, &mut |store, report| {
+            check(store, report)
+        })
+    }
+
+    fn restore_checked(
+        &mut self,
+        events: &mut crate::RestoreEvents<'_>,
+        check: &mut dyn FnMut(&dyn crate::Store) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        SqliteStore::restore_checked(self, events, &mut |store| check(store))
+    }
+
+    fn chain_hash_at(&self, seq: u64) -> Result<Option<String>, StoreError> {
+        SqliteStore::chain_hash_at(self, seq)
+    }
+
+    fn save_checkpoint(
+        &mut self,
+        name: &str,
+        seq: u64,
+        format: u32,
+        state: &[u8],
+    ) -> Result<(), StoreError> {
+        SqliteStore::save_checkpoint(self, name, seq, format, state)
+    }
+
+    fn load_checkpoint_checked(
+        &self,
+        name: &str,
+        format: u32,
+        max_seq: u64,
+        on_policy: &dyn Fn(u64) -> bool,
+    ) -> Result<CheckpointLoad, StoreError> {
+        SqliteStore::load_checkpoint_checked(self, name, format, max_seq, on_policy)
+    }
+
+    fn checkpoints(&self) -> Result<Vec<CheckpointRow>, StoreError> {
+        SqliteStore::checkpoints(self)
+    }
+
+    fn checkpoint_binding_problem(
+        &self,
+        row: &CheckpointRow,
+        on_policy: &dyn Fn(u64) -> bool,
+    ) -> Result<Option<String>, StoreError> {
+        SqliteStore::checkpoint_binding_problem(self, row, on_policy)
+    }
+
+    fn drop_checkpoint(&mut self, name: &str, seq: u64) -> Result<(), StoreError> {
+        SqliteStore::drop_checkpoint(self, name, seq)
+    }
+
+    fn drop_checkpoints(&mut self, name: &str) -> Result<(), StoreError> {
+        SqliteStore::drop_checkpoints(self, name)
+    }
+
+    fn material_state(&self, format: u32) -> Result<Option<crate::MaterialState>, StoreError> {
+        SqliteStore::material_state(self, format)
+    }
+
+    fn material_state_any(&self) -> Result<Option<crate::MaterialState>, StoreError> {
+        SqliteStore::material_state_any(self)
+    }
+
+    fn material_versions(&self, seq: u64) -> Result<Vec<crate::MaterialRow>, StoreError> {
+        SqliteStore::material_versions(self, seq)
+    }
+
+    fn material_all(&self) -> Result<(Vec<crate::MaterialRow>, Vec<(String, String)>), StoreError> {
+        SqliteStore::material_all(self)
+    }
+
+    fn material_writer(
+        &mut self,
+        format: u32,
+    ) -> Result<Box<dyn crate::MaterialWriter + '_>, StoreError> {
+        Ok(Box::new(SqliteStore::material_writer(self, format)?))
+    }
+
+    fn drop_material(&mut self) -> Result<(), StoreError> {
+        SqliteStore::drop_material(self)
+    }
+
+    fn material_rows(
+        &self,
+        query: &crate::MaterialQuery<'_>,
+    ) -> Result<Vec<crate::MaterialRow>, StoreError> {
+        SqliteStore::material_rows(self, query)
+    }
+
+    fn material_names(&self, class: &str) -> Result<Vec<String>, StoreError> {
+        SqliteStore::material_names(self, class)
+    }
+
+    fn save_edition_outputs(
+        &mut self,
+        seq: u64,
+        template_digest: &str,
+        outputs: &[(&str, &[u8])],
+    ) -> Result<(), StoreError> {
+        SqliteStore::save_edition_outputs(self, seq, template_digest, outputs)
+    }
+
+    fn edition_outputs(
+        &self,
+        seq: u64,
+        template_digest: &str,
+    ) -> Result<Option<crate::EditionOutputs>, StoreError> {
+        SqliteStore::edition_outputs(self, seq, template_digest)
+    }
+
+    fn all_edition_outputs(&self) -> Result<Vec<crate::EditionOutputs>, StoreError> {
+        SqliteStore::all_edition_outputs(self)
+    }
+
+    fn drop_edition_outputs(&mut self, seq: u64) -> Result<(), StoreError> {
+        SqliteStore::drop_edition_outputs(self, seq)
+    }
+
+    fn edition_output_rows(&self) -> Result<u64, StoreError> {
+        SqliteStore::edition_output_rows(self)
+    }
+
+    fn tree_catch_up(&mut self) -> Result<crate::TreeState, StoreError> {
+        SqliteStore::tree_catch_up(self)
+    }
+
+    fn tree_rebuild(&mut self) -> Result<crate::TreeState, StoreError> {
+        SqliteStore::tree_rebuild(self)
+    }
+
+    fn tree_size(&self) -> Result<u64, StoreError> {
+        SqliteStore::tree_size(self)
+    }
+
+    fn tree_root(&self, size: u64) -> Result<lagesbild_merkle::Hash, StoreError> {
+        SqliteStore::tree_root(self, size)
+    }
+
+    fn tree_inclusion_path(
+        &self,
+        seq: u64,
+        size: u64,
+    ) -> Result<Vec<lagesbild_merkle::Hash>, StoreError> {
+        SqliteStore::tree_inclusion_path(self, seq, size)
+    }
+
+    fn tree_consistency_path(
+        &self,
+        first: u64,
+        second: u64,
+    ) -> Result<Vec<lagesbild_merkle::Hash>, StoreError> {
+        SqliteStore::tree_consistency_path(self, first, second)
+    }
+
+    fn insert_tree_head(
+        &mut self,
+        head: &lagesbild_merkle::SignedTreeHead,
+    ) -> Result<u64, StoreError> {
+        SqliteStore::insert_tree_head(self, head)
+    }
+
+    fn tree_heads(&self) -> Result<Vec<lagesbild_merkle::SignedTreeHead>, StoreError> {
+        SqliteStore::tree_heads(self)
+    }
+
+    fn verify_tree(
+        &self,
+        key: Option<&lagesbild_merkle::VerifyingKey>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<crate::TreeReport, StoreError> {
+        SqliteStore::verify_tree(self, key, progress)
+    }
+
+    fn verify_tree_quick(
+        &self,
+        key: Option<&lagesbild_merkle::VerifyingKey>,
+    ) -> Result<crate::TreeReport, StoreError> {
+        SqliteStore::verify_tree_quick(self, key)
+    }
 }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use lagesbild_app::{params, publish};
 use lagesbild_model::NewEvent;
 use lagesbild_render::report::ReportFormat;
-use lagesbild_store::{EventLog, EventRef, Outcome};
+use lagesbild_store::{EventRef, Outcome};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_sessions::Session;

@@ -605,7 +605,7 @@ async fn change<T, F>(
 ) -> Result<Result<T, Response>, WebError>
 where
     T: Send + 'static,
-    F: FnOnce(&mut lagesbild_store::SqliteStore) -> Result<T, EditionError> + Send + 'static,
+    F: FnOnce(&mut dyn lagesbild_store::Store) -> Result<T, EditionError> + Send + 'static,
 {
     let checked = FormErrors::check(fields, &values);
     if !checked.is_empty() {

@@ -80,7 +80,10 @@ impl From<StoreError> for WebError {
             StoreError::KeyConflict { .. } | StoreError::StaleVersion { .. } => {
                 WebError::Conflict(error.to_string())
             }
-            StoreError::Busy { .. } => WebError::Busy(error.to_string()),
+            // A serialization failure or broken deadlock: nothing was written, retrying helps.
+            StoreError::Busy { .. } | StoreError::Conflict { .. } => {
+                WebError::Busy(error.to_string())
+            }
             other => {
                 tracing::error!(error = %other, "the log failed");
                 WebError::Internal(other.to_string())

@@ -33,7 +33,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode};
 use axum::routing::{get, post};
 use lagesbild_render::report::{ReportFormat, ReportRenderer, TemplateSet};
-use lagesbild_store::SqliteStore;
+use lagesbild_store::{SqliteStore, Store};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
@@ -72,15 +72,15 @@ struct Inner {
     config: Config,
     throttle: throttle::Throttle,
     request_timeout: Duration,
-    stores: Arc<pool::Pool<SqliteStore>>,
+    stores: Arc<pool::Pool<Box<dyn Store>>>,
     /// The report templates compiled for each format, by format name, on first use.
     renderers: Mutex<HashMap<&'static str, Arc<ReportRenderer>>>,
 }
 
-fn store_pool(config: &Config) -> Arc<pool::Pool<SqliteStore>> {
+fn store_pool(config: &Config) -> Arc<pool::Pool<Box<dyn Store>>> {
     let path = config.db.clone();
     Arc::new(pool::Pool::new(pool::MAX_IDLE, move || {
-        SqliteStore::open(&path)
+        SqliteStore::open(&path).map(|store| Box::new(store) as Box<dyn Store>)
     }))
 }
 
@@ -154,12 +154,12 @@ impl AppState {
     pub(crate) async fn with_store<T, F>(&self, work: F) -> Result<T, WebError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut SqliteStore) -> Result<T, WebError> + Send + 'static,
+        F: FnOnce(&mut dyn Store) -> Result<T, WebError> + Send + 'static,
     {
         let stores = Arc::clone(&self.inner.stores);
         tokio::task::spawn_blocking(move || {
             let mut store = stores.take().map_err(WebError::from)?;
-            work(&mut store)
+            work(&mut **store)
         })
         .await?
     }

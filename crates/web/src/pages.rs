@@ -10,7 +10,7 @@ use lagesbild_model::{FuzzyDate, RecordedAt, StoredEvent};
 use lagesbild_render::doc;
 use lagesbild_render::report::ReportFormat;
 use lagesbild_render::views::{self as docs, Axes};
-use lagesbild_store::{EventLog, EventRef, Filter, StoreError};
+use lagesbild_store::{EventRef, Filter, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_sessions::Session;
