@@ -807,7 +807,15 @@ pub fn build_report(
     let diff = crate::diff::diff(earlier, view);
     let mut new_lines = Vec::new();
     for plan in &diff.new_plans {
-        new_lines.push(format!("Ny tidplan: {}", plan.summary));
+        let mut line = format!("Ny tidplan: {}", plan.summary);
+        // Where the sources disagree on the plan, the report says so where it shows it.
+        for d in plan.source.iter().flat_map(|s| &s.disputed) {
+            line.push_str(&format!(
+                " (Källorna är oense: {} anger: {})",
+                d.title, d.says
+            ));
+        }
+        new_lines.push(line);
     }
     if let Some(end) = &diff.programme_ended {
         new_lines.push(match &end.by {
