@@ -227,6 +227,10 @@ pub fn rebuild(
 /// program shipped before ([`crate::provenance::template_sets`]); `current` when its digest is
 /// none of them (and then [`Reproduction::templates_match`] is false).
 fn own_templates(current: &TemplateSet, published: &ReportPublished) -> TemplateSet {
+    // The usual case, without compiling in and hashing every set the program shipped.
+    if current.digest() == published.template_digest.as_str() {
+        return current.clone();
+    }
     let sets = crate::provenance::template_sets(Some(current));
     crate::provenance::template_set_for(&sets, published.template_digest.as_str())
         .unwrap_or(current)
@@ -332,6 +336,11 @@ pub fn view(
         });
     }
     reproduce_with(store, &set, which)
+}
+
+/// The newest `report_published` event's seq (the home page's edition), if any: one seek.
+pub fn newest(store: &dyn Store) -> Result<Option<u64>, StoreError> {
+    store.newest_of_kind("report_published")
 }
 
 /// Every `report_published` event in the log, newest first.

@@ -110,6 +110,11 @@ fn publishing_keeps_every_output_and_a_view_serves_the_published_bytes() {
     let (seq, html) = published(&db);
     let store = SqliteStore::open(&db).expect("opens");
     assert_eq!(store.edition_output_rows().expect("rows"), 2, "md and html");
+    assert_eq!(
+        publish::newest(&store).expect("seeks"),
+        Some(seq),
+        "the home page's edition"
+    );
     let kept = store
         .edition_outputs(seq, &TemplateSet::embedded().digest())
         .expect("reads")

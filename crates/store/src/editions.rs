@@ -176,6 +176,17 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// The newest event of `kind` (its seq), or `None`: one seek on the kind index. The home
+    /// page asks it for the newest `report_published` instead of reading them all.
+    pub fn newest_of_kind(&self, kind: &str) -> Result<Option<u64>, StoreError> {
+        let seq: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT max(seq) FROM events WHERE kind = ?1")?
+            .query_row([kind], |row| row.get(0))
+            .map_err(|e| self.sql_error(e))?;
+        Ok(seq.map(to_u64))
+    }
+
     /// How many rows the cache holds (for tests and `verify`'s count).
     pub fn edition_output_rows(&self) -> Result<u64, StoreError> {
         if !self.has_edition_outputs()? {

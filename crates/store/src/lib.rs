@@ -314,6 +314,9 @@ pub trait Store: EventLog + Send {
     /// How many output rows the edition cache holds.
     fn edition_output_rows(&self) -> Result<u64, StoreError>;
 
+    /// The newest event of `kind` (its seq), or `None`: one index seek (the home page's edition).
+    fn newest_of_kind(&self, kind: &str) -> Result<Option<u64>, StoreError>;
+
     /// Brings the stored Merkle tree up to the head (rebuilding one no longer bound to the log).
     fn tree_catch_up(&mut self) -> Result<TreeState, StoreError>;
 
@@ -498,6 +501,9 @@ impl<T: Store + ?Sized> Store for Box<T> {
     }
     fn edition_output_rows(&self) -> Result<u64, StoreError> {
         (**self).edition_output_rows()
+    }
+    fn newest_of_kind(&self, kind: &str) -> Result<Option<u64>, StoreError> {
+        (**self).newest_of_kind(kind)
     }
     fn tree_catch_up(&mut self) -> Result<TreeState, StoreError> {
         (**self).tree_catch_up()

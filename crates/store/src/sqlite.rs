@@ -1469,6 +1469,10 @@ impl crate::Store for SqliteStore {
         SqliteStore::edition_output_rows(self)
     }
 
+    fn newest_of_kind(&self, kind: &str) -> Result<Option<u64>, StoreError> {
+        SqliteStore::newest_of_kind(self, kind)
+    }
+
     fn tree_catch_up(&mut self) -> Result<crate::TreeState, StoreError> {
         SqliteStore::tree_catch_up(self)
     }

@@ -160,7 +160,7 @@ pub async fn latest(
 ) -> Result<Html<String>, WebError> {
     let viewer = viewer(&session).await?;
     let newest = state
-        .with_store(|store| Ok(publish::archive(store)?.first().map(|(e, _)| e.seq)))
+        .with_store(|store| Ok(publish::newest(store)?))
         .await?;
     match newest {
         Some(seq) => report_page(state, viewer, seq, "rapport").await,
