@@ -30,3 +30,7 @@ check-events:
 # The benchmark (release build): import, replay, queries, report, verify and memory at three sizes.
 bench:
     cargo run --release -p lagesbild-bench -- --sizes 10000,100000,1000000
+
+# The web app under load with wrk (apt-get install wrk): req/s, p50/p99 of five pages at 100k events.
+bench-web:
+    tools/bench-web.sh

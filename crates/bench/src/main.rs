@@ -79,12 +79,23 @@ enum Command {
         #[arg(long)]
         programme: bool,
     },
+    /// Writes the synthetic history of EVENTS events into a new database DB (the same one the
+    /// size series imports), for `just bench-web` (`tools/bench-web.sh`) to serve.
+    MakeDb {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        events: usize,
+    },
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
     if let Some(Command::ReplayOnly { db, programme }) = &cli.command {
         return replay_only(db, *programme);
+    }
+    if let Some(Command::MakeDb { db, events }) = &cli.command {
+        return make_db(db, *events, cli.seed);
     }
     let temp;
     let dir = match &cli.dir {
@@ -489,6 +500,32 @@ fn child_peak_kib(db: &Path, programme: bool) -> Result<u64> {
         .trim()
         .parse()
         .context("vmhwm_kib is a number")
+}
+
+fn make_db(db: &Path, n: usize, seed: u64) -> Result<()> {
+    if db.exists() {
+        bail!("{} exists; make-db writes a new database", db.display());
+    }
+    let mut store = SqliteStore::open(db)?;
+    let mut events = synth::events(n, seed);
+    let started = Instant::now();
+    loop {
+        let batch: Vec<NewEvent> = events.by_ref().take(BATCH).collect();
+        if batch.is_empty() {
+            break;
+        }
+        store.append(batch, &[])?;
+    }
+    let head = store.head()?;
+    eprintln!(
+        "{}: {} events in {:.1}s, head {}:{}",
+        db.display(),
+        head.seq,
+        started.elapsed().as_secs_f64(),
+        head.seq,
+        head.hash
+    );
+    Ok(())
 }
 
 fn replay_only(db: &Path, programme: bool) -> Result<()> {
