@@ -476,6 +476,27 @@ fn flags(model: &ReportModel, baseline: Option<&ReportModel>, rules: Rules) -> V
             });
         }
     }
+    // A note that stood until its matter closed: no longer in the report, but kept here so
+    // the editor decides whether it should stand some other way or go.
+    for note in &model.lapsed_notes {
+        let closed = note.closed.as_ref().map_or_else(
+            || "ärendet avslutades".to_owned(),
+            |closed| {
+                format!(
+                    "ärendet avslutades {}",
+                    lagesbild_render::swedish::fuzzy(closed)
+                )
+            },
+        );
+        flags.push(Flag {
+            anchor: Some(format!("punkt-{}", note.seq)),
+            message: format!(
+                "”{}” står tills ärendet är avslutat – {closed} ({}), så punkten är inte längre med i rapporten: ändra den om den ska stå kvar, eller ta bort den.",
+                note.text,
+                note.reason.trim_end_matches('.')
+            ),
+        });
+    }
     let max_age = Days::new(u64::from(rules.figure_max_age_weeks) * 7);
     for figure in &model.figures {
         if rules.figure_max_age_weeks > 0 && figure.as_of.last_day() + max_age < day {

@@ -523,6 +523,9 @@ pub struct LapsedNote {
     pub seq: u64,
     pub section: Section,
     pub text: String,
+    /// Its sub-points, so that the edition page can offer it for editing as it stood.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub points: Vec<String>,
     pub matter: String,
     /// When the matter closed.
     pub closed: Option<FuzzyDate>,
@@ -624,6 +627,7 @@ pub fn build_report(
                 lapsed_notes.push(LapsedNote {
                     seq: item.seq,
                     section,
+                    points: line.points.clone(),
                     text: line.text,
                     matter: id.to_string(),
                     closed: m.closed,

@@ -390,6 +390,28 @@ fn draft_context(
             })
         })
         .collect();
+    // Notes that stood until their matter closed: shown with the flags, to edit or remove.
+    let lapsed: Vec<Value> = model
+        .lapsed_notes
+        .iter()
+        .map(|note| {
+            let id = format!("punkt-{}", note.seq);
+            json!({
+                "seq": note.seq,
+                "id": id,
+                "text": note.text,
+                "points": note.points,
+                "heading": edition::section_heading(note.section),
+                "highlight": highlight == Some(note.seq),
+                "form": form_state(failure, &id, json!({
+                    "text": note.text,
+                    "points": note.points.join("\n"),
+                    "lasts": "week",
+                    "until": "",
+                })),
+            })
+        })
+        .collect();
     let collected: Vec<Value> = model
         .collected
         .iter()
@@ -476,6 +498,7 @@ fn draft_context(
         "versions": draft.versions,
         "review": review_context(&draft.review, viewer, rules),
         "flags": draft.flags,
+        "lapsed": lapsed,
         "figure_form": form_state(failure, "nyckeltal", json!({ "figure": "", "label": "", "value": "", "unit": "st" })),
         "link_form": form_state(failure, "lank", json!({ "title": "", "url": "", "listing": "collected" })),
         "review_form": form_state(failure, "granskning", json!({ "comment": "" })),

@@ -1423,3 +1423,101 @@ async fn every_edition_form_shows_its_refusals_at_the_field_in_swedish() {
     assert!(early.body.contains("id=\"publicera-fel\""));
     assert_no_internal_words(&early);
 }
+
+/// The matter a note of the bundled history follows (KPMG's review) closes before the
+/// edition of 10 January 2025: the note is out of the report, and the edition page flags it
+/// with a way to edit it (so it stands another way) or remove it.
+fn close_the_kpmg_review(db: &Path) -> u64 {
+    let mut store = SqliteStore::open(db).expect("opens");
+    let closing = lagesbild_model::parse_event(
+        r#"{"kind":"review_completed","occurred":"2025-01-08","summary":"KPMG lämnade sin granskning.","source":{"title":"Granskningsrapport"},"data":{"matter":"kpmg-granskning","finding":"Styrningen var otillräcklig."}}"#,
+    )
+    .expect("valid");
+    store.append(vec![closing], &[]).expect("appends");
+    store
+        .event(&lagesbild_store::EventRef::Key(
+            "rapport-2024-12-27-operations-4".parse().expect("a key"),
+        ))
+        .expect("reads")
+        .expect("the note of 27 December")
+        .seq
+}
+
+#[tokio::test]
+async fn a_note_whose_matter_closed_is_flagged_to_edit_or_remove() {
+    const NOTE: &str = "Inga beslut om framtiden fattas innan den externa granskningen";
+    for removing in [false, true] {
+        let site = site(false);
+        let app = &site.app;
+        let seq = close_the_kpmg_review(&site.db);
+        let anna = sign_in(app, "anna").await;
+        let before = model(app, "2025-01-10").await;
+        assert!(
+            !texts(&before, "operations")
+                .iter()
+                .any(|t| t.contains(NOTE)),
+            "out of the report once its matter closed"
+        );
+        assert_eq!(before["lapsed_notes"][0]["seq"], seq);
+        let page = get(app, "/utgavor/2025-W02", Some(&anna.cookie)).await;
+        let flags = &page.body[page.body.find("id=\"att-kontrollera\"").expect("flags")..];
+        let flags = &flags[..flags.find("</section>").expect("closed")];
+        assert!(
+            flags.contains(&format!("<a href=\"#punkt-{seq}\">”{NOTE}")),
+            "{flags}"
+        );
+        assert!(
+            flags.contains("står tills ärendet är avslutat – ärendet avslutades januari 2025")
+                || flags
+                    .contains("står tills ärendet är avslutat – ärendet avslutades 8 januari 2025"),
+            "{flags}"
+        );
+        assert!(
+            flags.contains("Slutsats: Styrningen var otillräcklig"),
+            "{flags}"
+        );
+        assert!(flags.contains(&format!("id=\"punkt-{seq}\"")));
+        assert!(flags.contains(&format!("action=\"/utgavor/2025-W02/punkter/{seq}\"")));
+        assert!(flags.contains(&format!(
+            "action=\"/utgavor/2025-W02/poster/{seq}/ta-bort\""
+        )));
+
+        if removing {
+            let removed = post(
+                app,
+                &format!("/utgavor/2025-W02/poster/{seq}/ta-bort"),
+                &anna,
+                &[],
+            )
+            .await;
+            assert_back(&removed, "borttagen");
+            let after = model(app, "2025-01-10").await;
+            assert!(after.get("lapsed_notes").is_none(), "{after}");
+            assert!(!texts(&after, "operations").iter().any(|t| t.contains(NOTE)));
+        } else {
+            // Edited to stand until a day: back in the report, no longer flagged.
+            let edited = post(
+                app,
+                &format!("/utgavor/2025-W02/punkter/{seq}"),
+                &anna,
+                &[
+                    ("text", "Inga beslut om framtiden fattas innan regionstyrelsen har behandlat granskningen."),
+                    ("lasts", "until"),
+                    ("until", "30 april 2025"),
+                ],
+            )
+            .await;
+            assert_back(&edited, "andrad");
+            let after = model(app, "2025-01-10").await;
+            assert!(after.get("lapsed_notes").is_none(), "{after}");
+            assert!(
+                texts(&after, "operations")
+                    .iter()
+                    .any(|t| t.contains("innan regionstyrelsen har behandlat")),
+                "{after}"
+            );
+            let page = get(app, "/utgavor/2025-W02", Some(&anna.cookie)).await;
+            assert!(!page.body.contains("står tills ärendet är avslutat"));
+        }
+    }
+}
