@@ -53,6 +53,8 @@ const PAGES: &[&str] = &[
     "/vagor?as_of=h%C3%B6sten+20x",
     "/forhandsvisning?date=30+februari+2024",
     "/logg?occurred_from=2019-H3",
+    // The edition page's day chooser with a day that is no day.
+    "/utgavor?dag=h%C3%B6sten+20x",
 ];
 
 /// A form submitted with refused fields, checked as it comes back (signed in).

@@ -77,11 +77,59 @@ impl From<EditionError> for WebError {
     }
 }
 
-/// `/utgavor`: this week's edition.
-pub async fn current() -> Result<Response, WebError> {
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct ChooseQuery {
+    /// A day of the week whose edition to show, as people write it (the page's day chooser).
+    pub dag: Option<String>,
+}
+
+/// The day chooser at the top of the edition page (a GET form to `/utgavor`).
+const DAY_FORM: &[FormField] = &[FormField::new(
+    "dag",
+    "valj-dag",
+    &["dag"],
+    Kind::Day {
+        empty: "Ange en dag, till exempel 27 december 2024",
+    },
+)
+.required()];
+
+/// `/utgavor`: this week's edition, or with `?dag=` the edition of that day's week. A day that
+/// is no day shows this week's edition with the problem at the chooser.
+pub async fn current(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<ChooseQuery>,
+) -> Result<Response, WebError> {
     let today = clock::today().map_err(WebError::Internal)?;
-    let name = edition::edition_name(edition::current_edition(today));
-    Ok(Redirect::to(&format!("/utgavor/{name}")).into_response())
+    let this_week = edition::edition_name(edition::current_edition(today));
+    let Some(typed) = query.dag.as_deref() else {
+        return Ok(Redirect::to(&format!("/utgavor/{this_week}")).into_response());
+    };
+    match lagesbild_app::day_input::parse_day(typed) {
+        Ok(day) => {
+            let name = edition::edition_name(edition::current_edition(day));
+            Ok(Redirect::to(&format!("/utgavor/{name}")).into_response())
+        }
+        Err(_) => {
+            let values = json!(query);
+            let failure = Failure {
+                errors: FormErrors::check(DAY_FORM, &values),
+                form: "valj-dag".into(),
+                values,
+            };
+            render(
+                &state,
+                &session,
+                &this_week,
+                &EditionQuery::default(),
+                Some(failure),
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -497,6 +545,7 @@ fn draft_context(
         "changes": changes,
         "versions": draft.versions,
         "review": review_context(&draft.review, viewer, rules),
+        "day_form": form_state(failure, "valj-dag", json!({ "dag": lagesbild_render::swedish::day(draft.day) })),
         "flags": draft.flags,
         "lapsed": lapsed,
         "figure_form": form_state(failure, "nyckeltal", json!({ "figure": "", "label": "", "value": "", "unit": "st" })),

@@ -1521,3 +1521,51 @@ async fn a_note_whose_matter_closed_is_flagged_to_edit_or_remove() {
         }
     }
 }
+
+/// The edition of another week is chosen from the page, a day written as people write it.
+#[tokio::test]
+async fn the_day_chooser_opens_the_edition_of_that_days_week() {
+    let site = site(false);
+    let app = &site.app;
+    let anna = sign_in(app, "anna").await;
+    let page = get(app, "/utgavor/2024-W52", Some(&anna.cookie)).await;
+    assert!(
+        page.body
+            .contains("<form method=\"get\" action=\"/utgavor\" class=\"noprint\" id=\"valj\">")
+            && page
+                .body
+                .contains("name=\"dag\" value=\"27 december 2024\""),
+        "the chooser, with the edition's own day: {}",
+        page.body
+    );
+    for (typed, edition) in [
+        ("27 december 2024", "/utgavor/2024-W52"),
+        ("27/12 2024", "/utgavor/2024-W52"),
+        ("2024-12-27", "/utgavor/2024-W52"),
+        ("den 23 dec 2024", "/utgavor/2024-W52"),
+        ("8 januari 2025", "/utgavor/2025-W02"),
+    ] {
+        let chosen = get(
+            app,
+            &format!(
+                "/utgavor?dag={}",
+                typed.replace(' ', "+").replace('/', "%2F")
+            ),
+            Some(&anna.cookie),
+        )
+        .await;
+        assert_eq!(chosen.status, StatusCode::SEE_OTHER, "{typed}");
+        assert_eq!(chosen.location(), edition, "{typed}");
+    }
+    let wrong = get(app, "/utgavor?dag=h%C3%B6sten+20x", Some(&anna.cookie)).await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert_at_field(&wrong, "valj-dag", "”hösten 20x” är ingen dag");
+    assert!(wrong.body.contains("value=\"hösten 20x\""), "as typed");
+    let blank = get(app, "/utgavor?dag=", Some(&anna.cookie)).await;
+    assert_eq!(blank.status, StatusCode::BAD_REQUEST);
+    assert_at_field(&blank, "valj-dag", "Ange en dag");
+    // Without a day, this week's edition as before.
+    let this_week = get(app, "/utgavor", None).await;
+    assert_eq!(this_week.status, StatusCode::SEE_OTHER);
+    assert!(this_week.location().starts_with("/utgavor/"));
+}
