@@ -12,6 +12,10 @@ cli *ARGS:
 test:
     cargo test --workspace
 
+# The store's conformance suite against a throwaway PostgreSQL cluster (docs/postgres.md).
+pg-test:
+    tools/with-postgres cargo test -p lagesbild-store --test conformance
+
 # Format, lint and test exactly as .ci/run does.
 ci:
     bash .ci/run

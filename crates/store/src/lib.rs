@@ -7,9 +7,11 @@
 //! type: [`SqliteStore`] is the embedded default. Errors are [`StoreError`], which carries no
 //! backend's types.
 
+mod chain;
 mod editions;
 mod error;
 mod material;
+mod postgres;
 mod sqlite;
 mod tree;
 
@@ -19,6 +21,7 @@ pub use material::{
     MaterialDigest, MaterialOrder, MaterialQuery, MaterialRow, MaterialState, MaterialWriter,
     SqliteMaterialWriter,
 };
+pub use postgres::{POSTGRES_SCHEMA_VERSION, PostgresStore, is_postgres_url};
 pub use sqlite::{
     BUSY_TIMEOUT_DEFAULT, CheckpointLoad, CheckpointRow, SUPPORTED_SCHEMA_VERSION, SqliteStore,
 };

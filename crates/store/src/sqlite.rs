@@ -1,22 +1,17 @@
 //! The SQLite backend of [`EventLog`](crate::EventLog): one file, WAL, `STRICT` tables, triggers
 //! that refuse UPDATE and DELETE, one `BEGIN IMMEDIATE` transaction per batch.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use lagesbild_model::trusted::{
-    content_and_envelope, event_from_stored_content, recorded_at_from_stored,
-};
-use lagesbild_model::{
-    EventData, FieldError, GENESIS_HASH, NewEvent, RecordedAt, SCHEMA_VERSION, StoredEvent,
-    canonical_json, chain_hash, envelope_json, event_from_value, sha256_hex,
-};
+use lagesbild_model::trusted::{event_from_stored_content, recorded_at_from_stored};
+use lagesbild_model::{GENESIS_HASH, NewEvent, RecordedAt, StoredEvent, sha256_hex};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use crate::chain::{AppendTx, ChainChecker, RawRow, TargetInfo};
 use crate::{
-    AppendReport, EventLog, EventRef, Expectation, Filter, Head, Outcome, StoreError, VerifyReport,
+    AppendReport, EventLog, EventRef, Expectation, Filter, Head, StoreError, VerifyReport,
 };
 
 /// The schema migrations, in order; `PRAGMA user_version` holds the last one applied. The first
@@ -221,18 +216,8 @@ impl SqliteStore {
             let mut insert = tx.prepare_cached(&insert_sql())?;
             for event in events {
                 let event = event?;
-                let envelope = event.canonical_envelope();
                 let content = event.event.canonical_content();
-                checker.check(
-                    event.seq,
-                    event.event.stream.as_ref(),
-                    event.stream_version,
-                    &event.recorded_at,
-                    event.schema,
-                    &event.prev_hash,
-                    &event.hash,
-                    &envelope,
-                )?;
+                crate::chain::check_restored(&mut checker, &event)?;
                 insert_row(
                     &mut insert,
                     &event,
@@ -459,29 +444,15 @@ fn checkpoint_problem(
     state: &[u8],
     on_policy: &dyn Fn(u64) -> bool,
 ) -> Result<Option<String>, StoreError> {
-    if seq > head {
-        return Ok(Some(format!(
-            "it claims event {seq}, past the head of the log (event {head})"
-        )));
-    }
-    if !on_policy(seq) {
-        return Ok(Some(format!(
-            "no checkpoint is written at event {seq} (off the policy)"
-        )));
-    }
-    let actual = chain_hash_at(conn, seq)?.unwrap_or_default();
-    if actual != recorded {
-        return Ok(Some(format!(
-            "it is bound to chain hash {recorded}, but the log has {actual} at event {seq}"
-        )));
-    }
-    let computed = sha256_hex(state);
-    if computed != digest {
-        return Ok(Some(format!(
-            "its state has digest {computed}, not the recorded {digest}: it was edited"
-        )));
-    }
-    Ok(None)
+    crate::chain::checkpoint_problem(
+        &|seq| chain_hash_at(conn, seq),
+        head,
+        seq,
+        recorded,
+        digest,
+        state,
+        on_policy,
+    )
 }
 
 fn read_rows_in(
@@ -577,25 +548,64 @@ fn stored_from_row(row: &rusqlite::Row<'_>) -> Result<StoredEvent, StoreError> {
     })
 }
 
-/// What a correction or retraction points at, read from the log (which, inside the append's
-/// transaction, already holds the earlier events of the same batch).
-struct TargetInfo {
-    seq: u64,
-    kind: String,
-    content: String,
+/// The reads and the insert of an append, inside its `BEGIN IMMEDIATE` transaction.
+struct SqliteAppend<'a> {
+    conn: &'a Connection,
 }
 
-impl TargetInfo {
-    fn event(&self) -> Result<NewEvent, StoreError> {
-        let broken = |reason: String| StoreError::Broken {
-            seq: self.seq,
-            reason,
+impl AppendTx for SqliteAppend<'_> {
+    fn head(&mut self) -> Result<Head, StoreError> {
+        head_of(self.conn)
+    }
+
+    fn stream_version(&mut self, stream: &str) -> Result<u64, StoreError> {
+        let version: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT max(stream_version) FROM events WHERE stream = ?1")?
+            .query_row([stream], |row| row.get(0))?;
+        Ok(to_u64(version.unwrap_or(0)))
+    }
+
+    fn by_key(&mut self, key: &str) -> Result<Option<TargetInfo>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT seq, content, kind FROM events WHERE key = ?1")?
+            .query_row([key], |row| {
+                Ok(TargetInfo {
+                    seq: to_u64(row.get(0)?),
+                    kind: row.get(2)?,
+                    content: row.get(1)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn by_seq(&mut self, seq: u64) -> Result<Option<TargetInfo>, StoreError> {
+        let Some(param) = seq_param(seq) else {
+            return Ok(None);
         };
-        let value: serde_json::Value = serde_json::from_str(&self.content)
-            .map_err(|e| broken(format!("content is not JSON: {e}")))?;
-        // Stored content: checked by the rules it was appended under.
-        lagesbild_model::text::as_stored(|| event_from_value(value))
-            .map_err(|e| broken(format!("content is not a valid event: {e}")))
+        Ok(self
+            .conn
+            .prepare_cached("SELECT kind, content FROM events WHERE seq = ?1")?
+            .query_row([param], |row| {
+                Ok(TargetInfo {
+                    seq,
+                    kind: row.get(0)?,
+                    content: row.get(1)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn insert(
+        &mut self,
+        event: &StoredEvent,
+        content: &str,
+        recorded_at: &str,
+    ) -> Result<(), StoreError> {
+        let mut insert = self.conn.prepare_cached(&insert_sql())?;
+        insert_row(&mut insert, event, content, recorded_at)?;
+        Ok(())
     }
 }
 
@@ -648,215 +658,8 @@ impl SqliteStore {
         let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(|e| StoreError::from_sqlite(e, busy))?;
 
-        let head = head_of(&tx)?;
-        // Transaction time never goes backwards, even if the system clock does.
-        let recorded_at = match head.recorded_at {
-            Some(last) if last > now => last,
-            _ => now,
-        };
-
-        let mut versions: HashMap<String, u64> = HashMap::new();
-        let stream_version = |tx: &rusqlite::Transaction<'_>,
-                              versions: &mut HashMap<String, u64>,
-                              stream: &str|
-         -> Result<u64, StoreError> {
-            if let Some(version) = versions.get(stream) {
-                return Ok(*version);
-            }
-            let version: Option<i64> = tx.query_row(
-                "SELECT max(stream_version) FROM events WHERE stream = ?1",
-                [stream],
-                |row| row.get(0),
-            )?;
-            let version = to_u64(version.unwrap_or(0));
-            versions.insert(stream.to_owned(), version);
-            Ok(version)
-        };
-
-        for expectation in expectations {
-            let actual = stream_version(&tx, &mut versions, &expectation.stream)?;
-            if actual != expectation.version {
-                return Err(StoreError::StaleVersion {
-                    stream: expectation.stream.clone(),
-                    expected: expectation.version,
-                    actual,
-                });
-            }
-        }
-
-        let recorded_text = recorded_at.to_string();
-        let mut outcomes = Vec::with_capacity(batch.len());
-        // Keys appended in this batch: key -> (seq, content).
-        let mut batch_keys: HashMap<String, (u64, String)> = HashMap::new();
-        let mut seq = head.seq;
-        let mut prev_hash = head.hash.clone();
-        {
-            let mut insert = tx.prepare_cached(&insert_sql())?;
-            let mut by_key =
-                tx.prepare_cached("SELECT seq, content, kind FROM events WHERE key = ?1")?;
-            let mut by_seq =
-                tx.prepare_cached("SELECT kind, content FROM events WHERE seq = ?1")?;
-
-            for (index, mut event) in batch.into_iter().enumerate() {
-                let invalid = |field: &str, reason: String| StoreError::Invalid {
-                    index,
-                    error: FieldError::new(field, reason),
-                };
-                if let Some(target) = event.data.target().cloned() {
-                    let info = if let Some(key) = &target.key {
-                        let found = by_key
-                            .query_row([key.as_str()], |row| {
-                                Ok(TargetInfo {
-                                    seq: to_u64(row.get(0)?),
-                                    kind: row.get(2)?,
-                                    content: row.get(1)?,
-                                })
-                            })
-                            .optional()?;
-                        let info = found.ok_or_else(|| {
-                            invalid(
-                                "data.target.key",
-                                format!("no event with key {:?} is in the log", key.as_str()),
-                            )
-                        })?;
-                        if let Some(given) = target.seq
-                            && given != info.seq
-                        {
-                            return Err(invalid(
-                                "data.target",
-                                format!(
-                                    "key {:?} is event {}, not event {given}",
-                                    key.as_str(),
-                                    info.seq
-                                ),
-                            ));
-                        }
-                        info
-                    } else {
-                        let given = target.seq.expect("the model requires a key or a seq");
-                        let found = match seq_param(given) {
-                            Some(param) => by_seq
-                                .query_row([param], |row| {
-                                    Ok(TargetInfo {
-                                        seq: given,
-                                        kind: row.get(0)?,
-                                        content: row.get(1)?,
-                                    })
-                                })
-                                .optional()?,
-                            None => None,
-                        };
-                        found.ok_or_else(|| {
-                            invalid(
-                                "data.target.seq",
-                                format!("there is no event {given} in the log"),
-                            )
-                        })?
-                    };
-                    if matches!(
-                        info.kind.as_str(),
-                        "event_corrected" | "event_retracted" | "report_published"
-                    ) {
-                        return Err(invalid(
-                            "data.target",
-                            format!(
-                                "event {} is a {}; correct or retract the original event instead",
-                                info.seq, info.kind
-                            ),
-                        ));
-                    }
-                    if let EventData::EventCorrected(correction) = &mut event.data {
-                        // The target as corrected must be a valid event; corrected data is
-                        // kept in the canonical form of the target's kind.
-                        let corrected = correction
-                            .apply_to(&info.event()?)
-                            .map_err(|error| StoreError::Invalid { index, error })?;
-                        if correction.data.is_some() {
-                            let mut value =
-                                serde_json::to_value(&corrected.data).expect("data serializes");
-                            correction.data = value.get_mut("data").map(serde_json::Value::take);
-                        }
-                    }
-                    if let Some(target) = event.data.target_mut() {
-                        target.seq = Some(info.seq);
-                    }
-                }
-
-                // The content and the envelope in one pass, straight from the typed event (byte
-                // for byte its canonical JSON value's; tests in crates/model), with the seq and
-                // stream version the event gets if it is appended (both are discarded if it is
-                // already present).
-                let (content, envelope) = content_and_envelope(
-                    &event,
-                    seq + 1,
-                    stream_version(&tx, &mut versions, event.stream.as_str())? + 1,
-                    &recorded_at,
-                    SCHEMA_VERSION,
-                );
-                if let Some(key) = &event.key {
-                    if let Some((existing, existing_content)) = batch_keys.get(key.as_str()) {
-                        if *existing_content == content {
-                            outcomes.push(Outcome::AlreadyPresent { seq: *existing });
-                            continue;
-                        }
-                        return Err(StoreError::KeyConflict {
-                            index,
-                            key: key.to_string(),
-                            seq: *existing,
-                        });
-                    }
-                    let stored: Option<(i64, String)> = by_key
-                        .query_row([key.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
-                        .optional()?;
-                    if let Some((existing, existing_content)) = stored {
-                        if existing_content == content {
-                            outcomes.push(Outcome::AlreadyPresent {
-                                seq: to_u64(existing),
-                            });
-                            continue;
-                        }
-                        return Err(StoreError::KeyConflict {
-                            index,
-                            key: key.to_string(),
-                            seq: to_u64(existing),
-                        });
-                    }
-                }
-
-                seq += 1;
-                let version = stream_version(&tx, &mut versions, event.stream.as_str())? + 1;
-                versions.insert(event.stream.to_string(), version);
-                let hash = chain_hash(&prev_hash, &envelope);
-                if let Some(key) = &event.key {
-                    batch_keys.insert(key.to_string(), (seq, content.clone()));
-                }
-                let stored = StoredEvent {
-                    seq,
-                    stream_version: version,
-                    recorded_at,
-                    schema: SCHEMA_VERSION,
-                    event,
-                    prev_hash: std::mem::take(&mut prev_hash),
-                    hash,
-                };
-                insert_row(&mut insert, &stored, &content, &recorded_text)?;
-                prev_hash = stored.hash;
-                outcomes.push(Outcome::Appended {
-                    seq,
-                    stream_version: version,
-                });
-            }
-        }
-        let head = if seq == head.seq {
-            head
-        } else {
-            Head {
-                seq,
-                hash: prev_hash,
-                recorded_at: Some(recorded_at),
-            }
-        };
-        let report = AppendReport { outcomes, head };
+        let report =
+            crate::chain::append_batch(&mut SqliteAppend { conn: &tx }, batch, expectations, now)?;
         check(self, &report)?;
         if commit {
             tx.commit().map_err(|e| StoreError::from_sqlite(e, busy))?;
@@ -1061,108 +864,6 @@ pub(crate) fn head_of(conn: &Connection) -> Result<Head, StoreError> {
     })
 }
 
-/// The running state of a chain check, shared by `verify` and `restore`.
-struct ChainChecker {
-    expected_seq: u64,
-    prev_hash: String,
-    last_recorded: Option<RecordedAt>,
-    stream_versions: HashMap<String, u64>,
-}
-
-impl Default for ChainChecker {
-    fn default() -> ChainChecker {
-        ChainChecker {
-            expected_seq: 1,
-            prev_hash: GENESIS_HASH.to_owned(),
-            last_recorded: None,
-            stream_versions: HashMap::new(),
-        }
-    }
-}
-
-impl ChainChecker {
-    /// The first check of every event: a gap is reported at the missing event, before anything
-    /// found in the event after it.
-    fn check_seq(&self, seq: u64) -> Result<(), StoreError> {
-        if seq == self.expected_seq {
-            return Ok(());
-        }
-        Err(StoreError::Broken {
-            seq: self.expected_seq,
-            reason: if seq > self.expected_seq {
-                format!(
-                    "event {} is missing: the next event found is {seq}",
-                    self.expected_seq
-                )
-            } else {
-                format!("event {seq} appears where {} should be", self.expected_seq)
-            },
-        })
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn check(
-        &mut self,
-        seq: u64,
-        stream: &str,
-        stream_version: u64,
-        recorded_at: &RecordedAt,
-        schema: u32,
-        prev_hash: &str,
-        hash: &str,
-        envelope: &str,
-    ) -> Result<(), StoreError> {
-        let broken = |seq: u64, reason: String| Err(StoreError::Broken { seq, reason });
-        self.check_seq(seq)?;
-        // The event schema (what the model wrote), not the database schema.
-        if schema > SCHEMA_VERSION || schema == 0 {
-            return broken(
-                seq,
-                format!("schema version {schema} is not one this program wrote"),
-            );
-        }
-        let last_version = self.stream_versions.get(stream).copied().unwrap_or(0);
-        if stream_version != last_version + 1 {
-            return broken(
-                seq,
-                format!("stream {stream:?} jumps from version {last_version} to {stream_version}"),
-            );
-        }
-        if let Some(last) = &self.last_recorded
-            && recorded_at < last
-        {
-            return broken(
-                seq,
-                format!("recorded_at {recorded_at} is earlier than the previous event's {last}"),
-            );
-        }
-        if prev_hash != self.prev_hash {
-            return broken(
-                seq,
-                format!(
-                    "prev_hash {prev_hash} does not match the previous event's hash {}",
-                    self.prev_hash
-                ),
-            );
-        }
-        let computed = chain_hash(prev_hash, envelope);
-        if computed != hash {
-            return broken(
-                seq,
-                format!(
-                    "hash {hash} does not match the recomputed {computed}: the event was changed"
-                ),
-            );
-        }
-        self.expected_seq += 1;
-        self.prev_hash = computed;
-        self.last_recorded = Some(*recorded_at);
-        self.stream_versions
-            .insert(stream.to_owned(), stream_version);
-        Ok(())
-    }
-}
-
 fn normalize_sql(sql: &str) -> String {
     sql.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -1193,71 +894,27 @@ fn verify_in(conn: &Connection, progress: &mut dyn FnMut(u64)) -> Result<VerifyR
                 ))),
             }
         };
-        let content = text(10, "content")?;
-        let value: serde_json::Value = serde_json::from_str(&content)
-            .map_err(|e| broken(format!("content is not JSON: {e}")))?;
-        // Every check, but by the rules the event was appended under: a check added later for
-        // new input (bidirectional controls, negative amounts) does not make an old log bad.
-        let event = lagesbild_model::text::as_stored(|| event_from_value(value.clone()))
-            .map_err(|e| broken(format!("content is not a valid event: {e}")))?;
-        let event_value = event.to_value();
-        if canonical_json(&event_value) != content {
-            return Err(broken(
-                "content is not in canonical form: it was edited".into(),
-            ));
-        }
-        let recorded_text = text(8, "recorded_at")?;
-        let recorded_at =
-            RecordedAt::parse(&recorded_text).map_err(|e| broken(format!("recorded_at: {e}")))?;
-        // A key column that is NULL for a keyed event, or holds anything (even "") for a
-        // keyless one, was edited: the column is what `show KEY` and idempotency look up.
-        let key_column = match row.get_ref(3)? {
+        // A key column that is NULL for a keyed event holds no text; anything else must.
+        let key = match row.get_ref(3)? {
             rusqlite::types::ValueRef::Null => None,
             _ => Some(text(3, "key")?),
         };
-        let key_content = event.key.as_ref().map(ToString::to_string);
-        if key_column != key_content {
-            return Err(broken(format!(
-                "column key says {key_column:?} but the content says {key_content:?}"
-            )));
-        }
-        let columns = [
-            ("stream", text(1, "stream")?, event.stream.to_string()),
-            ("kind", text(4, "kind")?, event.kind().to_owned()),
-            ("occurred", text(5, "occurred")?, event.occurred.to_string()),
-            (
-                "occurred_first",
-                text(6, "occurred_first")?,
-                event.occurred.first_day().to_string(),
-            ),
-            (
-                "occurred_last",
-                text(7, "occurred_last")?,
-                event.occurred.last_day().to_string(),
-            ),
-        ];
-        for (name, column, from_content) in columns {
-            if column != from_content {
-                return Err(broken(format!(
-                    "column {name} says {column:?} but the content says {from_content:?}"
-                )));
-            }
-        }
-        let stream_version = to_u64(row.get(2)?);
-        let schema = u32::try_from(row.get::<_, i64>(9)?).unwrap_or(0);
-        let prev_hash = text(11, "prev_hash")?;
-        let hash = text(12, "hash")?;
-        let envelope = envelope_json(event_value, seq, stream_version, &recorded_at, schema);
-        checker.check(
+        let raw = RawRow {
             seq,
-            event.stream.as_str(),
-            stream_version,
-            &recorded_at,
-            schema,
-            &prev_hash,
-            &hash,
-            &envelope,
-        )?;
+            stream: text(1, "stream")?,
+            stream_version: to_u64(row.get(2)?),
+            key,
+            kind: text(4, "kind")?,
+            occurred: text(5, "occurred")?,
+            occurred_first: text(6, "occurred_first")?,
+            occurred_last: text(7, "occurred_last")?,
+            recorded_at: text(8, "recorded_at")?,
+            schema: u32::try_from(row.get::<_, i64>(9)?).unwrap_or(0),
+            content: text(10, "content")?,
+            prev_hash: text(11, "prev_hash")?,
+            hash: text(12, "hash")?,
+        };
+        crate::chain::verify_row(&mut checker, raw)?;
         count += 1;
         if count % 10_000 == 0 {
             progress(count);

@@ -1,0 +1,487 @@
+//! What every backend does the same way: the append of a batch (targets, keys, expected
+//! versions, stream versions, the chain), and the check of a stored row and of the chain that
+//! `verify` and `restore` run. A backend supplies only the reads and the insert, inside its own
+//! transaction ([`AppendTx`]), and the raw columns of a row ([`RawRow`]); so a log written through
+//! one backend verifies, exports and restores byte for byte the same through the other.
+
+use std::collections::HashMap;
+
+use lagesbild_model::trusted::content_and_envelope;
+use lagesbild_model::{
+    EventData, FieldError, GENESIS_HASH, NewEvent, RecordedAt, SCHEMA_VERSION, StoredEvent,
+    canonical_json, chain_hash, envelope_json, event_from_value,
+};
+
+use crate::{AppendReport, Expectation, Head, Outcome, StoreError};
+
+/// What a correction or retraction points at, read from the log (which, inside the append's
+/// transaction, already holds the earlier events of the same batch).
+pub(crate) struct TargetInfo {
+    pub(crate) seq: u64,
+    pub(crate) kind: String,
+    pub(crate) content: String,
+}
+
+impl TargetInfo {
+    fn event(&self) -> Result<NewEvent, StoreError> {
+        let broken = |reason: String| StoreError::Broken {
+            seq: self.seq,
+            reason,
+        };
+        let value: serde_json::Value = serde_json::from_str(&self.content)
+            .map_err(|e| broken(format!("content is not JSON: {e}")))?;
+        // Stored content: checked by the rules it was appended under.
+        lagesbild_model::text::as_stored(|| event_from_value(value))
+            .map_err(|e| broken(format!("content is not a valid event: {e}")))
+    }
+}
+
+/// The reads and the insert an append makes, inside the backend's write transaction, which
+/// holds the log's write lock from before the first of them.
+pub(crate) trait AppendTx {
+    /// The head as it stands in the transaction.
+    fn head(&mut self) -> Result<Head, StoreError>;
+    /// The last version of `stream` in the log (0 for a new stream).
+    fn stream_version(&mut self, stream: &str) -> Result<u64, StoreError>;
+    /// The event with `key`, if any.
+    fn by_key(&mut self, key: &str) -> Result<Option<TargetInfo>, StoreError>;
+    /// The event `seq`, if any.
+    fn by_seq(&mut self, seq: u64) -> Result<Option<TargetInfo>, StoreError>;
+    /// Inserts one event; `content` is its canonical content, `recorded_at` its transaction
+    /// time as text (the same for the whole batch).
+    fn insert(
+        &mut self,
+        event: &StoredEvent,
+        content: &str,
+        recorded_at: &str,
+    ) -> Result<(), StoreError>;
+}
+
+fn stream_version(
+    tx: &mut dyn AppendTx,
+    versions: &mut HashMap<String, u64>,
+    stream: &str,
+) -> Result<u64, StoreError> {
+    if let Some(version) = versions.get(stream) {
+        return Ok(*version);
+    }
+    let version = tx.stream_version(stream)?;
+    versions.insert(stream.to_owned(), version);
+    Ok(version)
+}
+
+/// Appends `batch` through `tx`, stamped `now` (or the head's time, if the clock went back):
+/// every check of [`EventLog::append`](crate::EventLog::append), in order, the first failure
+/// returned with nothing of it committed by the caller.
+pub(crate) fn append_batch(
+    tx: &mut dyn AppendTx,
+    batch: Vec<NewEvent>,
+    expectations: &[Expectation],
+    now: RecordedAt,
+) -> Result<AppendReport, StoreError> {
+    let head = tx.head()?;
+    // Transaction time never goes backwards, even if the system clock does.
+    let recorded_at = match head.recorded_at {
+        Some(last) if last > now => last,
+        _ => now,
+    };
+
+    let mut versions: HashMap<String, u64> = HashMap::new();
+    for expectation in expectations {
+        let actual = stream_version(tx, &mut versions, &expectation.stream)?;
+        if actual != expectation.version {
+            return Err(StoreError::StaleVersion {
+                stream: expectation.stream.clone(),
+                expected: expectation.version,
+                actual,
+            });
+        }
+    }
+
+    let recorded_text = recorded_at.to_string();
+    let mut outcomes = Vec::with_capacity(batch.len());
+    // Keys appended in this batch: key -> (seq, content).
+    let mut batch_keys: HashMap<String, (u64, String)> = HashMap::new();
+    let mut seq = head.seq;
+    let mut prev_hash = head.hash.clone();
+    for (index, mut event) in batch.into_iter().enumerate() {
+        let invalid = |field: &str, reason: String| StoreError::Invalid {
+            index,
+            error: FieldError::new(field, reason),
+        };
+        if let Some(target) = event.data.target().cloned() {
+            let info = if let Some(key) = &target.key {
+                let info = tx.by_key(key.as_str())?.ok_or_else(|| {
+                    invalid(
+                        "data.target.key",
+                        format!("no event with key {:?} is in the log", key.as_str()),
+                    )
+                })?;
+                if let Some(given) = target.seq
+                    && given != info.seq
+                {
+                    return Err(invalid(
+                        "data.target",
+                        format!(
+                            "key {:?} is event {}, not event {given}",
+                            key.as_str(),
+                            info.seq
+                        ),
+                    ));
+                }
+                info
+            } else {
+                let given = target.seq.expect("the model requires a key or a seq");
+                // A seq above what the database holds is no event (and must not panic).
+                let found = match i64::try_from(given) {
+                    Ok(_) => tx.by_seq(given)?,
+                    Err(_) => None,
+                };
+                found.ok_or_else(|| {
+                    invalid(
+                        "data.target.seq",
+                        format!("there is no event {given} in the log"),
+                    )
+                })?
+            };
+            if matches!(
+                info.kind.as_str(),
+                "event_corrected" | "event_retracted" | "report_published"
+            ) {
+                return Err(invalid(
+                    "data.target",
+                    format!(
+                        "event {} is a {}; correct or retract the original event instead",
+                        info.seq, info.kind
+                    ),
+                ));
+            }
+            if let EventData::EventCorrected(correction) = &mut event.data {
+                // The target as corrected must be a valid event; corrected data is kept in the
+                // canonical form of the target's kind.
+                let corrected = correction
+                    .apply_to(&info.event()?)
+                    .map_err(|error| StoreError::Invalid { index, error })?;
+                if correction.data.is_some() {
+                    let mut value = serde_json::to_value(&corrected.data).expect("data serializes");
+                    correction.data = value.get_mut("data").map(serde_json::Value::take);
+                }
+            }
+            if let Some(target) = event.data.target_mut() {
+                target.seq = Some(info.seq);
+            }
+        }
+
+        // The content and the envelope in one pass, straight from the typed event (byte for
+        // byte its canonical JSON value's; tests in crates/model), with the seq and stream
+        // version the event gets if it is appended (both are discarded if it is already
+        // present).
+        let (content, envelope) = content_and_envelope(
+            &event,
+            seq + 1,
+            stream_version(tx, &mut versions, event.stream.as_str())? + 1,
+            &recorded_at,
+            SCHEMA_VERSION,
+        );
+        if let Some(key) = &event.key {
+            if let Some((existing, existing_content)) = batch_keys.get(key.as_str()) {
+                if *existing_content == content {
+                    outcomes.push(Outcome::AlreadyPresent { seq: *existing });
+                    continue;
+                }
+                return Err(StoreError::KeyConflict {
+                    index,
+                    key: key.to_string(),
+                    seq: *existing,
+                });
+            }
+            if let Some(existing) = tx.by_key(key.as_str())? {
+                if existing.content == content {
+                    outcomes.push(Outcome::AlreadyPresent { seq: existing.seq });
+                    continue;
+                }
+                return Err(StoreError::KeyConflict {
+                    index,
+                    key: key.to_string(),
+                    seq: existing.seq,
+                });
+            }
+        }
+
+        seq += 1;
+        let version = stream_version(tx, &mut versions, event.stream.as_str())? + 1;
+        versions.insert(event.stream.to_string(), version);
+        let hash = chain_hash(&prev_hash, &envelope);
+        if let Some(key) = &event.key {
+            batch_keys.insert(key.to_string(), (seq, content.clone()));
+        }
+        let stored = StoredEvent {
+            seq,
+            stream_version: version,
+            recorded_at,
+            schema: SCHEMA_VERSION,
+            event,
+            prev_hash: std::mem::take(&mut prev_hash),
+            hash,
+        };
+        tx.insert(&stored, &content, &recorded_text)?;
+        prev_hash = stored.hash;
+        outcomes.push(Outcome::Appended {
+            seq,
+            stream_version: version,
+        });
+    }
+    let head = if seq == head.seq {
+        head
+    } else {
+        Head {
+            seq,
+            hash: prev_hash,
+            recorded_at: Some(recorded_at),
+        }
+    };
+    Ok(AppendReport { outcomes, head })
+}
+
+/// One stored row as the backend read it, every column as text or number, before any check.
+pub(crate) struct RawRow {
+    pub(crate) seq: u64,
+    pub(crate) stream: String,
+    pub(crate) stream_version: u64,
+    pub(crate) key: Option<String>,
+    pub(crate) kind: String,
+    pub(crate) occurred: String,
+    pub(crate) occurred_first: String,
+    pub(crate) occurred_last: String,
+    pub(crate) recorded_at: String,
+    pub(crate) schema: u32,
+    pub(crate) content: String,
+    pub(crate) prev_hash: String,
+    pub(crate) hash: String,
+}
+
+/// `verify`'s check of one row, in the order the SQLite backend always made it: the content is
+/// a valid event in canonical form (by the rules it was appended under), every column repeats
+/// the content, and the chain holds.
+pub(crate) fn verify_row(checker: &mut ChainChecker, row: RawRow) -> Result<(), StoreError> {
+    let seq = row.seq;
+    checker.check_seq(seq)?;
+    let broken = |reason: String| StoreError::Broken { seq, reason };
+    let value: serde_json::Value = serde_json::from_str(&row.content)
+        .map_err(|e| broken(format!("content is not JSON: {e}")))?;
+    // Every check, but by the rules the event was appended under: a check added later for new
+    // input (bidirectional controls, negative amounts) does not make an old log bad.
+    let event = lagesbild_model::text::as_stored(|| event_from_value(value.clone()))
+        .map_err(|e| broken(format!("content is not a valid event: {e}")))?;
+    let event_value = event.to_value();
+    if canonical_json(&event_value) != row.content {
+        return Err(broken(
+            "content is not in canonical form: it was edited".into(),
+        ));
+    }
+    let recorded_at =
+        RecordedAt::parse(&row.recorded_at).map_err(|e| broken(format!("recorded_at: {e}")))?;
+    // A key column that is NULL for a keyed event, or holds anything (even "") for a keyless
+    // one, was edited: the column is what `show KEY` and idempotency look up.
+    let key_content = event.key.as_ref().map(ToString::to_string);
+    if row.key != key_content {
+        return Err(broken(format!(
+            "column key says {:?} but the content says {key_content:?}",
+            row.key
+        )));
+    }
+    let columns = [
+        ("stream", row.stream, event.stream.to_string()),
+        ("kind", row.kind, event.kind().to_owned()),
+        ("occurred", row.occurred, event.occurred.to_string()),
+        (
+            "occurred_first",
+            row.occurred_first,
+            event.occurred.first_day().to_string(),
+        ),
+        (
+            "occurred_last",
+            row.occurred_last,
+            event.occurred.last_day().to_string(),
+        ),
+    ];
+    for (name, column, from_content) in columns {
+        if column != from_content {
+            return Err(broken(format!(
+                "column {name} says {column:?} but the content says {from_content:?}"
+            )));
+        }
+    }
+    let envelope = envelope_json(
+        event_value,
+        seq,
+        row.stream_version,
+        &recorded_at,
+        row.schema,
+    );
+    checker.check(
+        seq,
+        event.stream.as_str(),
+        row.stream_version,
+        &recorded_at,
+        row.schema,
+        &row.prev_hash,
+        &row.hash,
+        &envelope,
+    )
+}
+
+/// `restore`'s check of one exported event before it is inserted.
+pub(crate) fn check_restored(
+    checker: &mut ChainChecker,
+    event: &StoredEvent,
+) -> Result<(), StoreError> {
+    checker.check(
+        event.seq,
+        event.event.stream.as_ref(),
+        event.stream_version,
+        &event.recorded_at,
+        event.schema,
+        &event.prev_hash,
+        &event.hash,
+        &event.canonical_envelope(),
+    )
+}
+/// The running state of a chain check, shared by `verify` and `restore`.
+pub(crate) struct ChainChecker {
+    pub(crate) expected_seq: u64,
+    pub(crate) prev_hash: String,
+    pub(crate) last_recorded: Option<RecordedAt>,
+    stream_versions: HashMap<String, u64>,
+}
+
+impl Default for ChainChecker {
+    fn default() -> ChainChecker {
+        ChainChecker {
+            expected_seq: 1,
+            prev_hash: GENESIS_HASH.to_owned(),
+            last_recorded: None,
+            stream_versions: HashMap::new(),
+        }
+    }
+}
+
+impl ChainChecker {
+    /// The first check of every event: a gap is reported at the missing event, before anything
+    /// found in the event after it.
+    pub(crate) fn check_seq(&self, seq: u64) -> Result<(), StoreError> {
+        if seq == self.expected_seq {
+            return Ok(());
+        }
+        Err(StoreError::Broken {
+            seq: self.expected_seq,
+            reason: if seq > self.expected_seq {
+                format!(
+                    "event {} is missing: the next event found is {seq}",
+                    self.expected_seq
+                )
+            } else {
+                format!("event {seq} appears where {} should be", self.expected_seq)
+            },
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn check(
+        &mut self,
+        seq: u64,
+        stream: &str,
+        stream_version: u64,
+        recorded_at: &RecordedAt,
+        schema: u32,
+        prev_hash: &str,
+        hash: &str,
+        envelope: &str,
+    ) -> Result<(), StoreError> {
+        let broken = |seq: u64, reason: String| Err(StoreError::Broken { seq, reason });
+        self.check_seq(seq)?;
+        // The event schema (what the model wrote), not the database schema.
+        if schema > SCHEMA_VERSION || schema == 0 {
+            return broken(
+                seq,
+                format!("schema version {schema} is not one this program wrote"),
+            );
+        }
+        let last_version = self.stream_versions.get(stream).copied().unwrap_or(0);
+        if stream_version != last_version + 1 {
+            return broken(
+                seq,
+                format!("stream {stream:?} jumps from version {last_version} to {stream_version}"),
+            );
+        }
+        if let Some(last) = &self.last_recorded
+            && recorded_at < last
+        {
+            return broken(
+                seq,
+                format!("recorded_at {recorded_at} is earlier than the previous event's {last}"),
+            );
+        }
+        if prev_hash != self.prev_hash {
+            return broken(
+                seq,
+                format!(
+                    "prev_hash {prev_hash} does not match the previous event's hash {}",
+                    self.prev_hash
+                ),
+            );
+        }
+        let computed = chain_hash(prev_hash, envelope);
+        if computed != hash {
+            return broken(
+                seq,
+                format!(
+                    "hash {hash} does not match the recomputed {computed}: the event was changed"
+                ),
+            );
+        }
+        self.expected_seq += 1;
+        self.prev_hash = computed;
+        self.last_recorded = Some(*recorded_at);
+        self.stream_versions
+            .insert(stream.to_owned(), stream_version);
+        Ok(())
+    }
+}
+
+/// Why a checkpoint at `seq` recorded with chain hash `recorded` and `digest` over `state` is
+/// not bound to this log (past the head, off `on_policy`, another chain hash, a digest that
+/// does not match its state), or `None` when it is. `chain_hash_at` is the backend's seek.
+pub(crate) fn checkpoint_problem(
+    chain_hash_at: &dyn Fn(u64) -> Result<Option<String>, StoreError>,
+    head: u64,
+    seq: u64,
+    recorded: &str,
+    digest: &str,
+    state: &[u8],
+    on_policy: &dyn Fn(u64) -> bool,
+) -> Result<Option<String>, StoreError> {
+    if seq > head {
+        return Ok(Some(format!(
+            "it claims event {seq}, past the head of the log (event {head})"
+        )));
+    }
+    if !on_policy(seq) {
+        return Ok(Some(format!(
+            "no checkpoint is written at event {seq} (off the policy)"
+        )));
+    }
+    let actual = chain_hash_at(seq)?.unwrap_or_default();
+    if actual != recorded {
+        return Ok(Some(format!(
+            "it is bound to chain hash {recorded}, but the log has {actual} at event {seq}"
+        )));
+    }
+    let computed = lagesbild_model::sha256_hex(state);
+    if computed != digest {
+        return Ok(Some(format!(
+            "its state has digest {computed}, not the recorded {digest}: it was edited"
+        )));
+    }
+    Ok(None)
+}

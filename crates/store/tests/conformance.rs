@@ -1,0 +1,643 @@
+//! One suite of the store's behaviours, written once against [`Store`] and run against every
+//! backend: SQLite (a temporary file) and PostgreSQL (a fresh database per case on the server
+//! named by `LAGESBILD_TEST_PG`). Round trip of every kind, idempotent keys, expected versions,
+//! tamper detection, export and restore with identical hashes, checkpoints; and, on PostgreSQL,
+//! concurrent writers on separate connections and a reader polling past a slow writer.
+//!
+//! Without `LAGESBILD_TEST_PG` the PostgreSQL cases say so loudly and pass on a developer's
+//! machine, and fail under `CI=true`; `tools/with-postgres cargo test -p lagesbild-store --test
+//! conformance` runs them against a throwaway cluster.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use lagesbild_model::{KINDS, NewEvent, StoredEvent, parse_event};
+use lagesbild_store::{
+    EventLog, EventRef, Expectation, Filter, Outcome, PostgresStore, SqliteStore, Store,
+    StoreError, scan,
+};
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::TestRunner;
+
+/// A store under test, and a way to change its tables behind its back.
+struct Fresh {
+    store: Box<dyn Store>,
+    /// Runs SQL with the privileges of the database's owner, bypassing the store.
+    raw: Box<dyn FnMut(&str)>,
+    /// Opens another connection to the same log.
+    reopen: Box<dyn Fn() -> Box<dyn Store> + Send + Sync>,
+}
+
+type Open = fn() -> Option<Fresh>;
+
+fn sqlite() -> Option<Fresh> {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let path = dir.path().join("log.db");
+    let store = SqliteStore::open(&path)
+        .expect("opens")
+        .with_clock(common::ticking_clock("2026-11-23T08:00:00Z"));
+    let raw_path = path.clone();
+    // The folder lives as long as the closures that use it.
+    let dir = std::sync::Arc::new(dir);
+    let keep = dir.clone();
+    Some(Fresh {
+        store: Box::new(store),
+        raw: Box::new(move |sql| {
+            let _ = &keep;
+            let conn = rusqlite::Connection::open(&raw_path).expect("opens");
+            conn.execute_batch(sql).expect("raw SQL runs");
+        }),
+        reopen: Box::new(move || {
+            let _ = &dir;
+            Box::new(SqliteStore::open(&path).expect("opens"))
+        }),
+    })
+}
+
+/// The server to test against, or `None` (said loudly; a failure under `CI=true`).
+fn postgres_url() -> Option<String> {
+    match std::env::var("LAGESBILD_TEST_PG") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "LAGESBILD_TEST_PG is not set under CI=true: the PostgreSQL backend was not tested \
+                 (.ci/run starts a cluster with tools/with-postgres)"
+            );
+            eprintln!(
+                "NOTICE: LAGESBILD_TEST_PG is not set; the PostgreSQL cases did NOT run. Run \
+                 `tools/with-postgres cargo test -p lagesbild-store --test conformance`."
+            );
+            None
+        }
+    }
+}
+
+/// `url` with its database name replaced by `database`.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    format!("{base}/{database}{query}")
+}
+
+static DATABASES: AtomicU64 = AtomicU64::new(0);
+
+/// A new, empty database on the test server, named after this process and a counter.
+fn postgres_database() -> Option<String> {
+    let url = postgres_url()?;
+    let name = format!(
+        "lagesbild_test_{}_{}",
+        std::process::id(),
+        DATABASES.fetch_add(1, Ordering::Relaxed)
+    );
+    // CREATE DATABASE copies template0, which fails while another copy of it is under way:
+    // one at a time, retried while another test process copies.
+    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = CREATING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("the test server");
+    let mut tries = 0;
+    // Two statements, since a batch of them is one transaction, which DROP DATABASE refuses.
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .expect("drops a leftover test database");
+    while let Err(error) =
+        admin.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0"))
+    {
+        tries += 1;
+        assert!(tries < 50, "cannot create test database {name}: {error:?}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Some(with_database(&url, &name))
+}
+
+fn postgres() -> Option<Fresh> {
+    let url = postgres_database()?;
+    let store = PostgresStore::open(&url)
+        .expect("opens")
+        .with_clock(common::ticking_clock("2026-11-23T08:00:00Z"));
+    let raw_url = url.clone();
+    Some(Fresh {
+        store: Box::new(store),
+        raw: Box::new(move |sql| {
+            let mut client =
+                postgres::Client::connect(&raw_url, postgres::NoTls).expect("connects");
+            client.batch_execute(sql).expect("raw SQL runs");
+        }),
+        reopen: Box::new(move || Box::new(PostgresStore::open(&url).expect("opens"))),
+    })
+}
+
+fn event(line: &str) -> NewEvent {
+    parse_event(line).expect("a valid event")
+}
+
+fn note(key: &str, stream: &str, text: &str) -> NewEvent {
+    event(&format!(
+        r#"{{"kind":"fact_reported","occurred":"2024-03","stream":"{stream}","key":"{key}","summary":"{text}","source":{{"title":"Källa"}},"data":{{"topic":"t"}}}}"#
+    ))
+}
+
+/// A log in which every kind appears, from the shared generators, the same for every backend.
+fn every_kind() -> common::GeneratedLog {
+    let mut runner = TestRunner::deterministic();
+    common::log(true, 0..12)
+        .new_tree(&mut runner)
+        .expect("a generated log")
+        .current()
+}
+
+fn all(store: &dyn Store) -> Vec<StoredEvent> {
+    scan(store, &Filter::default())
+        .collect::<Result<_, _>>()
+        .expect("reads")
+}
+
+fn round_trip_of_every_kind(open: Open) {
+    let Some(mut fresh) = open() else { return };
+    let store = fresh.store.as_mut();
+    let generated = every_kind();
+    let kinds: BTreeSet<&str> = generated.plans.iter().map(|p| p.kind).collect();
+    assert_eq!(kinds, KINDS.iter().copied().collect::<BTreeSet<_>>());
+    let expected = generated.expected().expect("expected events");
+    let mut next = 1;
+    for batch in generated.batches().expect("batches") {
+        let report = store.append(batch, &[]).expect("a valid batch is appended");
+        for outcome in &report.outcomes {
+            assert!(matches!(outcome, Outcome::Appended { seq, .. } if *seq == next));
+            next += 1;
+        }
+        assert_eq!(report.head, store.head().expect("head"));
+    }
+    let events = all(store);
+    assert_eq!(events.len(), expected.len());
+    for (stored, appended) in events.iter().zip(&expected) {
+        assert_eq!(&stored.event, appended, "event {} reads back", stored.seq);
+        assert_eq!(
+            store
+                .event(&EventRef::Seq(stored.seq))
+                .expect("by seq")
+                .as_ref(),
+            Some(stored)
+        );
+        if let Some(key) = &stored.event.key {
+            assert_eq!(
+                store
+                    .event(&EventRef::Key(key.to_string()))
+                    .expect("by key")
+                    .as_ref(),
+                Some(stored)
+            );
+        }
+    }
+    // Pages of every size give the same events; filters select the same ones on every backend.
+    for size in [1, 3, 7] {
+        let mut paged = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = store
+                .read_page(&Filter::default(), after, size)
+                .expect("page");
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            paged.extend(page);
+        }
+        assert_eq!(paged, events);
+    }
+    for kind in KINDS {
+        let filter = Filter {
+            kinds: vec![(*kind).to_owned()],
+            ..Filter::default()
+        };
+        let found: Vec<u64> = scan(store, &filter)
+            .map(|e| e.expect("reads").seq)
+            .collect();
+        let wanted: Vec<u64> = events
+            .iter()
+            .filter(|e| e.event.kind() == *kind)
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(found, wanted, "kind {kind}");
+    }
+    let last = events.last().expect("events");
+    assert_eq!(
+        store.seq_known_at(&last.recorded_at).expect("known at"),
+        last.seq
+    );
+    let report = store.verify(&mut |_| {}).expect("an honest log verifies");
+    assert_eq!(report.count, expected.len() as u64);
+    assert_eq!(report.head, store.head().expect("head"));
+    assert_eq!(store.count().expect("count"), expected.len() as u64);
+}
+
+fn keys_are_idempotent(open: Open) {
+    let Some(mut fresh) = open() else { return };
+    let store = fresh.store.as_mut();
+    store
+        .append(
+            vec![note("k-1", "s", "Ett."), note("k-2", "s", "Två.")],
+            &[],
+        )
+        .expect("appends");
+    let again = store
+        .append(
+            vec![note("k-1", "s", "Ett."), note("k-3", "s", "Tre.")],
+            &[],
+        )
+        .expect("the same key with the same content is already present");
+    assert_eq!(again.outcomes[0], Outcome::AlreadyPresent { seq: 1 });
+    assert!(matches!(
+        again.outcomes[1],
+        Outcome::Appended { seq: 3, .. }
+    ));
+    let head = store.head().expect("head");
+    match store.append(
+        vec![note("k-4", "s", "Fyra."), note("k-2", "s", "Annat.")],
+        &[],
+    ) {
+        Err(StoreError::KeyConflict { index, key, seq }) => {
+            assert_eq!((index, key.as_str(), seq), (1, "k-2", 2));
+        }
+        other => panic!("a key with other content must be refused, got {other:?}"),
+    }
+    assert_eq!(store.head().expect("head"), head, "nothing was written");
+    assert_eq!(store.count().expect("count"), 3);
+}
+
+fn expected_versions_are_checked(open: Open) {
+    let Some(mut fresh) = open() else { return };
+    let store = fresh.store.as_mut();
+    let expect = |stream: &str, version| Expectation {
+        stream: stream.to_owned(),
+        version,
+    };
+    store
+        .append(vec![note("a-1", "a", "Ett.")], &[expect("a", 0)])
+        .expect("a new stream at version 0");
+    match store.append(vec![note("a-2", "a", "Två.")], &[expect("a", 0)]) {
+        Err(StoreError::StaleVersion {
+            expected, actual, ..
+        }) => assert_eq!((expected, actual), (0, 1)),
+        other => panic!("a stale version must be refused, got {other:?}"),
+    }
+    let report = store
+        .append(vec![note("a-2", "a", "Två.")], &[expect("a", 1)])
+        .expect("the current version");
+    assert_eq!(
+        report.outcomes[0],
+        Outcome::Appended {
+            seq: 2,
+            stream_version: 2
+        }
+    );
+    // A correction of an unknown key is refused naming the field, nothing written.
+    let correction = event(
+        r#"{"kind":"event_corrected","occurred":"2026-11-23","summary":"Rättelse.","data":{"target":{"key":"finns-inte"},"reason":"Fel.","summary":"Rätt."}}"#,
+    );
+    match store.append(vec![correction], &[]) {
+        Err(StoreError::Invalid { error, .. }) => assert_eq!(error.field, "data.target.key"),
+        other => panic!("an unknown target must be refused, got {other:?}"),
+    }
+    assert_eq!(store.count().expect("count"), 2);
+}
+
+/// An edit made behind the store (with the append-only triggers switched off, as the owner of
+/// the tables can) is found by `verify`, naming the event.
+fn tampering_is_found(open: Open, postgres: bool) {
+    let Some(mut fresh) = open() else { return };
+    let batch: Vec<NewEvent> = (1..=5)
+        .map(|i| note(&format!("t-{i}"), "s", &format!("Händelse {i}.")))
+        .collect();
+    fresh.store.append(batch, &[]).expect("appends");
+    fresh.store.verify(&mut |_| {}).expect("verifies");
+    let edit =
+        "UPDATE events SET content = replace(content, 'Händelse 3', 'Händelse 9') WHERE seq = 3";
+    if postgres {
+        // The triggers refuse the edit...
+        let mut client_raw = fresh.raw;
+        let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| client_raw(edit)));
+        assert!(refused.is_err(), "the trigger refuses UPDATE");
+        let truncate = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            client_raw("TRUNCATE events")
+        }));
+        assert!(truncate.is_err(), "the trigger refuses TRUNCATE");
+        // ...and a trigger switched off is itself a finding.
+        client_raw("ALTER TABLE events DISABLE TRIGGER events_refuse_update");
+        match fresh.store.verify(&mut |_| {}) {
+            Err(StoreError::Broken { reason, .. }) => {
+                assert!(reason.contains("events_refuse_update"), "{reason}")
+            }
+            other => panic!("a disabled trigger must fail verify, got {other:?}"),
+        }
+        client_raw(edit);
+        client_raw("ALTER TABLE events ENABLE ALWAYS TRIGGER events_refuse_update");
+    } else {
+        (fresh.raw)(&format!(
+            "DROP TRIGGER events_refuse_update; {edit}; \
+             CREATE TRIGGER events_refuse_update BEFORE UPDATE ON events \
+             BEGIN SELECT RAISE(ABORT, 'the event log is append-only: UPDATE is refused; append a correction instead'); END;"
+        ));
+    }
+    match fresh.store.verify(&mut |_| {}) {
+        Err(StoreError::Broken { seq, .. }) => assert_eq!(seq, 3),
+        other => panic!("an edited event must fail verify at 3, got {other:?}"),
+    }
+}
+
+fn export_and_restore_keep_every_hash(from: Open, to: Open) {
+    let Some(mut source) = from() else { return };
+    let Some(mut target) = to() else { return };
+    for batch in every_kind().batches().expect("batches") {
+        source.store.append(batch, &[]).expect("appends");
+    }
+    let events = all(source.store.as_ref());
+    let mut iter = events.clone().into_iter().map(Ok);
+    let restored = target.store.restore(&mut iter).expect("restores");
+    assert_eq!(restored, events.len() as u64);
+    assert_eq!(all(target.store.as_ref()), events);
+    assert_eq!(
+        target.store.verify(&mut |_| {}).expect("verifies").head,
+        source.store.head().expect("head")
+    );
+    // A second restore into a log that holds events is refused.
+    let mut again = events.clone().into_iter().map(Ok);
+    assert!(matches!(
+        target.store.restore(&mut again),
+        Err(StoreError::NotEmpty { .. })
+    ));
+    // One altered hash refuses the whole restore, naming the event.
+    let Some(mut empty) = to() else { return };
+    let mut altered = events.clone();
+    altered[2].hash = "0".repeat(64);
+    let mut iter = altered.into_iter().map(Ok);
+    match empty.store.restore(&mut iter) {
+        Err(StoreError::Broken { seq, .. }) => assert_eq!(seq, 3),
+        other => panic!("an altered hash must be refused, got {other:?}"),
+    }
+    assert_eq!(empty.store.count().expect("count"), 0, "nothing restored");
+}
+
+fn checkpoints_are_bound_to_the_chain(open: Open) {
+    let Some(mut fresh) = open() else { return };
+    let store = fresh.store.as_mut();
+    let batch: Vec<NewEvent> = (1..=4)
+        .map(|i| note(&format!("c-{i}"), "s", &format!("Händelse {i}.")))
+        .collect();
+    store.append(batch, &[]).expect("appends");
+    store.save_checkpoint("p", 2, 1, b"two").expect("saves");
+    store.save_checkpoint("p", 4, 1, b"four").expect("saves");
+    store
+        .save_checkpoint("p", 4, 1, b"four again")
+        .expect("replaces");
+    assert!(matches!(
+        store.save_checkpoint("p", 5, 1, b"ahead"),
+        Err(StoreError::CheckpointAhead { seq: 5, head: 4 })
+    ));
+    assert_eq!(
+        store.load_checkpoint("p", 1, 3).expect("loads"),
+        Some((2, b"two".to_vec()))
+    );
+    assert_eq!(
+        store.load_checkpoint("p", 1, 10).expect("loads"),
+        Some((4, b"four again".to_vec()))
+    );
+    assert_eq!(store.load_checkpoint("p", 2, 10).expect("loads"), None);
+    // An edited digest (or state) is refused and the older one is used.
+    (fresh.raw)("UPDATE checkpoints SET digest = 'edited' WHERE seq = 4");
+    let load = fresh
+        .store
+        .load_checkpoint_checked("p", 1, 10, &|_| true)
+        .expect("loads");
+    assert_eq!(load.found, Some((2, b"two".to_vec())));
+    assert_eq!(load.refused.len(), 1);
+    assert_eq!(fresh.store.checkpoints().expect("rows").len(), 2);
+    fresh.store.drop_checkpoints("p").expect("drops");
+    assert!(fresh.store.checkpoints().expect("rows").is_empty());
+}
+
+/// Eight writers on connections of their own, each appending batches of its own stream: every
+/// event once, in gapless order, each batch contiguous, and the log verifies.
+fn concurrent_writers_keep_the_log_gapless(open: Open, per_writer: usize) {
+    let Some(fresh) = open() else { return };
+    const WRITERS: usize = 8;
+    let reopen = std::sync::Arc::new(fresh.reopen);
+    let threads: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let reopen = reopen.clone();
+            std::thread::spawn(move || {
+                let mut store = reopen();
+                let mut written = 0;
+                let mut batches = Vec::new();
+                let mut round = 0;
+                while written < per_writer {
+                    let size = (1 + (writer + round) % 25).min(per_writer - written);
+                    let batch: Vec<NewEvent> = (written..written + size)
+                        .map(|i| note(&format!("w{writer}-{i}"), &format!("w{writer}"), "Skrivet."))
+                        .collect();
+                    let report = loop {
+                        match store.append(batch.clone(), &[]) {
+                            Ok(report) => break report,
+                            Err(StoreError::Busy { .. } | StoreError::Conflict { .. }) => continue,
+                            Err(other) => panic!("writer {writer}: {other}"),
+                        }
+                    };
+                    let seqs: Vec<u64> = report
+                        .outcomes
+                        .iter()
+                        .map(|o| match o {
+                            Outcome::Appended { seq, .. } => *seq,
+                            Outcome::AlreadyPresent { .. } => panic!("every key is new"),
+                        })
+                        .collect();
+                    assert!(
+                        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+                        "a batch is contiguous: {seqs:?}"
+                    );
+                    batches.push(seqs);
+                    written += size;
+                    round += 1;
+                }
+                batches
+            })
+        })
+        .collect();
+    let mut owner: BTreeMap<u64, usize> = BTreeMap::new();
+    for (writer, thread) in threads.into_iter().enumerate() {
+        for batch in thread.join().expect("the writer finished") {
+            for seq in batch {
+                assert!(owner.insert(seq, writer).is_none(), "seq {seq} given twice");
+            }
+        }
+    }
+    let total = (WRITERS * per_writer) as u64;
+    assert_eq!(
+        owner.keys().copied().collect::<Vec<_>>(),
+        (1..=total).collect::<Vec<_>>()
+    );
+    let store = reopen();
+    let report = store.verify(&mut |_| {}).expect("the log verifies");
+    assert_eq!(report.count, total);
+    let events = all(store.as_ref());
+    let keys: BTreeSet<String> = events
+        .iter()
+        .map(|e| e.event.key.as_ref().expect("keyed").to_string())
+        .collect();
+    assert_eq!(keys.len(), events.len(), "every event once");
+    for event in &events {
+        let writer = event.event.stream.as_str()[1..]
+            .parse::<usize>()
+            .expect("w<n>");
+        assert_eq!(
+            owner[&event.seq], writer,
+            "event {} is its writer's",
+            event.seq
+        );
+    }
+}
+
+/// A writer that holds the append lock for a long while (its in-transaction check sleeps)
+/// while others append and a reader polls for the events after the last one it saw: the reader
+/// never sees a later event before an earlier one, so it never skips one.
+fn a_polling_reader_never_skips_past_a_slow_writer(open: Open) {
+    let Some(fresh) = open() else { return };
+    let reopen = std::sync::Arc::new(fresh.reopen);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let slow = {
+        let reopen = reopen.clone();
+        std::thread::spawn(move || {
+            let mut store = reopen();
+            for i in 0..6 {
+                store
+                    .append_checked(
+                        vec![note(&format!("slow-{i}"), "slow", "Långsam.")],
+                        &[],
+                        &mut |_, _| {
+                            std::thread::sleep(std::time::Duration::from_millis(150));
+                            Ok(())
+                        },
+                    )
+                    .expect("the slow writer appends");
+            }
+        })
+    };
+    let fast: Vec<_> = (0..3)
+        .map(|writer| {
+            let reopen = reopen.clone();
+            std::thread::spawn(move || {
+                let mut store = reopen();
+                for i in 0..40 {
+                    store
+                        .append(
+                            vec![note(&format!("fast-{writer}-{i}"), "fast", "Snabb.")],
+                            &[],
+                        )
+                        .expect("a fast writer appends");
+                }
+            })
+        })
+        .collect();
+    let reader = {
+        let reopen = reopen.clone();
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let store = reopen();
+            let mut last = 0;
+            let mut seen = 0;
+            loop {
+                let finished = done.load(Ordering::SeqCst);
+                let page = store
+                    .read_page(&Filter::default(), last, 1_000)
+                    .expect("polls");
+                for event in page {
+                    assert_eq!(
+                        event.seq,
+                        last + 1,
+                        "the reader skipped past event {}",
+                        last + 1
+                    );
+                    last = event.seq;
+                    seen += 1;
+                }
+                if finished {
+                    return seen;
+                }
+            }
+        })
+    };
+    slow.join().expect("slow writer");
+    for thread in fast {
+        thread.join().expect("fast writer");
+    }
+    done.store(true, Ordering::SeqCst);
+    let seen = reader.join().expect("the reader never skipped");
+    assert_eq!(seen, 6 + 3 * 40);
+}
+
+/// The cases every backend runs, as one module per backend.
+macro_rules! conformance {
+    ($backend:ident, $open:expr, $postgres:expr, $writers:expr) => {
+        mod $backend {
+            use super::*;
+
+            #[test]
+            fn every_kind_round_trips() {
+                super::round_trip_of_every_kind($open);
+            }
+
+            #[test]
+            fn keys_are_idempotent_and_conflicts_write_nothing() {
+                super::keys_are_idempotent($open);
+            }
+
+            #[test]
+            fn expected_versions_and_targets_are_checked() {
+                super::expected_versions_are_checked($open);
+            }
+
+            #[test]
+            fn tampering_behind_the_store_is_found() {
+                super::tampering_is_found($open, $postgres);
+            }
+
+            #[test]
+            fn export_and_restore_keep_every_hash() {
+                super::export_and_restore_keep_every_hash($open, $open);
+            }
+
+            #[test]
+            fn checkpoints_are_bound_to_the_chain() {
+                super::checkpoints_are_bound_to_the_chain($open);
+            }
+
+            #[test]
+            fn concurrent_writers_keep_the_log_gapless() {
+                super::concurrent_writers_keep_the_log_gapless($open, $writers);
+            }
+
+            #[test]
+            fn a_polling_reader_never_skips_past_a_slow_writer() {
+                super::a_polling_reader_never_skips_past_a_slow_writer($open);
+            }
+        }
+    };
+}
+
+conformance!(on_sqlite, sqlite, false, 200);
+conformance!(on_postgres, postgres, true, 2_000);
+
+/// A log copied SQLite → PostgreSQL → SQLite through the interface keeps its head hash.
+#[test]
+fn a_log_copied_between_backends_keeps_its_head_hash() {
+    export_and_restore_keep_every_hash(sqlite, postgres);
+    export_and_restore_keep_every_hash(postgres, sqlite);
+}
