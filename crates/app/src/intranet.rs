@@ -54,22 +54,15 @@ impl PublishedEdition {
         }
     }
 
-    /// The title people see: `Regional rapport vecka 52 · 27 december 2024 · nr 12`, and the
-    /// version when it is not the first.
+    /// The title people see: [`title_of`] its model, or the day when it does not rebuild.
     pub fn title(&self) -> String {
-        let day = lagesbild_render::swedish::day(self.day);
-        let mut title = match self.model() {
-            Some(m) => format!(
-                "Regional rapport vecka {} · {day} · nr {}",
-                self.day.iso_week().week(),
-                m.number
+        match self.model() {
+            Some(model) => title_of(model),
+            None => format!(
+                "Regional rapport {}",
+                lagesbild_render::swedish::day(self.day)
             ),
-            None => format!("Regional rapport {day}"),
-        };
-        if self.version > 1 {
-            title.push_str(&format!(" · version {}", self.version));
         }
-        title
     }
 
     /// The summary section's points, one line each: the edition in brief.
@@ -78,6 +71,21 @@ impl PublishedEdition {
             .map(|m| m.summary.iter().map(|n| n.text.clone()).collect())
             .unwrap_or_default()
     }
+}
+
+/// An edition's title: `Regional rapport vecka 52 · 27 december 2024 · nr 12`, and
+/// `· version 2` when it is not the first version of its day.
+pub fn title_of(model: &ReportModel) -> String {
+    let mut title = format!(
+        "Regional rapport vecka {} · {} · nr {}",
+        model.report_date.iso_week().week(),
+        lagesbild_render::swedish::day(model.report_date),
+        model.number
+    );
+    if model.version > 1 {
+        title.push_str(&format!(" · version {}", model.version));
+    }
+    title
 }
 
 /// The published editions, newest day first, at most `limit` of them (all with `None`), each

@@ -9,6 +9,7 @@ pub mod day_input;
 pub mod edition;
 pub mod edition_cache;
 pub mod intranet;
+pub mod mail;
 pub mod material;
 pub mod matters;
 pub mod params;

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::date::{FuzzyDate, Precision};
-use crate::kinds::{EditionReviewed, EventData, PointsOrdered};
+use crate::kinds::{EditionReviewed, EditionSent, EventData, PointsOrdered, SendOutcome};
 use crate::text::{EventKey, HashHex, StreamId, Text, Url, default_stream};
 
 /// The version of the event schema this program writes. Stored with every event so that later
@@ -667,11 +667,20 @@ pub fn check_event(event: &NewEvent) -> Result<(), FieldError> {
         EventData::EventRetracted(retraction) => check_target(&retraction.target)?,
         EventData::PointsOrdered(PointsOrdered { edition, .. })
         | EventData::EditionReviewed(EditionReviewed { edition, .. })
+        | EventData::EditionSent(EditionSent { edition, .. })
             if edition.precision() != Precision::Day =>
         {
             return Err(FieldError::new(
                 "data.edition",
                 "the edition is named by its report day (YYYY-MM-DD)",
+            ));
+        }
+        EventData::EditionSent(sent)
+            if (sent.outcome == SendOutcome::Failed) != sent.error.is_some() =>
+        {
+            return Err(FieldError::new(
+                "data.error",
+                "a failed send says why (error); a send that succeeded has no error",
             ));
         }
         EventData::ReportPublished(report) => {

@@ -42,6 +42,7 @@ pub enum EventData {
     ReportPublished(ReportPublished),
     PointsOrdered(PointsOrdered),
     EditionReviewed(EditionReviewed),
+    EditionSent(EditionSent),
     EventCorrected(EventCorrected),
     EventRetracted(EventRetracted),
 }
@@ -78,6 +79,7 @@ pub const KINDS: &[&str] = &[
     "report_published",
     "points_ordered",
     "edition_reviewed",
+    "edition_sent",
     "event_corrected",
     "event_retracted",
 ];
@@ -138,6 +140,7 @@ pub(crate) fn read_data<R: DataReader>(kind: &str, data: R) -> Option<Result<Eve
         "report_published" => de(data, EventData::ReportPublished),
         "points_ordered" => de(data, EventData::PointsOrdered),
         "edition_reviewed" => de(data, EventData::EditionReviewed),
+        "edition_sent" => de(data, EventData::EditionSent),
         "event_corrected" => de(data, EventData::EventCorrected),
         "event_retracted" => de(data, EventData::EventRetracted),
         _ => return None,
@@ -186,6 +189,7 @@ impl EventData {
             EventData::ReportPublished(_) => "report_published",
             EventData::PointsOrdered(_) => "points_ordered",
             EventData::EditionReviewed(_) => "edition_reviewed",
+            EventData::EditionSent(_) => "edition_sent",
             EventData::EventCorrected(_) => "event_corrected",
             EventData::EventRetracted(_) => "event_retracted",
         }
@@ -204,6 +208,7 @@ impl EventData {
                 | EventData::ReportPublished(_)
                 | EventData::PointsOrdered(_)
                 | EventData::EditionReviewed(_)
+                | EventData::EditionSent(_)
                 | EventData::EventCorrected(_)
                 | EventData::EventRetracted(_)
         )
@@ -660,6 +665,37 @@ pub struct EditionReviewed {
     /// position), so that an approval holds only for the draft that was approved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft_sha256: Option<HashHex>,
+}
+
+/// How a send of an edition to a distribution list went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendOutcome {
+    /// The SMTP server accepted the message for every recipient.
+    Sent,
+    /// It did not; `error` says why. The edition page offers to send it again.
+    Failed,
+}
+
+/// A published edition sent by e-mail to one distribution list (or a failed attempt), so that
+/// the archive shows who got which edition and a failure is never lost.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditionSent {
+    /// The `report_published` event of the version sent.
+    pub report_seq: u64,
+    /// The edition's report day.
+    pub edition: FuzzyDate,
+    /// The distribution list's name, as configured.
+    pub list: Text,
+    /// How many addresses the message went to.
+    pub recipients: u64,
+    /// The message's `Message-ID`, angle brackets included.
+    pub message_id: Text,
+    pub outcome: SendOutcome,
+    /// Why it failed: the SMTP server's answer or the connection's error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Text>,
 }
 
 /// The event a correction or retraction points at. Writers give the key or the sequence

@@ -40,6 +40,10 @@ pub struct AuthConfig {
     /// Where a published edition goes, as the publish confirmation says.
     #[serde(default = "default_distribution")]
     pub distribution: String,
+    /// Sending editions by e-mail: the sender, the SMTP server and the distribution lists
+    /// (`[mail]`, `[mail.smtp]`, `[[mail.list]]`; docs/report.md). Without it nothing is sent.
+    #[serde(default)]
+    pub mail: Option<lagesbild_app::mail::MailConfig>,
     #[serde(default, rename = "user")]
     pub users: Vec<User>,
     #[serde(default, rename = "token")]
@@ -124,6 +128,9 @@ impl AuthConfig {
                     user.name
                 )
             })?;
+        }
+        if let Some(mail) = &config.mail {
+            mail.check()?;
         }
         for token in &config.tokens {
             let ok =

@@ -1248,6 +1248,7 @@ pub async fn publish(
     let rules = rules(&state);
     let now = now()?;
     let set = state.config().templates.clone();
+    let by = actor.name.clone();
     match change(
         &state,
         &session,
@@ -1261,6 +1262,9 @@ pub async fn publish(
     {
         Ok(published) => {
             tracing::info!(seq = published.seq, %day, "edition published");
+            // Published under the edition's rules (approved, where four eyes are required),
+            // so it goes to the distribution lists now; the report's page shows how it went.
+            crate::mailing::after_publish(&state, published.seq, &by).await;
             Ok(Redirect::to(&format!("/rapporter/{}", published.seq)).into_response())
         }
         Err(page) => Ok(page),

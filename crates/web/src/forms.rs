@@ -701,10 +701,17 @@ pub async fn publish(
     let now = clock::now_local().map_err(WebError::Internal)?;
     let day = day.unwrap_or(now.date());
     let set = state.config().templates.clone();
+    let publisher = by.clone();
     let published = state
-        .with_store(move |store| Ok(publish::publish(store, &set, day, now, Some(&by))?))
+        .with_store(move |store| Ok(publish::publish(store, &set, day, now, Some(&publisher))?))
         .await?;
     tracing::info!(seq = published.seq, %day, log_seq = published.built_from.seq, "report published");
+    // This form skips the edition's review, so under the four-eyes rule nothing is sent
+    // from it: the report's page lists the lists as not sent, for after a review.
+    let four_eyes = state.config().auth.as_ref().is_some_and(|a| a.four_eyes);
+    if !four_eyes {
+        crate::mailing::after_publish(&state, published.seq, &by).await;
+    }
     Ok(Redirect::to(&format!("/rapporter/{}", published.seq)).into_response())
 }
 

@@ -15,6 +15,7 @@ mod error;
 mod form_errors;
 mod forms;
 mod listen;
+mod mailing;
 mod pages;
 pub mod pool;
 mod security;
@@ -202,6 +203,7 @@ pub fn router(state: AppState) -> Router {
         .route("/rapporter.atom", get(pages::feed))
         .route("/rapporter/{seq}", get(pages::published))
         .route("/rapporter/{seq}/{format}", get(pages::published_file))
+        .route("/rapporter/{seq}/skicka", post(mailing::resend))
         .route("/forhandsvisning", get(pages::preview))
         .route("/tidslinje", get(pages::timeline))
         .route("/vagor", get(pages::waves))

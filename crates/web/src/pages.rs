@@ -130,13 +130,15 @@ async fn report_page(
 ) -> Result<Html<String>, WebError> {
     let set = state.config().templates.clone();
     // The edition cache when it holds against the edition's event, else rebuilt from the log.
-    let (reproduction, notices) = state
+    let (reproduction, notices, sends) = state
         .with_store(move |store| {
             let mut notices = Vec::new();
             let reproduction = publish::view(store, &set, &EventRef::Seq(seq), &mut notices)?;
-            Ok((reproduction, swedish(&notices)))
+            let sends = lagesbild_app::mail::sends(store, Some(seq))?;
+            Ok((reproduction, swedish(&notices), sends))
         })
         .await?;
+    let mail = crate::mailing::context(&state, &sends);
     let body = reproduction
         .text(ReportFormat::Html)
         .map(|html| crate::views::scrollable_tables(main_of(html)));
@@ -150,7 +152,7 @@ async fn report_page(
         "report",
         &title,
         nav,
-        json!({ "report": provenance(&reproduction), "body": body, "cache_notices": notices }),
+        json!({ "report": provenance(&reproduction), "body": body, "cache_notices": notices, "mail": mail }),
     )
 }
 
@@ -180,11 +182,12 @@ pub async fn archive(
     session: Session,
 ) -> Result<Html<String>, WebError> {
     let viewer = viewer(&session).await?;
-    let (reports, versions) = state
+    let (reports, versions, sends) = state
         .with_store(|store| {
             let reports = publish::archive(store)?;
             let versions = lagesbild_app::edition::archive_versions(store, &reports)?;
-            Ok((reports, versions))
+            let sends = lagesbild_app::mail::sends(store, None)?;
+            Ok((reports, versions, sends))
         })
         .await?;
     let rows: Vec<Value> = reports
@@ -203,6 +206,7 @@ pub async fn archive(
                 "log_seq": p.log_seq,
                 "head_hash": p.head_hash.as_str(),
                 "by": event.event.by.as_ref().map(|b| b.as_str()),
+                "sent_to": sent_to(&sends, event.seq),
             })
         })
         .collect();
@@ -277,6 +281,29 @@ pub struct DateQuery {
 
 /// The report model for `day` from the whole log, compiled now, and the Swedish notices of
 /// caches the build refused.
+/// The lists report `seq` went to, with how many recipients, and those whose last attempt
+/// failed, for the archive: who got which edition.
+fn sent_to(sends: &[(StoredEvent, lagesbild_model::kinds::EditionSent)], seq: u64) -> Vec<Value> {
+    use lagesbild_model::kinds::SendOutcome;
+    let mut lists: Vec<(String, u64, bool)> = Vec::new();
+    for (_, s) in sends.iter().filter(|(_, s)| s.report_seq == seq) {
+        let sent = s.outcome == SendOutcome::Sent;
+        match lists.iter_mut().find(|(l, _, _)| l == s.list.as_str()) {
+            // Once sent, a later failure does not unsend it.
+            Some(entry) => {
+                if sent || !entry.2 {
+                    *entry = (entry.0.clone(), s.recipients, sent || entry.2);
+                }
+            }
+            None => lists.push((s.list.to_string(), s.recipients, sent)),
+        }
+    }
+    lists
+        .into_iter()
+        .map(|(list, recipients, sent)| json!({ "list": list, "recipients": recipients, "sent": sent }))
+        .collect()
+}
+
 pub(crate) async fn current_model(
     state: &AppState,
     day: Option<NaiveDate>,

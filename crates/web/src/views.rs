@@ -12,9 +12,10 @@ use serde_json::{Value, json};
 use crate::error::WebError;
 use crate::session::Viewer;
 
-const TEMPLATES: [(&str, &str); 14] = [
+const TEMPLATES: [(&str, &str); 15] = [
     ("layout", include_str!("../templates/layout.hbs")),
     ("report", include_str!("../templates/report.hbs")),
+    ("report_mail", include_str!("../templates/report_mail.hbs")),
     ("archive", include_str!("../templates/archive.hbs")),
     ("preview", include_str!("../templates/preview.hbs")),
     ("analysis", include_str!("../templates/analysis.hbs")),

@@ -100,6 +100,7 @@ pub const UNSOURCED_KINDS: &[&str] = &[
     "report_published",
     "points_ordered",
     "edition_reviewed",
+    "edition_sent",
     "event_corrected",
     "event_retracted",
 ];
@@ -817,6 +818,20 @@ pub fn data(kind: &'static str, occurred: FuzzyDate) -> BoxedStrategy<Value> {
                     ("step", Some(json!(step))),
                     ("comment", comment),
                     ("draft_sha256", digest),
+                ])
+            })
+            .boxed(),
+        // A failed send carries its error, a successful one none (the model refuses otherwise).
+        "edition_sent" => (any::<u64>(), day_text(), t(), 0..500u64, t(), any::<bool>(), t())
+            .prop_map(|(report_seq, edition, list, recipients, message_id, failed, error)| {
+                object(vec![
+                    ("report_seq", Some(json!(report_seq))),
+                    ("edition", Some(edition)),
+                    ("list", Some(list)),
+                    ("recipients", Some(json!(recipients))),
+                    ("message_id", Some(message_id)),
+                    ("outcome", Some(json!(if failed { "failed" } else { "sent" }))),
+                    ("error", failed.then_some(error)),
                 ])
             })
             .boxed(),

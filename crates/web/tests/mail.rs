@@ -1,0 +1,501 @@
+//! Sending a published edition by e-mail, through the router, to a real SMTP server on
+//! loopback (aiosmtpd from PyPI, `tools/smtp_sink.py`, started here on a free port): publishing
+//! sends to every distribution list; the server refuses the first message, and the failure is
+//! recorded as an `edition_sent`, shown on the report's page and in the archive, and sent again
+//! from the page (CSRF and role checked); the message received is read by Python's email
+//! package: `multipart/mixed` holding `multipart/alternative` (text, HTML with inline styles),
+//! the headers (From, To, Subject with the edition's week and day, Message-ID as recorded,
+//! Date), and the bodies with hostile text escaped.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use lagesbild_app::staff::{self, Common, Note, NoteSection, Standing};
+use lagesbild_model::kinds::{EditionSent, SendOutcome};
+use lagesbild_model::{EventData, FuzzyDate};
+use lagesbild_render::report::TemplateSet;
+use lagesbild_store::{EventLog, SqliteStore};
+use lagesbild_web::{AppState, AuthConfig, Config, router};
+use serde_json::Value;
+use tower::ServiceExt;
+
+const PASSWORD: &str = "korrekt häst batteri";
+const HOSTILE: &str = "<script>alert(1)</script> **fet** & \"citat\"";
+const SINK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tools/smtp_sink.py");
+
+struct Site {
+    app: Router,
+    db: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn seeded_db(dir: &Path) -> PathBuf {
+    let db = dir.join("test.db");
+    let mut store = SqliteStore::open(&db).expect("opens");
+    let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&events)
+        .expect("events/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    files.sort();
+    let mut batch = Vec::new();
+    for file in files {
+        for line in std::fs::read_to_string(&file).expect("reads").lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            batch.push(lagesbild_model::parse_event(line).expect("the bundled history is valid"));
+        }
+    }
+    store.append(batch, &[]).expect("appends");
+    db
+}
+
+fn hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| lagesbild_web::auth::hash_password(PASSWORD).expect("hashes"))
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+async fn send(app: &Router, request: Request<Body>) -> Reply {
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8(bytes.to_vec()).expect("UTF-8"),
+    }
+}
+
+async fn get(app: &Router, uri: &str, cookie: Option<&str>) -> Reply {
+    let mut request = Request::get(uri);
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    send(app, request.body(Body::empty()).expect("request")).await
+}
+
+async fn post(app: &Router, uri: &str, user: &User, fields: &[(&str, &str)]) -> Reply {
+    let mut all = vec![("csrf", user.csrf.as_str())];
+    all.extend_from_slice(fields);
+    post_raw(app, uri, Some(&user.cookie), &all).await
+}
+
+async fn post_raw(app: &Router, uri: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Reply {
+    let mut request =
+        Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    let body = serde_urlencoded::to_string(fields).expect("encodes");
+    send(app, request.body(Body::from(body)).expect("request")).await
+}
+
+fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().expect("a pair").to_owned()
+}
+
+fn csrf_in(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    html[at..at + 64].to_owned()
+}
+
+struct User {
+    cookie: String,
+    csrf: String,
+}
+
+async fn sign_in(app: &Router, name: &str) -> User {
+    let form = get(app, "/logga-in", None).await;
+    let cookie = cookie_pair(
+        form.headers
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .expect("a session cookie"),
+    );
+    let csrf = csrf_in(&form.body);
+    let signed = post_raw(
+        app,
+        "/logga-in",
+        Some(&cookie),
+        &[
+            ("csrf", &csrf),
+            ("name", name),
+            ("password", PASSWORD),
+            ("next", "/utgavor"),
+        ],
+    )
+    .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
+    let cookie = cookie_pair(
+        signed
+            .headers
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .expect("a new session id"),
+    );
+    let page = get(app, "/utgavor/2025-W02", Some(&cookie)).await;
+    assert!(page.body.contains(&format!("Inloggad som {name}")));
+    User {
+        csrf: csrf_in(&page.body),
+        cookie,
+    }
+}
+
+/// The SMTP server of `tools/smtp_sink.py`, writing what it receives to `folder`.
+struct Sink {
+    child: Child,
+    port: u16,
+    folder: PathBuf,
+}
+
+impl Sink {
+    /// `None` (with a notice) without aiosmtpd, except under CI, which installs it (`.ci/run`).
+    fn start(folder: &Path) -> Option<Sink> {
+        let probe = Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .output();
+        if !probe.is_ok_and(|o| o.status.success()) {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI must have aiosmtpd from PyPI (.ci/run installs it)"
+            );
+            eprintln!(
+                "notice: aiosmtpd is not installed; the mail is not sent to a real SMTP server"
+            );
+            return None;
+        }
+        std::fs::create_dir_all(folder).expect("mkdir");
+        let mut child = Command::new("python3")
+            .args(["-u", SINK, "serve"])
+            .arg(folder)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starts the SMTP server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the server's port");
+        let port = line
+            .strip_prefix("PORT ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        Some(Sink {
+            child,
+            port,
+            folder: folder.to_owned(),
+        })
+    }
+
+    /// The server answers the next message 554, once.
+    fn refuse_next(&self) {
+        std::fs::write(self.folder.join("REFUSE_NEXT"), "").expect("writes");
+    }
+
+    fn received(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.folder)
+            .expect("reads")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .collect();
+        files.sort();
+        files
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The message as Python's email package reads it.
+fn parsed(file: &Path) -> Value {
+    let out = Command::new("python3")
+        .args([SINK, "parse"])
+        .arg(file)
+        .output()
+        .expect("runs python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+fn sends(db: &Path) -> Vec<EditionSent> {
+    let mut store = SqliteStore::open(db).expect("opens");
+    lagesbild_app::mail::sends(&mut store, None)
+        .expect("reads")
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect()
+}
+
+fn site(port: u16, dir: &Path) -> Site {
+    let db = seeded_db(dir);
+    let mut store = SqliteStore::open(&db).expect("opens");
+    let day = chrono::NaiveDate::from_ymd_opt(2024, 12, 27).expect("a day");
+    let note = staff::note(
+        &Note {
+            section: NoteSection::Summary,
+            text: HOSTILE.into(),
+            points: vec![],
+            standing: Standing::Week,
+        },
+        &Common {
+            occurred: Some(FuzzyDate::Day(day)),
+            key: None,
+            by: Some("anna".into()),
+        },
+        day,
+    )
+    .expect("a note");
+    store.append(vec![note], &[]).expect("appends");
+    let auth = AuthConfig::parse(&format!(
+        "[[user]]\nname = \"anna\"\npassword_hash = \"{h}\"\n\
+         [[user]]\nname = \"cecilia\"\npassword_hash = \"{h}\"\nrole = \"reader\"\n\
+         [mail]\nfrom = \"Koncernstab kommunikation <kommunikation@example.se>\"\n\
+         [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\ntimeout_secs = 10\n\
+         [[mail.list]]\nname = \"politisk ledning\"\nrecipients = [\"Ordförande <ordforande@example.se>\", \"vice@example.se\"]\n\
+         [[mail.list]]\nname = \"chefer\"\nrecipients = [\"chef@example.se\"]\n",
+        h = hash()
+    ))
+    .expect("valid configuration");
+    let config = Config {
+        db: db.clone(),
+        auth: Some(auth),
+        templates: TemplateSet::embedded(),
+    };
+    Site {
+        app: router(AppState::new(config).expect("state")),
+        db,
+        _dir: tempfile::tempdir().expect("unused"),
+    }
+}
+
+#[tokio::test]
+async fn a_published_edition_is_mailed_to_every_list_and_a_refused_send_is_shown_and_sent_again() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let Some(sink) = Sink::start(&dir.path().join("inkorg")) else {
+        return;
+    };
+    let site = site(sink.port, dir.path());
+    let app = &site.app;
+    let anna = sign_in(app, "anna").await;
+
+    // The server refuses the first message: politisk ledning's; chefer get theirs.
+    sink.refuse_next();
+    let published = post(
+        app,
+        "/utgavor/2024-W52/publicera",
+        &anna,
+        &[("bekrafta", "ja")],
+    )
+    .await;
+    assert_eq!(
+        published.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        published.body
+    );
+    let page_path = published.location().to_owned();
+    let seq: u64 = page_path
+        .trim_start_matches("/rapporter/")
+        .parse()
+        .expect("a report");
+    assert_eq!(sink.received().len(), 1);
+    let recorded = sends(&site.db);
+    assert_eq!(recorded.len(), 2, "{recorded:?}");
+    assert_eq!(
+        (recorded[0].list.as_str(), recorded[0].outcome),
+        ("politisk ledning", SendOutcome::Failed)
+    );
+    let error = recorded[0].error.as_ref().expect("why").as_str();
+    assert!(error.contains("554"), "{error}");
+    assert_eq!(
+        (
+            recorded[1].list.as_str(),
+            recorded[1].outcome,
+            recorded[1].recipients
+        ),
+        ("chefer", SendOutcome::Sent, 1)
+    );
+    assert!(recorded.iter().all(|s| s.report_seq == seq));
+
+    // The failure is on the report's page, with a button to send again, and in the archive.
+    let page = get(app, &page_path, Some(&anna.cookie)).await;
+    assert!(
+        page.body
+            .contains("Utgåvan har inte kommit fram till <strong>politisk ledning</strong>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("Refused once by the test server"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(&format!("action=\"/rapporter/{seq}/skicka\"")),
+        "{}",
+        page.body
+    );
+    let archive = get(app, "/rapporter", None).await;
+    assert!(
+        archive
+            .body
+            .contains("<strong>inte politisk ledning</strong>"),
+        "{}",
+        archive.body
+    );
+    assert!(archive.body.contains("chefer (1)"), "{}", archive.body);
+    // Signed out, the page says to sign in and offers no button.
+    let anonymous = get(app, &page_path, None).await;
+    assert!(!anonymous.body.contains("/skicka\""), "{}", anonymous.body);
+
+    // Sending again needs the session's CSRF token and a role that may publish.
+    let forged = post_raw(
+        app,
+        &format!("/rapporter/{seq}/skicka"),
+        Some(&anna.cookie),
+        &[("lista", "politisk ledning")],
+    )
+    .await;
+    assert!(forged.status.is_client_error(), "{}", forged.status);
+    let cecilia = sign_in(app, "cecilia").await;
+    let reader = post(
+        app,
+        &format!("/rapporter/{seq}/skicka"),
+        &cecilia,
+        &[("lista", "politisk ledning")],
+    )
+    .await;
+    assert_eq!(reader.status, StatusCode::FORBIDDEN);
+    assert_eq!(sink.received().len(), 1, "nothing was sent");
+
+    let again = post(
+        app,
+        &format!("/rapporter/{seq}/skicka"),
+        &anna,
+        &[("lista", "politisk ledning")],
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+    assert_eq!(again.location(), format!("/rapporter/{seq}#utskick"));
+    let received = sink.received();
+    assert_eq!(received.len(), 2);
+    let recorded = sends(&site.db);
+    assert_eq!(recorded.len(), 3);
+    assert_eq!(
+        (
+            recorded[2].list.as_str(),
+            recorded[2].outcome,
+            recorded[2].recipients
+        ),
+        ("politisk ledning", SendOutcome::Sent, 2)
+    );
+    let page = get(app, &page_path, Some(&anna.cookie)).await;
+    assert!(!page.body.contains("har inte kommit fram"), "{}", page.body);
+    let archive = get(app, "/rapporter", None).await;
+    assert!(
+        archive.body.contains("politisk ledning (2)"),
+        "{}",
+        archive.body
+    );
+
+    // The message as a mail client reads it.
+    let mail = parsed(&received[1]);
+    assert_eq!(
+        mail["from"],
+        "Koncernstab kommunikation <kommunikation@example.se>"
+    );
+    assert_eq!(
+        mail["to"],
+        serde_json::json!(["Ordförande <ordforande@example.se>", "vice@example.se"])
+    );
+    let subject = mail["subject"].as_str().expect("a subject");
+    assert!(
+        subject.starts_with("Regional rapport vecka 52 · 27 december 2024 · nr "),
+        "{subject}"
+    );
+    assert_eq!(mail["message_id"], recorded[2].message_id.as_str());
+    assert_eq!(mail["date_ok"], true, "{mail}");
+    assert_eq!(mail["tree"]["type"], "multipart/mixed", "{mail}");
+    let alternative = &mail["tree"]["parts"][0];
+    assert_eq!(alternative["type"], "multipart/alternative", "{mail}");
+    assert_eq!(alternative["parts"][0]["type"], "text/plain");
+    assert_eq!(alternative["parts"][1]["type"], "text/html");
+    let parts = mail["parts"].as_array().expect("parts");
+    let text = parts[0]["text"].as_str().expect("the text part");
+    assert!(text.contains("Sammanfattande lägesbild"), "{text}");
+    assert!(
+        text.contains("&lt;script>alert(1)&lt;/script> \\*\\*fet\\*\\*"),
+        "{text}"
+    );
+    let html = parts[1]["text"].as_str().expect("the HTML part");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    for absent in ["<script", "<style", "<link", "@media"] {
+        assert!(
+            !html.contains(absent),
+            "{absent} in the mail's HTML: {html}"
+        );
+    }
+    assert!(html.contains("<h1 style=\""), "styles inline: {html}");
+    assert!(html.contains("Sammanfattande lägesbild"), "{html}");
+    let envelope: Value = serde_json::from_str(
+        &std::fs::read_to_string(received[1].with_extension("json")).expect("the envelope"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        envelope["rcpt_tos"],
+        serde_json::json!(["ordforande@example.se", "vice@example.se"])
+    );
+
+    // The sends are in the log as events like any other.
+    let store = SqliteStore::open(&site.db).expect("opens");
+    let head = store.head().expect("head").seq;
+    drop(store);
+    let store = SqliteStore::open(&site.db).expect("opens");
+    let last = store
+        .event(&lagesbild_store::EventRef::Seq(head))
+        .expect("reads")
+        .expect("the last event");
+    assert!(matches!(last.event.data, EventData::EditionSent(_)));
+    assert_eq!(last.event.by.as_ref().map(|b| b.as_str()), Some("anna"));
+}
