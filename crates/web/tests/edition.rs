@@ -4,55 +4,22 @@
 //! reader, and with its own work for approval; hostile text in every new field rendered inert.
 //! The log is a temporary file seeded with the real history from `events/`.
 
-use std::path::{Path, PathBuf};
+mod support;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use lagesbild_render::report::TemplateSet;
-use lagesbild_store::{EventLog, SqliteStore};
-use lagesbild_web::{AppState, AuthConfig, Config, router};
+use lagesbild_store::EventLog;
+use lagesbild_web::AuthConfig;
 use serde_json::Value;
-use tower::ServiceExt;
+use support::{Reply, TestLog, User, get, password_hash, post, post_form};
 
-const PASSWORD: &str = "korrekt häst batteri";
 const HOSTILE: &str =
     "<script>alert(1)</script> {{x}} **fet** ]]> \"citat\" & <img src=x onerror=alert(2)>";
 
 struct Site {
     app: Router,
-    db: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-fn seeded_db(dir: &Path) -> PathBuf {
-    let db = dir.join("test.db");
-    let mut store = SqliteStore::open(&db).expect("opens");
-    let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&events)
-        .expect("events/")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .collect();
-    files.sort();
-    let mut batch = Vec::new();
-    for file in files {
-        for line in std::fs::read_to_string(&file).expect("reads").lines() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            batch.push(lagesbild_model::parse_event(line).expect("the bundled history is valid"));
-        }
-    }
-    store.append(batch, &[]).expect("appends");
-    db
-}
-
-fn hash() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| lagesbild_web::auth::hash_password(PASSWORD).expect("hashes"))
+    log: TestLog,
 }
 
 /// anna (editor, the default role), bertil (approver), cecilia (reader).
@@ -62,141 +29,24 @@ fn site(four_eyes: bool) -> Site {
 
 /// [`site`] with the server running the report templates `templates`.
 fn site_with(four_eyes: bool, templates: TemplateSet) -> Site {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = seeded_db(dir.path());
+    let log = TestLog::seeded();
     let auth = AuthConfig::parse(&format!(
         "four_eyes = {four_eyes}\ndistribution = \"politisk ledning, chefer och intranätet\"\n\
          [[user]]\nname = \"anna\"\npassword_hash = \"{h}\"\n\
          [[user]]\nname = \"bertil\"\npassword_hash = \"{h}\"\nrole = \"approver\"\n\
          [[user]]\nname = \"cecilia\"\npassword_hash = \"{h}\"\nrole = \"reader\"\n",
-        h = hash()
+        h = password_hash()
     ))
     .expect("valid configuration");
-    let config = Config {
-        db: db.clone(),
-        auth: Some(auth),
-        templates,
-    };
     Site {
-        app: router(AppState::new(config).expect("state")),
-        db,
-        _dir: dir,
+        app: support::app(log.config(Some(auth), templates)),
+        log,
     }
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-}
-
-async fn send(app: &Router, request: Request<Body>) -> Reply {
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8(bytes.to_vec()).expect("UTF-8"),
-    }
-}
-
-async fn get(app: &Router, uri: &str, cookie: Option<&str>) -> Reply {
-    let mut request = Request::get(uri);
-    if let Some(cookie) = cookie {
-        request = request.header(header::COOKIE, cookie);
-    }
-    send(app, request.body(Body::empty()).expect("request")).await
-}
-
-async fn post(app: &Router, uri: &str, user: &User, fields: &[(&str, &str)]) -> Reply {
-    let mut all = vec![("csrf", user.csrf.as_str())];
-    all.extend_from_slice(fields);
-    post_raw(app, uri, Some(&user.cookie), &all).await
-}
-
-async fn post_raw(app: &Router, uri: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Reply {
-    let mut request =
-        Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    if let Some(cookie) = cookie {
-        request = request.header(header::COOKIE, cookie);
-    }
-    let body = serde_urlencoded::to_string(fields).expect("encodes");
-    send(app, request.body(Body::from(body)).expect("request")).await
-}
-
-fn cookie_pair(set_cookie: &str) -> String {
-    set_cookie.split(';').next().expect("a pair").to_owned()
-}
-
-fn csrf_in(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    html[at..at + 64].to_owned()
-}
-
-struct User {
-    cookie: String,
-    csrf: String,
-}
-
+/// Signs `name` in, landing on the edition of 10 January 2025.
 async fn sign_in(app: &Router, name: &str) -> User {
-    let form = get(app, "/logga-in", None).await;
-    let cookie = cookie_pair(
-        form.headers
-            .get(header::SET_COOKIE)
-            .and_then(|v| v.to_str().ok())
-            .expect("a session cookie"),
-    );
-    let csrf = csrf_in(&form.body);
-    let signed = post_raw(
-        app,
-        "/logga-in",
-        Some(&cookie),
-        &[
-            ("csrf", &csrf),
-            ("name", name),
-            ("password", PASSWORD),
-            ("next", "/utgavor"),
-        ],
-    )
-    .await;
-    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
-    let cookie = cookie_pair(
-        signed
-            .headers
-            .get(header::SET_COOKIE)
-            .and_then(|v| v.to_str().ok())
-            .expect("a new session id"),
-    );
-    let page = get(app, "/utgavor/2025-W02", Some(&cookie)).await;
-    assert!(page.body.contains(&format!("Inloggad som {name}")));
-    User {
-        csrf: csrf_in(&page.body),
-        cookie,
-    }
-}
-
-fn head(db: &Path) -> u64 {
-    SqliteStore::open(db)
-        .expect("opens")
-        .head()
-        .expect("head")
-        .seq
+    support::sign_in(app, name, "/utgavor/2025-W02").await
 }
 
 async fn model(app: &Router, day: &str) -> Value {
@@ -729,7 +579,7 @@ async fn the_weekly_job_from_last_week_to_a_published_second_version() {
     // The edition as it stood before the change is still there.
     let earlier = get(
         app,
-        &format!("/utgavor/2025-W02?vid={}", head(&site.db) - 6),
+        &format!("/utgavor/2025-W02?vid={}", site.log.head() - 6),
         None,
     )
     .await;
@@ -775,16 +625,16 @@ async fn every_new_form_needs_the_csrf_token_a_writer_and_an_approver() {
         ("steg", "skicka"),
         ("bekrafta", "ja"),
     ];
-    let before = head(&site.db);
+    let before = site.log.head();
     for route in &routes {
         // No token, another session's token, a reader's session, nobody signed in.
         let mut no_token = fields.to_vec();
         no_token.push(("csrf", ""));
-        let reply = post_raw(app, route, Some(&anna.cookie), &no_token).await;
+        let reply = post_form(app, route, Some(&anna.cookie), &no_token).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{route} without CSRF");
         let mut foreign = fields.to_vec();
         foreign.push(("csrf", &cecilia.csrf));
-        let reply = post_raw(app, route, Some(&anna.cookie), &foreign).await;
+        let reply = post_form(app, route, Some(&anna.cookie), &foreign).await;
         assert_eq!(
             reply.status,
             StatusCode::FORBIDDEN,
@@ -797,14 +647,14 @@ async fn every_new_form_needs_the_csrf_token_a_writer_and_an_approver() {
             "{route}: {}",
             reply.body
         );
-        let reply = post_raw(app, route, None, &fields).await;
+        let reply = post_form(app, route, None, &fields).await;
         assert!(
             reply.status == StatusCode::SEE_OTHER && reply.location() == "/logga-in",
             "{route} signed out: {}",
             reply.status
         );
     }
-    assert_eq!(head(&site.db), before, "nothing was written");
+    assert_eq!(site.log.head(), before, "nothing was written");
     // A reader sees the edition without the forms.
     let page = get(app, "/utgavor/2024-W52", Some(&cecilia.cookie)).await;
     assert!(
@@ -819,12 +669,12 @@ async fn without_the_four_eyes_rule_publishing_asks_for_a_confirmation_first() {
     let site = site(false);
     let app = &site.app;
     let anna = sign_in(app, "anna").await;
-    let before = head(&site.db);
+    let before = site.log.head();
     let unconfirmed = post(app, "/utgavor/2024-W52/publicera", &anna, &[]).await;
     assert_eq!(unconfirmed.status, StatusCode::SEE_OTHER);
     assert_eq!(unconfirmed.location(), "/utgavor/2024-W52/publicera");
     assert_eq!(
-        head(&site.db),
+        site.log.head(),
         before,
         "nothing published without the confirmation"
     );
@@ -1045,7 +895,7 @@ async fn an_edition_published_before_a_template_change_still_serves() {
         .into_iter()
         .find(|set| set.digest() == earlier_digest)
         .expect("the set of f192b4c is released");
-    let mut store = SqliteStore::open(&site.db).expect("opens");
+    let mut store = site.log.open();
     let day = chrono::NaiveDate::from_ymd_opt(2024, 12, 27).expect("a day");
     let published = lagesbild_app::publish::publish(
         &mut store,
@@ -1427,8 +1277,8 @@ async fn every_edition_form_shows_its_refusals_at_the_field_in_swedish() {
 /// The matter a note of the bundled history follows (KPMG's review) closes before the
 /// edition of 10 January 2025: the note is out of the report, and the edition page flags it
 /// with a way to edit it (so it stands another way) or remove it.
-fn close_the_kpmg_review(db: &Path) -> u64 {
-    let mut store = SqliteStore::open(db).expect("opens");
+fn close_the_kpmg_review(log: &TestLog) -> u64 {
+    let mut store = log.open();
     let closing = lagesbild_model::parse_event(
         r#"{"kind":"review_completed","occurred":"2025-01-08","summary":"KPMG lämnade sin granskning.","source":{"title":"Granskningsrapport"},"data":{"matter":"kpmg-granskning","finding":"Styrningen var otillräcklig."}}"#,
     )
@@ -1449,7 +1299,7 @@ async fn a_note_whose_matter_closed_is_flagged_to_edit_or_remove() {
     for removing in [false, true] {
         let site = site(false);
         let app = &site.app;
-        let seq = close_the_kpmg_review(&site.db);
+        let seq = close_the_kpmg_review(&site.log);
         let anna = sign_in(app, "anna").await;
         let before = model(app, "2025-01-10").await;
         assert!(

@@ -3,79 +3,42 @@
 //! log refuses, the OpenAPI description, and, on a real socket, the header timeout, the
 //! request timeout and the connection cap.
 
+mod support;
+
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
-use lagesbild_render::report::TemplateSet;
-use lagesbild_store::{EventLog, SqliteStore};
-use lagesbild_web::{AppState, AuthConfig, ClientAddr, Config, ServeSettings, router};
-use serde_json::{Value, json};
+use lagesbild_web::{AuthConfig, ClientAddr, Config, ServeSettings};
+use serde_json::json;
+use support::{PASSWORD, Reply, TestLog, csrf_in, get, password_hash, post_json, send};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tower::ServiceExt;
-
-const PASSWORD: &str = "korrekt häst batteri";
 
 struct Site {
     app: Router,
     config: Config,
-    _dir: tempfile::TempDir,
+    log: TestLog,
     token: String,
-}
-
-fn seeded_db(dir: &Path) -> PathBuf {
-    let db = dir.join("test.db");
-    let mut store = SqliteStore::open(&db).expect("opens");
-    let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&events)
-        .expect("events/")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .collect();
-    files.sort();
-    let mut batch = Vec::new();
-    for file in files {
-        for line in std::fs::read_to_string(&file).expect("reads").lines() {
-            let line = line.trim();
-            if !line.is_empty() && !line.starts_with('#') {
-                batch.push(lagesbild_model::parse_event(line).expect("valid"));
-            }
-        }
-    }
-    store.append(batch, &[]).expect("appends");
-    db
-}
-
-fn hash() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| lagesbild_web::auth::hash_password(PASSWORD).expect("hashes"))
 }
 
 /// With `Some(extra)`: one user (anna) and one token; with `None`: read-only.
 fn site_with(auth: Option<&str>) -> Site {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = seeded_db(dir.path());
+    let log = TestLog::seeded();
     let (token, digest) = lagesbild_web::auth::new_token().expect("token");
     let auth = auth.map(|extra| {
         AuthConfig::parse(&format!(
             "{extra}\n[[user]]\nname = \"anna\"\npassword_hash = \"{}\"\n[[token]]\nname = \"robot\"\nsha256 = \"{digest}\"\n",
-            hash()
+            password_hash()
         ))
         .expect("valid configuration")
     });
-    let config = Config {
-        db,
-        auth,
-        templates: TemplateSet::embedded(),
-    };
+    let config = log.config(auth, lagesbild_render::report::TemplateSet::embedded());
     Site {
-        app: router(AppState::new(config.clone()).expect("state")),
+        app: support::app(config.clone()),
         config,
-        _dir: dir,
+        log,
         token,
     }
 }
@@ -84,24 +47,7 @@ fn site() -> Site {
     site_with(Some(""))
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
 impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-
-    fn header(&self, name: impl header::AsHeaderName) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
     /// The documented API error, checked for its shape.
     fn api_error(&self) -> (u64, String) {
         assert!(
@@ -124,54 +70,11 @@ impl Reply {
     }
 }
 
-async fn send(app: &Router, request: Request<Body>) -> Reply {
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
-
-async fn get(app: &Router, uri: &str) -> Reply {
-    send(app, Request::get(uri).body(Body::empty()).expect("request")).await
-}
-
-async fn post_json(app: &Router, uri: &str, token: &str, body: &Value) -> Reply {
-    let request = Request::post(uri)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::from(body.to_string()))
-        .expect("request");
-    send(app, request).await
-}
-
-fn cookie_pair(reply: &Reply) -> String {
-    reply
-        .header(header::SET_COOKIE)
-        .split(';')
-        .next()
-        .expect("a pair")
-        .to_owned()
-}
-
-fn csrf_in(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    html[at..at + 64].to_owned()
-}
-
 /// A session with its CSRF token, from the sign-in form.
 async fn session(app: &Router) -> (String, String) {
-    let form = get(app, "/logga-in").await;
-    (cookie_pair(&form), csrf_in(&form.body))
+    let form = get(app, "/logga-in", None).await;
+    let cookie = support::cookie_pair(&form.cookie().expect("a session cookie"));
+    (cookie, csrf_in(&form.body))
 }
 
 /// Posts the sign-in form from `address`.
@@ -207,7 +110,7 @@ async fn next_is_only_ever_a_path_on_this_site() {
     let site = site();
     let app = &site.app;
     // The form never carries a bypass into its hidden field.
-    let form = get(app, "/logga-in?next=%2F%09%2Fevil.example").await;
+    let form = get(app, "/logga-in?next=%2F%09%2Fevil.example", None).await;
     assert_eq!(form.status, StatusCode::OK);
     assert!(
         form.body.contains("name=\"next\" value=\"/skriv\""),
@@ -216,7 +119,7 @@ async fn next_is_only_ever_a_path_on_this_site() {
     );
     // CR and LF in next were a 500 "failed to parse header value".
     for next in ["%2F%0d%0aLocation:%20http://evil.example", "%0a", "/x%0d"] {
-        let form = get(app, &format!("/logga-in?next={next}")).await;
+        let form = get(app, &format!("/logga-in?next={next}"), None).await;
         assert_eq!(form.status, StatusCode::OK, "{next}: {}", form.body);
     }
     // After a real sign-in, every known bypass lands on the default page.
@@ -349,7 +252,7 @@ async fn every_response_carries_the_security_headers() {
         "/healthz",
         "/logg/abc",
     ] {
-        let reply = get(app, uri).await;
+        let reply = get(app, uri, None).await;
         let csp = reply.header(header::CONTENT_SECURITY_POLICY);
         assert!(csp.contains("default-src 'none'"), "{uri}: {csp}");
         assert!(csp.contains("frame-ancestors 'none'"), "{uri}: {csp}");
@@ -390,7 +293,7 @@ async fn every_response_carries_the_security_headers() {
         "/skriv",
         "/logga-in",
     ] {
-        let page = get(app, uri).await;
+        let page = get(app, uri, None).await;
         assert_eq!(page.status, StatusCode::OK, "{uri}");
         assert!(!page.body.contains("<script"), "{uri}: a script");
         assert!(!page.body.contains("<style"), "{uri}: an inline stylesheet");
@@ -407,7 +310,7 @@ async fn every_response_carries_the_security_headers() {
     }
     // Behind TLS, HSTS too.
     let tls = site_with(Some("behind_tls = true"));
-    let reply = get(&tls.app, "/").await;
+    let reply = get(&tls.app, "/", None).await;
     assert!(
         reply
             .header(header::STRICT_TRANSPORT_SECURITY)
@@ -416,7 +319,7 @@ async fn every_response_carries_the_security_headers() {
         reply.headers
     );
     assert!(
-        get(&tls.app, "/logga-in")
+        get(&tls.app, "/logga-in", None)
             .await
             .header(header::SET_COOKIE)
             .contains("Secure")
@@ -428,13 +331,13 @@ async fn every_api_error_is_the_documented_json_with_a_message_for_people() {
     let site = site();
     let app = &site.app;
     // 404: an unknown event, by number and by key, without Rust's debug formatting.
-    let reply = get(app, "/api/events/99999").await;
+    let reply = get(app, "/api/events/99999", None).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(reply.api_error().1, "no event 99999");
-    let reply = get(app, "/api/events/abc").await;
+    let reply = get(app, "/api/events/abc", None).await;
     assert_eq!(reply.api_error().1, "no event with key \"abc\"");
     // 404: an unknown API path.
-    let reply = get(app, "/api/finns-inte").await;
+    let reply = get(app, "/api/finns-inte", None).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(reply.api_error().1, "there is nothing at /api/finns-inte");
     // 405.
@@ -476,13 +379,13 @@ async fn every_api_error_is_the_documented_json_with_a_message_for_people() {
         reply.body
     );
     // 400 from a query that does not parse: the reason in words.
-    let reply = get(app, "/api/events?limit=many").await;
+    let reply = get(app, "/api/events?limit=many", None).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     let (_, message) = reply.api_error();
     assert_eq!(reply.json()["error"]["field"], json!("limit"));
     assert!(message.contains("not a page size"), "{message}");
     // 400 from axum's own query parsing (a key given twice): still the JSON, in words.
-    let reply = get(app, "/api/events?limit=1&limit=2").await;
+    let reply = get(app, "/api/events?limit=1&limit=2", None).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     let (_, message) = reply.api_error();
     assert!(message.contains("duplicate field"), "{message}");
@@ -499,8 +402,8 @@ async fn every_api_error_is_the_documented_json_with_a_message_for_people() {
     assert!(reply.api_error().1.contains("sign in first"));
     // Nothing anywhere shows Rust's debug form of a value.
     for reply in [
-        get(app, "/api/events/99999").await,
-        get(app, "/api/events/abc").await,
+        get(app, "/api/events/99999", None).await,
+        get(app, "/api/events/abc", None).await,
     ] {
         assert!(
             !reply.body.contains("Seq(") && !reply.body.contains("Key("),
@@ -527,9 +430,9 @@ fn lagesbild_web_limit() -> usize {
 async fn a_failing_disk_is_a_500_in_the_documented_form_without_details() {
     let site = site();
     // The log's file replaced by a folder: every open fails.
-    std::fs::remove_file(&site.config.db).expect("removes");
-    std::fs::create_dir(&site.config.db).expect("a folder in its place");
-    let reply = get(&site.app, "/api/verify").await;
+    std::fs::remove_file(site.log.path()).expect("removes");
+    std::fs::create_dir(site.log.path()).expect("a folder in its place");
+    let reply = get(&site.app, "/api/verify", None).await;
     assert_eq!(
         reply.status,
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -546,7 +449,7 @@ async fn a_failing_disk_is_a_500_in_the_documented_form_without_details() {
         "no paths or SQLite text: {}",
         reply.body
     );
-    let page = get(&site.app, "/logg").await;
+    let page = get(&site.app, "/logg", None).await;
     assert_eq!(page.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(page.header(header::CONTENT_TYPE).starts_with("text/html"));
     assert!(
@@ -595,12 +498,12 @@ async fn every_page_error_is_the_swedish_page_with_the_banner_only_when_read_onl
         );
     }
     // A query axum itself cannot read is the Swedish page too, saying what was wrong.
-    let reply = get(app, "/logg?limit=1&limit=2").await;
+    let reply = get(app, "/logg?limit=1&limit=2", None).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(reply.header(header::CONTENT_TYPE).starts_with("text/html"));
     assert!(reply.body.contains("gick inte att läsa"), "{}", reply.body);
     let read_only = site_with(None);
-    let reply = get(&read_only.app, "/finns-inte").await;
+    let reply = get(&read_only.app, "/finns-inte", None).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert!(reply.body.contains("läsläge"), "{}", reply.body);
 }
@@ -609,10 +512,10 @@ async fn every_page_error_is_the_swedish_page_with_the_banner_only_when_read_onl
 async fn resending_stored_events_answers_201_as_documented() {
     let site = site();
     let event = json!({"key": "omskickad-1", "kind": "fact_reported", "occurred": "2025-01-10", "summary": "Skickad två gånger.", "source": {"title": "Intranätet"}});
-    let first = post_json(&site.app, "/api/events", &site.token, &event).await;
+    let first = post_json(&site.app, "/api/events", Some(&site.token), &event).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
     assert_eq!(first.json()["outcomes"][0]["appended"], json!(true));
-    let again = post_json(&site.app, "/api/events", &site.token, &event).await;
+    let again = post_json(&site.app, "/api/events", Some(&site.token), &event).await;
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
     assert_eq!(again.json()["outcomes"][0]["appended"], json!(false));
     assert_eq!(
@@ -626,7 +529,7 @@ async fn the_api_refuses_negative_amounts_bidi_controls_and_overlong_text_as_the
     let site = site();
     let app = &site.app;
     let contract = json!({"kind": "contract_signed", "occurred": "2025-01-10", "summary": "Avtal.", "source": {"title": "Avtalet"}, "data": {"supplier": "Oracle", "buyer": "VGR", "value_msek": -5}});
-    let reply = post_json(app, "/api/events", &site.token, &contract).await;
+    let reply = post_json(app, "/api/events", Some(&site.token), &contract).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
     assert_eq!(reply.json()["error"]["field"], json!("data.value_msek"));
     assert!(
@@ -636,7 +539,7 @@ async fn the_api_refuses_negative_amounts_bidi_controls_and_overlong_text_as_the
     );
 
     let budget = json!({"kind": "budget_set", "occurred": "2025-01-10", "summary": "Budget.", "source": {"title": "Beslutet"}, "data": {"budget": "program", "value_msek": -0.5}});
-    let reply = post_json(app, "/api/events", &site.token, &budget).await;
+    let reply = post_json(app, "/api/events", Some(&site.token), &budget).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
 
     for (field, event) in [
@@ -649,7 +552,7 @@ async fn the_api_refuses_negative_amounts_bidi_controls_and_overlong_text_as_the
             json!({"kind": "fact_reported", "occurred": "2025", "summary": "S", "source": {"title": "Rapport \u{2067}x\u{2069}"}}),
         ),
     ] {
-        let reply = post_json(app, "/api/events", &site.token, &event).await;
+        let reply = post_json(app, "/api/events", Some(&site.token), &event).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
         assert_eq!(reply.json()["error"]["field"], json!(field));
         assert!(
@@ -666,7 +569,7 @@ async fn the_api_refuses_negative_amounts_bidi_controls_and_overlong_text_as_the
     // up to 4,000 characters and "at most 4000" past it), the same the import prints.
     for chars in [2_001, 4_000, 4_001, 9_000] {
         let event = json!({"kind": "fact_reported", "occurred": "2025", "summary": "å".repeat(chars), "source": {"title": "T"}});
-        let reply = post_json(app, "/api/events", &site.token, &event).await;
+        let reply = post_json(app, "/api/events", Some(&site.token), &event).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST);
         let cli = lagesbild_model::event_from_value(event).expect_err("refused");
         assert_eq!(reply.api_error().1, cli.reason);
@@ -680,7 +583,7 @@ async fn the_api_refuses_negative_amounts_bidi_controls_and_overlong_text_as_the
 #[tokio::test]
 async fn the_api_serves_its_openapi_description() {
     let site = site();
-    let reply = get(&site.app, "/api/openapi.json").await;
+    let reply = get(&site.app, "/api/openapi.json", None).await;
     assert_eq!(reply.status, StatusCode::OK);
     let spec = reply.json();
     assert!(spec["openapi"].as_str().expect("version").starts_with("3."));

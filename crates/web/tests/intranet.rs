@@ -4,55 +4,29 @@
 //! the first and the standing version, and hostile text escaped.
 //! The log is a temporary file seeded with the real history from `events/`.
 
-use std::path::{Path, PathBuf};
+mod support;
+
 use std::process::Command;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{StatusCode, header};
 use chrono::NaiveDate;
-use http_body_util::BodyExt;
 use lagesbild_app::staff::{self, Common, Note, NoteSection, Standing};
 use lagesbild_model::FuzzyDate;
 use lagesbild_render::report::TemplateSet;
-use lagesbild_store::{EventLog, EventRef, SqliteStore};
-use lagesbild_web::{AppState, Config, router};
+use lagesbild_store::{EventRef, Store};
 use serde_json::Value;
-use tower::ServiceExt;
+use support::TestLog;
 
 const HOSTILE: &str =
     "<script>alert(1)</script> {{x}} ]]> \"citat\" & <img src=x onerror=alert(2)> </summary>";
-
-fn seeded_db(dir: &Path) -> PathBuf {
-    let db = dir.join("test.db");
-    let mut store = SqliteStore::open(&db).expect("opens");
-    let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&events)
-        .expect("events/")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .collect();
-    files.sort();
-    let mut batch = Vec::new();
-    for file in files {
-        for line in std::fs::read_to_string(&file).expect("reads").lines() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            batch.push(lagesbild_model::parse_event(line).expect("the bundled history is valid"));
-        }
-    }
-    store.append(batch, &[]).expect("appends");
-    db
-}
 
 fn day(text: &str) -> NaiveDate {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("a day")
 }
 
 /// A summary note of `on`'s week, then the report of `on` published at `at`.
-fn note_and_publish(store: &mut SqliteStore, on: &str, text: &str, at: &str) -> u64 {
+fn note_and_publish(store: &mut dyn Store, on: &str, text: &str, at: &str) -> u64 {
     let note = staff::note(
         &Note {
             section: NoteSection::Summary,
@@ -75,30 +49,11 @@ fn note_and_publish(store: &mut SqliteStore, on: &str, text: &str, at: &str) -> 
         .seq
 }
 
+/// The status, the content type and the body of `uri`.
 async fn get(app: &Router, uri: &str) -> (StatusCode, String, String) {
-    let response = app
-        .clone()
-        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        content_type,
-        String::from_utf8(bytes.to_vec()).expect("UTF-8"),
-    )
+    let reply = support::get(app, uri, None).await;
+    let content_type = reply.header(header::CONTENT_TYPE).to_owned();
+    (reply.status, content_type, reply.body)
 }
 
 /// The feed as Python's feedparser reads it, as JSON; `None` (with a notice) where feedparser
@@ -147,7 +102,7 @@ print(json.dumps({
     Some(serde_json::from_slice(&out.stdout).expect("JSON from the script"))
 }
 
-fn recorded_at(store: &mut SqliteStore, seq: u64) -> chrono::DateTime<chrono::Utc> {
+fn recorded_at(store: &mut dyn Store, seq: u64) -> chrono::DateTime<chrono::Utc> {
     store
         .event(&EventRef::Seq(seq))
         .expect("reads")
@@ -164,9 +119,8 @@ fn time(value: &Value) -> chrono::DateTime<chrono::Utc> {
 
 #[tokio::test]
 async fn the_feed_lists_each_edition_once_with_its_standing_version_and_hostile_text_escaped() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = seeded_db(dir.path());
-    let mut store = SqliteStore::open(&db).expect("opens");
+    let log = TestLog::seeded();
+    let mut store = log.open();
     let earlier = note_and_publish(
         &mut store,
         "2024-12-20",
@@ -175,14 +129,7 @@ async fn the_feed_lists_each_edition_once_with_its_standing_version_and_hostile_
     );
     let first = note_and_publish(&mut store, "2024-12-27", HOSTILE, "2024-12-27T10:00");
     let second = note_and_publish(&mut store, "2024-12-27", "Ett tillägg.", "2024-12-27T14:00");
-    let app = router(
-        AppState::new(Config {
-            db: db.clone(),
-            auth: None,
-            templates: TemplateSet::embedded(),
-        })
-        .expect("state"),
-    );
+    let app = log.app(None);
 
     let (status, content_type, xml) = get(&app, "/rapporter.atom").await;
     assert_eq!(status, StatusCode::OK, "{xml}");

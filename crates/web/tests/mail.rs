@@ -7,167 +7,33 @@
 //! the headers (From, To, Subject with the edition's week and day, Message-ID as recorded,
 //! Date), and the bodies with hostile text escaped.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use lagesbild_app::staff::{self, Common, Note, NoteSection, Standing};
 use lagesbild_model::kinds::{EditionSent, SendOutcome};
 use lagesbild_model::{EventData, FuzzyDate};
-use lagesbild_render::report::TemplateSet;
-use lagesbild_store::{EventLog, SqliteStore};
-use lagesbild_web::{AppState, AuthConfig, Config, router};
+use lagesbild_store::EventLog;
+use lagesbild_web::AuthConfig;
 use serde_json::Value;
-use tower::ServiceExt;
+use support::{TestLog, User, get, password_hash, post, post_form};
 
-const PASSWORD: &str = "korrekt häst batteri";
 const HOSTILE: &str = "<script>alert(1)</script> **fet** & \"citat\"";
 const SINK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tools/smtp_sink.py");
 
 struct Site {
     app: Router,
-    db: PathBuf,
-    _dir: tempfile::TempDir,
+    log: TestLog,
 }
 
-fn seeded_db(dir: &Path) -> PathBuf {
-    let db = dir.join("test.db");
-    let mut store = SqliteStore::open(&db).expect("opens");
-    let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&events)
-        .expect("events/")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .collect();
-    files.sort();
-    let mut batch = Vec::new();
-    for file in files {
-        for line in std::fs::read_to_string(&file).expect("reads").lines() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            batch.push(lagesbild_model::parse_event(line).expect("the bundled history is valid"));
-        }
-    }
-    store.append(batch, &[]).expect("appends");
-    db
-}
-
-fn hash() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| lagesbild_web::auth::hash_password(PASSWORD).expect("hashes"))
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-}
-
-async fn send(app: &Router, request: Request<Body>) -> Reply {
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8(bytes.to_vec()).expect("UTF-8"),
-    }
-}
-
-async fn get(app: &Router, uri: &str, cookie: Option<&str>) -> Reply {
-    let mut request = Request::get(uri);
-    if let Some(cookie) = cookie {
-        request = request.header(header::COOKIE, cookie);
-    }
-    send(app, request.body(Body::empty()).expect("request")).await
-}
-
-async fn post(app: &Router, uri: &str, user: &User, fields: &[(&str, &str)]) -> Reply {
-    let mut all = vec![("csrf", user.csrf.as_str())];
-    all.extend_from_slice(fields);
-    post_raw(app, uri, Some(&user.cookie), &all).await
-}
-
-async fn post_raw(app: &Router, uri: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Reply {
-    let mut request =
-        Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    if let Some(cookie) = cookie {
-        request = request.header(header::COOKIE, cookie);
-    }
-    let body = serde_urlencoded::to_string(fields).expect("encodes");
-    send(app, request.body(Body::from(body)).expect("request")).await
-}
-
-fn cookie_pair(set_cookie: &str) -> String {
-    set_cookie.split(';').next().expect("a pair").to_owned()
-}
-
-fn csrf_in(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    html[at..at + 64].to_owned()
-}
-
-struct User {
-    cookie: String,
-    csrf: String,
-}
-
+/// Signs `name` in, landing on the edition of 10 January 2025.
 async fn sign_in(app: &Router, name: &str) -> User {
-    let form = get(app, "/logga-in", None).await;
-    let cookie = cookie_pair(
-        form.headers
-            .get(header::SET_COOKIE)
-            .and_then(|v| v.to_str().ok())
-            .expect("a session cookie"),
-    );
-    let csrf = csrf_in(&form.body);
-    let signed = post_raw(
-        app,
-        "/logga-in",
-        Some(&cookie),
-        &[
-            ("csrf", &csrf),
-            ("name", name),
-            ("password", PASSWORD),
-            ("next", "/utgavor"),
-        ],
-    )
-    .await;
-    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
-    let cookie = cookie_pair(
-        signed
-            .headers
-            .get(header::SET_COOKIE)
-            .and_then(|v| v.to_str().ok())
-            .expect("a new session id"),
-    );
-    let page = get(app, "/utgavor/2025-W02", Some(&cookie)).await;
-    assert!(page.body.contains(&format!("Inloggad som {name}")));
-    User {
-        csrf: csrf_in(&page.body),
-        cookie,
-    }
+    support::sign_in(app, name, "/utgavor/2025-W02").await
 }
 
 /// The SMTP server of `tools/smtp_sink.py`, writing what it receives to `folder`.
@@ -254,8 +120,8 @@ fn parsed(file: &Path) -> Value {
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
-fn sends(db: &Path) -> Vec<EditionSent> {
-    let mut store = SqliteStore::open(db).expect("opens");
+fn sends(log: &TestLog) -> Vec<EditionSent> {
+    let mut store = log.open();
     lagesbild_app::mail::sends(&mut store, None)
         .expect("reads")
         .into_iter()
@@ -263,9 +129,9 @@ fn sends(db: &Path) -> Vec<EditionSent> {
         .collect()
 }
 
-fn site(port: u16, dir: &Path) -> Site {
-    let db = seeded_db(dir);
-    let mut store = SqliteStore::open(&db).expect("opens");
+fn site(port: u16) -> Site {
+    let log = TestLog::seeded();
+    let mut store = log.open();
     let day = chrono::NaiveDate::from_ymd_opt(2024, 12, 27).expect("a day");
     let note = staff::note(
         &Note {
@@ -290,18 +156,12 @@ fn site(port: u16, dir: &Path) -> Site {
          [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\ntimeout_secs = 10\n\
          [[mail.list]]\nname = \"politisk ledning\"\nrecipients = [\"Ordförande <ordforande@example.se>\", \"vice@example.se\"]\n\
          [[mail.list]]\nname = \"chefer\"\nrecipients = [\"chef@example.se\"]\n",
-        h = hash()
+        h = password_hash()
     ))
     .expect("valid configuration");
-    let config = Config {
-        db: db.clone(),
-        auth: Some(auth),
-        templates: TemplateSet::embedded(),
-    };
     Site {
-        app: router(AppState::new(config).expect("state")),
-        db,
-        _dir: tempfile::tempdir().expect("unused"),
+        app: log.app(Some(auth)),
+        log,
     }
 }
 
@@ -311,7 +171,7 @@ async fn a_published_edition_is_mailed_to_every_list_and_a_refused_send_is_shown
     let Some(sink) = Sink::start(&dir.path().join("inkorg")) else {
         return;
     };
-    let site = site(sink.port, dir.path());
+    let site = site(sink.port);
     let app = &site.app;
     let anna = sign_in(app, "anna").await;
 
@@ -336,7 +196,7 @@ async fn a_published_edition_is_mailed_to_every_list_and_a_refused_send_is_shown
         .parse()
         .expect("a report");
     assert_eq!(sink.received().len(), 1);
-    let recorded = sends(&site.db);
+    let recorded = sends(&site.log);
     assert_eq!(recorded.len(), 2, "{recorded:?}");
     assert_eq!(
         (recorded[0].list.as_str(), recorded[0].outcome),
@@ -387,7 +247,7 @@ async fn a_published_edition_is_mailed_to_every_list_and_a_refused_send_is_shown
     assert!(!anonymous.body.contains("/skicka\""), "{}", anonymous.body);
 
     // Sending again needs the session's CSRF token and a role that may publish.
-    let forged = post_raw(
+    let forged = post_form(
         app,
         &format!("/rapporter/{seq}/skicka"),
         Some(&anna.cookie),
@@ -417,7 +277,7 @@ async fn a_published_edition_is_mailed_to_every_list_and_a_refused_send_is_shown
     assert_eq!(again.location(), format!("/rapporter/{seq}#utskick"));
     let received = sink.received();
     assert_eq!(received.len(), 2);
-    let recorded = sends(&site.db);
+    let recorded = sends(&site.log);
     assert_eq!(recorded.len(), 3);
     assert_eq!(
         (
@@ -488,10 +348,10 @@ async fn a_published_edition_is_mailed_to_every_list_and_a_refused_send_is_shown
     );
 
     // The sends are in the log as events like any other.
-    let store = SqliteStore::open(&site.db).expect("opens");
+    let store = site.log.open();
     let head = store.head().expect("head").seq;
     drop(store);
-    let store = SqliteStore::open(&site.db).expect("opens");
+    let store = site.log.open();
     let last = store
         .event(&lagesbild_store::EventRef::Seq(head))
         .expect("reads")

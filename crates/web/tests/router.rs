@@ -2,77 +2,39 @@
 //! read-only mode, hostile input and concurrent appends. The log is a temporary file seeded
 //! with the real history from `events/`.
 
-use std::path::{Path, PathBuf};
+mod support;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use lagesbild_render::report::TemplateSet;
-use lagesbild_store::{EventLog, SqliteStore};
-use lagesbild_web::{AppState, AuthConfig, Config, router};
-use serde_json::{Value, json};
-use tower::ServiceExt;
-
-const PASSWORD: &str = "korrekt häst batteri";
+use lagesbild_store::EventLog;
+use lagesbild_web::AuthConfig;
+use serde_json::json;
+use support::{
+    PASSWORD, TestLog, User, cookie_pair, csrf_in, get, password_hash, post_form, post_json, send,
+};
 
 struct Site {
     app: Router,
-    db: PathBuf,
-    _dir: tempfile::TempDir,
+    log: TestLog,
     token: String,
-}
-
-fn seeded_db(dir: &Path) -> PathBuf {
-    let db = dir.join("test.db");
-    let mut store = SqliteStore::open(&db).expect("opens");
-    let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&events)
-        .expect("events/")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .collect();
-    files.sort();
-    let mut batch = Vec::new();
-    for file in files {
-        for line in std::fs::read_to_string(&file).expect("reads").lines() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            batch.push(lagesbild_model::parse_event(line).expect("the bundled history is valid"));
-        }
-    }
-    store.append(batch, &[]).expect("appends");
-    db
-}
-
-fn hash() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| lagesbild_web::auth::hash_password(PASSWORD).expect("hashes"))
 }
 
 /// A site with one user (anna) and one token (robot), or read-only with `auth: None`.
 fn site_with(auth: Option<&str>) -> Site {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = seeded_db(dir.path());
+    let log = TestLog::seeded();
     let (token, digest) = lagesbild_web::auth::new_token().expect("token");
     let auth = auth.map(|extra| {
         AuthConfig::parse(&format!(
             "{extra}\n[[user]]\nname = \"anna\"\npassword_hash = \"{}\"\n[[token]]\nname = \"robot\"\nsha256 = \"{digest}\"\n",
-            hash()
+            password_hash()
         ))
         .expect("valid configuration")
     });
-    let config = Config {
-        db: db.clone(),
-        auth,
-        templates: TemplateSet::embedded(),
-    };
     Site {
-        app: router(AppState::new(config).expect("state")),
-        db,
-        _dir: dir,
+        app: log.app(auth),
+        log,
         token,
     }
 }
@@ -81,126 +43,9 @@ fn site() -> Site {
     site_with(Some(""))
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    fn cookie(&self) -> Option<String> {
-        self.headers
-            .get(header::SET_COOKIE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    }
-}
-
-async fn send(app: &Router, request: Request<Body>) -> Reply {
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8(bytes.to_vec()).expect("UTF-8"),
-    }
-}
-
-async fn get(app: &Router, uri: &str, cookie: Option<&str>) -> Reply {
-    let mut request = Request::get(uri);
-    if let Some(cookie) = cookie {
-        request = request.header(header::COOKIE, cookie);
-    }
-    send(app, request.body(Body::empty()).expect("request")).await
-}
-
-async fn post_form(
-    app: &Router,
-    uri: &str,
-    cookie: Option<&str>,
-    fields: &[(&str, &str)],
-) -> Reply {
-    let mut request =
-        Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    if let Some(cookie) = cookie {
-        request = request.header(header::COOKIE, cookie);
-    }
-    let body = serde_urlencoded::to_string(fields).expect("encodes");
-    send(app, request.body(Body::from(body)).expect("request")).await
-}
-
-async fn post_json(app: &Router, uri: &str, token: Option<&str>, body: &Value) -> Reply {
-    let mut request = Request::post(uri).header(header::CONTENT_TYPE, "application/json");
-    if let Some(token) = token {
-        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    send(
-        app,
-        request.body(Body::from(body.to_string())).expect("request"),
-    )
-    .await
-}
-
-/// The `name=value` part of a Set-Cookie header.
-fn cookie_pair(set_cookie: &str) -> String {
-    set_cookie.split(';').next().expect("a pair").to_owned()
-}
-
-fn csrf_in(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    html[at..at + 64].to_owned()
-}
-
 /// Signs anna in; returns her cookie and the CSRF token of her session.
-async fn sign_in(app: &Router) -> (String, String) {
-    let form = get(app, "/logga-in", None).await;
-    let cookie = cookie_pair(&form.cookie().expect("a session cookie"));
-    let csrf = csrf_in(&form.body);
-    let signed = post_form(
-        app,
-        "/logga-in",
-        Some(&cookie),
-        &[
-            ("csrf", &csrf),
-            ("name", "anna"),
-            ("password", PASSWORD),
-            ("next", "/skriv"),
-        ],
-    )
-    .await;
-    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
-    assert_eq!(signed.location(), "/skriv");
-    // The session id changes on sign-in.
-    let cookie = cookie_pair(&signed.cookie().expect("a new session id"));
-    let page = get(app, "/skriv", Some(&cookie)).await;
-    assert!(page.body.contains("Inloggad som anna"));
-    (cookie.clone(), csrf_in(&page.body))
-}
-
-fn head(db: &Path) -> u64 {
-    SqliteStore::open(db)
-        .expect("opens")
-        .head()
-        .expect("head")
-        .seq
+async fn sign_in(app: &Router) -> User {
+    support::sign_in(app, "anna", "/skriv").await
 }
 
 #[tokio::test]
@@ -476,7 +321,7 @@ async fn read_only_mode_says_so_and_refuses_every_write() {
     let app = &site.app;
     let home = get(app, "/", None).await;
     assert!(home.body.contains("Servern körs i läsläge"));
-    let before = head(&site.db);
+    let before = site.log.head();
     let form = get(app, "/skriv", None).await;
     let cookie = form.cookie().map(|c| cookie_pair(&c));
     let note = post_form(
@@ -498,7 +343,7 @@ async fn read_only_mode_says_so_and_refuses_every_write() {
     );
     let publish = post_form(app, "/publicera", None, &[]).await;
     assert_eq!(publish.status, StatusCode::FORBIDDEN);
-    assert_eq!(head(&site.db), before);
+    assert_eq!(site.log.head(), before);
 }
 
 /// A refused sign-in in the error-summary pattern: each problem in Swedish at its field
@@ -641,7 +486,7 @@ async fn signing_in_takes_the_right_password_and_a_csrf_token() {
     )
     .await;
     assert_eq!(away.location(), "/skriv");
-    let (cookie, csrf) = sign_in(app).await;
+    let User { cookie, csrf } = sign_in(app).await;
     let out = post_form(app, "/logga-ut", Some(&cookie), &[("csrf", &csrf)]).await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);
     let after = get(app, "/skriv", Some(&cookie)).await;
@@ -659,8 +504,8 @@ async fn secure_cookies_when_configured() {
 async fn a_form_without_the_sessions_csrf_token_writes_nothing() {
     let site = site();
     let app = &site.app;
-    let (cookie, csrf) = sign_in(app).await;
-    let before = head(&site.db);
+    let User { cookie, csrf } = sign_in(app).await;
+    let before = site.log.head();
     for token in [None, Some("0".repeat(64))] {
         let mut fields = vec![("section", "summary"), ("text", "Ska inte sparas.")];
         if let Some(token) = &token {
@@ -707,7 +552,7 @@ async fn a_form_without_the_sessions_csrf_token_writes_nothing() {
         "{}",
         with_header.body
     );
-    assert_eq!(head(&site.db), before + 1);
+    assert_eq!(site.log.head(), before + 1);
     let unsigned = post_form(
         app,
         "/skriv/notering",
@@ -717,7 +562,7 @@ async fn a_form_without_the_sessions_csrf_token_writes_nothing() {
     .await;
     assert_eq!(unsigned.status, StatusCode::SEE_OTHER);
     assert_eq!(unsigned.location(), "/logga-in");
-    assert_eq!(head(&site.db), before + 1);
+    assert_eq!(site.log.head(), before + 1);
 }
 
 #[tokio::test]
@@ -736,7 +581,7 @@ async fn when_reading_requires_signing_in_only_the_sign_in_page_and_health_are_o
     );
     assert_eq!(get(app, "/healthz", None).await.status, StatusCode::OK);
     assert_eq!(get(app, "/logga-in", None).await.status, StatusCode::OK);
-    let (cookie, _) = sign_in(app).await;
+    let User { cookie, .. } = sign_in(app).await;
     assert_eq!(
         get(app, "/vagor", Some(&cookie)).await.status,
         StatusCode::OK
@@ -753,7 +598,7 @@ const HOSTILE: &str = "<script>alert(1)</script> **fet** [x](javascript:alert(1)
 async fn hostile_text_from_a_form_renders_inert_on_every_page() {
     let site = site();
     let app = &site.app;
-    let (cookie, csrf) = sign_in(app).await;
+    let User { cookie, csrf } = sign_in(app).await;
     let note = post_form(
         app,
         "/skriv/notering",
@@ -839,8 +684,8 @@ async fn hostile_text_from_a_form_renders_inert_on_every_page() {
 async fn forms_refuse_bad_input_with_the_field_and_keep_what_was_typed() {
     let site = site();
     let app = &site.app;
-    let (cookie, csrf) = sign_in(app).await;
-    let before = head(&site.db);
+    let User { cookie, csrf } = sign_in(app).await;
+    let before = site.log.head();
     for (uri, fields, id, expected) in [
         (
             "/skriv/notering",
@@ -1003,14 +848,14 @@ async fn forms_refuse_bad_input_with_the_field_and_keep_what_was_typed() {
         typed.body.contains("value=\"operations\" selected"),
         "and the section"
     );
-    assert_eq!(head(&site.db), before, "nothing was written");
+    assert_eq!(site.log.head(), before, "nothing was written");
 }
 
 #[tokio::test]
 async fn a_note_a_figure_a_correction_and_a_retraction_through_the_forms() {
     let site = site();
     let app = &site.app;
-    let (cookie, csrf) = sign_in(app).await;
+    let User { cookie, csrf } = sign_in(app).await;
     let note = post_form(
         app,
         "/skriv/notering",
@@ -1125,7 +970,7 @@ async fn a_note_a_figure_a_correction_and_a_retraction_through_the_forms() {
 async fn publishing_puts_the_report_in_the_archive_with_its_provenance() {
     let site = site();
     let app = &site.app;
-    let (cookie, csrf) = sign_in(app).await;
+    let User { cookie, csrf } = sign_in(app).await;
     post_form(
         app,
         "/skriv/notering",
@@ -1138,7 +983,7 @@ async fn publishing_puts_the_report_in_the_archive_with_its_provenance() {
         ],
     )
     .await;
-    let built_from = head(&site.db);
+    let built_from = site.log.head();
     let published = post_form(
         app,
         "/publicera",
@@ -1200,14 +1045,14 @@ async fn publishing_puts_the_report_in_the_archive_with_its_provenance() {
 async fn the_api_appends_with_a_token_all_of_a_batch_or_none() {
     let site = site();
     let app = &site.app;
-    let before = head(&site.db);
+    let before = site.log.head();
     let event = |n: usize| json!({"kind":"figure_reported","occurred":"2024-12-27","stream":"rapport","summary":format!("Mätvärde {n}."),"data":{"figure":"test","value":n,"unit":"st"}});
     let unknown = post_json(app, "/api/events", Some("fel-token"), &event(1)).await;
     assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
     let bad_batch = post_json(app, "/api/events", Some(&site.token), &json!([event(1), {"kind":"figure_reported","occurred":"2024-12-27","summary":"x","data":{"figure":"test","value":"många","unit":"st"}}])).await;
     assert_eq!(bad_batch.status, StatusCode::BAD_REQUEST);
     assert_eq!(bad_batch.json()["error"]["field"], json!("[1].data.value"));
-    assert_eq!(head(&site.db), before, "nothing of the batch was written");
+    assert_eq!(site.log.head(), before, "nothing of the batch was written");
     let not_json = post_json(app, "/api/events", Some(&site.token), &json!("text")).await;
     assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
     let ok = post_json(
@@ -1228,7 +1073,7 @@ async fn the_api_appends_with_a_token_all_of_a_batch_or_none() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_appends_from_many_clients_all_land_in_order_with_the_chain_intact() {
     let site = site();
-    let before = head(&site.db);
+    let before = site.log.head();
     let clients = 8;
     let per_client = 25;
     let mut tasks = Vec::new();
@@ -1246,7 +1091,7 @@ async fn concurrent_appends_from_many_clients_all_land_in_order_with_the_chain_i
     for task in tasks {
         task.await.expect("a client finished");
     }
-    let store = SqliteStore::open(&site.db).expect("opens");
+    let store = site.log.open();
     assert_eq!(
         store.head().expect("head").seq,
         before + clients * per_client
@@ -1320,7 +1165,7 @@ async fn the_verify_page_names_the_first_bad_event_of_a_tampered_log() {
     let ok = get(&site.app, "/api/verify", None).await;
     assert_eq!(ok.json()["ok"], json!(true));
     {
-        let raw = rusqlite::Connection::open(&site.db).expect("opens");
+        let raw = rusqlite::Connection::open(site.log.path()).expect("opens");
         raw.execute_batch(
             r#"DROP TRIGGER events_refuse_update; UPDATE events SET content = replace(content, '"summary":"', '"summary":"Omskrivet: ') WHERE seq = 40;"#,
         )
@@ -1345,9 +1190,9 @@ async fn the_verify_page_names_the_first_bad_event_of_a_tampered_log() {
 async fn a_forged_report_published_through_the_api_is_refused_and_never_listed() {
     let site = site();
     let app = &site.app;
-    let before = head(&site.db);
+    let before = site.log.head();
     let hash_at = |seq: u64| {
-        let conn = rusqlite::Connection::open(&site.db).expect("opens");
+        let conn = rusqlite::Connection::open(site.log.path()).expect("opens");
         conn.query_row("SELECT hash FROM events WHERE seq = ?1", [seq], |row| {
             row.get::<_, String>(0)
         })
@@ -1392,7 +1237,7 @@ async fn a_forged_report_published_through_the_api_is_refused_and_never_listed()
             reply.body
         );
     }
-    assert_eq!(head(&site.db), before, "nothing was written");
+    assert_eq!(site.log.head(), before, "nothing was written");
     let reports = get(app, "/api/reports", None).await.json();
     assert_eq!(reports["reports"], json!([]), "nothing forged is listed");
 }
@@ -1405,8 +1250,8 @@ async fn a_forged_report_published_through_the_api_is_refused_and_never_listed()
 async fn a_forged_edition_page_reports_the_difference_and_a_refused_cache_is_noticed() {
     let site = site();
     let app = &site.app;
-    let head_seq = head(&site.db);
-    let mut store = SqliteStore::open(&site.db).expect("opens");
+    let head_seq = site.log.head();
+    let mut store = site.log.open();
     let head_hash = store.head().expect("head").hash;
     let forged = lagesbild_model::event_from_value(json!({
         "kind": "report_published",
@@ -1426,7 +1271,7 @@ async fn a_forged_edition_page_reports_the_difference_and_a_refused_cache_is_not
     store.append(vec![forged], &[]).expect("below the gate");
     // A checkpoint off the policy, bound and with a correct digest.
     let state = lagesbild_timeline::Projection::new().to_checkpoint();
-    let conn = rusqlite::Connection::open(&site.db).expect("opens");
+    let conn = rusqlite::Connection::open(site.log.path()).expect("opens");
     conn.execute(
         "INSERT INTO checkpoints (name, seq, format, chain_hash, digest, state) \
          VALUES ('programme', ?1, ?2, ?3, ?4, ?5)",
@@ -1487,7 +1332,7 @@ async fn a_forged_edition_page_reports_the_difference_and_a_refused_cache_is_not
 async fn a_hand_edited_cached_edition_is_never_served() {
     let site = site();
     let app = &site.app;
-    let (cookie, csrf) = sign_in(app).await;
+    let User { cookie, csrf } = sign_in(app).await;
     post_form(
         app,
         "/skriv/notering",
@@ -1520,7 +1365,7 @@ async fn a_hand_edited_cached_edition_is_never_served() {
         .and_then(|s| s.parse().ok())
         .expect("a seq");
     let genuine = get(app, &format!("{permalink}/html"), None).await.body;
-    let conn = rusqlite::Connection::open(&site.db).expect("opens");
+    let conn = rusqlite::Connection::open(site.log.path()).expect("opens");
     let kept: Vec<u8> = conn
         .query_row(
             "SELECT bytes FROM edition_outputs WHERE seq = ?1 AND format = 'html'",

@@ -4,145 +4,38 @@
 //! on a read-only server, the served stylesheet (no inline styles), and wide tables in a
 //! labelled, focusable scroll region.
 
-use std::path::{Path, PathBuf};
+mod support;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
-use lagesbild_render::report::TemplateSet;
-use lagesbild_store::{EventLog, SqliteStore};
-use lagesbild_web::{AppState, AuthConfig, Config, router};
+use axum::http::{StatusCode, header};
+use lagesbild_web::AuthConfig;
 use serde_json::Value;
-use tower::ServiceExt;
-
-const PASSWORD: &str = "korrekt häst batteri";
+use support::{TestLog, User, csrf_in, get, password_hash, post_form};
 
 struct Site {
     app: Router,
-    _dir: tempfile::TempDir,
+    _log: TestLog,
 }
 
 /// A log with a few events of the real history, enough for every page to have content.
 fn site_with(writable: bool) -> Site {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db: PathBuf = dir.path().join("ux.db");
-    let mut store = SqliteStore::open(&db).expect("opens");
-    let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&events)
-        .expect("events/")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .collect();
-    files.sort();
-    let mut batch = Vec::new();
-    for file in files {
-        for line in std::fs::read_to_string(&file).expect("reads").lines() {
-            let line = line.trim();
-            if !line.is_empty() && !line.starts_with('#') {
-                batch.push(lagesbild_model::parse_event(line).expect("valid history"));
-            }
-        }
-    }
-    store.append(batch, &[]).expect("appends");
+    let log = TestLog::seeded();
     let auth = writable.then(|| {
-        static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        let hash =
-            HASH.get_or_init(|| lagesbild_web::auth::hash_password(PASSWORD).expect("hashes"));
         AuthConfig::parse(&format!(
-            "[[user]]\nname = \"anna\"\npassword_hash = \"{hash}\"\n"
+            "[[user]]\nname = \"anna\"\npassword_hash = \"{}\"\n",
+            password_hash()
         ))
         .expect("valid configuration")
     });
-    let config = Config {
-        db,
-        auth,
-        templates: TemplateSet::embedded(),
-    };
     Site {
-        app: router(AppState::new(config).expect("state")),
-        _dir: dir,
+        app: log.app(auth),
+        _log: log,
     }
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-}
-
-async fn send(app: &Router, request: Request<Body>) -> Reply {
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8(bytes.to_vec()).expect("UTF-8"),
-    }
-}
-
-async fn get(app: &Router, uri: &str, cookie: Option<&str>) -> Reply {
-    let mut request = Request::get(uri);
-    if let Some(cookie) = cookie {
-        request = request.header(header::COOKIE, cookie);
-    }
-    send(app, request.body(Body::empty()).expect("request")).await
-}
-
-async fn post_form(app: &Router, uri: &str, cookie: &str, fields: &[(&str, &str)]) -> Reply {
-    let request = Request::post(uri)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::COOKIE, cookie);
-    let body = serde_urlencoded::to_string(fields).expect("encodes");
-    send(app, request.body(Body::from(body)).expect("request")).await
-}
-
-fn cookie_of(reply: &Reply) -> String {
-    let set = reply
-        .headers
-        .get(header::SET_COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .expect("a session cookie");
-    set.split(';').next().expect("a pair").to_owned()
-}
-
-fn csrf_in(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    html[at..at + 64].to_owned()
 }
 
 /// Signs anna in: her cookie and CSRF token.
-async fn sign_in(app: &Router) -> (String, String) {
-    let form = get(app, "/logga-in", None).await;
-    let cookie = cookie_of(&form);
-    let csrf = csrf_in(&form.body);
-    let fields = [
-        ("csrf", csrf.as_str()),
-        ("name", "anna"),
-        ("password", PASSWORD),
-        ("next", "/skriv"),
-    ];
-    let signed = post_form(app, "/logga-in", &cookie, &fields).await;
-    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
-    let cookie = cookie_of(&signed);
-    let page = get(app, "/skriv", Some(&cookie)).await;
-    (cookie, csrf_in(&page.body))
+async fn sign_in(app: &Router) -> User {
+    support::sign_in(app, "anna", "/skriv").await
 }
 
 /// The opening tag of the element with `id`.
@@ -164,12 +57,12 @@ async fn json_of(app: &Router, uri: &str) -> Value {
 async fn a_refused_field_is_marked_described_and_linked_from_a_swedish_summary() {
     let site = site_with(true);
     let app = &site.app;
-    let (cookie, csrf) = sign_in(app).await;
+    let User { cookie, csrf } = sign_in(app).await;
     // The example from the issue: "ca 90" as a figure.
     let reply = post_form(
         app,
         "/skriv/nyckeltal",
-        &cookie,
+        Some(&cookie),
         &[
             ("csrf", &csrf),
             ("figure", "konsulter"),
@@ -223,11 +116,11 @@ async fn a_refused_field_is_marked_described_and_linked_from_a_swedish_summary()
 async fn every_problem_of_a_form_is_listed_at_once_in_the_order_of_the_form() {
     let site = site_with(true);
     let app = &site.app;
-    let (cookie, csrf) = sign_in(app).await;
+    let User { cookie, csrf } = sign_in(app).await;
     let reply = post_form(
         app,
         "/skriv/nyckeltal",
-        &cookie,
+        Some(&cookie),
         &[
             ("csrf", &csrf),
             ("figure", ""),
@@ -255,7 +148,7 @@ async fn every_problem_of_a_form_is_listed_at_once_in_the_order_of_the_form() {
     let hostile = post_form(
         app,
         "/skriv/nyckeltal",
-        &cookie,
+        Some(&cookie),
         &[
             ("csrf", &csrf),
             ("figure", "x"),
@@ -275,12 +168,12 @@ async fn every_problem_of_a_form_is_listed_at_once_in_the_order_of_the_form() {
 async fn a_day_is_taken_as_people_write_it_wherever_one_is_asked() {
     let site = site_with(true);
     let app = &site.app;
-    let (cookie, csrf) = sign_in(app).await;
+    let User { cookie, csrf } = sign_in(app).await;
     // A note standing until a day typed in words, dated with a slash.
     let note = post_form(
         app,
         "/skriv/notering",
-        &cookie,
+        Some(&cookie),
         &[
             ("csrf", &csrf),
             ("section", "operations"),
@@ -306,7 +199,7 @@ async fn a_day_is_taken_as_people_write_it_wherever_one_is_asked() {
     let published = post_form(
         app,
         "/publicera",
-        &cookie,
+        Some(&cookie),
         &[("csrf", &csrf), ("date", "27 december 2024")],
     )
     .await;
@@ -430,7 +323,7 @@ async fn the_menu_is_by_role_and_marks_where_you_are() {
         );
     }
     // The raw-JSON, correction and retraction forms are under Granskning, not on /skriv.
-    let (cookie, _) = sign_in(app).await;
+    let User { cookie, .. } = sign_in(app).await;
     let write = get(app, "/skriv", Some(&cookie)).await;
     for action in [
         "/skriv/handelse",
@@ -469,7 +362,7 @@ async fn the_menu_is_by_role_and_marks_where_you_are() {
     let refused = post_form(
         app,
         "/skriv/rattelse",
-        &cookie,
+        Some(&cookie),
         &[
             ("csrf", &csrf),
             ("target", ""),
@@ -530,11 +423,11 @@ async fn pages_use_the_served_stylesheet_and_wide_tables_scroll_in_a_labelled_re
     );
     assert!(sheet.body.contains(".error-summary"));
     // A published report, whose tables come from the report template.
-    let (cookie, csrf) = sign_in(app).await;
+    let User { cookie, csrf } = sign_in(app).await;
     let published = post_form(
         app,
         "/publicera",
-        &cookie,
+        Some(&cookie),
         &[("csrf", &csrf), ("date", "2024-12-27")],
     )
     .await;
