@@ -204,3 +204,42 @@ proptest! {
         }
     }
 }
+
+/// Every kind's envelope keeps its bytes: for each example of events/README.md, the SHA-256 of
+/// its canonical envelope (fixed place and clock) is the one recorded in
+/// `tests/data/example_envelopes.txt` before the two canonical writers were merged into one
+/// (issue 17). Examples added or edited since have no record and are skipped; the file is only
+/// ever written with `UPDATE_EXPECT=1`, which must not be needed for a change of the encoding.
+/// (The real history's head hash is pinned in `crates/store/tests/history_hashes.rs`.)
+#[test]
+fn every_kinds_example_keeps_its_envelope_bytes() {
+    let at = RecordedAt::parse("2026-11-23T10:15:30.123456Z").expect("a time");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example_envelopes.txt");
+    let mut now = Vec::new();
+    for line in examples() {
+        let event = parse_event(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let (_, envelope) = content_and_envelope(&event, 42, 7, &at, 1);
+        now.push((lagesbild_model::sha256_hex(line.as_bytes()), event.kind(), lagesbild_model::sha256_hex(envelope.as_bytes())));
+    }
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        let text: String = now.iter().map(|(line, kind, envelope)| format!("{line} {envelope} {kind}\n")).collect();
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("the folder");
+        std::fs::write(&path, text).expect("writes");
+    }
+    let recorded: std::collections::HashMap<String, String> = std::fs::read_to_string(&path)
+        .expect("tests/data/example_envelopes.txt")
+        .lines()
+        .map(|l| {
+            let mut parts = l.split(' ');
+            (parts.next().expect("line").to_owned(), parts.next().expect("envelope").to_owned())
+        })
+        .collect();
+    let mut checked = std::collections::BTreeSet::new();
+    for (line, kind, envelope) in &now {
+        if let Some(before) = recorded.get(line) {
+            assert_eq!(envelope, before, "the envelope of the {kind} example changed");
+            checked.insert(*kind);
+        }
+    }
+    assert!(checked.len() + 2 >= KINDS.len(), "only {} kinds checked", checked.len());
+}
