@@ -1,10 +1,24 @@
-//! The canonical encoding written straight from a serializable value, without building a
-//! `serde_json::Value` first: what the store does for every event it appends. For any value it
-//! gives byte for byte what [`crate::canonical_json`] gives for the value's
-//! `serde_json::to_value` (object keys sorted by their bytes, a key given twice keeping its last
-//! value, no whitespace, strings escaped as serde_json escapes them, numbers as serde_json prints
-//! them). `crates/model/tests/canonical_paths.rs` compares the two over every kind, the real
-//! history and generated events; `canonical_json` stays the reference, and `verify` uses it.
+//! The one canonical JSON writer: RFC 8785 (JCS), written straight from any serializable value
+//! without building a `serde_json::Value` first. The store's append (content and envelope in one
+//! pass, [`crate::trusted::content_and_envelope`]), `verify` and every other caller
+//! ([`crate::canonical_json`], [`crate::envelope_json`]) go through it, so that what is hashed on
+//! append is what is recomputed on verify.
+//!
+//! Object members are sorted by the UTF-16 code units of their keys (for the ASCII keys of
+//! every event, simply by their bytes), no whitespace, strings escaped as ECMAScript's
+//! `JSON.stringify` escapes them (which is what serde_json does), a key given twice keeping its
+//! last value as `serde_json::to_value` does. Numbers are written as serde_json prints them,
+//! which is RFC 8785's form for every number an event can hold: integers of at most 53 bits
+//! and the fractions [`crate::text::Amount`] admits (at most 15 significant digits, between
+//! 0.0001 and 10^15 in size; no other field is a fraction). What differs no new event holds:
+//! a float with no fractional part (serde_json writes `12.0`, RFC 8785 `12`), which new input
+//! turns into an integer (`event_from_value`); fractions far outside Amount's range (`1e-6`,
+//! `1e+20`), which Amount refuses; and an integer beyond 2^53, which is outside the I-JSON
+//! (RFC 7493) that RFC 8785 is defined on (its implementations write the nearest double), and
+//! which this writer keeps exact (a sequence number or byte count never comes near one). They are kept as serde_json prints them so that a log written
+//! before those input rules (a correction's `data` holding `12.0`) still verifies byte for byte. `crates/model/tests/canonical_paths.rs`
+//! checks this writer against an independent implementation (`serde_json_canonicalizer`) over
+//! every kind, the real history, generated events and generated JSON values.
 //!
 //! An object's members are written in the order they come, into the output itself; when the
 //! object ends and they were not in order, its text is rewritten sorted (through one scratch
@@ -67,10 +81,11 @@ impl Member {
 }
 
 /// The order of two members of one object by their keys: by the bytes of the keys as written,
-/// or, if any key was written with an escape, by the text they stand for.
-fn member_order(text: &str, escaped_keys: bool, a: &Member, b: &Member) -> std::cmp::Ordering {
-    if escaped_keys {
-        return compare_escaped_keys(a.key(text), b.key(text));
+/// or, if any key was written with an escape or a non-ASCII character, by the UTF-16 code units
+/// of the text they stand for ([`compare_special_keys`]).
+fn member_order(text: &str, special_keys: bool, a: &Member, b: &Member) -> std::cmp::Ordering {
+    if special_keys {
+        return compare_special_keys(a.key(text), b.key(text));
     }
     a.prefix.cmp(&b.prefix).then_with(|| {
         a.key_bytes(text.as_bytes())
@@ -86,9 +101,10 @@ pub(crate) struct Writer {
     open: Vec<Member>,
     /// The members of the top-level object (the one starting at byte 0) in the finished text.
     pub top: Vec<Member>,
-    /// Whether any key was written with an escape, so that keys must be compared by the text
-    /// they stand for ([`compare_escaped_keys`]) rather than as written. Never, for an event.
-    pub escaped_keys: bool,
+    /// Whether any key was written with an escape or holds a non-ASCII character, so that keys
+    /// must be compared by the UTF-16 code units of the text they stand for
+    /// ([`compare_special_keys`]) rather than by their bytes as written. Never, for an event.
+    pub special_keys: bool,
 }
 
 impl Writer {
@@ -98,14 +114,14 @@ impl Writer {
             scratch: String::with_capacity(capacity),
             open: Vec::with_capacity(16),
             top: Vec::new(),
-            escaped_keys: false,
+            special_keys: false,
         }
     }
 
     /// Compares two keys as written.
     pub fn compare_keys(&self, a: &str, b: &str) -> std::cmp::Ordering {
-        if self.escaped_keys {
-            compare_escaped_keys(a, b)
+        if self.special_keys {
+            compare_special_keys(a, b)
         } else {
             a.cmp(b)
         }
@@ -121,14 +137,13 @@ pub(crate) fn to_canonical_string<T: Serialize + ?Sized>(
     Ok(writer.out)
 }
 
-/// Compares two keys as written (escaped) by the text they stand for. Only an escape can put a
-/// backslash into a key as written, and without one the written key is the key.
-pub(crate) fn compare_escaped_keys(a: &str, b: &str) -> std::cmp::Ordering {
-    if a.contains('\\') || b.contains('\\') {
-        unescape(a).cmp(&unescape(b))
-    } else {
-        a.cmp(b)
-    }
+/// Compares two keys as written (escaped) as RFC 8785 sorts them: by the UTF-16 code units of
+/// the text they stand for. Only an escape can put a backslash into a key as written, and
+/// without one the written key is the key. (UTF-16 order differs from the bytes' order only
+/// between a character above U+FFFF and one in U+E000–U+FFFF.)
+pub(crate) fn compare_special_keys(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (unescape(a), unescape(b));
+    a.encode_utf16().cmp(b.encode_utf16())
 }
 
 fn unescape(key: &str) -> Cow<'_, str> {
@@ -556,8 +571,14 @@ impl<'w> Object<'w> {
         key.serialize(KeyWriter(out))?;
         self.member.colon = out.len();
         self.member.set_prefix(out.as_bytes());
-        if self.member.key(out).contains('\\') {
-            self.writer.escaped_keys = true;
+        if !self.writer.special_keys
+            && self
+                .member
+                .key(out)
+                .bytes()
+                .any(|b| b == b'\\' || !b.is_ascii())
+        {
+            self.writer.special_keys = true;
         }
         self.writer.out.push(':');
         Ok(())
@@ -576,10 +597,10 @@ impl<'w> Object<'w> {
             scratch,
             open,
             top,
-            escaped_keys,
+            special_keys,
         } = &mut *self.writer;
         let text: &str = out;
-        let order = |a: &Member, b: &Member| member_order(text, *escaped_keys, a, b);
+        let order = |a: &Member, b: &Member| member_order(text, *special_keys, a, b);
         let members = &mut open[self.first..];
         let in_order = members
             .windows(2)
@@ -841,26 +862,52 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// An independent implementation of RFC 8785.
     fn reference(value: &serde_json::Value) -> String {
-        crate::canonical_json(value)
+        serde_json_canonicalizer::to_string(value).expect("the reference encodes")
     }
 
     #[test]
-    fn values_encode_as_the_reference_does() {
+    fn values_encode_as_rfc_8785_does() {
         for value in [
-            json!({"b": "a\"\\\n\u{1f}\u{8}\u{c}\r\tö\u{7f}\u{2028}", "a": [1, 2.5, true, null, -3, 1e300, 0.1]}),
+            json!({"b": "a\"\\\n\u{1f}\u{8}\u{c}\r\tö\u{7f}\u{2028}", "a": [1, 2.5, true, null, -3, 0.1, 123456789012.345]}),
             json!({"z": {"y": {"x": [], "a": {}}, "b": [{"d": 1, "c": 2}]}, "": 0, "é": 1, "E": 2}),
             json!({"k\"ey": 1, "k\\ey": 2, "k\u{1}": 3, "k": 4, "ka": 5}),
+            // RFC 8785's own example of UTF-16 order: U+1F600 (a surrogate pair) sorts before
+            // U+FB33, although its UTF-8 bytes sort after.
+            json!({"\u{fb33}": 1, "\u{1f600}": 2, "\u{80}": 3, "1": 4, "\u{e9}": 5}),
+            json!({"a": {"\u{fb33}": 1, "\u{1f600}": 2}, "\u{1f600}": [{"\u{ffff}": 1, "\u{10000}": 2}]}),
             json!([{"b": 1, "a": 2}, "x"]),
             json!("just text"),
-            json!(18446744073709551615u64),
-            json!(-9223372036854775808i64),
+            json!(9007199254740991u64),
+            json!(-9007199254740991i64),
         ] {
             assert_eq!(
                 to_canonical_string(&value).expect("encodes"),
                 reference(&value),
                 "{value}"
             );
+        }
+    }
+
+    /// The two kinds of number no new event holds are written as serde_json prints them, not
+    /// as RFC 8785 does, so that a log written before they were refused or normalised on
+    /// input still verifies byte for byte (see the module's documentation).
+    #[test]
+    fn numbers_no_new_event_holds_keep_serde_jsons_form() {
+        for (value, ours, rfc) in [
+            (json!(12.0), "12.0", "12"),
+            (json!(-0.0), "-0.0", "0"),
+            (json!(1e20), "1e+20", "100000000000000000000"),
+            (json!(1e-6), "1e-6", "0.000001"),
+            (
+                json!(18446744073709551615u64),
+                "18446744073709551615",
+                "18446744073709552000",
+            ),
+        ] {
+            assert_eq!(to_canonical_string(&value).expect("encodes"), ours);
+            assert_eq!(reference(&value), rfc);
         }
     }
 

@@ -203,7 +203,9 @@ impl StoredEvent {
     }
 }
 
-/// Builds the canonical envelope text from content and the store's fields.
+/// Builds the canonical envelope text from content and the store's fields: the content's
+/// members plus `seq`, `stream_version`, `recorded_at` and `schema`, which replace members of
+/// the same name.
 pub fn envelope_json(
     content: Value,
     seq: u64,
@@ -211,15 +213,8 @@ pub fn envelope_json(
     recorded_at: &RecordedAt,
     schema: u32,
 ) -> String {
-    let mut map = match content {
-        Value::Object(map) => map,
-        _ => unreachable!("an event serializes to an object"),
-    };
-    map.insert("seq".into(), seq.into());
-    map.insert("stream_version".into(), stream_version.into());
-    map.insert("recorded_at".into(), recorded_at.to_string().into());
-    map.insert("schema".into(), schema.into());
-    canonical_json(&Value::Object(map))
+    assert!(content.is_object(), "an event serializes to an object");
+    crate::trusted::content_and_envelope(&content, seq, stream_version, recorded_at, schema).1
 }
 
 /// The chain hash: SHA-256 over the previous hash (64 lowercase hex digits), one newline, and
@@ -246,49 +241,10 @@ fn digest_hex(digest: &[u8]) -> String {
     String::from_utf8(text.to_vec()).expect("hex digits are ASCII")
 }
 
-/// Writes JSON in the canonical form of RFC 8785 (JCS) for the values events hold: object keys
-/// sorted (all keys are ASCII, so byte order equals JCS's UTF-16 order), no whitespace, strings
-/// escaped as JSON.stringify does, numbers as plain decimals (the model only admits numbers that
-/// print without an exponent).
+/// `value` in the canonical form of RFC 8785 (JCS), written by [`crate::canonical`], the one
+/// canonical writer (the store's append, `verify` and this all use it).
 pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::with_capacity(256);
-    write_canonical(value, &mut out);
-    out
-}
-
-fn write_canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort_unstable();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(key, out);
-                out.push(':');
-                write_canonical(&map[key], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        Value::String(text) => write_string(text, out),
-        other => out.push_str(&other.to_string()),
-    }
-}
-
-fn write_string(text: &str, out: &mut String) {
-    out.push_str(&serde_json::to_string(text).expect("strings always serialize"));
+    crate::canonical::to_canonical_string(value).expect("a JSON value has string keys")
 }
 
 /// Why one event was refused, and which field.
@@ -537,9 +493,12 @@ impl<'de> serde::de::Visitor<'de> for StrictValue<'_> {
 }
 
 /// Validates an event given as a JSON value.
-pub fn event_from_value(value: Value) -> Result<NewEvent, FieldError> {
+pub fn event_from_value(mut value: Value) -> Result<NewEvent, FieldError> {
     if !value.is_object() {
         return Err(FieldError::new("(json)", "an event must be a JSON object"));
+    }
+    if crate::text::new_input() {
+        whole_numbers_as_integers(&mut value);
     }
     let raw: RawEvent = serde_path_to_error::deserialize(value)
         .map_err(|e| field_error_from_serde(e.path().to_string(), e.inner()))?;
@@ -558,6 +517,27 @@ pub fn event_from_value(value: Value) -> Result<NewEvent, FieldError> {
     };
     check_event(&event)?;
     Ok(event)
+}
+
+/// Makes the numbers of new input such that the canonical writer writes them as RFC 8785 does
+/// (`crate::canonical`): a whole number written as a fraction (`12.0`) becomes the integer, as
+/// [`crate::text::Amount`] already does for its own fields; this reaches a correction's `data`,
+/// which is kept as given.
+fn whole_numbers_as_integers(value: &mut Value) {
+    match value {
+        Value::Object(map) => map.values_mut().for_each(whole_numbers_as_integers),
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Number(number) if number.is_f64() => {
+            let float = number.as_f64().unwrap_or(f64::NAN);
+            // Within 2^53 every whole double is an integer both ways.
+            if float.fract() == 0.0 && float.abs() < 9_007_199_254_740_992.0 {
+                #[allow(clippy::cast_possible_truncation)]
+                let whole = float as i64;
+                *value = Value::from(whole);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Deserializes `data` as the data of `kind`, naming the field that is wrong.

@@ -137,7 +137,7 @@ pub fn as_stored<T>(check: impl FnOnce() -> T) -> T {
     check()
 }
 
-fn new_input() -> bool {
+pub(crate) fn new_input() -> bool {
     !STORED.with(std::cell::Cell::get)
 }
 

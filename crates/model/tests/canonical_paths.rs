@@ -1,7 +1,8 @@
-//! The store's fast paths against the reference: the canonical content and envelope written
-//! straight from the typed event (and from its JSON value) are byte for byte what
-//! `canonical_json`/`envelope_json` give over `to_value`, and stored content read back through
-//! the trusted path is the event that was stored. Checked over the repository's real history
+//! The one canonical writer against an independent RFC 8785 implementation
+//! (`serde_json_canonicalizer`): the canonical content and envelope written straight from the
+//! typed event, and from its JSON value (`canonical_json`/`envelope_json`), are byte for byte
+//! what RFC 8785 gives, and stored content read back through the trusted path is the event that
+//! was stored. Checked over the repository's real history
 //! (`events/*.jsonl`), every example of `events/README.md` (every kind), and events generated
 //! from those examples with their texts, numbers and dates replaced. `LAGESBILD_SLOW_TESTS=1`
 //! runs more cases.
@@ -70,15 +71,33 @@ fn history() -> Vec<String> {
         .collect()
 }
 
-/// The old bytes and the new, and the stored content read back.
+/// RFC 8785 as an independent implementation writes it.
+fn rfc_8785(value: &Value) -> String {
+    serde_json_canonicalizer::to_string(value).expect("the reference encodes")
+}
+
+/// Every way the store writes an event against RFC 8785, and the stored content read back.
 fn check(event: &NewEvent, seq: u64, stream_version: u64) -> Result<(), TestCaseError> {
     let at = RecordedAt::from_datetime(
         chrono::DateTime::from_timestamp_micros(1_700_000_000_123_456 + seq as i64 * 7_919)
             .expect("a time"),
     );
     let value = event.to_value();
-    let content = canonical_json(&value);
-    let envelope = envelope_json(value.clone(), seq, stream_version, &at, 1);
+    let content = rfc_8785(&value);
+    let mut envelope_value = value.clone();
+    let members = envelope_value
+        .as_object_mut()
+        .expect("an event is an object");
+    members.insert("seq".into(), seq.into());
+    members.insert("stream_version".into(), stream_version.into());
+    members.insert("recorded_at".into(), at.to_string().into());
+    members.insert("schema".into(), 1.into());
+    let envelope = rfc_8785(&envelope_value);
+    prop_assert_eq!(&canonical_json(&value), &content);
+    prop_assert_eq!(
+        &envelope_json(value.clone(), seq, stream_version, &at, 1),
+        &envelope
+    );
     prop_assert_eq!(&event.canonical_content(), &content);
     let typed = content_and_envelope(event, seq, stream_version, &at, 1);
     prop_assert_eq!(&typed.0, &content);
@@ -116,12 +135,21 @@ fn text() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Numbers of every form: small and large integers (up to 2^53), negative ones, fractions with up to 15 significant digits and beyond, whole
+/// numbers written as fractions (`12.0`, which new input turns into integers), tiny and huge.
 fn number() -> impl Strategy<Value = Value> {
     prop_oneof![
         any::<u32>().prop_map(Value::from),
         (-999_999i64..999_999).prop_map(Value::from),
+        // Integers up to 2^53 in size, the I-JSON range RFC 8785 is defined on.
+        (-(1i64 << 53)..=1i64 << 53).prop_map(Value::from),
         (any::<i32>(), 0u32..6)
             .prop_map(|(n, places)| { Value::from(f64::from(n) / 10f64.powi(places as i32)) }),
+        (-999_999_999_999_999i64..999_999_999_999_999, 0u32..16)
+            .prop_map(|(n, places)| { Value::from(n as f64 / 10f64.powi(places as i32)) }),
+        (-1_000_000i64..1_000_000).prop_map(|n| Value::from(n as f64)),
+        any::<f64>().prop_filter_map("finite", |f| serde_json::Number::from_f64(f)
+            .map(Value::Number)),
     ]
 }
 
@@ -203,6 +231,54 @@ proptest! {
             check(&event, seq, stream_version)?;
         }
     }
+
+    /// Any JSON value with the numbers events can hold (integers of at most 53 bits, fractions
+    /// of at most 15 significant digits) and any keys and strings, non-ASCII and above U+FFFF
+    /// included (where RFC 8785's UTF-16 order differs from the bytes' order): the writer gives
+    /// what RFC 8785 gives.
+    #[test]
+    fn any_json_value_encodes_as_rfc_8785(value in json_value()) {
+        prop_assert_eq!(canonical_json(&value), rfc_8785(&value));
+    }
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let key = prop_oneof![
+        "[a-z_]{0,8}",
+        ".{0,6}",
+        "[\u{e000}-\u{ffff}\u{10000}-\u{10ffff}a]{1,3}"
+    ];
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        (-(1i64 << 53) + 1..1i64 << 53).prop_map(Value::from),
+        (-999_999_999_999_999i64..999_999_999_999_999, 1u32..15).prop_filter_map(
+            "a fraction",
+            |(n, places)| {
+                let f = n as f64 / 10f64.powi(places as i32);
+                (f.fract() != 0.0 && f.abs() >= 1e-4).then(|| Value::from(f))
+            }
+        ),
+        ".{0,12}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+            proptest::collection::vec((key.clone(), inner), 0..6)
+                .prop_map(|members| Value::Object(members.into_iter().collect())),
+        ]
+    })
+}
+
+/// New input's numbers are what RFC 8785 writes the same way: a whole number written as a
+/// fraction in a correction's data (kept as given) is stored as the integer.
+#[test]
+fn a_whole_number_written_as_a_fraction_is_stored_as_the_integer() {
+    let correction = parse_event(r#"{"kind":"event_corrected","occurred":"2026-11-23","summary":"Rättat.","data":{"target":{"seq":3},"reason":"Fel.","data":{"budget":"program","value_msek":12.0}}}"#)
+        .expect("a valid correction");
+    let content = correction.canonical_content();
+    assert!(content.contains(r#""value_msek":12}"#), "{content}");
+    assert_eq!(content, rfc_8785(&correction.to_value()));
 }
 
 /// Every kind's envelope keeps its bytes: for each example of events/README.md, the SHA-256 of
@@ -214,15 +290,23 @@ proptest! {
 #[test]
 fn every_kinds_example_keeps_its_envelope_bytes() {
     let at = RecordedAt::parse("2026-11-23T10:15:30.123456Z").expect("a time");
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example_envelopes.txt");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example_envelopes.txt");
     let mut now = Vec::new();
     for line in examples() {
         let event = parse_event(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
         let (_, envelope) = content_and_envelope(&event, 42, 7, &at, 1);
-        now.push((lagesbild_model::sha256_hex(line.as_bytes()), event.kind(), lagesbild_model::sha256_hex(envelope.as_bytes())));
+        now.push((
+            lagesbild_model::sha256_hex(line.as_bytes()),
+            event.kind(),
+            lagesbild_model::sha256_hex(envelope.as_bytes()),
+        ));
     }
     if std::env::var_os("UPDATE_EXPECT").is_some() {
-        let text: String = now.iter().map(|(line, kind, envelope)| format!("{line} {envelope} {kind}\n")).collect();
+        let text: String = now
+            .iter()
+            .map(|(line, kind, envelope)| format!("{line} {envelope} {kind}\n"))
+            .collect();
         std::fs::create_dir_all(path.parent().expect("a folder")).expect("the folder");
         std::fs::write(&path, text).expect("writes");
     }
@@ -231,15 +315,25 @@ fn every_kinds_example_keeps_its_envelope_bytes() {
         .lines()
         .map(|l| {
             let mut parts = l.split(' ');
-            (parts.next().expect("line").to_owned(), parts.next().expect("envelope").to_owned())
+            (
+                parts.next().expect("line").to_owned(),
+                parts.next().expect("envelope").to_owned(),
+            )
         })
         .collect();
     let mut checked = std::collections::BTreeSet::new();
     for (line, kind, envelope) in &now {
         if let Some(before) = recorded.get(line) {
-            assert_eq!(envelope, before, "the envelope of the {kind} example changed");
+            assert_eq!(
+                envelope, before,
+                "the envelope of the {kind} example changed"
+            );
             checked.insert(*kind);
         }
     }
-    assert!(checked.len() + 2 >= KINDS.len(), "only {} kinds checked", checked.len());
+    assert!(
+        checked.len() + 2 >= KINDS.len(),
+        "only {} kinds checked",
+        checked.len()
+    );
 }
