@@ -12,6 +12,7 @@ mod editions;
 mod error;
 mod material;
 mod postgres;
+mod postgres_caches;
 mod sqlite;
 mod tree;
 
@@ -22,6 +23,7 @@ pub use material::{
     SqliteMaterialWriter,
 };
 pub use postgres::{POSTGRES_SCHEMA_VERSION, PostgresStore, is_postgres_url};
+pub use postgres_caches::PgMaterialWriter;
 pub use sqlite::{
     BUSY_TIMEOUT_DEFAULT, CheckpointLoad, CheckpointRow, SUPPORTED_SCHEMA_VERSION, SqliteStore,
 };

@@ -121,7 +121,7 @@ impl MaterialDigest {
         limbs
     }
 
-    fn add(&mut self, hash: &str) {
+    pub(crate) fn add(&mut self, hash: &str) {
         let other = MaterialDigest::limbs(hash);
         let mut carry = false;
         for i in (0..4).rev() {
@@ -132,7 +132,7 @@ impl MaterialDigest {
         }
     }
 
-    fn subtract(&mut self, hash: &str) {
+    pub(crate) fn subtract(&mut self, hash: &str) {
         let other = MaterialDigest::limbs(hash);
         let mut borrow = false;
         for i in (0..4).rev() {
@@ -147,13 +147,13 @@ impl MaterialDigest {
         self.0.iter().map(|limb| format!("{limb:016x}")).collect()
     }
 
-    fn from_hex(text: &str) -> MaterialDigest {
+    pub(crate) fn from_hex(text: &str) -> MaterialDigest {
         MaterialDigest(MaterialDigest::limbs(text))
     }
 }
 
 /// The SHA-256 of one row of `material` in a fixed text form (every column, the item last).
-fn row_hash(row: &MaterialRow) -> String {
+pub(crate) fn row_hash(row: &MaterialRow) -> String {
     let mut bytes = format!(
         "material\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n",
         row.seq,
@@ -169,7 +169,7 @@ fn row_hash(row: &MaterialRow) -> String {
     sha256_hex(&bytes)
 }
 
-fn name_hash(class: &str, name: &str) -> String {
+pub(crate) fn name_hash(class: &str, name: &str) -> String {
     sha256_hex(format!("material_names\n{class}\n{name}\n").as_bytes())
 }
 

@@ -35,10 +35,15 @@ use crate::{
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../schema/postgres/001_events.sql")),
     (2, include_str!("../schema/postgres/002_checkpoints.sql")),
+    (3, include_str!("../schema/postgres/003_material.sql")),
+    (
+        4,
+        include_str!("../schema/postgres/004_edition_outputs.sql"),
+    ),
 ];
 
 /// The newest PostgreSQL schema version this program reads and writes.
-pub const POSTGRES_SCHEMA_VERSION: i32 = 2;
+pub const POSTGRES_SCHEMA_VERSION: i32 = 4;
 
 /// The advisory lock that serialises migrations between processes opening the same database.
 const MIGRATION_LOCK: i64 = 0x6c61_6765_7362_696c;
@@ -76,6 +81,11 @@ pub struct PostgresStore {
     statements: RefCell<HashMap<String, Statement>>,
     clock: Clock,
     busy_timeout_ms: u64,
+    /// The schema version as opened (after migrating), so that a call on a database an auditor
+    /// opened before a migration knows which tables exist without asking each time.
+    schema: std::cell::Cell<i32>,
+    /// Whether a [`Tx`] is open on the connection.
+    in_transaction: std::cell::Cell<bool>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -124,42 +134,59 @@ fn pg_error(error: postgres::Error, busy_timeout_ms: u64) -> StoreError {
     }
 }
 
-fn to_i64(value: u64) -> i64 {
+pub(crate) fn to_i64(value: u64) -> i64 {
     i64::try_from(value).expect("sequence numbers stay below 2^63")
 }
 
-fn to_u64(value: i64) -> u64 {
+pub(crate) fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
 /// A transaction begun with plain SQL on the store's one connection, so that reads through the
 /// store (a check inside an append) see it; rolled back when dropped uncommitted.
-struct Tx<'a> {
+pub(crate) struct Tx<'a> {
     store: &'a PostgresStore,
     open: bool,
 }
 
 impl<'a> Tx<'a> {
-    fn begin(store: &'a PostgresStore, begin: &str) -> Result<Tx<'a>, StoreError> {
+    /// Begins a transaction with `begin`; inside one already open on this connection (a cache
+    /// read from a check inside an append) it joins that one instead, which commits or rolls
+    /// back for both: a second BEGIN would only warn, and its COMMIT would end the outer one.
+    pub(crate) fn begin(store: &'a PostgresStore, begin: &str) -> Result<Tx<'a>, StoreError> {
+        if store.in_transaction.get() {
+            return Ok(Tx { store, open: false });
+        }
         store.with(|client| client.batch_execute(begin))?;
+        store.in_transaction.set(true);
         Ok(Tx { store, open: true })
     }
 
-    fn commit(mut self) -> Result<(), StoreError> {
-        self.open = false;
-        self.store.with(|client| client.batch_execute("COMMIT"))
+    pub(crate) fn commit(mut self) -> Result<(), StoreError> {
+        self.end("COMMIT")
     }
 
-    fn rollback(mut self) -> Result<(), StoreError> {
+    pub(crate) fn rollback(mut self) -> Result<(), StoreError> {
+        self.end("ROLLBACK")
+    }
+
+    fn end(&mut self, statement: &str) -> Result<(), StoreError> {
+        if !self.open {
+            return Ok(());
+        }
         self.open = false;
-        self.store.with(|client| client.batch_execute("ROLLBACK"))
+        self.store.in_transaction.set(false);
+        self.store.with(|client| client.batch_execute(statement))
     }
 }
 
 impl Drop for Tx<'_> {
     fn drop(&mut self) {
-        if self.open
-            && let Ok(mut client) = self.store.client.try_borrow_mut()
+        if !self.open {
+            return;
+        }
+        self.store.in_transaction.set(false);
+        if let Ok(mut client) = self.store.client.try_borrow_mut()
             && let Err(error) = client.batch_execute("ROLLBACK")
         {
             tracing::warn!(%error, "rolling back a PostgreSQL transaction failed");
@@ -181,6 +208,7 @@ impl PostgresStore {
     pub fn open_read_only(url: &str) -> Result<PostgresStore, StoreError> {
         let store = PostgresStore::connect(url)?;
         let version = store.schema_version()?;
+        store.schema.set(version);
         if version > POSTGRES_SCHEMA_VERSION {
             return Err(StoreError::SchemaTooNew {
                 found: i64::from(version),
@@ -204,6 +232,8 @@ impl PostgresStore {
             statements: RefCell::new(HashMap::new()),
             clock: Box::new(Utc::now),
             busy_timeout_ms: BUSY_TIMEOUT_DEFAULT,
+            schema: std::cell::Cell::new(0),
+            in_transaction: std::cell::Cell::new(false),
         };
         store.set_timeouts(BUSY_TIMEOUT_DEFAULT)?;
         Ok(store)
@@ -246,14 +276,18 @@ impl PostgresStore {
         Ok(statement)
     }
 
-    fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, StoreError> {
+    pub(crate) fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
         self.with(|client| {
             let statement = self.statement(client, sql)?;
             client.query(&statement, params)
         })
     }
 
-    fn query_opt(
+    pub(crate) fn query_opt(
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
@@ -261,11 +295,20 @@ impl PostgresStore {
         Ok(self.query(sql, params)?.into_iter().next())
     }
 
-    fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
+    pub(crate) fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
         self.with(|client| {
             let statement = self.statement(client, sql)?;
             client.execute(&statement, params)
         })
+    }
+
+    /// The schema version as opened: the last migration applied when the store was opened.
+    pub(crate) fn schema(&self) -> i32 {
+        self.schema.get()
     }
 
     /// The last migration applied, 0 for a database without the schema.
@@ -293,6 +336,7 @@ impl PostgresStore {
         let found = self.schema_version()?;
         too_new(found)?;
         if found == POSTGRES_SCHEMA_VERSION {
+            self.schema.set(found);
             return Ok(());
         }
         let tx = Tx::begin(self, "BEGIN")?;
@@ -318,6 +362,7 @@ impl PostgresStore {
             }
         }
         tx.commit()?;
+        self.schema.set(POSTGRES_SCHEMA_VERSION);
         // Statements prepared before the migration may name tables it replaced.
         self.statements.borrow_mut().clear();
         Ok(())
@@ -363,7 +408,7 @@ impl PostgresStore {
         Ok(())
     }
 
-    fn head_in(&self) -> Result<Head, StoreError> {
+    pub(crate) fn head_in(&self) -> Result<Head, StoreError> {
         let row = self.query_opt(
             "SELECT seq, hash, recorded_at FROM events ORDER BY seq DESC LIMIT 1",
             &[],
@@ -406,6 +451,8 @@ impl PostgresStore {
         }
         // Checkpoints describe the log that was here; the restored one is another.
         self.execute("DELETE FROM checkpoints", &[])?;
+        self.clear_material()?;
+        self.clear_edition_outputs()?;
         let mut checker = ChainChecker::default();
         let mut restored = 0;
         let mut append = PgAppend { store: self };
@@ -785,9 +832,7 @@ impl EventLog for PostgresStore {
     }
 }
 
-/// What the PostgreSQL backend does not keep yet: the material index (reports fold their
-/// material from the log instead, as for a read-only SQLite file) and the Merkle tree with its
-/// signed tree heads.
+/// What the PostgreSQL backend does not keep yet: the Merkle tree with its signed tree heads.
 fn tree_not_kept() -> StoreError {
     StoreError::Storage {
         message: "the Merkle tree and signed tree heads are not kept on PostgreSQL yet; copy the log to SQLite (`lagesbild copy`) for proofs and tree heads".into(),
@@ -978,82 +1023,75 @@ impl crate::Store for PostgresStore {
         Ok(())
     }
 
-    // The material index is not kept here yet: no state and no rows, so a report folds its
-    // material from the log (`app::report`), and `verify` finds no index to check.
-    fn material_state(&self, _format: u32) -> Result<Option<crate::MaterialState>, StoreError> {
-        Ok(None)
+    fn material_state(&self, format: u32) -> Result<Option<crate::MaterialState>, StoreError> {
+        PostgresStore::material_state(self, format)
     }
 
     fn material_state_any(&self) -> Result<Option<crate::MaterialState>, StoreError> {
-        Ok(None)
+        PostgresStore::material_state_any(self)
     }
 
-    fn material_versions(&self, _seq: u64) -> Result<Vec<crate::MaterialRow>, StoreError> {
-        Ok(Vec::new())
+    fn material_versions(&self, seq: u64) -> Result<Vec<crate::MaterialRow>, StoreError> {
+        PostgresStore::material_versions(self, seq)
     }
 
     fn material_all(&self) -> Result<(Vec<crate::MaterialRow>, Vec<(String, String)>), StoreError> {
-        Ok((Vec::new(), Vec::new()))
+        PostgresStore::material_all(self)
     }
 
     fn material_writer(
         &mut self,
-        _format: u32,
+        format: u32,
     ) -> Result<Box<dyn crate::MaterialWriter + '_>, StoreError> {
-        Err(StoreError::Storage {
-            message: "the material index is not kept on PostgreSQL yet; the report folds its material from the log".into(),
-        })
+        Ok(Box::new(PostgresStore::material_writer(self, format)?))
     }
 
     fn drop_material(&mut self) -> Result<(), StoreError> {
-        Ok(())
+        PostgresStore::drop_material(self)
     }
 
     fn material_rows(
         &self,
-        _query: &crate::MaterialQuery<'_>,
+        query: &crate::MaterialQuery<'_>,
     ) -> Result<Vec<crate::MaterialRow>, StoreError> {
-        Ok(Vec::new())
+        PostgresStore::material_rows(self, query)
     }
 
-    fn material_names(&self, _class: &str) -> Result<Vec<String>, StoreError> {
-        Ok(Vec::new())
+    fn material_names(&self, class: &str) -> Result<Vec<String>, StoreError> {
+        PostgresStore::material_names(self, class)
     }
 
-    // The edition cache is not kept here yet: nothing is kept and every lookup misses, so an
-    // edition is rebuilt from the log each time it is served (as before the cache existed).
     fn save_edition_outputs(
         &mut self,
-        _seq: u64,
-        _template_digest: &str,
-        _outputs: &[(&str, &[u8])],
+        seq: u64,
+        template_digest: &str,
+        outputs: &[(&str, &[u8])],
     ) -> Result<(), StoreError> {
-        Ok(())
+        PostgresStore::save_edition_outputs(self, seq, template_digest, outputs)
     }
 
     fn edition_outputs(
         &self,
-        _seq: u64,
-        _template_digest: &str,
+        seq: u64,
+        template_digest: &str,
     ) -> Result<Option<crate::EditionOutputs>, StoreError> {
-        Ok(None)
+        PostgresStore::edition_outputs(self, seq, template_digest)
     }
 
     fn all_edition_outputs(&self) -> Result<Vec<crate::EditionOutputs>, StoreError> {
-        Ok(Vec::new())
+        PostgresStore::all_edition_outputs(self)
     }
 
-    fn drop_edition_outputs(&mut self, _seq: u64) -> Result<(), StoreError> {
-        Ok(())
+    fn drop_edition_outputs(&mut self, seq: u64) -> Result<(), StoreError> {
+        PostgresStore::drop_edition_outputs(self, seq)
     }
 
     fn edition_output_rows(&self) -> Result<u64, StoreError> {
-        Ok(0)
+        PostgresStore::edition_output_rows(self)
     }
 
     fn newest_of_kind(&self, kind: &str) -> Result<Option<u64>, StoreError> {
-        let row = self.query_opt("SELECT max(seq) FROM events WHERE kind = $1", &[&kind])?;
-        Ok(row.and_then(|row| row.get::<_, Option<i64>>(0)).map(to_u64))
+        PostgresStore::newest_of_kind(self, kind)
     }
 
     fn tree_catch_up(&mut self) -> Result<crate::TreeState, StoreError> {

@@ -1,7 +1,8 @@
 //! One suite of the store's behaviours, written once against [`Store`] and run against every
 //! backend: SQLite (a temporary file) and PostgreSQL (a fresh database per case on the server
 //! named by `LAGESBILD_TEST_PG`). Round trip of every kind, idempotent keys, expected versions,
-//! tamper detection, export and restore with identical hashes, checkpoints; and, on PostgreSQL,
+//! tamper detection, export and restore with identical hashes, checkpoints, the material index
+//! and the edition cache with their binding to the chain; and, on PostgreSQL,
 //! concurrent writers on separate connections and a reader polling past a slow writer.
 //!
 //! Without `LAGESBILD_TEST_PG` the PostgreSQL cases say so loudly and pass on a developer's
@@ -13,10 +14,11 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use lagesbild_model::{KINDS, NewEvent, StoredEvent, parse_event};
+use chrono::NaiveDate;
+use lagesbild_model::{KINDS, NewEvent, StoredEvent, parse_event, sha256_hex};
 use lagesbild_store::{
-    EventLog, EventRef, Expectation, Filter, Outcome, PostgresStore, SqliteStore, Store,
-    StoreError, scan,
+    EventLog, EventRef, Expectation, Filter, MaterialDigest, MaterialOrder, MaterialQuery,
+    MaterialRow, Outcome, PostgresStore, SqliteStore, Store, StoreError, scan,
 };
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
@@ -583,6 +585,395 @@ fn a_polling_reader_never_skips_past_a_slow_writer(open: Open) {
     assert_eq!(seen, 6 + 3 * 40);
 }
 
+fn day(text: &str) -> NaiveDate {
+    text.parse().expect("a day")
+}
+
+/// The index's row for event `seq` as a test fold makes it: class `note`, its key as name.
+fn material_row(event: &StoredEvent, known_from: u64, name: &str, first: &str) -> MaterialRow {
+    MaterialRow {
+        seq: event.seq,
+        known_from,
+        known_until: None,
+        class: "note".into(),
+        name: name.into(),
+        first_day: day(first),
+        last_day: day("2024-03-31"),
+        // Bytes that are not UTF-8, so that the column is really binary.
+        item: [&[0u8, 0xff, 0xfe][..], event.hash.as_bytes()].concat(),
+    }
+}
+
+/// The material index keeps its rows as written, finds the versions known at a position, and
+/// records the position, the chain hash there and the digest of its rows, which are what a read
+/// and `verify` check it against (the application's `material::state_problem`, `verify_index`).
+fn the_material_index_is_bound_to_the_chain(open: Open) {
+    let Some(mut fresh) = open() else { return };
+    let store = fresh.store.as_mut();
+    let batch: Vec<NewEvent> = (1..=4)
+        .map(|i| note(&format!("m-{i}"), "s", &format!("Notering {i}.")))
+        .collect();
+    store.append(batch, &[]).expect("appends");
+    let events = all(store);
+    assert_eq!(store.material_state(1).expect("state"), None);
+    // Names sort bytewise on every backend: "Z" < "a" < "å".
+    let names = ["a", "Z", "å", "a"];
+    {
+        let mut writer = store.material_writer(1).expect("a writer");
+        assert_eq!((writer.position(), writer.head()), (0, 4));
+        let page = writer
+            .read_page(&["fact_reported"], 0, 10)
+            .expect("reads the log");
+        assert_eq!(page, events);
+        for (event, name) in events.iter().zip(names) {
+            writer
+                .insert(&material_row(event, event.seq, name, "2024-03-01"))
+                .expect("inserts");
+        }
+        // Event 4 corrects the first item: its version ends and a new one is current.
+        assert!(writer.current(1).expect("current").is_some());
+        writer.end(1, 4).expect("ends");
+        writer
+            .insert(&material_row(&events[0], 4, "a", "2024-03-05"))
+            .expect("inserts the corrected version");
+        assert_eq!(
+            writer.current(1).expect("current").map(|r| r.known_from),
+            Some(4)
+        );
+        writer.commit(4).expect("commits");
+    }
+    let state = store.material_state(1).expect("state").expect("kept");
+    assert_eq!(state.seq, 4);
+    assert_eq!(
+        Some(state.chain_hash.clone()),
+        store.chain_hash_at(4).expect("hash")
+    );
+    assert_eq!(
+        store.material_state(2).expect("state"),
+        None,
+        "another format"
+    );
+    assert_eq!(
+        store.material_state_any().expect("state"),
+        Some(state.clone())
+    );
+    let (rows, all_names) = store.material_all().expect("all rows");
+    assert_eq!(rows.len(), 5);
+    assert_eq!(
+        all_names,
+        [("note", "Z"), ("note", "a"), ("note", "å")]
+            .map(|(c, n)| (c.to_owned(), n.to_owned()))
+            .to_vec()
+    );
+    assert_eq!(MaterialDigest::of(&rows, &all_names).to_hex(), state.digest);
+    assert_eq!(
+        store.material_names("note").expect("names"),
+        ["Z", "a", "å"]
+    );
+    let versions = store.material_versions(1).expect("versions");
+    assert_eq!(
+        versions
+            .iter()
+            .map(|r| (r.known_from, r.known_until))
+            .collect::<Vec<_>>(),
+        [(1, Some(4)), (4, None)]
+    );
+    assert_eq!(
+        versions[0].item,
+        material_row(&events[0], 1, "a", "2024-03-01").item
+    );
+    let query = |known_at| MaterialQuery::new("note", known_at);
+    let seqs = |rows: Vec<MaterialRow>| -> Vec<(u64, u64)> {
+        rows.iter().map(|r| (r.seq, r.known_from)).collect()
+    };
+    assert_eq!(
+        seqs(store.material_rows(&query(3)).expect("rows")),
+        [(1, 1), (2, 2), (3, 3)],
+        "as known at 3: the first version, not yet the fourth item"
+    );
+    assert_eq!(
+        seqs(store.material_rows(&query(4)).expect("rows")),
+        [(1, 4), (2, 2), (3, 3), (4, 4)]
+    );
+    assert_eq!(
+        seqs(
+            store
+                .material_rows(&MaterialQuery {
+                    name: Some("a"),
+                    ..query(4)
+                })
+                .expect("rows")
+        ),
+        [(1, 4), (4, 4)]
+    );
+    assert_eq!(
+        seqs(
+            store
+                .material_rows(&MaterialQuery {
+                    order: MaterialOrder::NameDescending,
+                    limit: Some(2),
+                    ..query(4)
+                })
+                .expect("rows")
+        ),
+        [(3, 3), (4, 4)],
+        "å, then the later a"
+    );
+    assert_eq!(
+        seqs(
+            store
+                .material_rows(&MaterialQuery {
+                    name_below: Some("a"),
+                    ..query(4)
+                })
+                .expect("rows")
+        ),
+        [(2, 2)]
+    );
+    assert_eq!(
+        seqs(
+            store
+                .material_rows(&MaterialQuery {
+                    order: MaterialOrder::LatestDay,
+                    first_day_from: Some(day("2024-03-02")),
+                    first_day_to: Some(day("2024-03-31")),
+                    last_day_from: Some(day("2024-03-31")),
+                    ..query(4)
+                })
+                .expect("rows")
+        ),
+        [(1, 4)]
+    );
+    // An edit behind the store leaves the recorded digest standing against other rows, and a
+    // state bound to another chain hash no longer matches the log: what reads and verify find.
+    (fresh.raw)("UPDATE material SET name = 'b' WHERE seq = 2");
+    let (rows, all_names) = fresh.store.material_all().expect("all rows");
+    assert_ne!(MaterialDigest::of(&rows, &all_names).to_hex(), state.digest);
+    (fresh.raw)(&format!(
+        "UPDATE material_position SET chain_hash = '{}'",
+        "0".repeat(64)
+    ));
+    let edited = fresh.store.material_state(1).expect("state").expect("kept");
+    assert_ne!(
+        Some(edited.chain_hash),
+        fresh.store.chain_hash_at(edited.seq).expect("hash")
+    );
+    let store = fresh.store.as_mut();
+    // A writer dropped without commit keeps nothing; a position past the head is refused.
+    {
+        let mut writer = store.material_writer(1).expect("a writer");
+        writer.end(2, 4).expect("ends");
+    }
+    assert_eq!(
+        store.material_versions(2).expect("versions")[0].known_until,
+        None
+    );
+    let writer = store.material_writer(1).expect("a writer");
+    assert!(matches!(writer.commit(5), Err(StoreError::CacheDamaged(_))));
+    // A writer of another format starts from an empty index.
+    {
+        let writer = store.material_writer(2).expect("a writer");
+        assert_eq!(writer.position(), 0);
+        writer.commit(0).expect("commits");
+    }
+    assert_eq!(store.material_all().expect("all").0.len(), 0);
+    let state = store.material_state(2).expect("state").expect("kept");
+    assert_eq!((state.seq, state.chain_hash), (0, "0".repeat(64)));
+    store.drop_material().expect("drops");
+    assert_eq!(store.material_state_any().expect("state"), None);
+}
+
+/// Several connections catching the index up at once (as several servers do on their first
+/// report) each wait for the other: every event is folded once, and the state is the last one.
+fn concurrent_catch_ups_of_the_material_index_fold_each_event_once(open: Open) {
+    let Some(mut fresh) = open() else { return };
+    let batch: Vec<NewEvent> = (1..=30)
+        .map(|i| note(&format!("c-{i}"), "s", &format!("Notering {i}.")))
+        .collect();
+    fresh.store.append(batch, &[]).expect("appends");
+    let reopen = std::sync::Arc::new(fresh.reopen);
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let reopen = reopen.clone();
+            std::thread::spawn(move || {
+                let mut store = reopen();
+                loop {
+                    let mut writer = match store.material_writer(1) {
+                        Ok(writer) => writer,
+                        Err(StoreError::Busy { .. }) => continue,
+                        Err(other) => panic!("a writer: {other}"),
+                    };
+                    let page = writer
+                        .read_page(&["fact_reported"], writer.position(), 1_000)
+                        .expect("reads");
+                    for event in &page {
+                        let key = event.event.key.as_ref().expect("keyed").to_string();
+                        writer
+                            .insert(&material_row(event, event.seq, &key, "2024-03-01"))
+                            .expect("inserts");
+                    }
+                    // Long enough that the others wait for this one.
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    let head = writer.head();
+                    writer.commit(head).expect("commits");
+                    return;
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("a catch-up finished");
+    }
+    let store = reopen();
+    let (rows, names) = store.material_all().expect("all rows");
+    assert_eq!(
+        rows.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (1..=30).collect::<Vec<_>>()
+    );
+    let state = store.material_state(1).expect("state").expect("kept");
+    assert_eq!(state.seq, 30);
+    assert_eq!(MaterialDigest::of(&rows, &names).to_hex(), state.digest);
+}
+
+/// The edition cache keeps a published edition's outputs as given, each bound to the chain hash
+/// of the edition's event and with the SHA-256 of its bytes (what `edition_cache::view` checks
+/// against the event), replaces them per template set, and refuses an event the log lacks.
+fn the_edition_cache_is_bound_to_the_chain(open: Open) {
+    let Some(mut fresh) = open() else { return };
+    let store = fresh.store.as_mut();
+    let batch: Vec<NewEvent> = (1..=3)
+        .map(|i| note(&format!("e-{i}"), "s", &format!("Händelse {i}.")))
+        .collect();
+    store.append(batch, &[]).expect("appends");
+    assert_eq!(
+        store.newest_of_kind("fact_reported").expect("newest"),
+        Some(3)
+    );
+    assert_eq!(
+        store.newest_of_kind("report_published").expect("newest"),
+        None
+    );
+    let binary: &[u8] = &[0, 0xff, b'%', b'P', b'D', b'F', 0];
+    store
+        .save_edition_outputs(
+            2,
+            "digest-a",
+            &[
+                ("md", b"# Rapport\n"),
+                ("html", b"<h1>Rapport</h1>"),
+                ("pdf", binary),
+            ],
+        )
+        .expect("saves");
+    let kept = store
+        .edition_outputs(2, "digest-a")
+        .expect("reads")
+        .expect("kept");
+    let hash_2 = store.chain_hash_at(2).expect("hash").expect("event 2");
+    assert_eq!(kept.chain_hashes, vec![hash_2.clone(); 3]);
+    assert_eq!(
+        kept.outputs
+            .iter()
+            .map(|o| o.format.as_str())
+            .collect::<Vec<_>>(),
+        ["html", "md", "pdf"],
+        "in format name order"
+    );
+    for output in &kept.outputs {
+        assert_eq!(output.sha256, sha256_hex(&output.bytes));
+    }
+    assert_eq!(kept.outputs[2].bytes, binary);
+    assert_eq!(store.edition_outputs(2, "digest-b").expect("reads"), None);
+    assert_eq!(store.edition_outputs(3, "digest-a").expect("reads"), None);
+    // Saving again for the same templates replaces; another template set is kept beside.
+    store
+        .save_edition_outputs(2, "digest-a", &[("md", b"# Rapport igen\n")])
+        .expect("replaces");
+    store
+        .save_edition_outputs(2, "digest-b", &[("md", b"# Annan mall\n")])
+        .expect("saves");
+    store
+        .save_edition_outputs(3, "digest-a", &[("md", b"# Tre\n")])
+        .expect("saves");
+    let kept = store
+        .edition_outputs(2, "digest-a")
+        .expect("reads")
+        .expect("kept");
+    assert_eq!(kept.outputs.len(), 1);
+    assert_eq!(kept.outputs[0].bytes, b"# Rapport igen\n");
+    assert_eq!(store.edition_output_rows().expect("rows"), 3);
+    let every = store.all_edition_outputs().expect("all");
+    assert_eq!(
+        every
+            .iter()
+            .map(|e| (e.seq, e.template_digest.as_str(), e.outputs.len()))
+            .collect::<Vec<_>>(),
+        [(2, "digest-a", 1), (2, "digest-b", 1), (3, "digest-a", 1)]
+    );
+    // An event the log does not hold is refused, nothing kept.
+    for seq in [0, 4] {
+        assert!(matches!(
+            store.save_edition_outputs(seq, "digest-a", &[("md", b"x")]),
+            Err(StoreError::OutOfRange(_))
+        ));
+    }
+    assert_eq!(store.edition_output_rows().expect("rows"), 3);
+    // A row edited behind the store is returned as it is, for the caller to refuse: its
+    // binding no longer matches the log, or its bytes no longer hash to what it records.
+    (fresh.raw)(&format!(
+        "UPDATE edition_outputs SET chain_hash = '{}' WHERE seq = 3",
+        "1".repeat(64)
+    ));
+    (fresh.raw)(
+        "UPDATE edition_outputs SET sha256 = 'forged' WHERE seq = 2 AND template_digest = 'digest-b'",
+    );
+    let forged = fresh
+        .store
+        .edition_outputs(3, "digest-a")
+        .expect("reads")
+        .expect("kept");
+    assert_ne!(
+        Some(forged.chain_hashes[0].clone()),
+        fresh.store.chain_hash_at(3).expect("hash")
+    );
+    let forged = fresh
+        .store
+        .edition_outputs(2, "digest-b")
+        .expect("reads")
+        .expect("kept");
+    assert_ne!(
+        forged.outputs[0].sha256,
+        sha256_hex(&forged.outputs[0].bytes)
+    );
+    fresh.store.drop_edition_outputs(2).expect("drops");
+    assert_eq!(
+        fresh.store.edition_outputs(2, "digest-a").expect("reads"),
+        None
+    );
+    assert_eq!(fresh.store.edition_output_rows().expect("rows"), 1);
+}
+
+/// A restore replaces the log, so every cache describing the old one is emptied.
+fn restore_empties_the_caches(open: Open) {
+    let Some(mut source) = open() else { return };
+    let Some(mut target) = open() else { return };
+    let batch: Vec<NewEvent> = (1..=3)
+        .map(|i| note(&format!("r-{i}"), "s", &format!("Händelse {i}.")))
+        .collect();
+    source.store.append(batch, &[]).expect("appends");
+    let events = all(source.store.as_ref());
+    let store = target.store.as_mut();
+    let writer = store.material_writer(1).expect("a writer");
+    writer.commit(0).expect("commits an empty index");
+    store.save_checkpoint("p", 0, 1, b"empty").expect("saves");
+    assert!(store.material_state(1).expect("state").is_some());
+    let mut iter = events.into_iter().map(Ok);
+    store.restore(&mut iter).expect("restores");
+    assert_eq!(store.material_state_any().expect("state"), None);
+    assert!(store.checkpoints().expect("rows").is_empty());
+    assert_eq!(store.edition_output_rows().expect("rows"), 0);
+}
+
 /// The cases every backend runs, as one module per backend.
 macro_rules! conformance {
     ($backend:ident, $open:expr, $postgres:expr, $writers:expr) => {
@@ -617,6 +1008,26 @@ macro_rules! conformance {
             #[test]
             fn checkpoints_are_bound_to_the_chain() {
                 super::checkpoints_are_bound_to_the_chain($open);
+            }
+
+            #[test]
+            fn the_material_index_is_bound_to_the_chain() {
+                super::the_material_index_is_bound_to_the_chain($open);
+            }
+
+            #[test]
+            fn concurrent_catch_ups_of_the_material_index_fold_each_event_once() {
+                super::concurrent_catch_ups_of_the_material_index_fold_each_event_once($open);
+            }
+
+            #[test]
+            fn the_edition_cache_is_bound_to_the_chain() {
+                super::the_edition_cache_is_bound_to_the_chain($open);
+            }
+
+            #[test]
+            fn restore_empties_the_caches() {
+                super::restore_empties_the_caches($open);
             }
 
             #[test]
