@@ -13,6 +13,7 @@ mod error;
 mod material;
 mod postgres;
 mod postgres_caches;
+mod postgres_tree;
 mod sqlite;
 mod tree;
 

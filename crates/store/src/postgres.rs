@@ -40,10 +40,11 @@ const MIGRATIONS: &[(i32, &str)] = &[
         4,
         include_str!("../schema/postgres/004_edition_outputs.sql"),
     ),
+    (5, include_str!("../schema/postgres/005_tree.sql")),
 ];
 
 /// The newest PostgreSQL schema version this program reads and writes.
-pub const POSTGRES_SCHEMA_VERSION: i32 = 4;
+pub const POSTGRES_SCHEMA_VERSION: i32 = 5;
 
 /// The advisory lock that serialises migrations between processes opening the same database.
 const MIGRATION_LOCK: i64 = 0x6c61_6765_7362_696c;
@@ -453,6 +454,7 @@ impl PostgresStore {
         self.execute("DELETE FROM checkpoints", &[])?;
         self.clear_material()?;
         self.clear_edition_outputs()?;
+        self.clear_tree()?;
         let mut checker = ChainChecker::default();
         let mut restored = 0;
         let mut append = PgAppend { store: self };
@@ -503,17 +505,35 @@ impl PostgresStore {
     /// The append-only triggers are there, say exactly what the first migration says, call a
     /// function whose body is the migration's, and are enabled ALWAYS.
     fn check_triggers(&self, head_seq: u64) -> Result<(), StoreError> {
-        let broken = |reason: String| StoreError::Broken {
-            seq: head_seq,
-            reason,
-        };
+        self.check_append_only(
+            &AppendOnly {
+                table: "events",
+                function: "events_refuse_change",
+                triggers: TRIGGERS,
+                migration: MIGRATIONS[0].1,
+                protects: "the log is no longer protected against edits",
+            },
+            &|reason| StoreError::Broken {
+                seq: head_seq,
+                reason,
+            },
+        )
+    }
+
+    /// The triggers `table` is kept append-only by are there, say exactly what their migration
+    /// says, call a function whose body is the migration's, and are enabled ALWAYS.
+    pub(crate) fn check_append_only(
+        &self,
+        expected: &AppendOnly<'_>,
+        broken: &dyn Fn(String) -> StoreError,
+    ) -> Result<(), StoreError> {
         let rows = self.query(
             "SELECT t.tgname::text, pg_get_triggerdef(t.oid), t.tgenabled::text, p.prosrc, \
                     n.nspname::text || '.' || c.relname::text, t.tgfoid::regproc::text \
              FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid \
              JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE t.tgrelid = 'events'::regclass AND NOT t.tgisinternal",
-            &[],
+             WHERE t.tgrelid = $1::text::regclass AND NOT t.tgisinternal",
+            &[&expected.table],
         )?;
         let found: HashMap<String, (String, String, String, String, String)> = rows
             .iter()
@@ -524,19 +544,18 @@ impl PostgresStore {
                 )
             })
             .collect();
-        let body = expected_function_body();
-        for (name, definition) in TRIGGERS {
+        let body = function_body(expected.migration, expected.function);
+        for (name, definition) in expected.triggers {
             let Some((actual, enabled, source, table, function)) = found.get(*name) else {
                 return Err(broken(format!(
-                    "trigger {name} is missing: the log is no longer protected against edits"
+                    "trigger {name} is missing: {}",
+                    expected.protects
                 )));
             };
-            let expected = definition
+            let wanted = definition
                 .replace("{table}", table)
                 .replace("{function}", function);
-            if normalize(actual) != normalize(&expected)
-                || !function.ends_with("events_refuse_change")
-            {
+            if normalize(actual) != normalize(&wanted) || !function.ends_with(expected.function) {
                 return Err(broken(format!("trigger {name} was altered: {actual}")));
             }
             if normalize(source) != body {
@@ -554,19 +573,34 @@ impl PostgresStore {
     }
 }
 
+/// What keeps a table append-only: its triggers (name, what `pg_get_triggerdef` gives, with
+/// `{table}` and `{function}` for the qualified names), the function they call and the
+/// migration that defines it.
+pub(crate) struct AppendOnly<'a> {
+    pub(crate) table: &'a str,
+    pub(crate) function: &'a str,
+    pub(crate) triggers: &'a [(&'a str, &'a str)],
+    pub(crate) migration: &'a str,
+    /// What a missing trigger means, for the message.
+    pub(crate) protects: &'a str,
+}
+
 fn normalize(sql: &str) -> String {
     sql.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The body of `events_refuse_change` as the first migration defines it.
-fn expected_function_body() -> String {
-    let schema = MIGRATIONS[0].1;
-    let start = schema
+/// The body of `function` as `migration` defines it.
+fn function_body(migration: &str, function: &str) -> String {
+    let definition = migration
+        .find(&format!("CREATE FUNCTION {function}()"))
+        .expect("the function is in its migration");
+    let start = migration[definition..]
         .find("AS $$")
-        .expect("the function is in the first migration")
+        .expect("the function has a body")
+        + definition
         + 5;
-    let end = schema[start..].find("$$").expect("the function ends") + start;
-    normalize(&schema[start..end])
+    let end = migration[start..].find("$$").expect("the function ends") + start;
+    normalize(&migration[start..end])
 }
 
 /// The columns of a stored row, with a NULL or a wrong type reported as a broken log.
@@ -832,13 +866,6 @@ impl EventLog for PostgresStore {
     }
 }
 
-/// What the PostgreSQL backend does not keep yet: the Merkle tree with its signed tree heads.
-fn tree_not_kept() -> StoreError {
-    StoreError::Storage {
-        message: "the Merkle tree and signed tree heads are not kept on PostgreSQL yet; copy the log to SQLite (`lagesbild copy`) for proofs and tree heads".into(),
-    }
-}
-
 impl crate::Store for PostgresStore {
     fn count(&self) -> Result<u64, StoreError> {
         let row = self.query_opt("SELECT count(*) FROM events", &[])?;
@@ -1095,46 +1122,46 @@ impl crate::Store for PostgresStore {
     }
 
     fn tree_catch_up(&mut self) -> Result<crate::TreeState, StoreError> {
-        Err(tree_not_kept())
+        PostgresStore::tree_catch_up(self)
     }
 
     fn tree_rebuild(&mut self) -> Result<crate::TreeState, StoreError> {
-        Err(tree_not_kept())
+        PostgresStore::tree_rebuild(self)
     }
 
     fn tree_size(&self) -> Result<u64, StoreError> {
-        Ok(0)
+        PostgresStore::tree_size(self)
     }
 
-    fn tree_root(&self, _size: u64) -> Result<lagesbild_merkle::Hash, StoreError> {
-        Err(tree_not_kept())
+    fn tree_root(&self, size: u64) -> Result<lagesbild_merkle::Hash, StoreError> {
+        PostgresStore::tree_root(self, size)
     }
 
     fn tree_inclusion_path(
         &self,
-        _seq: u64,
-        _size: u64,
+        seq: u64,
+        size: u64,
     ) -> Result<Vec<lagesbild_merkle::Hash>, StoreError> {
-        Err(tree_not_kept())
+        PostgresStore::tree_inclusion_path(self, seq, size)
     }
 
     fn tree_consistency_path(
         &self,
-        _first: u64,
-        _second: u64,
+        first: u64,
+        second: u64,
     ) -> Result<Vec<lagesbild_merkle::Hash>, StoreError> {
-        Err(tree_not_kept())
+        PostgresStore::tree_consistency_path(self, first, second)
     }
 
     fn insert_tree_head(
         &mut self,
-        _head: &lagesbild_merkle::SignedTreeHead,
+        head: &lagesbild_merkle::SignedTreeHead,
     ) -> Result<u64, StoreError> {
-        Err(tree_not_kept())
+        PostgresStore::insert_tree_head(self, head)
     }
 
     fn tree_heads(&self) -> Result<Vec<lagesbild_merkle::SignedTreeHead>, StoreError> {
-        Ok(Vec::new())
+        PostgresStore::tree_heads(self)
     }
 
     fn verify_tree(
@@ -1142,26 +1169,13 @@ impl crate::Store for PostgresStore {
         key: Option<&lagesbild_merkle::VerifyingKey>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<crate::TreeReport, StoreError> {
-        // No stored tree and no signed heads: the tree over the log is recomputed from the
-        // events, which `verify` prints, with nothing stored to compare it to.
-        let mut frontier = lagesbild_merkle::Frontier::new();
-        for event in crate::scan(self, &Filter::default()) {
-            frontier.push(crate::event_leaf_hash(&event?)?);
-            progress(frontier.size());
-        }
-        Ok(crate::TreeReport {
-            size: frontier.size(),
-            root: frontier.root(),
-            heads: 0,
-            signatures_checked: key.is_some(),
-            stored_size: 0,
-        })
+        PostgresStore::verify_tree(self, key, progress)
     }
 
     fn verify_tree_quick(
         &self,
         key: Option<&lagesbild_merkle::VerifyingKey>,
     ) -> Result<crate::TreeReport, StoreError> {
-        self.verify_tree(key, &mut |_| {})
+        PostgresStore::verify_tree_quick(self, key)
     }
 }

@@ -2,7 +2,8 @@
 //! backend: SQLite (a temporary file) and PostgreSQL (a fresh database per case on the server
 //! named by `LAGESBILD_TEST_PG`). Round trip of every kind, idempotent keys, expected versions,
 //! tamper detection, export and restore with identical hashes, checkpoints, the material index
-//! and the edition cache with their binding to the chain; and, on PostgreSQL,
+//! and the edition cache with their binding to the chain, the Merkle tree and signed tree
+//! heads; and, on PostgreSQL,
 //! concurrent writers on separate connections and a reader polling past a slow writer.
 //!
 //! Without `LAGESBILD_TEST_PG` the PostgreSQL cases say so loudly and pass on a developer's
@@ -15,21 +16,41 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::NaiveDate;
+use lagesbild_merkle::{
+    MemoryTree, SignedTreeHead, SigningKey, TreeHead, root_of, signing_key_from_seed,
+    verify_consistency, verify_inclusion,
+};
 use lagesbild_model::{KINDS, NewEvent, StoredEvent, parse_event, sha256_hex};
 use lagesbild_store::{
     EventLog, EventRef, Expectation, Filter, MaterialDigest, MaterialOrder, MaterialQuery,
-    MaterialRow, Outcome, PostgresStore, SqliteStore, Store, StoreError, scan,
+    MaterialRow, Outcome, PostgresStore, SqliteStore, Store, StoreError, event_leaf_hash, scan,
 };
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 
+/// Runs SQL behind a store's back, giving the database's message when it refuses.
+type Raw = Box<dyn FnMut(&str) -> Result<(), String>>;
+
 /// A store under test, and a way to change its tables behind its back.
 struct Fresh {
     store: Box<dyn Store>,
-    /// Runs SQL with the privileges of the database's owner, bypassing the store.
-    raw: Box<dyn FnMut(&str)>,
+    /// Runs SQL with the privileges of the database's owner, bypassing the store; the
+    /// database's message when it refuses.
+    raw: Raw,
+    /// An SQL expression of 32 zero bytes, in this backend's dialect.
+    zero_hash: &'static str,
+    postgres: bool,
     /// Opens another connection to the same log.
     reopen: Box<dyn Fn() -> Box<dyn Store> + Send + Sync>,
+}
+
+impl Fresh {
+    /// Runs SQL behind the store's back; it must succeed.
+    fn sql(&mut self, sql: &str) {
+        if let Err(error) = (self.raw)(sql) {
+            panic!("raw SQL {sql:?} fails: {error}");
+        }
+    }
 }
 
 type Open = fn() -> Option<Fresh>;
@@ -49,8 +70,10 @@ fn sqlite() -> Option<Fresh> {
         raw: Box::new(move |sql| {
             let _ = &keep;
             let conn = rusqlite::Connection::open(&raw_path).expect("opens");
-            conn.execute_batch(sql).expect("raw SQL runs");
+            conn.execute_batch(sql).map_err(|e| e.to_string())
         }),
+        zero_hash: "zeroblob(32)",
+        postgres: false,
         reopen: Box::new(move || {
             let _ = &dir;
             Box::new(SqliteStore::open(&path).expect("opens"))
@@ -134,8 +157,15 @@ fn postgres() -> Option<Fresh> {
         raw: Box::new(move |sql| {
             let mut client =
                 postgres::Client::connect(&raw_url, postgres::NoTls).expect("connects");
-            client.batch_execute(sql).expect("raw SQL runs");
+            client
+                .batch_execute(sql)
+                .map_err(|e| match e.as_db_error() {
+                    Some(db) => db.message().to_owned(),
+                    None => e.to_string(),
+                })
         }),
+        zero_hash: "decode(repeat('00', 32), 'hex')",
+        postgres: true,
         reopen: Box::new(move || Box::new(PostgresStore::open(&url).expect("opens"))),
     })
 }
@@ -325,26 +355,24 @@ fn tampering_is_found(open: Open, postgres: bool) {
     let edit =
         "UPDATE events SET content = replace(content, 'Händelse 3', 'Händelse 9') WHERE seq = 3";
     if postgres {
-        // The triggers refuse the edit...
-        let mut client_raw = fresh.raw;
-        let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| client_raw(edit)));
-        assert!(refused.is_err(), "the trigger refuses UPDATE");
-        let truncate = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            client_raw("TRUNCATE events")
-        }));
-        assert!(truncate.is_err(), "the trigger refuses TRUNCATE");
+        // The triggers refuse the edit and TRUNCATE...
+        assert!((fresh.raw)(edit).is_err(), "the trigger refuses UPDATE");
+        assert!(
+            (fresh.raw)("TRUNCATE events").is_err(),
+            "the trigger refuses TRUNCATE"
+        );
         // ...and a trigger switched off is itself a finding.
-        client_raw("ALTER TABLE events DISABLE TRIGGER events_refuse_update");
+        fresh.sql("ALTER TABLE events DISABLE TRIGGER events_refuse_update");
         match fresh.store.verify(&mut |_| {}) {
             Err(StoreError::Broken { reason, .. }) => {
                 assert!(reason.contains("events_refuse_update"), "{reason}")
             }
             other => panic!("a disabled trigger must fail verify, got {other:?}"),
         }
-        client_raw(edit);
-        client_raw("ALTER TABLE events ENABLE ALWAYS TRIGGER events_refuse_update");
+        fresh.sql(edit);
+        fresh.sql("ALTER TABLE events ENABLE ALWAYS TRIGGER events_refuse_update");
     } else {
-        (fresh.raw)(&format!(
+        fresh.sql(&format!(
             "DROP TRIGGER events_refuse_update; {edit}; \
              CREATE TRIGGER events_refuse_update BEFORE UPDATE ON events \
              BEGIN SELECT RAISE(ABORT, 'the event log is append-only: UPDATE is refused; append a correction instead'); END;"
@@ -415,7 +443,7 @@ fn checkpoints_are_bound_to_the_chain(open: Open) {
     );
     assert_eq!(store.load_checkpoint("p", 2, 10).expect("loads"), None);
     // An edited digest (or state) is refused and the older one is used.
-    (fresh.raw)("UPDATE checkpoints SET digest = 'edited' WHERE seq = 4");
+    fresh.sql("UPDATE checkpoints SET digest = 'edited' WHERE seq = 4");
     let load = fresh
         .store
         .load_checkpoint_checked("p", 1, 10, &|_| true)
@@ -746,10 +774,10 @@ fn the_material_index_is_bound_to_the_chain(open: Open) {
     );
     // An edit behind the store leaves the recorded digest standing against other rows, and a
     // state bound to another chain hash no longer matches the log: what reads and verify find.
-    (fresh.raw)("UPDATE material SET name = 'b' WHERE seq = 2");
+    fresh.sql("UPDATE material SET name = 'b' WHERE seq = 2");
     let (rows, all_names) = fresh.store.material_all().expect("all rows");
     assert_ne!(MaterialDigest::of(&rows, &all_names).to_hex(), state.digest);
-    (fresh.raw)(&format!(
+    fresh.sql(&format!(
         "UPDATE material_position SET chain_hash = '{}'",
         "0".repeat(64)
     ));
@@ -920,11 +948,11 @@ fn the_edition_cache_is_bound_to_the_chain(open: Open) {
     assert_eq!(store.edition_output_rows().expect("rows"), 3);
     // A row edited behind the store is returned as it is, for the caller to refuse: its
     // binding no longer matches the log, or its bytes no longer hash to what it records.
-    (fresh.raw)(&format!(
+    fresh.sql(&format!(
         "UPDATE edition_outputs SET chain_hash = '{}' WHERE seq = 3",
         "1".repeat(64)
     ));
-    (fresh.raw)(
+    fresh.sql(
         "UPDATE edition_outputs SET sha256 = 'forged' WHERE seq = 2 AND template_digest = 'digest-b'",
     );
     let forged = fresh
@@ -966,12 +994,340 @@ fn restore_empties_the_caches(open: Open) {
     let writer = store.material_writer(1).expect("a writer");
     writer.commit(0).expect("commits an empty index");
     store.save_checkpoint("p", 0, 1, b"empty").expect("saves");
+    store.tree_catch_up().expect("an empty tree");
+    sign_head(store, 1);
     assert!(store.material_state(1).expect("state").is_some());
     let mut iter = events.into_iter().map(Ok);
     store.restore(&mut iter).expect("restores");
     assert_eq!(store.material_state_any().expect("state"), None);
     assert!(store.checkpoints().expect("rows").is_empty());
     assert_eq!(store.edition_output_rows().expect("rows"), 0);
+    assert_eq!(store.tree_size().expect("size"), 0);
+    // Signed heads are evidence, not a cache: they stay, and the restored log extends them.
+    assert_eq!(store.tree_heads().expect("heads").len(), 1);
+    store.verify_tree(None, &mut |_| {}).expect("verifies");
+}
+
+fn leaves(store: &dyn Store) -> Vec<[u8; 32]> {
+    all(store)
+        .iter()
+        .map(|e| event_leaf_hash(e).expect("leaf"))
+        .collect()
+}
+
+fn tree_key() -> SigningKey {
+    signing_key_from_seed(&[7u8; 32])
+}
+
+fn append_notes(store: &mut dyn Store, from: u64, to: u64) {
+    let batch: Vec<NewEvent> = (from..=to)
+        .map(|i| note(&format!("t-{i}"), "s", &format!("Händelse {i}.")))
+        .collect();
+    store.append(batch, &[]).expect("appends");
+}
+
+fn sign_head(store: &mut dyn Store, timestamp_ms: u64) -> SignedTreeHead {
+    let state = store.tree_catch_up().expect("catch up");
+    let head = TreeHead {
+        size: state.size,
+        root: state.root,
+        timestamp_ms,
+    }
+    .sign(&tree_key());
+    store.insert_tree_head(&head).expect("insert");
+    head
+}
+
+/// Caught up in steps, the stored tree equals the tree recomputed from the events at every
+/// size, and every proof it gives verifies and equals the in-memory reference's.
+fn the_stored_tree_equals_the_recomputed_one(open: Open) {
+    let Some(mut fresh) = open() else { return };
+    let store = fresh.store.as_mut();
+    assert_eq!(store.tree_catch_up().expect("empty").size, 0);
+    let mut total = 0;
+    for step in [1u64, 1, 2, 5, 8, 16, 3, 31] {
+        append_notes(store, total + 1, total + step);
+        total += step;
+        let state = store.tree_catch_up().expect("catch up");
+        let all = leaves(store);
+        assert_eq!(state.size, total);
+        assert_eq!(store.tree_size().expect("size"), total);
+        assert_eq!(state.root, root_of(&all));
+        for size in 1..=total {
+            assert_eq!(
+                store.tree_root(size).expect("root"),
+                root_of(&all[..size as usize])
+            );
+        }
+    }
+    let all = leaves(store);
+    let mut reference = MemoryTree::from_leaves(all.iter().copied());
+    for size in [1, 2, 7, 33, total] {
+        let root = root_of(&all[..size as usize]);
+        for seq in 1..=size {
+            let path = store.tree_inclusion_path(seq, size).expect("path");
+            assert_eq!(
+                path,
+                lagesbild_merkle::inclusion_path(&mut reference, seq - 1, size).expect("ref")
+            );
+            assert_eq!(
+                verify_inclusion(&all[seq as usize - 1], seq - 1, size, &path, &root),
+                Ok(())
+            );
+        }
+        for first in 0..=size {
+            let path = store.tree_consistency_path(first, size).expect("path");
+            let first_root = root_of(&all[..first as usize]);
+            assert_eq!(
+                verify_consistency(first, size, &first_root, &root, &path),
+                Ok(())
+            );
+        }
+    }
+    assert!(matches!(
+        store.tree_inclusion_path(total + 1, total + 1),
+        Err(StoreError::OutOfRange(_))
+    ));
+    assert!(matches!(
+        store.tree_root(total + 1),
+        Err(StoreError::OutOfRange(_))
+    ));
+    let report = store.verify_tree(None, &mut |_| {}).expect("verifies");
+    assert_eq!((report.size, report.stored_size), (total, total));
+    assert_eq!(store.tree_rebuild().expect("rebuilds").root, root_of(&all));
+}
+
+/// Signed tree heads are kept in order, verify with their key and not another's, cannot be
+/// changed or deleted, and a trigger switched off or dropped is itself a finding.
+fn signed_tree_heads_verify_and_are_append_only(open: Open) {
+    let Some(mut fresh) = open() else { return };
+    append_notes(fresh.store.as_mut(), 1, 10);
+    let first = sign_head(fresh.store.as_mut(), 1_000);
+    append_notes(fresh.store.as_mut(), 11, 12);
+    let second = sign_head(fresh.store.as_mut(), 2_000);
+    assert_eq!(
+        fresh.store.tree_heads().expect("heads"),
+        vec![first.clone(), second]
+    );
+    assert_eq!(
+        fresh.store.tree_head_of_size(10).expect("head"),
+        Some(first)
+    );
+    let report = fresh
+        .store
+        .verify_tree(Some(&tree_key().verifying_key()), &mut |_| {})
+        .expect("verifies");
+    assert_eq!((report.size, report.heads), (12, 2));
+    assert!(report.signatures_checked);
+    let other = signing_key_from_seed(&[8u8; 32]).verifying_key();
+    let error = fresh
+        .store
+        .verify_tree(Some(&other), &mut |_| {})
+        .expect_err("refused");
+    assert!(error.to_string().contains("signed tree head 1"), "{error}");
+    let mut refused = vec![
+        "UPDATE tree_heads SET size = 11",
+        "DELETE FROM tree_heads WHERE id = 2",
+    ];
+    if fresh.postgres {
+        refused.push("TRUNCATE tree_heads");
+    }
+    for sql in refused {
+        let error = (fresh.raw)(sql).expect_err("refused");
+        assert!(error.contains("append-only"), "{sql}: {error}");
+    }
+    fresh.sql(if fresh.postgres {
+        "ALTER TABLE tree_heads DISABLE TRIGGER tree_heads_refuse_delete"
+    } else {
+        "DROP TRIGGER tree_heads_refuse_delete"
+    });
+    for result in [
+        fresh.store.verify_tree(None, &mut |_| {}),
+        fresh.store.verify_tree_quick(None),
+    ] {
+        match result {
+            Err(StoreError::Broken { reason, .. }) => {
+                assert!(reason.contains("tree_heads_refuse_delete"), "{reason}")
+            }
+            other => panic!("a switched-off trigger must fail verify, got {other:?}"),
+        }
+    }
+}
+
+/// A node edited, added or lost behind the store is found by `verify_tree`, naming it; a
+/// position or last leaf that no longer matches the log makes the next catch-up rebuild.
+fn a_tampered_tree_is_caught_or_rebuilt(open: Open) {
+    let Some(mut fresh) = open() else { return };
+    append_notes(fresh.store.as_mut(), 1, 20);
+    let good = fresh.store.tree_catch_up().expect("catch up");
+    let zero = fresh.zero_hash;
+    for (level, idx) in [(0, 3), (2, 1), (4, 0)] {
+        fresh.sql(&format!(
+            "CREATE TABLE saved AS SELECT * FROM tree_nodes WHERE level = {level} AND idx = {idx}; \
+             UPDATE tree_nodes SET hash = {zero} WHERE level = {level} AND idx = {idx}"
+        ));
+        let error = fresh
+            .store
+            .verify_tree(None, &mut |_| {})
+            .expect_err("refused");
+        assert!(
+            error.to_string().contains(&format!(
+                "tree_nodes: the node at level {level}, index {idx}"
+            )),
+            "{error}"
+        );
+        fresh.sql(&format!(
+            "DELETE FROM tree_nodes WHERE level = {level} AND idx = {idx}; \
+             INSERT INTO tree_nodes SELECT * FROM saved; DROP TABLE saved"
+        ));
+    }
+    fresh
+        .store
+        .verify_tree(None, &mut |_| {})
+        .expect("restored");
+    fresh.sql(&format!(
+        "INSERT INTO tree_nodes (level, idx, hash) VALUES (3, 7, {zero})"
+    ));
+    let error = fresh
+        .store
+        .verify_tree(None, &mut |_| {})
+        .expect_err("refused");
+    assert!(error.to_string().contains("holds"), "{error}");
+    fresh.sql("DELETE FROM tree_nodes WHERE level = 3 AND idx = 7");
+    fresh.sql("DELETE FROM tree_nodes WHERE level = 1 AND idx = 2");
+    let error = fresh
+        .store
+        .verify_tree(None, &mut |_| {})
+        .expect_err("refused");
+    assert!(error.to_string().contains("is missing"), "{error}");
+    fresh.store.tree_rebuild().expect("rebuilds");
+    // A position claiming another chain hash, or a last leaf not the event's: rebuilt to the
+    // same root.
+    fresh.sql("UPDATE tree_position SET chain_hash = 'x'");
+    assert_eq!(fresh.store.tree_catch_up().expect("rebuilt"), good);
+    fresh.sql(&format!(
+        "UPDATE tree_nodes SET hash = {zero} WHERE level = 0 AND idx = 19"
+    ));
+    assert_eq!(fresh.store.tree_catch_up().expect("rebuilt"), good);
+    fresh
+        .store
+        .verify_tree(None, &mut |_| {})
+        .expect("verifies");
+}
+
+/// `verify --quick` checks heads against the stored tree without recomputing it, falls back to
+/// the full check where the stored tree does not reach a head, and finds a stale binding.
+fn the_quick_check_uses_the_stored_tree_and_its_binding(open: Open) {
+    let Some(mut fresh) = open() else { return };
+    append_notes(fresh.store.as_mut(), 1, 10);
+    sign_head(fresh.store.as_mut(), 1);
+    append_notes(fresh.store.as_mut(), 11, 15);
+    let quick = fresh
+        .store
+        .verify_tree_quick(Some(&tree_key().verifying_key()))
+        .expect("quick");
+    assert_eq!((quick.size, quick.heads), (10, 1), "not caught up");
+    sign_head(fresh.store.as_mut(), 2);
+    let quick = fresh.store.verify_tree_quick(None).expect("quick");
+    assert_eq!(quick.size, 15);
+    assert_eq!(
+        quick.root,
+        fresh
+            .store
+            .verify_tree(None, &mut |_| {})
+            .expect("full")
+            .root
+    );
+    fresh.sql("DELETE FROM tree_nodes");
+    fresh.sql("DELETE FROM tree_position");
+    assert_eq!(
+        fresh
+            .store
+            .verify_tree_quick(None)
+            .expect("falls back")
+            .heads,
+        2
+    );
+    fresh.store.tree_catch_up().expect("rebuilt");
+    fresh.sql("UPDATE tree_position SET chain_hash = 'x'");
+    let error = fresh
+        .store
+        .verify_tree_quick(None)
+        .expect_err("refused")
+        .to_string();
+    assert!(error.contains("do not match the log"), "{error}");
+}
+
+/// A signed head past the end of the log (the log was cut off) or with another root (the log
+/// was rewritten) fails both checks.
+fn a_head_past_the_log_or_with_another_root_is_caught(open: Open) {
+    for (size, finding) in [
+        (9, "covers 9 events but the log holds only 5"),
+        (4, "is not the root of the log's first 4 events"),
+    ] {
+        let Some(mut fresh) = open() else { return };
+        append_notes(fresh.store.as_mut(), 1, 5);
+        let state = fresh.store.tree_catch_up().expect("catch up");
+        let head = TreeHead {
+            size,
+            root: state.root,
+            timestamp_ms: 5,
+        }
+        .sign(&tree_key());
+        fresh.store.insert_tree_head(&head).expect("insert");
+        let error = fresh
+            .store
+            .verify_tree(None, &mut |_| {})
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains(finding), "{error}");
+        assert!(fresh.store.verify_tree_quick(None).is_err());
+    }
+}
+
+/// Several connections catching the tree up while others append: each catch-up gives a tree
+/// that verifies, and the last one covers the whole log.
+fn concurrent_catch_ups_of_the_tree_keep_it_whole(open: Open) {
+    let Some(fresh) = open() else { return };
+    let reopen = std::sync::Arc::new(fresh.reopen);
+    let writer = {
+        let reopen = reopen.clone();
+        std::thread::spawn(move || {
+            let mut store = reopen();
+            for round in 0..20 {
+                append_notes(store.as_mut(), round * 10 + 1, round * 10 + 10);
+            }
+        })
+    };
+    let catchers: Vec<_> = (0..3)
+        .map(|_| {
+            let reopen = reopen.clone();
+            std::thread::spawn(move || {
+                let mut store = reopen();
+                for _ in 0..10 {
+                    loop {
+                        match store.tree_catch_up() {
+                            Ok(state) => {
+                                assert_eq!(state.root, store.tree_root(state.size).expect("root"));
+                                break;
+                            }
+                            Err(StoreError::Busy { .. }) => continue,
+                            Err(other) => panic!("a catch-up: {other}"),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    writer.join().expect("the writer finished");
+    for thread in catchers {
+        thread.join().expect("a catch-up finished");
+    }
+    let mut store = reopen();
+    assert_eq!(store.tree_catch_up().expect("catch up").size, 200);
+    let report = store.verify_tree(None, &mut |_| {}).expect("verifies");
+    assert_eq!((report.size, report.stored_size), (200, 200));
+    assert_eq!(report.root, root_of(&leaves(store.as_ref())));
 }
 
 /// The cases every backend runs, as one module per backend.
@@ -1028,6 +1384,36 @@ macro_rules! conformance {
             #[test]
             fn restore_empties_the_caches() {
                 super::restore_empties_the_caches($open);
+            }
+
+            #[test]
+            fn the_stored_tree_equals_the_recomputed_one() {
+                super::the_stored_tree_equals_the_recomputed_one($open);
+            }
+
+            #[test]
+            fn signed_tree_heads_verify_and_are_append_only() {
+                super::signed_tree_heads_verify_and_are_append_only($open);
+            }
+
+            #[test]
+            fn a_tampered_tree_is_caught_or_rebuilt() {
+                super::a_tampered_tree_is_caught_or_rebuilt($open);
+            }
+
+            #[test]
+            fn the_quick_check_uses_the_stored_tree_and_its_binding() {
+                super::the_quick_check_uses_the_stored_tree_and_its_binding($open);
+            }
+
+            #[test]
+            fn a_head_past_the_log_or_with_another_root_is_caught() {
+                super::a_head_past_the_log_or_with_another_root_is_caught($open);
+            }
+
+            #[test]
+            fn concurrent_catch_ups_of_the_tree_keep_it_whole() {
+                super::concurrent_catch_ups_of_the_tree_keep_it_whole($open);
             }
 
             #[test]
