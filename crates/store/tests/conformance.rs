@@ -3,8 +3,10 @@
 //! named by `LAGESBILD_TEST_PG`). Round trip of every kind, idempotent keys, expected versions,
 //! tamper detection, export and restore with identical hashes, checkpoints, the material index
 //! and the edition cache with their binding to the chain, the Merkle tree and signed tree
-//! heads; and, on PostgreSQL,
-//! concurrent writers on separate connections and a reader polling past a slow writer.
+//! heads, a writer refused as Busy after its timeout, concurrent writers on separate
+//! connections and a reader polling past a slow writer. PostgreSQL alone (`postgres_only`):
+//! eight writer processes, a deadlock reported as a Conflict, and the roles docs/postgres.md
+//! documents, created from its SQL.
 //!
 //! Without `LAGESBILD_TEST_PG` the PostgreSQL cases say so loudly and pass on a developer's
 //! machine, and fail under `CI=true`; `tools/with-postgres cargo test -p lagesbild-store --test
@@ -455,69 +457,62 @@ fn checkpoints_are_bound_to_the_chain(open: Open) {
     assert!(fresh.store.checkpoints().expect("rows").is_empty());
 }
 
-/// Eight writers on connections of their own, each appending batches of its own stream: every
-/// event once, in gapless order, each batch contiguous, and the log verifies.
-fn concurrent_writers_keep_the_log_gapless(open: Open, per_writer: usize) {
-    let Some(fresh) = open() else { return };
-    const WRITERS: usize = 8;
-    let reopen = std::sync::Arc::new(fresh.reopen);
-    let threads: Vec<_> = (0..WRITERS)
-        .map(|writer| {
-            let reopen = reopen.clone();
-            std::thread::spawn(move || {
-                let mut store = reopen();
-                let mut written = 0;
-                let mut batches = Vec::new();
-                let mut round = 0;
-                while written < per_writer {
-                    let size = (1 + (writer + round) % 25).min(per_writer - written);
-                    let batch: Vec<NewEvent> = (written..written + size)
-                        .map(|i| note(&format!("w{writer}-{i}"), &format!("w{writer}"), "Skrivet."))
-                        .collect();
-                    let report = loop {
-                        match store.append(batch.clone(), &[]) {
-                            Ok(report) => break report,
-                            Err(StoreError::Busy { .. } | StoreError::Conflict { .. }) => continue,
-                            Err(other) => panic!("writer {writer}: {other}"),
-                        }
-                    };
-                    let seqs: Vec<u64> = report
-                        .outcomes
-                        .iter()
-                        .map(|o| match o {
-                            Outcome::Appended { seq, .. } => *seq,
-                            Outcome::AlreadyPresent { .. } => panic!("every key is new"),
-                        })
-                        .collect();
-                    assert!(
-                        seqs.windows(2).all(|w| w[1] == w[0] + 1),
-                        "a batch is contiguous: {seqs:?}"
-                    );
-                    batches.push(seqs);
-                    written += size;
-                    round += 1;
-                }
-                batches
+/// Appends `per_writer` events of stream `w<writer>` in batches of 1 to 25, retrying a batch
+/// refused as Busy or Conflict as it is; returns the seqs each batch was given.
+fn write_batches(store: &mut dyn Store, writer: usize, per_writer: usize) -> Vec<Vec<u64>> {
+    let mut written = 0;
+    let mut batches = Vec::new();
+    let mut round = 0;
+    while written < per_writer {
+        let size = (1 + (writer + round) % 25).min(per_writer - written);
+        let batch: Vec<NewEvent> = (written..written + size)
+            .map(|i| note(&format!("w{writer}-{i}"), &format!("w{writer}"), "Skrivet."))
+            .collect();
+        let report = loop {
+            match store.append(batch.clone(), &[]) {
+                Ok(report) => break report,
+                Err(StoreError::Busy { .. } | StoreError::Conflict { .. }) => continue,
+                Err(other) => panic!("writer {writer}: {other}"),
+            }
+        };
+        let seqs: Vec<u64> = report
+            .outcomes
+            .iter()
+            .map(|o| match o {
+                Outcome::Appended { seq, .. } => *seq,
+                Outcome::AlreadyPresent { .. } => panic!("every key is new"),
             })
-        })
-        .collect();
+            .collect();
+        batches.push(seqs);
+        written += size;
+        round += 1;
+    }
+    batches
+}
+
+/// What concurrent writers must leave: each batch contiguous, every seq given once and to the
+/// writer whose event it holds, no gap, every event once, and a log that verifies.
+fn check_gapless(store: &dyn Store, batches: Vec<Vec<Vec<u64>>>, total: u64) {
     let mut owner: BTreeMap<u64, usize> = BTreeMap::new();
-    for (writer, thread) in threads.into_iter().enumerate() {
-        for batch in thread.join().expect("the writer finished") {
+    for (writer, batches) in batches.into_iter().enumerate() {
+        for batch in batches {
+            assert!(
+                batch.windows(2).all(|w| w[1] == w[0] + 1),
+                "a batch is contiguous: {batch:?}"
+            );
             for seq in batch {
                 assert!(owner.insert(seq, writer).is_none(), "seq {seq} given twice");
             }
         }
     }
-    let total = (WRITERS * per_writer) as u64;
     assert_eq!(
         owner.keys().copied().collect::<Vec<_>>(),
-        (1..=total).collect::<Vec<_>>()
+        (1..=total).collect::<Vec<_>>(),
+        "gapless"
     );
-    let store = reopen();
     let report = store.verify(&mut |_| {}).expect("the log verifies");
     assert_eq!(report.count, total);
-    let events = all(store.as_ref());
+    let events = all(store);
     let keys: BTreeSet<String> = events
         .iter()
         .map(|e| e.event.key.as_ref().expect("keyed").to_string())
@@ -533,6 +528,26 @@ fn concurrent_writers_keep_the_log_gapless(open: Open, per_writer: usize) {
             event.seq
         );
     }
+}
+
+/// Eight writers on connections of their own (threads of this process), each appending batches
+/// of its own stream: every event once, in gapless order, each batch contiguous, and the log
+/// verifies.
+fn concurrent_writers_keep_the_log_gapless(open: Open, per_writer: usize) {
+    let Some(fresh) = open() else { return };
+    const WRITERS: usize = 8;
+    let reopen = std::sync::Arc::new(fresh.reopen);
+    let threads: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let reopen = reopen.clone();
+            std::thread::spawn(move || write_batches(reopen().as_mut(), writer, per_writer))
+        })
+        .collect();
+    let batches = threads
+        .into_iter()
+        .map(|thread| thread.join().expect("the writer finished"))
+        .collect();
+    check_gapless(reopen().as_ref(), batches, (WRITERS * per_writer) as u64);
 }
 
 /// A writer that holds the append lock for a long while (its in-transaction check sleeps)
@@ -1330,6 +1345,122 @@ fn concurrent_catch_ups_of_the_tree_keep_it_whole(open: Open) {
     assert_eq!(report.root, root_of(&leaves(store.as_ref())));
 }
 
+/// Runs `hold` on a connection of its own until it calls the function it is given, which
+/// signals that it holds what it took and waits to be released; returns the thread and the
+/// release.
+fn holding(
+    reopen: &std::sync::Arc<Box<dyn Fn() -> Box<dyn Store> + Send + Sync>>,
+    hold: impl FnOnce(&mut dyn Store, &dyn Fn()) + Send + 'static,
+) -> (std::thread::JoinHandle<()>, std::sync::mpsc::Sender<()>) {
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let reopen = reopen.clone();
+    let thread = std::thread::spawn(move || {
+        let mut store = reopen();
+        hold(store.as_mut(), &|| {
+            held_tx.send(()).expect("the test waits");
+            release_rx.recv().expect("the test releases");
+        });
+    });
+    held_rx.recv().expect("the holder took its lock");
+    (thread, release_tx)
+}
+
+/// How long `work` took and what it gave.
+fn timed<T>(work: impl FnOnce() -> T) -> (std::time::Duration, T) {
+    let started = std::time::Instant::now();
+    let result = work();
+    (started.elapsed(), result)
+}
+
+/// A writer that waits longer than its busy timeout for another (an append held open, an
+/// update of the material index) is refused with Busy, a message saying so, and nothing
+/// written, after about that timeout; once the other is done it succeeds. On SQLite a catch-up
+/// of the tree waits for an append (the file has one writer); on PostgreSQL neither a cache
+/// update nor an append waits for the other.
+fn a_writer_held_past_the_busy_timeout_is_busy(open: Open) {
+    let Some(fresh) = open() else { return };
+    let postgres = fresh.postgres;
+    let reopen = std::sync::Arc::new(fresh.reopen);
+    let mut store = reopen();
+    store.set_busy_timeout(200).expect("sets the timeout");
+    let expect_busy = |what: &str, waited: std::time::Duration, result: Result<(), StoreError>| {
+        match result {
+            Err(error @ StoreError::Busy { timeout_ms: 200 }) => assert_eq!(
+                error.to_string(),
+                "the database stayed locked by another writer for more than 200 ms; nothing was written, try again"
+            ),
+            other => panic!("{what} must be refused as busy, got {other:?}"),
+        }
+        assert!(
+            waited >= std::time::Duration::from_millis(150)
+                && waited < std::time::Duration::from_secs(10),
+            "{what} waited {waited:?} for a timeout of 200 ms"
+        );
+    };
+
+    let (holder, release) = holding(&reopen, |store, hold| {
+        store
+            .append_checked(vec![note("held", "s", "Håller.")], &[], &mut |_, _| {
+                hold();
+                Ok(())
+            })
+            .expect("the holder appends");
+    });
+    let (waited, result) = timed(|| {
+        store
+            .append(vec![note("waits", "s", "Väntar.")], &[])
+            .map(|_| ())
+    });
+    expect_busy("an append", waited, result);
+    release.send(()).expect("releases");
+    holder.join().expect("the holder finished");
+    assert_eq!(
+        store.count().expect("count"),
+        1,
+        "the refused batch wrote nothing"
+    );
+    store
+        .append(vec![note("waits", "s", "Väntar.")], &[])
+        .expect("appends once the lock is free");
+
+    let (holder, release) = holding(&reopen, |store, hold| {
+        let writer = store.material_writer(1).expect("a writer");
+        hold();
+        writer.commit(0).expect("commits");
+    });
+    let (waited, result) = timed(|| store.material_writer(1).map(|_| ()));
+    expect_busy("an update of the material index", waited, result);
+    if postgres {
+        // Here an update of a cache does not hold up appends.
+        let (waited, appended) = timed(|| store.append(vec![note("free", "s", "Fri.")], &[]));
+        appended.expect("appends while the index is updated");
+        assert!(waited < std::time::Duration::from_millis(150), "{waited:?}");
+    }
+    release.send(()).expect("releases");
+    holder.join().expect("the holder finished");
+
+    let (holder, release) = holding(&reopen, |store, hold| {
+        store
+            .append_checked(vec![note("tree", "s", "Träd.")], &[], &mut |_, _| {
+                hold();
+                Ok(())
+            })
+            .expect("appends");
+    });
+    let (waited, result) = timed(|| store.tree_catch_up().map(|_| ()));
+    if postgres {
+        // A catch-up does not wait for an append either: it reads what is committed.
+        result.expect("catches up while an append is held");
+    } else {
+        expect_busy("a catch-up of the tree", waited, result);
+    }
+    release.send(()).expect("releases");
+    holder.join().expect("the holder finished");
+    store.tree_catch_up().expect("catches up");
+    store.verify(&mut |_| {}).expect("verifies");
+}
+
 /// The cases every backend runs, as one module per backend.
 macro_rules! conformance {
     ($backend:ident, $open:expr, $postgres:expr, $writers:expr) => {
@@ -1417,6 +1548,11 @@ macro_rules! conformance {
             }
 
             #[test]
+            fn a_writer_held_past_the_busy_timeout_is_busy() {
+                super::a_writer_held_past_the_busy_timeout_is_busy($open);
+            }
+
+            #[test]
             fn concurrent_writers_keep_the_log_gapless() {
                 super::concurrent_writers_keep_the_log_gapless($open, $writers);
             }
@@ -1430,11 +1566,271 @@ macro_rules! conformance {
 }
 
 conformance!(on_sqlite, sqlite, false, 200);
-conformance!(on_postgres, postgres, true, 2_000);
+conformance!(on_postgres, postgres, true, 250);
 
 /// A log copied SQLite → PostgreSQL → SQLite through the interface keeps its head hash.
 #[test]
 fn a_log_copied_between_backends_keeps_its_head_hash() {
     export_and_restore_keep_every_hash(sqlite, postgres);
     export_and_restore_keep_every_hash(postgres, sqlite);
+}
+
+/// The variables that make this test binary one writer process of
+/// `postgres_only::writer_processes_keep_the_log_gapless`.
+const CHILD_URL: &str = "LAGESBILD_TEST_CHILD_URL";
+const CHILD_WRITER: &str = "LAGESBILD_TEST_CHILD_WRITER";
+const CHILD_EVENTS: &str = "LAGESBILD_TEST_CHILD_EVENTS";
+const CHILD_OUT: &str = "LAGESBILD_TEST_CHILD_OUT";
+
+/// One writer process of `postgres_only::writer_processes_keep_the_log_gapless`, which runs
+/// this test binary with only this test and the `LAGESBILD_TEST_CHILD_*` variables set: it
+/// appends its events and writes the seqs of each batch, a line per batch, to the file named.
+/// Run without them (as every `cargo test` does) it has nothing to do.
+#[test]
+fn child_writer_process_when_spawned() {
+    let (Ok(url), Ok(writer), Ok(events), Ok(out)) = (
+        std::env::var(CHILD_URL),
+        std::env::var(CHILD_WRITER),
+        std::env::var(CHILD_EVENTS),
+        std::env::var(CHILD_OUT),
+    ) else {
+        return;
+    };
+    let mut store = PostgresStore::open(&url).expect("the child connects");
+    let batches = write_batches(
+        &mut store,
+        writer.parse().expect("a writer number"),
+        events.parse().expect("a count"),
+    );
+    let lines: Vec<String> = batches
+        .iter()
+        .map(|batch| {
+            batch
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    std::fs::write(out, lines.join("\n")).expect("writes its batches");
+}
+
+/// The cases only PostgreSQL has: writers in processes of their own, a deadlock the server
+/// breaks, and the roles docs/postgres.md documents.
+mod postgres_only {
+    use super::*;
+
+    /// Eight writer processes, each on its own connection, a thousand events each in batches
+    /// of 1 to 25: every event once, the sequence gapless, each batch contiguous, and the log
+    /// verifies.
+    #[test]
+    fn writer_processes_keep_the_log_gapless() {
+        const WRITERS: usize = 8;
+        const EVENTS: usize = 1_000;
+        let Some(url) = postgres_database() else {
+            return;
+        };
+        PostgresStore::open(&url).expect("creates the schema");
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let exe = std::env::current_exe().expect("this test binary");
+        let children: Vec<_> = (0..WRITERS)
+            .map(|writer| {
+                std::process::Command::new(&exe)
+                    .args([
+                        "--exact",
+                        "child_writer_process_when_spawned",
+                        "--test-threads=1",
+                        "--quiet",
+                    ])
+                    .env(CHILD_URL, &url)
+                    .env(CHILD_WRITER, writer.to_string())
+                    .env(CHILD_EVENTS, EVENTS.to_string())
+                    .env(CHILD_OUT, dir.path().join(format!("w{writer}")))
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .expect("starts a writer process")
+            })
+            .collect();
+        for (writer, mut child) in children.into_iter().enumerate() {
+            assert!(
+                child.wait().expect("the writer ends").success(),
+                "writer process {writer} failed"
+            );
+        }
+        let batches = (0..WRITERS)
+            .map(|writer| {
+                std::fs::read_to_string(dir.path().join(format!("w{writer}")))
+                    .expect("the writer's batches")
+                    .lines()
+                    .map(|line| {
+                        line.split(' ')
+                            .map(|seq| seq.parse().expect("a seq"))
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        let store = PostgresStore::open(&url).expect("opens");
+        check_gapless(&store, batches, (WRITERS * EVENTS) as u64);
+    }
+
+    /// An append caught in a deadlock with another transaction (here one that inserted the
+    /// same key and then asks for the append lock) is broken by the server after its deadlock
+    /// timeout; the store reports a Conflict to retry, nothing of it written, and the retry
+    /// succeeds.
+    #[test]
+    fn a_deadlock_the_server_breaks_is_a_conflict_to_retry() {
+        let Some(url) = postgres_database() else {
+            return;
+        };
+        let mut store = PostgresStore::open(&url).expect("opens");
+        let mut other = postgres::Client::connect(&url, postgres::NoTls).expect("connects");
+        other
+            .batch_execute(
+                "BEGIN; INSERT INTO events (seq, stream, stream_version, key, kind, occurred, \
+                 occurred_first, occurred_last, recorded_at, schema_version, content, prev_hash, hash) \
+                 VALUES (1000, 'annan', 1, 'dead-1', 'fact_reported', '2024', '2024-01-01', \
+                 '2024-12-31', '2026-11-23T08:00:00Z', 1, '{}', 'p', 'h')",
+            )
+            .expect("the other transaction inserts");
+        let appender = std::thread::spawn(move || {
+            // Waits on the uncommitted key, holding the append lock.
+            let result = store.append(vec![note("dead-1", "s", "Låst.")], &[]);
+            (store, result)
+        });
+        // The append waits first, so its deadlock check (after deadlock_timeout, 1 s) is the
+        // one that finds the cycle.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        other
+            .batch_execute("SELECT id FROM append_lock FOR UPDATE")
+            .expect("gets the lock once the append is broken off");
+        other.batch_execute("ROLLBACK").expect("rolls back");
+        let (mut store, result) = appender.join().expect("the appender ends");
+        match result {
+            Err(error @ StoreError::Conflict { .. }) => {
+                let message = error.to_string();
+                assert!(message.contains("deadlock"), "{message}");
+                assert!(
+                    message.ends_with("nothing was written, try again"),
+                    "{message}"
+                );
+            }
+            other => panic!("a broken deadlock must be a conflict, got {other:?}"),
+        }
+        assert_eq!(store.count().expect("count"), 0);
+        let report = store
+            .append(vec![note("dead-1", "s", "Låst.")], &[])
+            .expect("the retry appends");
+        assert_eq!(report.head.seq, 1);
+    }
+
+    /// `url` with its user replaced by `user`.
+    fn with_user(url: &str, user: &str) -> String {
+        let start = url.find("://").expect("a URL") + 3;
+        let end = url.find('@').expect("a user in the URL");
+        format!("{}{user}{}", &url[..start], &url[end..])
+    }
+
+    /// The roles docs/postgres.md gives, created from its SQL as written: the writer appends
+    /// and keeps every cache and signed tree heads, and cannot truncate, edit the log or the
+    /// heads, or switch a trigger off; the auditor reads and verifies and cannot write.
+    #[test]
+    fn the_documented_roles_append_and_audit_and_nothing_more() {
+        let Some(url) = postgres_database() else {
+            return;
+        };
+        PostgresStore::open(&url).expect("creates the schema as the owner");
+        let docs = include_str!("../../../docs/postgres.md");
+        let roles = &docs[docs.find("## Roles").expect("a section Roles")..];
+        let start = roles.find("```sql\n").expect("the roles' SQL") + 7;
+        let end = roles[start..].find("```").expect("the block ends") + start;
+        let database = url
+            .rsplit('/')
+            .next()
+            .and_then(|tail| tail.split('?').next())
+            .expect("a database name");
+        let suffix = format!("{}_{}", std::process::id(), database.len());
+        let writer = format!("lagesbild_writer_{database}_{suffix}");
+        let auditor = format!("lagesbild_auditor_{database}_{suffix}");
+        // The owner's role and database are this test's; everything after them runs as written.
+        let sql: String = roles[start..end]
+            .lines()
+            .filter(|line| {
+                !line.starts_with("CREATE ROLE lagesbild_owner")
+                    && !line.starts_with("CREATE DATABASE")
+                    && !line.starts_with("\\c")
+            })
+            .map(|line| line.split("--").next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace("lagesbild_writer", &writer)
+            .replace("lagesbild_auditor", &auditor)
+            .replace("DATABASE lagesbild ", &format!("DATABASE {database} "));
+        let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("connects");
+        admin.batch_execute(&sql).expect("the documented SQL runs");
+
+        let writer_url = with_user(&url, &writer);
+        let mut store: Box<dyn Store> =
+            Box::new(PostgresStore::open(&writer_url).expect("the writer opens"));
+        let batch: Vec<NewEvent> = (1..=3)
+            .map(|i| note(&format!("r-{i}"), "s", &format!("Händelse {i}.")))
+            .collect();
+        store.append(batch, &[]).expect("the writer appends");
+        store
+            .save_checkpoint("p", 3, 1, b"tre")
+            .expect("a checkpoint");
+        store.drop_checkpoints("p").expect("drops checkpoints");
+        let writer_index = store.material_writer(1).expect("updates the index");
+        writer_index.commit(3).expect("commits the index");
+        store.drop_material().expect("drops the index");
+        store
+            .save_edition_outputs(2, "d", &[("md", b"# R\n")])
+            .expect("keeps an edition");
+        store.drop_edition_outputs(2).expect("drops it");
+        sign_head(store.as_mut(), 1);
+        store.tree_rebuild().expect("rebuilds the tree");
+        store.verify(&mut |_| {}).expect("the writer verifies");
+        store.verify_tree(None, &mut |_| {}).expect("and the tree");
+        let mut raw = postgres::Client::connect(&writer_url, postgres::NoTls).expect("connects");
+        for refused in [
+            "TRUNCATE events",
+            "UPDATE events SET kind = 'x'",
+            "DELETE FROM events",
+            "ALTER TABLE events DISABLE TRIGGER events_refuse_update",
+            "DROP TRIGGER events_refuse_update ON events",
+            "DELETE FROM tree_heads",
+            "TRUNCATE tree_heads",
+            "CREATE TABLE extra (id integer)",
+        ] {
+            assert!(
+                raw.batch_execute(refused).is_err(),
+                "the writer must not run {refused}"
+            );
+        }
+
+        let auditor_url = with_user(&url, &auditor);
+        let mut audit = PostgresStore::open_read_only(&auditor_url).expect("the auditor opens");
+        assert_eq!(audit.verify(&mut |_| {}).expect("verifies").count, 3);
+        assert_eq!(
+            audit
+                .verify_tree(None, &mut |_| {})
+                .expect("the tree")
+                .heads,
+            1
+        );
+        assert!(
+            audit.append(vec![note("r-4", "s", "Fyra.")], &[]).is_err(),
+            "the auditor must not append"
+        );
+        assert!(
+            audit.save_checkpoint("p", 1, 1, b"x").is_err(),
+            "the auditor must not keep a cache"
+        );
+        drop((store, audit, raw));
+        admin
+            .batch_execute(&format!(
+                "DROP OWNED BY {writer}, {auditor}; DROP ROLE {writer}; DROP ROLE {auditor}"
+            ))
+            .expect("drops the roles");
+    }
 }
