@@ -78,6 +78,20 @@ pub fn write_out(output: &Option<PathBuf>, text: &str) -> Result<()> {
     }
 }
 
+/// [`write_out`] for bytes that may not be text (the PDF).
+pub fn write_bytes_out(output: &Option<PathBuf>, bytes: &[u8]) -> Result<()> {
+    match output {
+        Some(path) => {
+            std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(bytes)?;
+            Ok(out.flush()?)
+        }
+    }
+}
+
 /// Says on standard error which caches a read refused and rebuilt from the log.
 pub fn print_notices(notices: &[lagesbild_app::caches::CacheNotice]) {
     for notice in notices {

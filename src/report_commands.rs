@@ -19,6 +19,8 @@ use crate::{db, import};
 pub enum Format {
     Md,
     Html,
+    /// A4, typeset from report.typ, fonts embedded.
+    Pdf,
 }
 
 impl Format {
@@ -26,6 +28,7 @@ impl Format {
         match self {
             Format::Md => ReportFormat::Markdown,
             Format::Html => ReportFormat::Html,
+            Format::Pdf => ReportFormat::Pdf,
         }
     }
 }
@@ -72,7 +75,7 @@ pub struct ReportOptions {
     #[arg(long)]
     templates: Option<PathBuf>,
     /// Write to this file instead of standard output.
-    #[arg(short, long)]
+    #[arg(short, long, visible_alias = "out")]
     output: Option<PathBuf>,
     /// The time printed as "Sammanställd", YYYY-MM-DDTHH:MM in Swedish time (default: now).
     #[arg(long, value_parser = parse_minute)]
@@ -297,8 +300,8 @@ pub fn report(path: &Path, args: &ReportArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let format = o.format.report_format();
-    let text = ReportRenderer::new(set, format)?.render(&model, format)?;
-    crate::analysis::write_out(&o.output, &text)?;
+    let bytes = ReportRenderer::new(set, format)?.render_bytes(&model, format)?;
+    crate::analysis::write_bytes_out(&o.output, &bytes)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -321,14 +324,10 @@ fn publish(path: &Path, args: &PublishArgs) -> Result<ExitCode> {
     let mut store = db::open(path)?;
     let published = publish::publish(&mut store, &set, day, compiled_at, args.by.as_deref())?;
     let head = &published.built_from;
-    for (format, text) in &published.outputs {
+    for (format, bytes) in &published.outputs {
         let file = args.out_dir.join(output_name(day, head.seq, *format));
-        std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
-        println!(
-            "wrote {} (sha256 {})",
-            file.display(),
-            sha256_hex(text.as_bytes())
-        );
+        std::fs::write(&file, bytes).with_context(|| format!("cannot write {}", file.display()))?;
+        println!("wrote {} (sha256 {})", file.display(), sha256_hex(bytes));
     }
     // The head printed covers the report_published event itself, so that an auditor who keeps
     // it can later check that the publication is still in the log (`verify --expect-head`).
@@ -468,7 +467,7 @@ fn reproduce(path: &Path, args: &ReproduceArgs) -> Result<ExitCode> {
     }
     let day = published.report_date.first_day();
     for output in &outcome.outputs {
-        let Some(text) = &output.text else {
+        let Some(bytes) = &output.bytes else {
             println!("{}: unknown format, skipped", output.format);
             continue;
         };
@@ -483,17 +482,20 @@ fn reproduce(path: &Path, args: &ReproduceArgs) -> Result<ExitCode> {
             "{}: DIFFERS: published sha256 {}, reproduced {}",
             output.format, output.published_sha256, output.reproduced_sha256
         );
-        let format = if output.format == "md" {
-            ReportFormat::Markdown
-        } else {
-            ReportFormat::Html
+        let Some(format) = lagesbild_app::provenance::format_named(&output.format) else {
+            continue;
         };
         let file = args
             .out_dir
             .join(output_name(day, published.log_seq, format));
+        // A PDF has no line diff; its digest says it differs.
+        let text = match (format, std::str::from_utf8(bytes)) {
+            (ReportFormat::Pdf, _) | (_, Err(_)) => continue,
+            (_, Ok(text)) => text,
+        };
         match std::fs::read_to_string(&file) {
             Ok(original) if sha256_hex(original.as_bytes()) == output.published_sha256 => {
-                let diff = similar::TextDiff::from_lines(&original, text);
+                let diff = similar::TextDiff::from_lines(original.as_str(), text);
                 print!(
                     "{}",
                     diff.unified_diff()

@@ -175,8 +175,8 @@ pub fn verify(
             let same = rebuilt
                 .iter()
                 .find(|r| r.format == output.format)
-                .and_then(|r| r.text.as_deref())
-                .is_some_and(|text| text.as_bytes() == output.bytes.as_slice());
+                .and_then(|r| r.bytes.as_deref())
+                .is_some_and(|bytes| bytes == output.bytes.as_slice());
             if !same {
                 problems.push(CacheProblem::new(
                     TABLE,

@@ -293,10 +293,10 @@ pub fn export_site(store: &mut dyn Store, set: &TemplateSet) -> Result<Vec<SiteF
                 continue;
             }
             for output in &reproduction.outputs {
-                if let Some(text) = &output.text {
+                if let Some(bytes) = &output.bytes {
                     files.push(SiteFile {
                         path: format!("rapporter/{seq}.{}", output.format),
-                        bytes: text.clone().into_bytes(),
+                        bytes: bytes.clone(),
                     });
                 }
             }

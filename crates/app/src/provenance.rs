@@ -17,15 +17,21 @@ use lagesbild_store::{
 use crate::report::build_model_from_log;
 
 /// The template sets a rebuild may use: the built-in ones, the configured folder's when it is
-/// another set, and every set the program has shipped before ([`TemplateSet::released`]), so an
-/// edition published before a template change is still rebuilt with its own templates. A
-/// recorded digest that matches none of them is refused as unknown. Look one up with
-/// [`template_set_for`].
+/// another set (and that folder less its typst template, the set an edition published from it
+/// before the PDF recorded), and every set the program has shipped before
+/// ([`TemplateSet::released`]), so an edition published before a template change is still
+/// rebuilt with its own templates. A recorded digest that matches none of them is refused as
+/// unknown. Look one up with [`template_set_for`].
 pub fn template_sets(configured: Option<&TemplateSet>) -> Vec<TemplateSet> {
     let mut sets = vec![TemplateSet::embedded()];
     let mut digests = vec![sets[0].digest()];
     let released = TemplateSet::released();
-    for set in configured.into_iter().chain(released.iter()) {
+    let older = configured.map(TemplateSet::without_print);
+    for set in configured
+        .into_iter()
+        .chain(older.iter())
+        .chain(released.iter())
+    {
         let digest = set.digest();
         if !digests.contains(&digest) {
             digests.push(digest);
@@ -207,20 +213,20 @@ pub fn check_event(
             return Err(refuse(
                 format!("data.outputs[{i}].format"),
                 format!(
-                    "{:?} is not a report format (md, html)",
+                    "{:?} is not a report format (md, html, pdf)",
                     output.format.as_str()
                 ),
             ));
         };
-        let text = ReportRenderer::new(set.clone(), format)
-            .and_then(|renderer| renderer.render(&model, format))
+        let bytes = ReportRenderer::new(set.clone(), format)
+            .and_then(|renderer| renderer.render_bytes(&model, format))
             .map_err(|e| {
                 refuse(
                     "data.template_digest",
                     format!("the templates of digest {wanted} fail to render: {e}"),
                 )
             })?;
-        let rebuilt = sha256_hex(text.as_bytes());
+        let rebuilt = sha256_hex(&bytes);
         if output.sha256.as_str() != rebuilt {
             return Err(refuse(
                 format!("data.outputs[{i}].sha256"),

@@ -1,9 +1,10 @@
 //! Publishing the weekly report and reproducing a published one. Publishing renders every
-//! format from the log's head and records a `report_published` event with the provenance (log
-//! position, head hash, template digest, each output's SHA-256); reproducing rebuilds the same
-//! bytes from the log as it stood at that position and says whether they match. The pages
-//! [`view`] an edition: its outputs from the edition cache when they hold against its event
-//! ([`crate::edition_cache`]), else reproduced, and kept once found identical.
+//! format from the log's head (Markdown, HTML and, when the templates have `report.typ`, the
+//! PDF) and records a `report_published` event with the provenance (log position, head hash,
+//! template digest, each output's SHA-256); reproducing rebuilds the same bytes from the log as
+//! it stood at that position and says whether they match. The pages [`view`] an edition: its
+//! outputs from the edition cache when they hold against its event ([`crate::edition_cache`]),
+//! else reproduced, and kept once found identical.
 
 use chrono::NaiveDate;
 use lagesbild_model::kinds::ReportPublished;
@@ -30,6 +31,10 @@ pub enum PublishError {
     NoSuchEvent(String),
     #[error("event {seq} is a {kind}, not a report_published")]
     NotAReport { seq: u64, kind: &'static str },
+    #[error(
+        "the report of event {seq} does not reproduce byte for byte from this log and these templates (see `report reproduce {seq}`)"
+    )]
+    Mismatch { seq: u64 },
 }
 
 /// A report just published: the event that records it and the rendered outputs.
@@ -42,7 +47,8 @@ pub struct Published {
     /// The head of the log with the `report_published` event itself: what an auditor keeps to
     /// check later that the publication is still in the log.
     pub head: Head,
-    pub outputs: Vec<(ReportFormat, String)>,
+    /// Every output's format and bytes, in the order the event lists them.
+    pub outputs: Vec<(ReportFormat, Vec<u8>)>,
 }
 
 /// Renders the report for `day` in every format from the log's head and records it.
@@ -61,10 +67,12 @@ pub fn publish(
     let model = build_model_from_log(store, head.seq, day, compiled_at)?;
     let mut outputs = Vec::new();
     let mut listed = Vec::new();
-    for format in ReportFormat::ALL {
-        let text = ReportRenderer::new(set.clone(), format)?.render(&model, format)?;
-        listed.push(json!({ "format": format.name(), "sha256": sha256_hex(text.as_bytes()), "bytes": text.len() }));
-        outputs.push((format, text));
+    for format in set.formats() {
+        let bytes = ReportRenderer::new(set.clone(), format)?.render_bytes(&model, format)?;
+        listed.push(
+            json!({ "format": format.name(), "sha256": sha256_hex(&bytes), "bytes": bytes.len() }),
+        );
+        outputs.push((format, bytes));
     }
     let mut event = json!({
         "kind": "report_published",
@@ -92,7 +100,7 @@ pub fn publish(
     // that the edition's pages are served without rebuilding it.
     let kept: Vec<(&str, &[u8])> = outputs
         .iter()
-        .map(|(format, text)| (format.name(), text.as_bytes()))
+        .map(|(format, bytes)| (format.name(), bytes.as_slice()))
         .collect();
     crate::edition_cache::keep(store, report.head.seq, &set.digest(), &kept);
     Ok(Published {
@@ -109,13 +117,19 @@ pub struct OutputCheck {
     pub format: String,
     pub published_sha256: String,
     pub reproduced_sha256: String,
-    /// The reproduced text; `None` for an unknown format.
-    pub text: Option<String>,
+    /// The reproduced bytes (the text of Markdown and HTML, the PDF); `None` for an unknown
+    /// format.
+    pub bytes: Option<Vec<u8>>,
 }
 
 impl OutputCheck {
     pub fn identical(&self) -> bool {
         self.published_sha256 == self.reproduced_sha256
+    }
+
+    /// The reproduced text of a text format.
+    pub fn text(&self) -> Option<&str> {
+        std::str::from_utf8(self.bytes.as_deref()?).ok()
     }
 }
 
@@ -159,10 +173,26 @@ impl Reproduction {
     }
 
     pub fn text(&self, format: ReportFormat) -> Option<&str> {
-        self.outputs
-            .iter()
-            .find(|o| o.format == format.name())
-            .and_then(|o| o.text.as_deref())
+        self.output(format).and_then(OutputCheck::text)
+    }
+
+    /// The reproduced bytes of one format, whether or not they match.
+    pub fn bytes(&self, format: ReportFormat) -> Option<&[u8]> {
+        self.output(format).and_then(|o| o.bytes.as_deref())
+    }
+
+    pub fn output(&self, format: ReportFormat) -> Option<&OutputCheck> {
+        self.outputs.iter().find(|o| o.format == format.name())
+    }
+
+    /// The bytes of one format only if the whole publication reproduced byte for byte (the rule
+    /// every download follows: nothing is served that was not checked against the chain).
+    pub fn verified_bytes(&self, format: ReportFormat) -> Option<&[u8]> {
+        if self.identical() {
+            self.bytes(format)
+        } else {
+            None
+        }
     }
 }
 
@@ -206,18 +236,17 @@ pub fn rebuild(
     let mut outputs = Vec::new();
     for output in &published.outputs {
         let format = crate::provenance::format_named(output.format.as_str());
-        let text = match format {
-            Some(format) => Some(ReportRenderer::new(set.clone(), format)?.render(&model, format)?),
+        let bytes = match format {
+            Some(format) => {
+                Some(ReportRenderer::new(set.clone(), format)?.render_bytes(&model, format)?)
+            }
             None => None,
         };
         outputs.push(OutputCheck {
             format: output.format.to_string(),
             published_sha256: output.sha256.to_string(),
-            reproduced_sha256: text
-                .as_deref()
-                .map(|t| sha256_hex(t.as_bytes()))
-                .unwrap_or_default(),
-            text,
+            reproduced_sha256: bytes.as_deref().map(sha256_hex).unwrap_or_default(),
+            bytes,
         });
     }
     Ok((outputs, model))
@@ -277,7 +306,7 @@ pub fn reproduce_with(
         let kept: Vec<(&str, &[u8])> = reproduction
             .outputs
             .iter()
-            .filter_map(|o| Some((o.format.as_str(), o.text.as_deref()?.as_bytes())))
+            .filter_map(|o| Some((o.format.as_str(), o.bytes.as_deref()?)))
             .collect();
         crate::edition_cache::keep(
             store,
@@ -312,16 +341,16 @@ pub fn view(
             .outputs
             .iter()
             .map(|listed| {
-                let text = kept
+                let bytes = kept
                     .iter()
                     .position(|k| k.format == listed.format.as_str())
-                    .and_then(|i| String::from_utf8(kept.swap_remove(i).bytes).ok());
+                    .map(|i| kept.swap_remove(i).bytes);
                 OutputCheck {
                     format: listed.format.to_string(),
                     published_sha256: listed.sha256.to_string(),
                     // `served` checked that the bytes hash to the recorded digest.
                     reproduced_sha256: listed.sha256.to_string(),
-                    text,
+                    bytes,
                 }
             })
             .collect();
@@ -341,6 +370,27 @@ pub fn view(
 /// The newest `report_published` event's seq (the home page's edition), if any: one seek.
 pub fn newest(store: &dyn Store) -> Result<Option<u64>, StoreError> {
     store.newest_of_kind("report_published")
+}
+
+/// The PDF of the edition that event `seq` published, as its pages [`view`] it (from the edition
+/// cache when that holds against the event, else rebuilt from the log), given only if the whole
+/// publication reproduces byte for byte (its digests are the recorded ones). `current` is the
+/// configured templates; the edition's own are found by digest. `None` when the event published
+/// no PDF (an edition from before the PDF, or templates without `report.typ`);
+/// [`PublishError::Mismatch`] when it does not reproduce.
+pub fn published_pdf(
+    store: &mut dyn Store,
+    current: &TemplateSet,
+    seq: u64,
+) -> Result<Option<Vec<u8>>, PublishError> {
+    let reproduction = view(store, current, &EventRef::Seq(seq), &mut Vec::new())?;
+    if reproduction.output(ReportFormat::Pdf).is_none() {
+        return Ok(None);
+    }
+    match reproduction.verified_bytes(ReportFormat::Pdf) {
+        Some(bytes) => Ok(Some(bytes.to_vec())),
+        None => Err(PublishError::Mismatch { seq }),
+    }
 }
 
 /// Every `report_published` event in the log, newest first.

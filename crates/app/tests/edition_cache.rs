@@ -65,7 +65,10 @@ fn published(db: &Path) -> (u64, String) {
         .expect("html")
         .1
         .clone();
-    (published.seq, html)
+    (
+        published.seq,
+        String::from_utf8(html).expect("HTML is UTF-8"),
+    )
 }
 
 fn view(db: &Path, seq: u64, notices: &mut Vec<CacheNotice>) -> publish::Reproduction {

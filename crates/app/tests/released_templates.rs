@@ -82,8 +82,8 @@ fn an_edition_published_with_earlier_templates_reproduces_with_them() {
     assert!(reproduction.identical(), "{:?}", reproduction.outputs);
     for (format, text) in &published.outputs {
         assert_eq!(
-            reproduction.text(*format),
-            Some(text.as_str()),
+            reproduction.bytes(*format),
+            Some(text.as_slice()),
             "{format:?}"
         );
     }

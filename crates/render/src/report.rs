@@ -1,6 +1,7 @@
 //! The weekly report through Handlebars: one registry per format, each with its own escaping
 //! (HTML or Markdown), strict mode, Swedish helpers, and the templates from `report-templates/`
-//! (embedded) or a folder of the user's.
+//! (embedded) or a folder of the user's. The PDF is typeset from the set's typst template
+//! (`report.typ`) by [`crate::pdf`]; it belongs to the set and its digest like the others.
 
 use std::path::Path;
 
@@ -23,6 +24,8 @@ pub const RELEASED_DIR: &str = "history";
 pub enum ReportFormat {
     Markdown,
     Html,
+    /// A4, typeset from `report.typ` (bytes, not text).
+    Pdf,
 }
 
 impl ReportFormat {
@@ -30,17 +33,43 @@ impl ReportFormat {
         match self {
             ReportFormat::Markdown => "md",
             ReportFormat::Html => "html",
+            ReportFormat::Pdf => "pdf",
         }
     }
 
-    fn template(self) -> &'static str {
+    /// The template's name in a [`TemplateSet`].
+    pub fn template(self) -> &'static str {
         match self {
             ReportFormat::Markdown => "report.md",
             ReportFormat::Html => "report.html",
+            ReportFormat::Pdf => PRINT_TEMPLATE,
         }
     }
 
-    pub const ALL: [ReportFormat; 2] = [ReportFormat::Markdown, ReportFormat::Html];
+    /// The MIME type of the output.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ReportFormat::Markdown => "text/markdown; charset=utf-8",
+            ReportFormat::Html => "text/html; charset=utf-8",
+            ReportFormat::Pdf => "application/pdf",
+        }
+    }
+
+    /// Every format, in the order a publication lists them.
+    pub const ALL: [ReportFormat; 3] = [
+        ReportFormat::Markdown,
+        ReportFormat::Html,
+        ReportFormat::Pdf,
+    ];
+}
+
+/// The typst template of the PDF in a template set (its file name; Handlebars templates are named
+/// without `.hbs`).
+pub const PRINT_TEMPLATE: &str = "report.typ";
+
+/// Whether a template set's file is a typst template rather than a Handlebars one.
+fn is_typst(name: &str) -> bool {
+    name.ends_with(".typ")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +86,8 @@ pub enum TemplateError {
     },
 }
 
-/// A set of templates: name (file name without `.hbs`) and text, in name order.
+/// A set of templates: name (file name without `.hbs`, or a typst template's whole file name,
+/// `report.typ`) and text, in name order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TemplateSet {
     pub origin: String,
@@ -70,8 +100,7 @@ impl TemplateSet {
         let mut files: Vec<(String, String)> = EMBEDDED
             .files()
             .filter_map(|f| {
-                let name = f.path().file_name()?.to_str()?;
-                let name = name.strip_suffix(".hbs")?;
+                let name = template_name(f.path().file_name()?.to_str()?)?;
                 Some((name.to_owned(), f.contents_utf8()?.to_owned()))
             })
             .collect();
@@ -97,7 +126,7 @@ impl TemplateSet {
                 let mut files: Vec<(String, String)> = dir
                     .files()
                     .filter_map(|f| {
-                        let name = f.path().file_name()?.to_str()?.strip_suffix(".hbs")?;
+                        let name = template_name(f.path().file_name()?.to_str()?)?;
                         Some((name.to_owned(), f.contents_utf8()?.to_owned()))
                     })
                     .collect();
@@ -112,7 +141,7 @@ impl TemplateSet {
         sets
     }
 
-    /// Every `*.hbs` file of a folder.
+    /// Every `*.hbs` and `*.typ` file of a folder.
     pub fn from_dir(dir: &Path) -> Result<TemplateSet, TemplateError> {
         let read_error = |reason: String| TemplateError::Read {
             path: dir.display().to_string(),
@@ -124,7 +153,7 @@ impl TemplateSet {
             let Some(name) = path
                 .file_name()
                 .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_suffix(".hbs"))
+                .and_then(template_name)
             else {
                 continue;
             };
@@ -134,7 +163,7 @@ impl TemplateSet {
         }
         files.sort();
         if files.is_empty() {
-            return Err(read_error("no .hbs files".into()));
+            return Err(read_error("no .hbs or .typ files".into()));
         }
         Ok(TemplateSet {
             origin: dir.display().to_string(),
@@ -155,12 +184,53 @@ impl TemplateSet {
         sha256_hex(&bytes)
     }
 
+    /// The text of the template `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.files
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, text)| text.as_str())
+    }
+
+    /// Whether the set can render `format`. A set without `report.typ` (a folder written by
+    /// `templates init` before the PDF existed) publishes no PDF.
+    pub fn has_format(&self, format: ReportFormat) -> bool {
+        self.get(format.template()).is_some()
+    }
+
+    /// The formats a publication with this set gives.
+    pub fn formats(&self) -> Vec<ReportFormat> {
+        ReportFormat::ALL
+            .into_iter()
+            .filter(|f| *f != ReportFormat::Pdf || self.has_format(*f))
+            .collect()
+    }
+
+    /// The set without its typst templates: the set, and its digest, as it was before the PDF
+    /// was one of the outputs. Editions published then recorded this digest, and are rebuilt
+    /// (Markdown and HTML) with this set.
+    pub fn without_print(&self) -> TemplateSet {
+        TemplateSet {
+            origin: self.origin.clone(),
+            files: self
+                .files
+                .iter()
+                .filter(|(name, _)| !is_typst(name))
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// Writes the templates to a folder (for `templates init`), refusing to overwrite.
     pub fn write_to(&self, dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
         std::fs::create_dir_all(dir)?;
         let mut written = Vec::new();
         for (name, text) in &self.files {
-            let path = dir.join(format!("{name}.hbs"));
+            let path = if is_typst(name) {
+                dir.join(name)
+            } else {
+                dir.join(format!("{name}.hbs"))
+            };
             if path.exists() {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::AlreadyExists,
@@ -171,6 +241,17 @@ impl TemplateSet {
             written.push(path);
         }
         Ok(written)
+    }
+}
+
+/// A template's name in a set from its file name: `report.md.hbs` is `report.md`, `report.typ`
+/// stays `report.typ`; other files are no templates.
+fn template_name(file_name: &str) -> Option<&str> {
+    match file_name.strip_suffix(".hbs") {
+        Some(name) if !is_typst(name) => Some(name),
+        Some(_) => None,
+        None if is_typst(file_name) => Some(file_name),
+        None => None,
     }
 }
 
@@ -260,9 +341,19 @@ impl ReportRenderer {
         match format {
             ReportFormat::Html => registry.register_escape_fn(escape::html),
             ReportFormat::Markdown => registry.register_escape_fn(escape::markdown),
+            // The PDF is typst's; no Handlebars template takes part.
+            ReportFormat::Pdf => {
+                if !set.has_format(format) {
+                    return Err(TemplateError::Syntax {
+                        name: PRINT_TEMPLATE.into(),
+                        reason: format!("missing from {}", set.origin),
+                    });
+                }
+                return Ok(ReportRenderer { registry, set });
+            }
         }
         register_helpers(&mut registry);
-        for (name, text) in &set.files {
+        for (name, text) in set.files.iter().filter(|(name, _)| !is_typst(name)) {
             let result = match name.strip_prefix('_') {
                 Some(partial) => registry.register_partial(partial, text.as_str()),
                 None => registry.register_template_string(name, text.as_str()),
@@ -281,11 +372,58 @@ impl ReportRenderer {
         Ok(ReportRenderer { registry, set })
     }
 
+    /// The output in `format` as bytes: the text of Markdown and HTML, the PDF's bytes.
+    pub fn render_bytes(
+        &self,
+        model: &ReportModel,
+        format: ReportFormat,
+    ) -> Result<Vec<u8>, TemplateError> {
+        match format {
+            ReportFormat::Pdf => self.render_pdf(model),
+            text => Ok(self.render(model, text)?.into_bytes()),
+        }
+    }
+
+    /// The PDF, typeset from the set's `report.typ` with the model as data.
+    pub fn render_pdf(&self, model: &ReportModel) -> Result<Vec<u8>, TemplateError> {
+        let template = self
+            .set
+            .get(PRINT_TEMPLATE)
+            .ok_or_else(|| TemplateError::Syntax {
+                name: PRINT_TEMPLATE.into(),
+                reason: format!("missing from {}", self.set.origin),
+            })?;
+        crate::pdf::render(model, PRINT_TEMPLATE, template).map_err(|e| match e {
+            lagesbild_pdf::PdfError::Template {
+                template,
+                line,
+                message,
+            } => TemplateError::Render {
+                name: template,
+                line: line.to_string(),
+                reason: message,
+            },
+            lagesbild_pdf::PdfError::Other { template, message } => TemplateError::Render {
+                name: template,
+                line: "?".into(),
+                reason: message,
+            },
+        })
+    }
+
+    /// The output in a text format (Markdown, HTML); the PDF is [`Self::render_bytes`]'s.
     pub fn render(
         &self,
         model: &ReportModel,
         format: ReportFormat,
     ) -> Result<String, TemplateError> {
+        if format == ReportFormat::Pdf {
+            return Err(TemplateError::Render {
+                name: PRINT_TEMPLATE.into(),
+                line: "?".into(),
+                reason: "the PDF is bytes, not text: render it with render_bytes".into(),
+            });
+        }
         self.registry.render(format.template(), model).map_err(|e| {
             let name = e
                 .template_name
@@ -320,7 +458,21 @@ impl ReportRenderer {
     }
 }
 
-/// Renders a report in one format with a template set.
+/// Renders a report in one format with a template set, as bytes (the PDF's, or the text's).
+pub fn render_report_bytes(
+    model: &ReportModel,
+    set: &TemplateSet,
+    format: ReportFormat,
+) -> Result<Vec<u8>, TemplateError> {
+    ReportRenderer::new(set.clone(), format)?.render_bytes(model, format)
+}
+
+/// Renders a report as a PDF with a template set's `report.typ`.
+pub fn render_pdf(model: &ReportModel, set: &TemplateSet) -> Result<Vec<u8>, TemplateError> {
+    render_report_bytes(model, set, ReportFormat::Pdf)
+}
+
+/// Renders a report in one text format with a template set.
 pub fn render_report(
     model: &ReportModel,
     set: &TemplateSet,

@@ -212,11 +212,7 @@ pub async fn report(
         .renderer(format)?
         .render(&model, format)
         .map_err(|e| WebError::Internal(e.to_string()))?;
-    let content_type = match format {
-        ReportFormat::Html => "text/html; charset=utf-8",
-        ReportFormat::Markdown => "text/markdown; charset=utf-8",
-    };
-    Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
+    Ok(([(header::CONTENT_TYPE, format.content_type())], text).into_response())
 }
 
 pub async fn reports(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {

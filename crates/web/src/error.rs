@@ -101,6 +101,9 @@ impl From<PublishError> for WebError {
             PublishError::NotAReport { seq, kind } => WebError::NotFound(format!(
                 "händelse {seq} är en {kind}, inte en publicerad rapport"
             )),
+            PublishError::Mismatch { seq } => WebError::Conflict(format!(
+                "rapporten i händelse {seq} kan inte återskapas byte för byte med dessa mallar och denna logg; se /rapporter/{seq}"
+            )),
             PublishError::Template(e) => {
                 tracing::error!(error = %e, "a report template failed");
                 WebError::Internal(e.to_string())

@@ -113,6 +113,7 @@ fn provenance(reproduction: &publish::Reproduction) -> Value {
         "recorded_at": reproduction.event.recorded_at.to_string(),
         "log_intact": reproduction.log == publish::LogState::Intact,
         "identical": reproduction.identical(),
+        "pdf": reproduction.output(ReportFormat::Pdf).is_some(),
         "outputs": reproduction.outputs.iter().map(|o| json!({
             "format": o.format,
             "published": o.published_sha256,
@@ -207,6 +208,7 @@ pub async fn archive(
                 "head_hash": p.head_hash.as_str(),
                 "by": event.event.by.as_ref().map(|b| b.as_str()),
                 "sent_to": sent_to(&sends, event.seq),
+                "pdf": p.outputs.iter().any(|o| o.format.as_str() == ReportFormat::Pdf.name()),
             })
         })
         .collect();
@@ -232,7 +234,9 @@ pub async fn published(
     report_page(state, viewer, seq, "arkiv").await
 }
 
-/// The published bytes themselves: `html` (also the print view) or `md`.
+/// The published bytes themselves: `html` (also the print view), `md` or `pdf` (a download,
+/// named after the edition's day). Only bytes that reproduced from the chain are served; a
+/// publication that does not reproduce is a 409, whichever format is asked for.
 pub async fn published_file(
     State(state): State<AppState>,
     Path((seq, format)): Path<(String, String)>,
@@ -240,14 +244,10 @@ pub async fn published_file(
     let seq = seq
         .parse::<u64>()
         .map_err(|_| WebError::NotFound(format!("{seq:?} är inget händelsenummer")))?;
-    let (format, content_type) = match format.as_str() {
-        "html" => (ReportFormat::Html, "text/html; charset=utf-8"),
-        "md" => (ReportFormat::Markdown, "text/markdown; charset=utf-8"),
-        other => {
-            return Err(WebError::NotFound(format!(
-                "formatet {other:?} finns inte: html eller md"
-            )));
-        }
+    let Some(format) = lagesbild_app::provenance::format_named(&format) else {
+        return Err(WebError::NotFound(format!(
+            "formatet {format:?} finns inte: html, md eller pdf"
+        )));
     };
     let set = state.config().templates.clone();
     let reproduction = state
@@ -265,13 +265,25 @@ pub async fn published_file(
             "rapporten i händelse {seq} kan inte återskapas byte för byte med dessa mallar och denna logg; se /rapporter/{seq}"
         )));
     }
-    let text = reproduction
-        .text(format)
+    let bytes = reproduction
+        .verified_bytes(format)
         .ok_or_else(|| {
             WebError::NotFound(format!("rapporten publicerades inte som {}", format.name()))
         })?
-        .to_owned();
-    Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
+        .to_vec();
+    if format == ReportFormat::Pdf {
+        let day = reproduction.published.report_date.first_day();
+        let disposition = format!("attachment; filename=\"regional-rapport-{day}-h{seq}.pdf\"");
+        return Ok((
+            [
+                (header::CONTENT_TYPE, format.content_type().to_owned()),
+                (header::CONTENT_DISPOSITION, disposition),
+            ],
+            bytes,
+        )
+            .into_response());
+    }
+    Ok(([(header::CONTENT_TYPE, format.content_type())], bytes).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1008,14 +1008,47 @@ async fn publishing_puts_the_report_in_the_archive_with_its_provenance() {
     )));
     assert_eq!(
         page.body.matches("återskapad byte för byte").count(),
-        2,
-        "md and html"
+        3,
+        "md, html and pdf"
+    );
+    assert!(
+        page.body
+            .contains(&format!("href=\"{permalink}/pdf\" download>Ladda ner PDF")),
+        "the page offers the PDF"
+    );
+    assert!(
+        archive
+            .body
+            .contains(&format!("href=\"{permalink}/pdf\" download>PDF")),
+        "the archive offers the PDF"
     );
     let home = get(app, "/", None).await;
     assert!(
         home.body.contains("Veckans nya notering från webben."),
         "the latest report is the home page"
     );
+    // The PDF download: its bytes are the recorded digest's, named after the edition's day.
+    let pdf = get(app, &format!("{permalink}/pdf"), None).await;
+    assert_eq!(pdf.status, StatusCode::OK);
+    assert_eq!(pdf.headers[header::CONTENT_TYPE], "application/pdf");
+    assert!(
+        pdf.headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .expect("ASCII")
+            .starts_with("attachment; filename=\"regional-rapport-"),
+        "{:?}",
+        pdf.headers
+    );
+    assert!(pdf.bytes.starts_with(b"%PDF-"));
+    let pdf_digest =
+        get(app, "/api/reports", None).await.json()["reports"][0]["published"]["outputs"]
+            .as_array()
+            .expect("outputs")
+            .iter()
+            .find(|o| o["format"] == json!("pdf"))
+            .expect("the PDF is an output")["sha256"]
+            .clone();
+    assert_eq!(pdf_digest, json!(lagesbild_model::sha256_hex(&pdf.bytes)));
     let print = get(app, &format!("{permalink}/html"), None).await;
     assert_eq!(
         print.headers[header::CONTENT_TYPE],
@@ -1309,10 +1342,13 @@ async fn a_forged_edition_page_reports_the_difference_and_a_refused_cache_is_not
     );
     assert_eq!(
         page.body.matches("återskapad text skiljer sig").count(),
-        2,
-        "md and html"
+        3,
+        "md, html and pdf"
     );
     let file = get(app, &format!("/rapporter/{}/md", head_seq + 1), None).await;
+    assert_eq!(file.status, StatusCode::CONFLICT);
+    // The PDF follows the same rule: no byte that does not hold against the chain.
+    let file = get(app, &format!("/rapporter/{}/pdf", head_seq + 1), None).await;
     assert_eq!(file.status, StatusCode::CONFLICT);
     let waves = get(app, "/vagor?as_of=2024-12-27", None).await;
     assert!(
@@ -1402,7 +1438,7 @@ async fn a_hand_edited_cached_edition_is_never_served() {
         "{}",
         page.body
     );
-    assert_eq!(page.body.matches("återskapad byte för byte").count(), 2);
+    assert_eq!(page.body.matches("återskapad byte för byte").count(), 3);
     // Rebuilt from the log and kept again: the file is the published bytes, verify is clean.
     let file = get(app, &format!("{permalink}/html"), None).await;
     assert_eq!(file.body, genuine);

@@ -113,7 +113,10 @@ pub fn app(config: Config) -> Router {
 pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
+    /// The body as text; empty for a PDF, which is not text (see `bytes`).
     pub body: String,
+    /// The body as received.
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -142,7 +145,7 @@ impl Reply {
     }
 }
 
-/// Sends `request` through the app; the body must be UTF-8.
+/// Sends `request` through the app; the body must be UTF-8 unless it is a PDF.
 pub async fn send(app: &Router, request: Request<Body>) -> Reply {
     let response = app.clone().oneshot(request).await.expect("infallible");
     let status = response.status();
@@ -153,10 +156,18 @@ pub async fn send(app: &Router, request: Request<Body>) -> Reply {
         .await
         .expect("body")
         .to_bytes();
+    let binary = headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t == "application/pdf");
     Reply {
         status,
+        body: if binary {
+            String::new()
+        } else {
+            String::from_utf8(bytes.to_vec()).expect("UTF-8")
+        },
         headers,
-        body: String::from_utf8(bytes.to_vec()).expect("UTF-8"),
+        bytes: bytes.to_vec(),
     }
 }
 
