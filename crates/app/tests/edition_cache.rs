@@ -112,7 +112,11 @@ fn publishing_keeps_every_output_and_a_view_serves_the_published_bytes() {
     let (_dir, db) = seeded();
     let (seq, html) = published(&db);
     let store = SqliteStore::open(&db).expect("opens");
-    assert_eq!(store.edition_output_rows().expect("rows"), 2, "md and html");
+    assert_eq!(
+        store.edition_output_rows().expect("rows"),
+        3,
+        "md, html and pdf"
+    );
     assert_eq!(
         publish::newest(&store).expect("seeks"),
         Some(seq),
@@ -237,7 +241,7 @@ fn a_reproduction_found_identical_fills_the_cache_and_other_templates_never_do()
     let reproduced = publish::reproduce(&mut store, &TemplateSet::embedded(), &EventRef::Seq(seq))
         .expect("reproduces");
     assert!(reproduced.identical());
-    assert_eq!(store.edition_output_rows().expect("rows"), 2);
+    assert_eq!(store.edition_output_rows().expect("rows"), 3);
     // A server configured with other templates still shows the edition with its own (the
     // program knows them), from the cache; rebuilt with exactly the other templates it differs,
     // and nothing is kept for them.
@@ -257,7 +261,7 @@ fn a_reproduction_found_identical_fills_the_cache_and_other_templates_never_do()
             .expect("reads")
             .is_none()
     );
-    assert_eq!(store.edition_output_rows().expect("rows"), 2);
+    assert_eq!(store.edition_output_rows().expect("rows"), 3);
     assert!(notices.is_empty());
     // A read-only file keeps nothing and still serves the log's bytes.
     drop(store);

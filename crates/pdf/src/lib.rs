@@ -222,3 +222,50 @@ fn diagnostic_error(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job<'a>(template: &'a str, data: &'a [u8]) -> Job<'a> {
+        Job {
+            template_name: "report.typ",
+            template,
+            data,
+            ident: "test",
+            created: chrono::NaiveDate::from_ymd_opt(2024, 12, 27)
+                .and_then(|d| d.and_hms_opt(11, 15, 0))
+                .expect("a time"),
+        }
+    }
+
+    #[test]
+    fn the_template_reads_its_data_and_nothing_else() {
+        let data = br#"{"text": "hej"}"#;
+        let pdf =
+            typeset(&job("#let r = json(\"/data.json\")\n#r.text\n", data)).expect("typesets");
+        assert!(pdf.starts_with(b"%PDF-"));
+        for template in [
+            "#read(\"/etc/passwd\")",
+            "#read(\"../../../../etc/passwd\")",
+            "#import \"@preview/cetz:0.3.0\": *",
+            "#image(\"/etc/hostname\")",
+        ] {
+            let error = typeset(&job(template, data)).expect_err(template);
+            let PdfError::Template { line, message, .. } = &error else {
+                panic!("{template}: {error}");
+            };
+            assert_eq!(*line, 1, "{template}: {error}");
+            assert!(!message.is_empty(), "{template}");
+        }
+    }
+
+    #[test]
+    fn the_clock_is_not_available_and_two_runs_are_identical() {
+        let data = b"{}";
+        assert!(typeset(&job("#datetime.today().display()", data)).is_err());
+        let a = typeset(&job("= Rubrik\nText.", data)).expect("typesets");
+        let b = typeset(&job("= Rubrik\nText.", data)).expect("typesets");
+        assert!(a == b, "identical bytes");
+    }
+}

@@ -1342,12 +1342,12 @@ async fn a_forged_edition_page_reports_the_difference_and_a_refused_cache_is_not
     );
     assert_eq!(
         page.body.matches("återskapad text skiljer sig").count(),
-        3,
-        "md, html and pdf"
+        2,
+        "md and html (the forged claim lists no PDF)"
     );
     let file = get(app, &format!("/rapporter/{}/md", head_seq + 1), None).await;
     assert_eq!(file.status, StatusCode::CONFLICT);
-    // The PDF follows the same rule: no byte that does not hold against the chain.
+    // The PDF route follows the same rule: nothing served for an edition that does not hold.
     let file = get(app, &format!("/rapporter/{}/pdf", head_seq + 1), None).await;
     assert_eq!(file.status, StatusCode::CONFLICT);
     let waves = get(app, "/vagor?as_of=2024-12-27", None).await;
