@@ -59,7 +59,7 @@ impl SqliteStore {
         let chain_hash = match chain_hash_at(&tx, seq)? {
             Some(hash) if seq > 0 && seq <= head => hash,
             _ => {
-                return Err(StoreError::OutOfRange(format!(
+                return Err(StoreError::NotFound(format!(
                     "no edition outputs are kept for event {seq}: the log holds events 1 to {head}"
                 )));
             }

@@ -1,5 +1,7 @@
-//! The store's errors, shaped by what the caller does next: fix the input, retry, or
-//! investigate the file.
+//! The store's errors, shaped by what the caller does next: fix the input (`Invalid`,
+//! `KeyConflict`, `StaleVersion`, `NotFound`), retry (`Busy`, `Conflict`), or investigate the
+//! database (`Broken`, `Storage`, …). None carries a backend's types: both backends map their
+//! errors here, so a caller never depends on which one it talks to.
 
 use lagesbild_model::FieldError;
 
@@ -55,9 +57,10 @@ pub enum StoreError {
     #[error("a cache beside the log is damaged: {0}")]
     CacheDamaged(String),
 
-    /// A proof or tree root asked for a size or event the tree does not hold.
+    /// What was asked for is not there: a proof or tree root for a size or event the tree does
+    /// not hold, an edition's outputs for an event the log does not hold. The message names it.
     #[error("{0}")]
-    OutOfRange(String),
+    NotFound(String),
 
     /// Two writers' transactions could not both commit (a serialization failure or a deadlock
     /// the database broke); nothing of this one was written and it can be retried as it is.
@@ -72,6 +75,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the same call may succeed if simply made again: another writer held the log too
+    /// long, or the database broke off the transaction. Nothing of it was written.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Busy { .. } | StoreError::Conflict { .. })
+    }
+
     pub(crate) fn storage(message: impl std::fmt::Display) -> StoreError {
         StoreError::Storage {
             message: message.to_string(),

@@ -303,7 +303,7 @@ impl PostgresStore {
         let chain_hash = match crate::Store::chain_hash_at(self, seq)? {
             Some(hash) if seq > 0 && seq <= head => hash,
             _ => {
-                return Err(StoreError::OutOfRange(format!(
+                return Err(StoreError::NotFound(format!(
                     "no edition outputs are kept for event {seq}: the log holds events 1 to {head}"
                 )));
             }

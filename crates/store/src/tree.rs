@@ -109,7 +109,7 @@ impl Nodes for TableNodes<'_> {
 
 fn prove<T>(result: Result<T, ProveError<StoreError>>) -> Result<T, StoreError> {
     result.map_err(|e| match e {
-        ProveError::Request(request) => StoreError::OutOfRange(request.to_string()),
+        ProveError::Request(request) => StoreError::NotFound(request.to_string()),
         ProveError::Nodes(error) => error,
     })
 }
@@ -192,7 +192,7 @@ pub(crate) fn update(tables: &mut dyn TreeTables, rebuild: bool) -> Result<TreeS
 fn check_covered(tables: &dyn TreeTables, size: u64) -> Result<(), StoreError> {
     let covered = tables.position()?.map_or(0, |(size, _)| size);
     if size > covered {
-        return Err(StoreError::OutOfRange(format!(
+        return Err(StoreError::NotFound(format!(
             "the tree covers {covered} events, not {size}"
         )));
     }
@@ -213,7 +213,7 @@ pub(crate) fn tree_inclusion_path(
 ) -> Result<Vec<Hash>, StoreError> {
     check_covered(tables, size)?;
     if seq == 0 {
-        return Err(StoreError::OutOfRange("there is no event 0".into()));
+        return Err(StoreError::NotFound("there is no event 0".into()));
     }
     prove(inclusion_path(&mut TableNodes { tables }, seq - 1, size))
 }

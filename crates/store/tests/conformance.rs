@@ -471,7 +471,7 @@ fn write_batches(store: &mut dyn Store, writer: usize, per_writer: usize) -> Vec
         let report = loop {
             match store.append(batch.clone(), &[]) {
                 Ok(report) => break report,
-                Err(StoreError::Busy { .. } | StoreError::Conflict { .. }) => continue,
+                Err(error) if error.is_retryable() => continue,
                 Err(other) => panic!("writer {writer}: {other}"),
             }
         };
@@ -957,7 +957,7 @@ fn the_edition_cache_is_bound_to_the_chain(open: Open) {
     for seq in [0, 4] {
         assert!(matches!(
             store.save_edition_outputs(seq, "digest-a", &[("md", b"x")]),
-            Err(StoreError::OutOfRange(_))
+            Err(StoreError::NotFound(_))
         ));
     }
     assert_eq!(store.edition_output_rows().expect("rows"), 3);
@@ -1101,11 +1101,11 @@ fn the_stored_tree_equals_the_recomputed_one(open: Open) {
     }
     assert!(matches!(
         store.tree_inclusion_path(total + 1, total + 1),
-        Err(StoreError::OutOfRange(_))
+        Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
         store.tree_root(total + 1),
-        Err(StoreError::OutOfRange(_))
+        Err(StoreError::NotFound(_))
     ));
     let report = store.verify_tree(None, &mut |_| {}).expect("verifies");
     assert_eq!((report.size, report.stored_size), (total, total));
@@ -1386,10 +1386,13 @@ fn a_writer_held_past_the_busy_timeout_is_busy(open: Open) {
     store.set_busy_timeout(200).expect("sets the timeout");
     let expect_busy = |what: &str, waited: std::time::Duration, result: Result<(), StoreError>| {
         match result {
-            Err(error @ StoreError::Busy { timeout_ms: 200 }) => assert_eq!(
-                error.to_string(),
-                "the database stayed locked by another writer for more than 200 ms; nothing was written, try again"
-            ),
+            Err(error @ StoreError::Busy { timeout_ms: 200 }) => {
+                assert!(error.is_retryable());
+                assert_eq!(
+                    error.to_string(),
+                    "the database stayed locked by another writer for more than 200 ms; nothing was written, try again"
+                );
+            }
             other => panic!("{what} must be refused as busy, got {other:?}"),
         }
         assert!(
@@ -1708,6 +1711,7 @@ mod postgres_only {
         let (mut store, result) = appender.join().expect("the appender ends");
         match result {
             Err(error @ StoreError::Conflict { .. }) => {
+                assert!(error.is_retryable());
                 let message = error.to_string();
                 assert!(message.contains("deadlock"), "{message}");
                 assert!(

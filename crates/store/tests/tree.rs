@@ -104,7 +104,7 @@ fn caught_up_in_steps_the_tree_equals_the_recomputed_one_at_every_size() {
     }
     assert!(matches!(
         store.tree_inclusion_path(total + 1, total + 1),
-        Err(StoreError::OutOfRange(_))
+        Err(StoreError::NotFound(_))
     ));
     assert!(store.verify_tree(None, &mut |_| {}).is_ok());
 }

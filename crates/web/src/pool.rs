@@ -145,7 +145,7 @@ mod tests {
     #[test]
     fn an_open_that_fails_is_the_requests_error_and_keeps_nothing() {
         let pool: Arc<Pool<usize>> = Arc::new(Pool::new(2, || {
-            Err(lagesbild_store::StoreError::OutOfRange("no file".into()))
+            Err(lagesbild_store::StoreError::NotFound("no file".into()))
         }));
         assert!(pool.take().is_err());
         assert_eq!(pool.idle(), 0);
