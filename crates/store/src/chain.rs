@@ -16,6 +16,7 @@ use crate::{AppendReport, Expectation, Head, Outcome, StoreError};
 
 /// What a correction or retraction points at, read from the log (which, inside the append's
 /// transaction, already holds the earlier events of the same batch).
+#[derive(Clone)]
 pub(crate) struct TargetInfo {
     pub(crate) seq: u64,
     pub(crate) kind: String,
@@ -48,13 +49,24 @@ pub(crate) trait AppendTx {
     /// The event `seq`, if any.
     fn by_seq(&mut self, seq: u64) -> Result<Option<TargetInfo>, StoreError>;
     /// Inserts one event; `content` is its canonical content, `recorded_at` its transaction
-    /// time as text (the same for the whole batch).
+    /// time as text (the same for the whole batch). A backend may hold rows back until
+    /// [`AppendTx::flush`], answering [`AppendTx::by_key`] and [`AppendTx::by_seq`] for them.
     fn insert(
         &mut self,
         event: &StoredEvent,
         content: &str,
         recorded_at: &str,
     ) -> Result<(), StoreError>;
+    /// Every key the batch names (its events' and its targets'), before any is looked up, for a
+    /// backend that fetches them in one query rather than one each.
+    fn prefetch_keys(&mut self, _keys: &[&str]) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Writes every row held back; called once the batch is checked, before anything else reads
+    /// the log.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 fn stream_version(
@@ -97,6 +109,16 @@ pub(crate) fn append_batch(
             });
         }
     }
+
+    let keys: Vec<&str> = batch
+        .iter()
+        .flat_map(|event| {
+            let target = event.data.target().and_then(|t| t.key.as_ref());
+            event.key.iter().chain(target).map(|key| key.as_str())
+        })
+        .collect();
+    tx.prefetch_keys(&keys)?;
+    drop(keys);
 
     let recorded_text = recorded_at.to_string();
     let mut outcomes = Vec::with_capacity(batch.len());
@@ -231,6 +253,7 @@ pub(crate) fn append_batch(
             stream_version: version,
         });
     }
+    tx.flush()?;
     let head = if seq == head.seq {
         head
     } else {

@@ -386,7 +386,7 @@ impl PostgresStore {
         let tx = Tx::begin(self, "BEGIN ISOLATION LEVEL READ COMMITTED")?;
         // The first statement: every later one sees all that was committed before the lock.
         self.lock_appends()?;
-        let report = chain::append_batch(&mut PgAppend { store: self }, batch, expectations, now)?;
+        let report = chain::append_batch(&mut PgAppend::new(self), batch, expectations, now)?;
         check(self, &report)?;
         if commit {
             tx.commit()?;
@@ -457,7 +457,7 @@ impl PostgresStore {
         self.clear_tree()?;
         let mut checker = ChainChecker::default();
         let mut restored = 0;
-        let mut append = PgAppend { store: self };
+        let mut append = PgAppend::new(self);
         for event in events {
             let event = event?;
             chain::check_restored(&mut checker, &event)?;
@@ -465,6 +465,7 @@ impl PostgresStore {
             append.insert(&event, &content, &event.recorded_at.to_string())?;
             restored += 1;
         }
+        append.flush()?;
         check(self)?;
         tx.commit()?;
         Ok(restored)
@@ -657,9 +658,62 @@ fn stored_from_row(row: &Row) -> Result<StoredEvent, StoreError> {
     })
 }
 
+/// Rows an append holds back before writing them in one statement.
+const FLUSH_ROWS: usize = 1_000;
+
 /// The reads and the insert of an append, on the store's connection inside its transaction.
+/// Round trips are what an append costs here, so the batch's keys are fetched in one query and
+/// its rows written in one statement per [`FLUSH_ROWS`] (`unnest` of one array per column),
+/// instead of a query and an insert per event; rows held back answer `by_key` and `by_seq`.
 struct PgAppend<'a> {
     store: &'a PostgresStore,
+    /// The keys fetched up front: the event holding each, or `None` when none does.
+    keys: HashMap<String, Option<TargetInfo>>,
+    pending: PendingRows,
+}
+
+impl<'a> PgAppend<'a> {
+    fn new(store: &'a PostgresStore) -> PgAppend<'a> {
+        PgAppend {
+            store,
+            keys: HashMap::new(),
+            pending: PendingRows::default(),
+        }
+    }
+}
+
+/// Rows not yet written, a vector per column.
+#[derive(Default)]
+struct PendingRows {
+    seq: Vec<i64>,
+    stream: Vec<String>,
+    stream_version: Vec<i64>,
+    key: Vec<Option<String>>,
+    kind: Vec<String>,
+    occurred: Vec<String>,
+    occurred_first: Vec<String>,
+    occurred_last: Vec<String>,
+    recorded_at: Vec<String>,
+    schema_version: Vec<i32>,
+    content: Vec<String>,
+    prev_hash: Vec<String>,
+    hash: Vec<String>,
+    /// Where each keyed row is in the vectors.
+    by_key: HashMap<String, usize>,
+}
+
+impl PendingRows {
+    fn target(&self, index: usize) -> TargetInfo {
+        TargetInfo {
+            seq: to_u64(self.seq[index]),
+            kind: self.kind[index].clone(),
+            content: self.content[index].clone(),
+        }
+    }
+
+    fn clear(&mut self) {
+        *self = PendingRows::default();
+    }
 }
 
 impl AppendTx for PgAppend<'_> {
@@ -668,6 +722,8 @@ impl AppendTx for PgAppend<'_> {
     }
 
     fn stream_version(&mut self, stream: &str) -> Result<u64, StoreError> {
+        // The chain asks once per stream and batch, before inserting any event of it, so no
+        // row held back belongs to `stream`.
         let row = self.store.query_opt(
             "SELECT max(stream_version) FROM events WHERE stream = $1",
             &[&stream],
@@ -677,7 +733,37 @@ impl AppendTx for PgAppend<'_> {
             .map_or(0, to_u64))
     }
 
+    fn prefetch_keys(&mut self, keys: &[&str]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let rows = self.store.query(
+            "SELECT key, seq, kind, content FROM events WHERE key = ANY($1)",
+            &[&keys],
+        )?;
+        for key in keys {
+            self.keys.insert((*key).to_owned(), None);
+        }
+        for row in rows {
+            self.keys.insert(
+                row.get(0),
+                Some(TargetInfo {
+                    seq: to_u64(row.get(1)),
+                    kind: row.get(2),
+                    content: row.get(3),
+                }),
+            );
+        }
+        Ok(())
+    }
+
     fn by_key(&mut self, key: &str) -> Result<Option<TargetInfo>, StoreError> {
+        if let Some(index) = self.pending.by_key.get(key) {
+            return Ok(Some(self.pending.target(*index)));
+        }
+        if let Some(found) = self.keys.get(key) {
+            return Ok(found.clone());
+        }
         let row = self.store.query_opt(
             "SELECT seq, kind, content FROM events WHERE key = $1",
             &[&key],
@@ -690,9 +776,17 @@ impl AppendTx for PgAppend<'_> {
     }
 
     fn by_seq(&mut self, seq: u64) -> Result<Option<TargetInfo>, StoreError> {
+        let wanted = to_i64(seq);
+        // Held-back rows are the highest seqs, in order.
+        if let Some(first) = self.pending.seq.first()
+            && wanted >= *first
+        {
+            let index = usize::try_from(wanted - first).unwrap_or(usize::MAX);
+            return Ok((index < self.pending.seq.len()).then(|| self.pending.target(index)));
+        }
         let row = self.store.query_opt(
             "SELECT kind, content FROM events WHERE seq = $1",
-            &[&to_i64(seq)],
+            &[&wanted],
         )?;
         Ok(row.map(|row| TargetInfo {
             seq,
@@ -708,28 +802,63 @@ impl AppendTx for PgAppend<'_> {
         recorded_at: &str,
     ) -> Result<(), StoreError> {
         let e = &event.event;
-        let schema = i32::try_from(event.schema).unwrap_or(i32::MAX);
+        let rows = &mut self.pending;
+        if let Some(key) = &e.key {
+            rows.by_key.insert(key.to_string(), rows.seq.len());
+        }
+        rows.seq.push(to_i64(event.seq));
+        rows.stream.push(e.stream.to_string());
+        rows.stream_version.push(to_i64(event.stream_version));
+        rows.key.push(e.key.as_ref().map(|k| k.to_string()));
+        rows.kind.push(e.kind().to_owned());
+        rows.occurred.push(e.occurred.to_string());
+        rows.occurred_first.push(e.occurred.first_day().to_string());
+        rows.occurred_last.push(e.occurred.last_day().to_string());
+        rows.recorded_at.push(recorded_at.to_owned());
+        rows.schema_version
+            .push(i32::try_from(event.schema).unwrap_or(i32::MAX));
+        rows.content.push(content.to_owned());
+        rows.prev_hash.push(event.prev_hash.clone());
+        rows.hash.push(event.hash.clone());
+        if rows.seq.len() >= FLUSH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        if self.pending.seq.is_empty() {
+            return Ok(());
+        }
+        let rows = &self.pending;
         self.store.execute(
             &format!(
-                "INSERT INTO events ({COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                "INSERT INTO events ({COLUMNS}) SELECT * FROM unnest($1::bigint[], $2::text[], \
+                 $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
+                 $9::text[], $10::integer[], $11::text[], $12::text[], $13::text[])"
             ),
             &[
-                &to_i64(event.seq),
-                &e.stream.as_str(),
-                &to_i64(event.stream_version),
-                &e.key.as_ref().map(|k| k.as_str()),
-                &e.kind(),
-                &e.occurred.to_string(),
-                &e.occurred.first_day().to_string(),
-                &e.occurred.last_day().to_string(),
-                &recorded_at,
-                &schema,
-                &content,
-                &event.prev_hash,
-                &event.hash,
+                &rows.seq,
+                &rows.stream,
+                &rows.stream_version,
+                &rows.key,
+                &rows.kind,
+                &rows.occurred,
+                &rows.occurred_first,
+                &rows.occurred_last,
+                &rows.recorded_at,
+                &rows.schema_version,
+                &rows.content,
+                &rows.prev_hash,
+                &rows.hash,
             ],
         )?;
+        // Written rows are found by query from now on, like any other (and a restore of a long
+        // log keeps no map of every key).
+        for key in rows.by_key.keys() {
+            self.keys.remove(key);
+        }
+        self.pending.clear();
         Ok(())
     }
 }
