@@ -1317,6 +1317,32 @@ pub fn publish_blocker(draft: &Draft, actor: &Actor, rules: Rules) -> Option<Str
     }
 }
 
+/// Whether the edition that `published` records was approved as it was published: the draft of
+/// its day at the log position it was built from had an approval of exactly its content (what
+/// [`publish_blocker`] asks under the four-eyes rule). False for a report published past the
+/// review (`report publish`, the plain publish form), or changed after its approval.
+pub fn approved_as_published(
+    store: &mut dyn Store,
+    published: &ReportPublished,
+    rules: Rules,
+) -> Result<bool, EditionError> {
+    let compiled_at = match published.compiled_at {
+        FuzzyDate::Minute(at) => at,
+        other => other.first_day().and_time(chrono::NaiveTime::MIN),
+    };
+    let draft = draft(
+        store,
+        published.report_date.first_day(),
+        Some(published.log_seq),
+        rules,
+        compiled_at,
+    )?;
+    Ok(matches!(
+        &draft.review,
+        Review::Approved { digest, .. } if digest.as_deref() == Some(&draft.digest)
+    ))
+}
+
 /// Publishes the edition of `day` (its day, not today) once the rules allow it.
 pub fn publish_edition(
     store: &mut dyn Store,

@@ -196,6 +196,23 @@ pub struct Attachment {
     pub bytes: Vec<u8>,
 }
 
+/// The edition's published PDF as an attachment (`application/pdf`, named by
+/// [`publish::pdf_filename`] after the edition's day), when it published one and `reproduction`
+/// holds byte for byte against its event: the bytes whose digest the edition recorded.
+pub fn published_pdf(reproduction: &Reproduction) -> Vec<Attachment> {
+    let Some(bytes) = reproduction.verified_bytes(ReportFormat::Pdf) else {
+        return Vec::new();
+    };
+    vec![Attachment {
+        filename: publish::pdf_filename(
+            reproduction.published.report_date.first_day(),
+            reproduction.event.seq,
+        ),
+        content_type: ReportFormat::Pdf.content_type().to_owned(),
+        bytes: bytes.to_vec(),
+    }]
+}
+
 /// What one message says, the same for every list.
 #[derive(Clone, Debug)]
 pub struct Letter {
@@ -402,7 +419,7 @@ pub struct SendRequest<'a> {
 
 /// Sends the published report `report_seq` to the list named `only`, or to every list, and
 /// records each attempt as an `edition_sent` event by `by` at `now`. `attachments` gives the
-/// files to attach for the checked reproduction (the PDF). A failed send is recorded, not
+/// files to attach for the checked reproduction (the PDF, see [`published_pdf`]). A failed send is recorded, not
 /// returned as an error: the error is for what stops every send (the report does not rebuild,
 /// the log cannot be written).
 pub fn send_edition(
@@ -426,8 +443,13 @@ pub fn send_edition(
         ],
         None => config.lists.iter().collect(),
     };
-    // From the log alone and checked byte for byte, like the permanent page.
-    let reproduction = publish::reproduce(store, set, &EventRef::Seq(report_seq))?;
+    // Checked byte for byte against the edition's event, like the permanent page: from the
+    // edition cache when it holds (so the PDF is not typeset again), else rebuilt from the log.
+    // The subject needs the model, rebuilt from the log alone when the bytes came from the cache.
+    let mut reproduction = publish::view(store, set, &EventRef::Seq(report_seq), &mut Vec::new())?;
+    if reproduction.identical() && reproduction.model.is_none() {
+        reproduction.model = Some(publish::model_of(store, &reproduction.published)?);
+    }
     let files = attachments(&reproduction);
     let letter = letter(&reproduction, files)?;
     let mut results = Vec::new();

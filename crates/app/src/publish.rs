@@ -393,6 +393,29 @@ pub fn published_pdf(
     }
 }
 
+/// The name a published PDF is downloaded and attached under: the edition's day and the event
+/// that published it (`regional-rapport-2024-12-27-h4711.pdf`), so that two versions of a day
+/// do not overwrite each other in a download folder.
+pub fn pdf_filename(day: NaiveDate, seq: u64) -> String {
+    format!("regional-rapport-{day}-h{seq}.pdf")
+}
+
+/// The report model an edition was built from, rebuilt from the log up to its position (the
+/// model alone, no output rendered): for what needs the edition's number and week when its
+/// bytes came from the edition cache.
+pub fn model_of(
+    store: &dyn Store,
+    published: &ReportPublished,
+) -> Result<lagesbild_timeline::ReportModel, PublishError> {
+    let day = published.report_date.first_day();
+    Ok(build_model_from_log(
+        store,
+        published.log_seq,
+        day,
+        published.compiled_at,
+    )?)
+}
+
 /// Every `report_published` event in the log, newest first.
 pub fn archive(store: &mut dyn Store) -> Result<Vec<(StoredEvent, ReportPublished)>, StoreError> {
     let filter = lagesbild_store::Filter {

@@ -8,10 +8,11 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
+use lagesbild_app::edition;
 use lagesbild_app::mail::{self, Attachment, ListResult};
 use lagesbild_app::publish::Reproduction;
-use lagesbild_model::StoredEvent;
 use lagesbild_model::kinds::{EditionSent, SendOutcome};
+use lagesbild_model::{EventData, StoredEvent};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_sessions::Session;
@@ -19,9 +20,9 @@ use tower_sessions::Session;
 use crate::AppState;
 use crate::error::WebError;
 
-/// The files attached to an edition's mail, for its checked reproduction.
-pub(crate) fn attachments(_reproduction: &Reproduction) -> Vec<Attachment> {
-    Vec::new()
+/// The files attached to an edition's mail, for its checked reproduction: the published PDF.
+pub(crate) fn attachments(reproduction: &Reproduction) -> Vec<Attachment> {
+    mail::published_pdf(reproduction)
 }
 
 fn mail_config(state: &AppState) -> Option<&mail::MailConfig> {
@@ -42,8 +43,27 @@ pub(crate) async fn send(
     };
     let set = state.config().templates.clone();
     let now = lagesbild_app::clock::now_local().map_err(WebError::Internal)?;
+    let rules = state.config().auth.as_ref().map(|a| a.rules());
     state
         .with_store(move |store| {
+            // Under the four-eyes rule only an edition approved as it was published is sent,
+            // whichever way it was published (the plain publish form skips the review).
+            if let Some(rules) = rules.filter(|r| r.four_eyes) {
+                let event = store.event(&lagesbild_store::EventRef::Seq(seq))?;
+                let Some(EventData::ReportPublished(published)) = event.map(|e| e.event.data)
+                else {
+                    return Err(WebError::NotFound(format!(
+                        "händelse {seq} är ingen publicerad rapport"
+                    )));
+                };
+                let approved = edition::approved_as_published(store, &published, rules)
+                    .map_err(|e| WebError::Internal(e.to_string()))?;
+                if !approved {
+                    return Err(WebError::Conflict(
+                        "Rapporten godkändes inte av någon annan innan den publicerades, så den skickas inte (fyra ögon): publicera utgåvan efter granskning.".into(),
+                    ));
+                }
+            }
             let request = mail::SendRequest {
                 report_seq: seq,
                 only: only.as_deref(),

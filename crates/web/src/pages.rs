@@ -273,7 +273,10 @@ pub async fn published_file(
         .to_vec();
     if format == ReportFormat::Pdf {
         let day = reproduction.published.report_date.first_day();
-        let disposition = format!("attachment; filename=\"regional-rapport-{day}-h{seq}.pdf\"");
+        let disposition = format!(
+            "attachment; filename=\"{}\"",
+            lagesbild_app::publish::pdf_filename(day, seq)
+        );
         return Ok((
             [
                 (header::CONTENT_TYPE, format.content_type().to_owned()),

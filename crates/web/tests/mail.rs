@@ -4,8 +4,10 @@
 //! recorded as an `edition_sent`, shown on the report's page and in the archive, and sent again
 //! from the page (CSRF and role checked); the message received is read by Python's email
 //! package: `multipart/mixed` holding `multipart/alternative` (text, HTML with inline styles),
-//! the headers (From, To, Subject with the edition's week and day, Message-ID as recorded,
-//! Date), and the bodies with hostile text escaped.
+//! and the published PDF attached (`application/pdf`, named after the edition's day, its bytes
+//! the recorded digest's); the headers (From, To, Subject with the edition's week and day,
+//! Message-ID as recorded, Date), and the bodies with hostile text escaped. Under the four-eyes
+//! rule, a report published past the review is not sent from its page.
 
 mod support;
 
@@ -338,6 +340,45 @@ async fn a_published_edition_is_mailed_to_every_list_and_a_refused_send_is_shown
     }
     assert!(html.contains("<h1 style=\""), "styles inline: {html}");
     assert!(html.contains("Sammanfattande lägesbild"), "{html}");
+    // The published PDF attached: its own part, named after the edition's day, its bytes the
+    // ones whose digest the edition recorded (and the download's).
+    assert_eq!(
+        mail["tree"]["parts"][1]["type"], "application/pdf",
+        "{mail}"
+    );
+    let pdf = &parts[2];
+    assert_eq!(pdf["type"], "application/pdf", "{mail}");
+    assert_eq!(pdf["disposition"], "attachment", "{mail}");
+    assert_eq!(
+        pdf["filename"],
+        format!("regional-rapport-2024-12-27-h{seq}.pdf"),
+        "{mail}"
+    );
+    let store = site.log.open();
+    let Some(EventData::ReportPublished(report)) = store
+        .event(&lagesbild_store::EventRef::Seq(seq))
+        .expect("reads")
+        .map(|e| e.event.data)
+    else {
+        panic!("event {seq} is the report");
+    };
+    drop(store);
+    let recorded_pdf = report
+        .outputs
+        .iter()
+        .find(|o| o.format.as_str() == "pdf")
+        .expect("the edition published a PDF");
+    assert_eq!(pdf["sha256"], recorded_pdf.sha256.as_str(), "{mail}");
+    assert_eq!(pdf["size"], recorded_pdf.bytes.expect("its size"), "{mail}");
+    let download = get(app, &format!("{page_path}/pdf"), None).await;
+    assert_eq!(
+        pdf["sha256"],
+        lagesbild_model::sha256_hex(&download.bytes),
+        "the attachment is the download"
+    );
+    // The first message (chefer, sent on publish) carried the same file.
+    let first = parsed(&received[0]);
+    assert_eq!(first["parts"][2]["sha256"], pdf["sha256"], "{first}");
     let envelope: Value = serde_json::from_str(
         &std::fs::read_to_string(received[1].with_extension("json")).expect("the envelope"),
     )
@@ -358,4 +399,60 @@ async fn a_published_edition_is_mailed_to_every_list_and_a_refused_send_is_shown
         .expect("the last event");
     assert!(matches!(last.event.data, EventData::EditionSent(_)));
     assert_eq!(last.event.by.as_ref().map(|b| b.as_str()), Some("anna"));
+}
+
+/// Under the four-eyes rule, a report published past the review (the plain publish form) is
+/// not mailed, neither on publish nor from its page: only an edition approved as published is.
+#[tokio::test]
+async fn under_four_eyes_a_report_published_past_the_review_is_not_sent_from_its_page() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let Some(sink) = Sink::start(&dir.path().join("inkorg")) else {
+        return;
+    };
+    let log = TestLog::seeded();
+    let auth = AuthConfig::parse(&format!(
+        "four_eyes = true\n\
+         [[user]]\nname = \"anna\"\npassword_hash = \"{h}\"\n\
+         [mail]\nfrom = \"Koncernstab kommunikation <kommunikation@example.se>\"\n\
+         [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\ntimeout_secs = 10\n\
+         [[mail.list]]\nname = \"chefer\"\nrecipients = [\"chef@example.se\"]\n",
+        h = password_hash(),
+        port = sink.port,
+    ))
+    .expect("valid configuration");
+    let app = log.app(Some(auth));
+    let anna = sign_in(&app, "anna").await;
+    let published = post(&app, "/publicera", &anna, &[("date", "2024-12-27")]).await;
+    assert_eq!(
+        published.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        published.body
+    );
+    let seq: u64 = published
+        .location()
+        .trim_start_matches("/rapporter/")
+        .parse()
+        .expect("a report");
+    let refused = post(
+        &app,
+        &format!("/rapporter/{seq}/skicka"),
+        &anna,
+        &[("lista", "chefer")],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(
+        refused.body.contains("godkändes inte"),
+        "the page says why: {}",
+        refused.body
+    );
+    assert!(sink.received().is_empty(), "nothing was sent");
+    let mut store = log.open();
+    assert!(
+        lagesbild_app::mail::sends(&mut store, Some(seq))
+            .expect("reads")
+            .is_empty(),
+        "no send was even tried"
+    );
 }
