@@ -1,6 +1,7 @@
 //! `lagesbild report export-site DIR`: the archive as static files for the intranet, served by a
 //! plain static file server (Python's `http.server` on loopback), every link from the index and
-//! the feed followed and answered 200; every report page the published bytes themselves; an
+//! the feed followed and answered 200 (every version's PDF among them); every report page and
+//! PDF the published bytes themselves; an
 //! export refused whole, writing nothing, when a published report does not rebuild byte for byte.
 
 use std::collections::{BTreeSet, VecDeque};
@@ -237,7 +238,7 @@ fn the_export_is_served_by_a_plain_file_server_with_every_link_working() {
     assert!(said.contains("3 report pages"), "{said}");
     let files = files_in(&out);
     for seq in [earlier, first, second] {
-        for ext in ["html", "md"] {
+        for ext in ["html", "md", "pdf"] {
             assert!(
                 files.contains(&PathBuf::from(format!("rapporter/{seq}.{ext}"))),
                 "{files:?}"
@@ -296,6 +297,20 @@ fn the_export_is_served_by_a_plain_file_server_with_every_link_working() {
         "{seen:?}"
     );
     assert!(seen.contains("/rapporter.atom"), "{seen:?}");
+    // Every version's PDF is linked (from the index and the feed) and served as published.
+    for seq in [earlier, first, second] {
+        let path = format!("/rapporter/{seq}.pdf");
+        assert!(seen.contains(&path), "{path} not linked: {seen:?}");
+        let (_, body) = server.get(&path);
+        assert!(body.starts_with(b"%PDF-"), "{path}");
+    }
+    let exported_pdf = std::fs::read(out.join(format!("rapporter/{second}.pdf"))).expect("reads");
+    assert!(
+        published
+            .iter()
+            .any(|p| std::fs::read(p).expect("reads") == exported_pdf),
+        "the exported PDF is the published file"
+    );
     drop(server);
 
     // Exporting again replaces the earlier export; a folder that is not one is left alone.

@@ -1,7 +1,7 @@
 //! The published editions as the intranet shows them: one per report day, the version that
-//! stands (the latest of its day) with when its first version came out, each rebuilt from the log
-//! and checked byte for byte against its provenance, the same check the permanent page
-//! `/rapporter/SEQ` makes. The Atom feed, the static export and the mail all read this list, so
+//! stands (the latest of its day) with when its first version came out, each checked byte for
+//! byte against its provenance as the permanent page `/rapporter/SEQ` does ([`publish::view`]:
+//! from the edition cache when it holds against the event, else rebuilt from the log). The Atom feed, the static export and the mail all read this list, so
 //! none of them shows a byte that was not checked against the chain.
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -89,7 +89,7 @@ pub fn title_of(model: &ReportModel) -> String {
 }
 
 /// The published editions, newest day first, at most `limit` of them (all with `None`), each
-/// rebuilt from the log with the templates `set`.
+/// viewed with the templates `set` (its own, found by digest) and checked against its event.
 pub fn published_editions(
     store: &mut dyn Store,
     set: &TemplateSet,
@@ -114,7 +114,12 @@ pub fn published_editions(
     let mut editions = Vec::new();
     for (day, versions) in days {
         let (seq, updated) = *versions.last().expect("a day has a version");
-        let reproduction = publish::reproduce(store, set, &EventRef::Seq(seq))?;
+        // Its outputs from the edition cache when they hold against its event, else rebuilt;
+        // the model (title, summary) from the log alone, without typesetting the PDF again.
+        let mut reproduction = publish::view(store, set, &EventRef::Seq(seq), &mut Vec::new())?;
+        if reproduction.identical() && reproduction.model.is_none() {
+            reproduction.model = Some(publish::model_of(store, &reproduction.published)?);
+        }
         editions.push(PublishedEdition {
             seq,
             day,
@@ -146,6 +151,14 @@ impl Site {
         match self {
             Site::Server => format!("/rapporter/{seq}"),
             Site::Static => format!("rapporter/{seq}.html"),
+        }
+    }
+
+    /// The published PDF of a version.
+    pub fn pdf(self, seq: u64) -> String {
+        match self {
+            Site::Server => format!("/rapporter/{seq}/pdf"),
+            Site::Static => format!("rapporter/{seq}.pdf"),
         }
     }
 
@@ -208,7 +221,13 @@ pub fn atom(editions: &[PublishedEdition], site: Site, empty_updated: DateTime<U
                 id: edition_id(e.day),
                 title: e.title(),
                 href: site.page(e.seq),
-                alternates: Vec::new(),
+                // The PDF beside the page, for readers that save or print it.
+                alternates: e
+                    .reproduction
+                    .output(ReportFormat::Pdf)
+                    .map(|_| (site.pdf(e.seq), ReportFormat::Pdf.content_type().to_owned()))
+                    .into_iter()
+                    .collect(),
                 published: e.first_published,
                 updated: e.updated,
                 author: e.by.clone(),
@@ -285,7 +304,7 @@ pub fn export_site(store: &mut dyn Store, set: &TemplateSet) -> Result<Vec<SiteF
             let reproduction = if seq == edition.seq {
                 &edition.reproduction
             } else {
-                rebuilt = publish::reproduce(store, set, &EventRef::Seq(seq))?;
+                rebuilt = publish::view(store, set, &EventRef::Seq(seq), &mut Vec::new())?;
                 &rebuilt
             };
             if !reproduction.identical() {
@@ -304,6 +323,7 @@ pub fn export_site(store: &mut dyn Store, set: &TemplateSet) -> Result<Vec<SiteF
                 earlier.push(serde_json::json!({
                     "label": format!("version {}", i + 1),
                     "href": Site::Static.page(seq),
+                    "pdf": reproduction.output(ReportFormat::Pdf).map(|_| Site::Static.pdf(seq)),
                 }));
             }
         }

@@ -34,7 +34,7 @@ a{color:#005a9c}a:focus{outline:3px solid #1a1a1a;outline-offset:2px}
 <ul>
 {{#each files}}<li><a href="{{href}}">{{label}}</a> <span class="hint">SHA-256 <code>{{sha256}}</code></span></li>
 {{/each}}</ul>
-{{#if earlier}}<p class="hint">Tidigare versioner: {{#each earlier}}{{#if @index}}, {{/if}}<a href="{{href}}">{{label}}</a>{{/each}}.</p>{{/if}}
+{{#if earlier}}<p class="hint">Tidigare versioner: {{#each earlier}}{{#if @index}}, {{/if}}<a href="{{href}}">{{label}}</a>{{#if pdf}} (<a href="{{pdf}}">PDF</a>){{/if}}{{/each}}.</p>{{/if}}
 </section>
 {{else}}
 <p>Ingen utgåva är publicerad ännu.</p>
@@ -46,7 +46,7 @@ a{color:#005a9c}a:focus{outline:3px solid #1a1a1a;outline-offset:2px}
 
 /// The index page from `context`: `feed` (the feed's relative path) and `editions`, each with
 /// `name`, `title`, `href`, `published`, `by?`, `updated?`, `summary` (texts), `files`
-/// (`label`, `href`, `sha256`) and `earlier` (`label`, `href`).
+/// (`label`, `href`, `sha256`) and `earlier` (`label`, `href`, `pdf`: the version's PDF or null).
 pub fn index(context: &Value) -> Result<String, handlebars::RenderError> {
     let mut registry = Handlebars::new();
     registry.set_strict_mode(true);
@@ -69,7 +69,7 @@ mod tests {
                 "published": "2024-12-27 10:15", "by": hostile, "updated": null,
                 "summary": [hostile],
                 "files": [{"label": "Webbsida", "href": "rapporter/7.html", "sha256": "ab"}],
-                "earlier": [{"label": "version 1", "href": "rapporter/5.html"}],
+                "earlier": [{"label": "version 1", "href": "rapporter/5.html", "pdf": "rapporter/5.pdf"}],
             }],
         }))
         .expect("renders");

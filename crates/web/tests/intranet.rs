@@ -1,6 +1,7 @@
 //! What the intranet reads, through the router without a socket: the Atom feed of published
 //! editions (`/rapporter.atom`) parsed by Python's `feedparser` (a real feed parser, not ours),
-//! one entry per edition with version 2 standing for its day, permanent links, the times of
+//! one entry per edition with version 2 standing for its day, permanent links and the PDF's
+//! (typed `application/pdf`), the times of
 //! the first and the standing version, and hostile text escaped.
 //! The log is a temporary file seeded with the real history from `events/`.
 
@@ -84,6 +85,7 @@ print(json.dumps({
         "id": e.get("id"), "title": e.get("title"), "link": e.get("link"),
         "published": e.get("published"), "updated": e.get("updated"),
         "author": e.get("author"), "summary": e.get("summary"),
+        "links": [dict(l) for l in e.get("links", [])],
         "summary_type": e.get("summary_detail", {}).get("type"),
         "content": [c.get("value") for c in e.get("content", [])],
     } for e in d.entries],
@@ -164,6 +166,22 @@ async fn the_feed_lists_each_edition_once_with_its_standing_version_and_hostile_
     let newest = &entries[0];
     assert_eq!(newest["id"], "urn:lagesbild:utgava:2024-12-27");
     assert_eq!(newest["link"], format!("/rapporter/{second}"));
+    // The standing version's PDF beside its page, typed, and served there.
+    let pdf_href = format!("/rapporter/{second}/pdf");
+    assert!(
+        newest["links"]
+            .as_array()
+            .expect("links")
+            .iter()
+            .any(|l| l["rel"] == "alternate"
+                && l["type"] == "application/pdf"
+                && l["href"] == pdf_href.as_str()),
+        "{newest}"
+    );
+    let pdf = support::get(&app, &pdf_href, None).await;
+    assert_eq!(pdf.status, StatusCode::OK);
+    assert_eq!(pdf.header(header::CONTENT_TYPE), "application/pdf");
+    assert!(pdf.bytes.starts_with(b"%PDF-"));
     let title = newest["title"].as_str().expect("a title");
     assert!(title.contains("vecka 52 · 27 december 2024"), "{title}");
     assert!(title.ends_with("· version 2"), "{title}");
