@@ -16,6 +16,7 @@ mod postgres_caches;
 mod postgres_tree;
 mod sqlite;
 mod tree;
+mod window;
 
 pub use editions::{EditionOutput, EditionOutputs};
 pub use error::StoreError;
@@ -29,10 +30,11 @@ pub use sqlite::{
     BUSY_TIMEOUT_DEFAULT, CheckpointLoad, CheckpointRow, SUPPORTED_SCHEMA_VERSION, SqliteStore,
 };
 pub use tree::{TreeReport, TreeState, event_leaf_hash};
+pub use window::DayScan;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use lagesbild_merkle::{Hash, SignedTreeHead, VerifyingKey};
-use lagesbild_model::{NewEvent, RecordedAt, StoredEvent};
+use lagesbild_model::{FuzzyDate, NewEvent, RecordedAt, StoredEvent};
 
 /// What an append expects of a stream, for optimistic concurrency.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -323,6 +325,66 @@ pub trait Store: EventLog + Send {
     /// The newest event of `kind` (its seq), or `None`: one index seek (the home page's edition).
     fn newest_of_kind(&self, kind: &str) -> Result<Option<u64>, StoreError>;
 
+    /// The events [`DayScan`] selects, as (seq, stored valid time): what a timeline page reads
+    /// first. The default reads the whole log through [`EventLog::read_page`] (any backend);
+    /// SQLite answers with one index range.
+    fn scan_by_day(&self, day_scan: &DayScan<'_>) -> Result<Vec<(u64, FuzzyDate)>, StoreError> {
+        let filter = Filter {
+            kinds: day_scan.kinds.iter().map(|k| (*k).to_owned()).collect(),
+            max_seq: Some(day_scan.max_seq),
+            ..Filter::default()
+        };
+        let mut found = Vec::new();
+        for event in scan(self, &filter) {
+            let event = event?;
+            let first = event.event.occurred.first_day();
+            if day_scan.first_from.is_none_or(|from| first >= from)
+                && day_scan.first_to.is_none_or(|to| first <= to)
+            {
+                found.push((first, event.seq, event.event.occurred));
+            }
+        }
+        found.sort_by_key(|(first, seq, _)| (*first, *seq));
+        if day_scan.descending {
+            found.reverse();
+        }
+        found.truncate(day_scan.limit);
+        Ok(found
+            .into_iter()
+            .map(|(_, seq, occurred)| (seq, occurred))
+            .collect())
+    }
+
+    /// The events with these sequence numbers (those the log holds), in log order.
+    fn events_at(&self, seqs: &[u64]) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut events = Vec::new();
+        for seq in seqs {
+            events.extend(self.event(&EventRef::Seq(*seq))?);
+        }
+        events.sort_by_key(|e| e.seq);
+        events.dedup_by_key(|e| e.seq);
+        Ok(events)
+    }
+
+    /// The corrections and retractions up to and including `max_seq` of the events `targets`,
+    /// in log order. The default reads every correction and retraction of the log.
+    fn amendments_of(&self, targets: &[u64], max_seq: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        window::amendments_by_reading(self, targets, max_seq)
+    }
+
+    /// Every `fact_reported` up to and including `max_seq` dated to a period (a year, a
+    /// half-year, a span): the timeline places them at the period's middle. In log order; the
+    /// default reads every fact of the log.
+    fn period_facts(&self, max_seq: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        window::period_facts_by_reading(self, max_seq)
+    }
+
+    /// Every correction up to and including `max_seq` that gives its target another date, in
+    /// log order. The default reads every correction of the log.
+    fn redatings(&self, max_seq: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        window::redatings_by_reading(self, max_seq)
+    }
+
     /// Brings the stored Merkle tree up to the head (rebuilding one no longer bound to the log).
     fn tree_catch_up(&mut self) -> Result<TreeState, StoreError>;
 
@@ -510,6 +572,21 @@ impl<T: Store + ?Sized> Store for Box<T> {
     }
     fn newest_of_kind(&self, kind: &str) -> Result<Option<u64>, StoreError> {
         (**self).newest_of_kind(kind)
+    }
+    fn scan_by_day(&self, day_scan: &DayScan<'_>) -> Result<Vec<(u64, FuzzyDate)>, StoreError> {
+        (**self).scan_by_day(day_scan)
+    }
+    fn events_at(&self, seqs: &[u64]) -> Result<Vec<StoredEvent>, StoreError> {
+        (**self).events_at(seqs)
+    }
+    fn amendments_of(&self, targets: &[u64], max_seq: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        (**self).amendments_of(targets, max_seq)
+    }
+    fn redatings(&self, max_seq: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        (**self).redatings(max_seq)
+    }
+    fn period_facts(&self, max_seq: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        (**self).period_facts(max_seq)
     }
     fn tree_catch_up(&mut self) -> Result<TreeState, StoreError> {
         (**self).tree_catch_up()

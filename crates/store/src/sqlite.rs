@@ -24,10 +24,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../schema/004_cache_bindings.sql")),
     (5, include_str!("../schema/005_tree.sql")),
     (6, include_str!("../schema/006_edition_outputs.sql")),
+    (7, include_str!("../schema/007_timeline_window.sql")),
 ];
 
 /// The newest schema version this program reads and writes.
-pub const SUPPORTED_SCHEMA_VERSION: i64 = 6;
+pub const SUPPORTED_SCHEMA_VERSION: i64 = 7;
 
 /// The schema version that bound the checkpoints to the chain; older checkpoints are never read.
 const CHECKPOINTS_SCHEMA_VERSION: i64 = 4;
@@ -43,7 +44,7 @@ pub const BUSY_TIMEOUT_DEFAULT: u64 = 30_000;
 /// The triggers that make the log append-only; `verify` checks they are present and unchanged.
 const TRIGGERS: &[&str] = &["events_refuse_update", "events_refuse_delete"];
 
-const COLUMNS: &str = "seq, stream, stream_version, key, kind, occurred, occurred_first, \
+pub(crate) const COLUMNS: &str = "seq, stream, stream_version, key, kind, occurred, occurred_first, \
      occurred_last, recorded_at, schema_version, content, prev_hash, hash";
 
 type Clock = Box<dyn Fn() -> DateTime<Utc> + Send>;
@@ -455,7 +456,7 @@ fn checkpoint_problem(
     )
 }
 
-fn read_rows_in(
+pub(crate) fn read_rows_in(
     conn: &Connection,
     busy_timeout_ms: u64,
     sql: &str,
@@ -1128,6 +1129,29 @@ impl crate::Store for SqliteStore {
 
     fn newest_of_kind(&self, kind: &str) -> Result<Option<u64>, StoreError> {
         SqliteStore::newest_of_kind(self, kind)
+    }
+
+    fn scan_by_day(
+        &self,
+        day_scan: &crate::DayScan<'_>,
+    ) -> Result<Vec<(u64, lagesbild_model::FuzzyDate)>, StoreError> {
+        SqliteStore::scan_by_day(self, day_scan)
+    }
+
+    fn events_at(&self, seqs: &[u64]) -> Result<Vec<StoredEvent>, StoreError> {
+        SqliteStore::events_at(self, seqs)
+    }
+
+    fn amendments_of(&self, targets: &[u64], max_seq: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        SqliteStore::amendments_of(self, targets, max_seq)
+    }
+
+    fn redatings(&self, max_seq: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        SqliteStore::redatings(self, max_seq)
+    }
+
+    fn period_facts(&self, max_seq: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        SqliteStore::period_facts(self, max_seq)
     }
 
     fn tree_catch_up(&mut self) -> Result<crate::TreeState, StoreError> {

@@ -55,7 +55,8 @@ fn version_1_database(path: &Path, count: u64) {
     conn.execute_batch(
         "DROP TABLE checkpoints; DROP TABLE material; DROP TABLE material_names; \
          DROP TABLE material_position; DROP TABLE tree_nodes; DROP TABLE tree_position; \
-         DROP TABLE tree_heads; DROP TABLE edition_outputs; PRAGMA user_version = 1;",
+         DROP TABLE tree_heads; DROP TABLE edition_outputs; DROP INDEX events_by_target; \
+         DROP INDEX events_redated; DROP INDEX events_period_facts; PRAGMA user_version = 1;",
     )
     .expect("back to schema 1");
     drop(conn);
@@ -275,7 +276,7 @@ fn a_version_1_database_is_migrated_to_the_current_schema_and_keeps_its_log() {
 
     let mut store = SqliteStore::open(&path).unwrap();
     assert_eq!(user_version(&path), SUPPORTED_SCHEMA_VERSION);
-    assert_eq!(SUPPORTED_SCHEMA_VERSION, 6);
+    assert_eq!(SUPPORTED_SCHEMA_VERSION, 7);
     // The triggers of migration 1 are still found and unchanged.
     assert_eq!(store.verify(&mut |_| {}).unwrap(), before);
     store.save_checkpoint("timeline", 5, 1, b"efter").unwrap();

@@ -20,8 +20,8 @@ pub use report::{
 };
 pub use view::{
     Budget, FormalPause, Matter, MatterCategory, MatterStep, PauseView, PlanPoint, PlanRevision,
-    PlannedWaveView, RecommendationView, StatusChange, TimelineEntry, View, WaveEnd, WaveState,
-    WaveStatus,
+    PlannedWaveView, RecommendationView, StatusChange, TimelineEntry, TimelineKey, View, WaveEnd,
+    WaveState, WaveStatus,
 };
 
 /// Folds events into a fresh projection.

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever [`Projection`]'s serialized form changes, so that stale checkpoints are
 /// ignored rather than misread.
-pub const PROJECTION_FORMAT: u32 = 2;
+pub const PROJECTION_FORMAT: u32 = 3;
 
 /// The kinds the weekly report reads (notes, publications, figures, roles, published reports).
 /// They are not part of the programme's history and the projection leaves them out, so that its
@@ -99,6 +99,10 @@ pub struct Entry {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Projection {
     last_seq: u64,
+    /// The latest first day of any event folded in, as stored (timeline-only facts and report
+    /// material included, corrections not applied): no stored fact up to `last_seq` begins
+    /// later, which bounds a timeline page's read of the facts by day (format 3).
+    latest_day: Option<chrono::NaiveDate>,
     entries: BTreeMap<u64, Entry>,
 }
 
@@ -127,6 +131,23 @@ impl Projection {
     /// The last sequence number folded in.
     pub fn last_seq(&self) -> u64 {
         self.last_seq
+    }
+
+    /// The latest day on which any event folded in begins, as it was stored (before any
+    /// correction): no timeline-only fact up to [`Projection::last_seq`] is stored with a later
+    /// first day. `None` before the first event.
+    pub fn latest_day(&self) -> Option<chrono::NaiveDate> {
+        self.latest_day
+    }
+
+    /// An empty projection positioned at `last_seq`, to which [`Projection::apply_fact`] adds
+    /// chosen timeline-only facts and their corrections and retractions: the facts of one page
+    /// of the timeline, each as a full fold up to `last_seq` knows it.
+    pub fn facts_at(last_seq: u64) -> Projection {
+        Projection {
+            last_seq,
+            ..Projection::default()
+        }
     }
 
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
@@ -178,6 +199,10 @@ impl Projection {
             return;
         }
         self.last_seq = event.seq;
+        let first = event.event.occurred.first_day();
+        if self.latest_day.is_none_or(|day| first > day) {
+            self.latest_day = Some(first);
+        }
         self.fold_one(event, with_facts);
     }
 

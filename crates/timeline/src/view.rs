@@ -312,6 +312,81 @@ impl View {
     }
 }
 
+impl Entry {
+    /// The fact is on the timeline as of `as_of` (its date may have begun by then), as the
+    /// public record stood on `public_at`, and not retracted: what every view shows.
+    pub fn on_timeline(&self, as_of: Option<NaiveDate>, public_at: Option<NaiveDate>) -> bool {
+        self.retracted.is_none()
+            && as_of.is_none_or(|day| self.occurred.possibly_by(day))
+            && public_at.is_none_or(|day| self.public_from() <= day)
+    }
+
+    /// Where the fact stands on the timeline: by valid time, then log position.
+    pub fn timeline_key(&self) -> TimelineKey {
+        TimelineKey {
+            occurred: self.occurred,
+            seq: self.seq,
+        }
+    }
+
+    /// The fact as the timeline lists it as of `as_of`.
+    pub fn timeline_entry(&self, as_of: Option<NaiveDate>) -> TimelineEntry {
+        timeline_entry(self, as_of)
+    }
+}
+
+/// A place on the timeline, ordered as [`View::timeline`] is: by the day the timeline places a
+/// fact on ([`FuzzyDate::timeline_day`]: a period's middle), then its first day, then valid time
+/// ([`FuzzyDate`]'s order), then log position. Written `DATE.SEQ` (`2024-03-05.4711`), the
+/// cursor of a page of the timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TimelineKey {
+    pub occurred: FuzzyDate,
+    pub seq: u64,
+}
+
+impl TimelineKey {
+    /// The day the timeline places the fact on.
+    pub fn day(&self) -> NaiveDate {
+        self.occurred.timeline_day()
+    }
+}
+
+impl Ord for TimelineKey {
+    fn cmp(&self, other: &TimelineKey) -> std::cmp::Ordering {
+        (self.day(), self.occurred.first_day())
+            .cmp(&(other.day(), other.occurred.first_day()))
+            .then_with(|| self.occurred.cmp(&other.occurred))
+            .then_with(|| self.seq.cmp(&other.seq))
+    }
+}
+
+impl PartialOrd for TimelineKey {
+    fn partial_cmp(&self, other: &TimelineKey) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::fmt::Display for TimelineKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.occurred, self.seq)
+    }
+}
+
+impl std::str::FromStr for TimelineKey {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<TimelineKey, String> {
+        let wrong =
+            || format!("{text:?} is not a place on the timeline (DATE.SEQ, as 2024-03-05.4711)");
+        let (date, seq) = text.rsplit_once('.').ok_or_else(wrong)?;
+        Ok(TimelineKey {
+            occurred: FuzzyDate::parse(date).map_err(|_| wrong())?,
+            seq: seq.parse().map_err(|_| wrong())?,
+        })
+    }
+}
+
 fn timeline_entry(entry: &Entry, as_of: Option<NaiveDate>) -> TimelineEntry {
     TimelineEntry {
         seq: entry.seq,
@@ -488,11 +563,9 @@ impl Projection {
     pub fn view_public(&self, as_of: Option<NaiveDate>, public_at: Option<NaiveDate>) -> View {
         let mut visible: Vec<&Entry> = self
             .entries()
-            .filter(|e| e.retracted.is_none())
-            .filter(|e| as_of.is_none_or(|day| e.occurred.possibly_by(day)))
-            .filter(|e| public_at.is_none_or(|day| e.public_from() <= day))
+            .filter(|e| e.on_timeline(as_of, public_at))
             .collect();
-        visible.sort_by(|a, b| a.occurred.cmp(&b.occurred).then(a.seq.cmp(&b.seq)));
+        visible.sort_by_key(|e| e.timeline_key());
 
         let mut view = View {
             as_of,

@@ -146,8 +146,14 @@ pub async fn timeline(
     State(state): State<AppState>,
     Query(query): Query<TimeQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let (view, _, _) = pages::asked_view(&state, &query, pages::Facts::With).await?;
-    Ok(Json(serde_json::to_value(view).map_err(internal)?))
+    let (page, asked, _, _) = pages::timeline_page(&state, &query).await?;
+    let mut body = serde_json::to_value(&page.view).map_err(internal)?;
+    body["page"] = json!({
+        "limit": asked.limit,
+        "previous": page.previous.map(|key| key.to_string()),
+        "next": page.next.map(|key| key.to_string()),
+    });
+    Ok(Json(body))
 }
 
 pub async fn waves(

@@ -5,12 +5,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::NaiveDate;
+use lagesbild_app::window::{self, PageQuery, Window};
 use lagesbild_app::{clock, params, publish, replay, report};
 use lagesbild_model::{FuzzyDate, RecordedAt, StoredEvent};
 use lagesbild_render::doc;
 use lagesbild_render::report::ReportFormat;
 use lagesbild_render::views::{self as docs, Axes};
 use lagesbild_store::{EventRef, Filter, StoreError};
+use lagesbild_timeline::{TimelineEntry, TimelineKey};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_sessions::Session;
@@ -400,6 +402,105 @@ pub struct TimeQuery {
     pub public_at: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
+    /// The timeline's page: around a day, or after or before a place (`DATE.SEQ`), and how
+    /// many facts (`lagesbild_app::window`).
+    pub around: Option<String>,
+    pub after: Option<String>,
+    pub before: Option<String>,
+    pub limit: Option<String>,
+}
+
+/// The timeline page `query` asks for on the axes `asked`: at most one of `around`, `after`
+/// and `before` (none: the latest facts), `limit` facts (default
+/// [`window::DEFAULT_PAGE`]).
+pub(crate) fn page_query(query: &TimeQuery, asked: &Asked) -> Result<PageQuery, WebError> {
+    let around = parse("around", &query.around, params::day)?;
+    let after = parse("after", &query.after, |t| t.parse::<TimelineKey>())?;
+    let before = parse("before", &query.before, |t| t.parse::<TimelineKey>())?;
+    let window = match (around, after, before) {
+        (None, None, None) => Window::Latest,
+        (Some(day), None, None) => Window::Around(day),
+        (None, Some(key), None) => Window::After(key),
+        (None, None, Some(key)) => Window::Before(key),
+        _ => {
+            let field = if around.is_some() { "around" } else { "after" };
+            return Err(WebError::bad(
+                field,
+                "give only one of around, after and before",
+            ));
+        }
+    };
+    let limit = match given(&query.limit) {
+        None => window::DEFAULT_PAGE,
+        Some(text) => text
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=window::MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                WebError::bad(
+                    "limit",
+                    format!(
+                        "{text:?} is not a number of facts from 1 to {}",
+                        window::MAX_PAGE
+                    ),
+                )
+            })?,
+    };
+    Ok(PageQuery {
+        as_of: asked.as_of,
+        public_at: asked.public_at,
+        window,
+        limit,
+    })
+}
+
+/// A page of the timeline as the query asks for it, its axes, and the Swedish notices of the
+/// checkpoints the replay refused.
+pub(crate) async fn timeline_page(
+    state: &AppState,
+    query: &TimeQuery,
+) -> Result<(window::PageView, PageQuery, Axes, Vec<String>), WebError> {
+    let asked = asked(query)?;
+    let page_query = page_query(query, &asked)?;
+    let known_text = given(&query.known_at).map(str::to_owned);
+    let known_at = asked.known_at;
+    let (page, log_seq, notices) = state
+        .with_store(move |store| {
+            let seq = replay::seq_known_at(store, known_at.as_ref())?;
+            let mut notices = Vec::new();
+            let page = window::page_view(store, seq, &page_query, &mut notices)?;
+            Ok((page, seq, swedish(&notices)))
+        })
+        .await?;
+    let axes = Axes {
+        as_of: asked.as_of,
+        known_at: known_text,
+        log_seq,
+        public_at: asked.public_at,
+    };
+    Ok((page, page_query, axes, notices))
+}
+
+/// The address of the timeline page beside this one: the same axes and size, `(name, key)`
+/// the place it starts from.
+fn timeline_href(query: &TimeQuery, (name, key): (&str, TimelineKey)) -> String {
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    for (field, value) in [
+        ("as_of", &query.as_of),
+        ("known_at", &query.known_at),
+        ("public_at", &query.public_at),
+        ("limit", &query.limit),
+    ] {
+        if let Some(value) = given(value) {
+            pairs.push((field, value.to_owned()));
+        }
+    }
+    pairs.push((name, key.to_string()));
+    format!(
+        "/tidslinje?{}",
+        serde_urlencoded::to_string(&pairs).unwrap_or_default()
+    )
 }
 
 /// The two axes of a time query, parsed.
@@ -457,7 +558,8 @@ pub(crate) async fn replayed(
 }
 
 /// The analysis pages' time pickers, for `form_errors`.
-const TIME_FORM: [FormField; 5] = [
+const TIME_FORM: [FormField; 6] = [
+    FormField::new("around", "around", &["around"], Kind::Day { empty: "" }),
     FormField::new("as_of", "as_of", &["as_of"], Kind::AsOf),
     FormField::new("known_at", "known_at", &["known_at"], Kind::Instant),
     FormField::new("public_at", "public_at", &["public_at"], Kind::AsOf),
@@ -473,9 +575,12 @@ fn analysis_page(
     kind: &str,
     (title, nav): (&str, &str),
     (body, notices): (String, Vec<String>),
+    paging: Option<Value>,
 ) -> Result<Html<String>, WebError> {
     let context = json!({
         "cache_notices": notices,
+        "paging": paging,
+        "around": given(&query.around),
         "kind": kind,
         "as_of": given(&query.as_of),
         "known_at": given(&query.known_at),
@@ -498,7 +603,7 @@ fn analysis_refused(
 ) -> Option<Result<Response, WebError>> {
     let typed = json!({
         "as_of": query.as_of, "known_at": query.known_at, "public_at": query.public_at,
-        "from": query.from, "to": query.to,
+        "from": query.from, "to": query.to, "around": query.around,
     });
     let errors = FormErrors::check(&TIME_FORM, &typed);
     if errors.is_empty() {
@@ -511,6 +616,7 @@ fn analysis_refused(
         "public_at": given(&query.public_at),
         "from": given(&query.from),
         "to": given(&query.to),
+        "around": given(&query.around),
         "body": "",
         "form_errors": errors.context(),
     });
@@ -548,10 +654,24 @@ pub async fn timeline(
     if let Some(refused) = analysis_refused(&state, &viewer, &query, "timeline", titles) {
         return refused;
     }
-    let (view, axes, notices) = asked_view(&state, &query, Facts::With).await?;
-    let body = doc::to_html_body(&docs::timeline_doc(&view, &axes));
-    analysis_page(&state, &viewer, &query, "timeline", titles, (body, notices))
-        .map(IntoResponse::into_response)
+    let (page, asked, axes, notices) = timeline_page(&state, &query).await?;
+    let body = doc::to_html_body(&docs::timeline_doc(&page.view, &axes));
+    let shown = &page.view.timeline;
+    let paging = json!({
+        "previous": page.previous.map(|key| timeline_href(&query, ("before", key))),
+        "next": page.next.map(|key| timeline_href(&query, ("after", key))),
+        "summary": page_summary(shown, asked.limit),
+    });
+    analysis_page(
+        &state,
+        &viewer,
+        &query,
+        "timeline",
+        titles,
+        (body, notices),
+        Some(paging),
+    )
+    .map(IntoResponse::into_response)
 }
 
 pub async fn waves(
@@ -571,8 +691,16 @@ pub async fn waves(
         true,
         Some(matter_href),
     ));
-    analysis_page(&state, &viewer, &query, "waves", titles, (body, notices))
-        .map(IntoResponse::into_response)
+    analysis_page(
+        &state,
+        &viewer,
+        &query,
+        "waves",
+        titles,
+        (body, notices),
+        None,
+    )
+    .map(IntoResponse::into_response)
 }
 
 /// The address of a matter's page. Matter ids are `[a-z0-9-]+`, so the id needs no escaping.
@@ -603,8 +731,16 @@ pub async fn matter(
     let document = docs::matter_doc(matter, &axes);
     let body = doc::to_html_body(&document);
     let titles = (document.title.as_str(), "vagor");
-    analysis_page(&state, &viewer, &query, "matter", titles, (body, notices))
-        .map(IntoResponse::into_response)
+    analysis_page(
+        &state,
+        &viewer,
+        &query,
+        "matter",
+        titles,
+        (body, notices),
+        None,
+    )
+    .map(IntoResponse::into_response)
 }
 
 pub async fn diff(
@@ -643,8 +779,16 @@ pub async fn diff(
         }
         None => (String::new(), Vec::new()),
     };
-    analysis_page(&state, &viewer, &query, "diff", titles, (body, notices))
-        .map(IntoResponse::into_response)
+    analysis_page(
+        &state,
+        &viewer,
+        &query,
+        "diff",
+        titles,
+        (body, notices),
+        None,
+    )
+    .map(IntoResponse::into_response)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -998,4 +1142,22 @@ pub async fn feed(State(state): State<AppState>) -> Result<Response, WebError> {
         xml,
     )
         .into_response())
+}
+
+/// "Visar 100 händelser, 3 mars 2024 – 9 april 2024": what a page of the timeline holds.
+fn page_summary(shown: &[TimelineEntry], limit: usize) -> String {
+    let (Some(first), Some(last)) = (shown.first(), shown.last()) else {
+        return "Inga händelser på den här sidan.".to_owned();
+    };
+    let day = |e: &TimelineEntry| lagesbild_render::swedish::day(e.occurred.timeline_day());
+    let count = if shown.len() == 1 {
+        "1 händelse".to_owned()
+    } else {
+        format!("{} händelser", shown.len())
+    };
+    format!(
+        "Visar {count} ({} till {}), högst {limit} per sida.",
+        day(first),
+        day(last)
+    )
 }

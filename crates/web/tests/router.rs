@@ -12,7 +12,8 @@ use lagesbild_store::EventLog;
 use lagesbild_web::AuthConfig;
 use serde_json::json;
 use support::{
-    PASSWORD, TestLog, User, cookie_pair, csrf_in, get, password_hash, post_form, post_json, send,
+    PASSWORD, Reply, TestLog, User, cookie_pair, csrf_in, get, password_hash, post_form, post_json,
+    send,
 };
 
 struct Site {
@@ -205,6 +206,118 @@ async fn the_timeline_and_waves_pages_pick_the_public_record_beside_as_of_and_kn
         api.json()["timeline"].as_array().unwrap().len()
             < everything.json()["timeline"].as_array().unwrap().len()
     );
+}
+
+/// The `href` of the link whose text begins with `text`, HTML entities undone.
+fn link_to(body: &str, text: &str) -> Option<String> {
+    let at = body.find(&format!(">{text}"))?;
+    let start = body[..at].rfind("href=\"")? + "href=\"".len();
+    let end = start + body[start..].find('"')?;
+    Some(
+        body[start..end]
+            .replace("&amp;", "&")
+            .replace("&#x3D;", "="),
+    )
+}
+
+#[tokio::test]
+async fn the_timeline_comes_a_page_at_a_time_with_links_to_the_pages_beside() {
+    let site = site();
+    let app = &site.app;
+    let seqs = |reply: &Reply| -> Vec<u64> {
+        reply.json()["timeline"]
+            .as_array()
+            .expect("timeline")
+            .iter()
+            .map(|e| e["seq"].as_u64().expect("seq"))
+            .collect()
+    };
+    let whole = get(app, "/api/timeline?limit=1000", None).await;
+    assert_eq!(whole.json()["page"]["next"], json!(null));
+    assert_eq!(whole.json()["page"]["previous"], json!(null));
+    let whole = seqs(&whole);
+    assert!(whole.len() > 30, "the history makes a long timeline");
+
+    // From the first page on, `page.next` after `page.next`: every fact once, in order.
+    let mut walked = Vec::new();
+    let mut uri = "/api/timeline?around=1+januari+2000&limit=7".to_owned();
+    loop {
+        let reply = get(app, &uri, None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.body);
+        let page = reply.json()["page"].clone();
+        assert_eq!(page["limit"], json!(7));
+        let shown = seqs(&reply);
+        assert!(!shown.is_empty() && shown.len() <= 7, "{uri}");
+        if !walked.is_empty() {
+            assert!(page["previous"].is_string(), "{uri}");
+        }
+        walked.extend(shown);
+        match page["next"].as_str() {
+            Some(next) => {
+                uri = format!("/api/timeline?limit=7&after={}", next.replace('/', "%2F"));
+            }
+            None => break,
+        }
+    }
+    assert_eq!(walked, whole);
+
+    // The page: the latest facts by default, a link to the earlier ones in Swedish, none to
+    // later ones; the earlier page links both ways and keeps the axes and the page size.
+    let latest = get(app, "/tidslinje?as_of=2024-12-27&limit=10", None).await;
+    assert_eq!(latest.status, StatusCode::OK, "{}", latest.body);
+    assert!(latest.body.contains("aria-label=\"Sidor i tidslinjen\""));
+    assert!(
+        latest.body.contains("Visar 10 händelser"),
+        "{}",
+        latest.body
+    );
+    assert!(
+        !latest.body.contains("Nästa sida"),
+        "the latest page is the last"
+    );
+    let earlier = link_to(&latest.body, "Föregående sida").expect("a link to earlier facts");
+    assert!(
+        earlier.contains("as_of=2024-12-27") && earlier.contains("limit=10"),
+        "{earlier}"
+    );
+    assert!(earlier.contains("before="), "{earlier}");
+    let page = get(app, &earlier, None).await;
+    assert_eq!(page.status, StatusCode::OK, "{earlier}: {}", page.body);
+    assert!(link_to(&page.body, "Nästa sida").is_some(), "{}", page.body);
+    assert!(link_to(&page.body, "Föregående sida").is_some());
+    // Around a day: the form keeps it.
+    let around = get(app, "/tidslinje?around=1+juni+2022", None).await;
+    assert_eq!(around.status, StatusCode::OK);
+    assert!(
+        around.body.contains("value=\"1 juni 2022\""),
+        "{}",
+        around.body
+    );
+
+    // Places and sizes that do not read are refused at their field.
+    for (uri, field) in [
+        ("/api/timeline?after=ig%C3%A5r", "after"),
+        ("/api/timeline?before=2024-01-01", "before"),
+        ("/api/timeline?limit=0", "limit"),
+        ("/api/timeline?limit=1001", "limit"),
+        ("/api/timeline?around=2024-02-30", "around"),
+        (
+            "/api/timeline?around=2024-01-01&after=2024-01-01.3",
+            "around",
+        ),
+    ] {
+        let reply = get(app, uri, None).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{uri}: {}",
+            reply.body
+        );
+        assert_eq!(reply.json()["error"]["field"], json!(field), "{uri}");
+    }
+    let bad = get(app, "/tidslinje?around=2024-02-30", None).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("href=\"#around\""), "{}", bad.body);
 }
 
 #[tokio::test]
