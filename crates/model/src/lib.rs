@@ -5,6 +5,7 @@ mod canonical;
 pub mod date;
 pub mod event;
 pub mod kinds;
+mod stored;
 pub mod text;
 pub mod trusted;
 

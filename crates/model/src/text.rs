@@ -1,7 +1,8 @@
 //! Validated scalar types: free text, identifiers, keys, URLs, hashes and amounts, each refusing
 //! bad input when it is deserialized so that no invalid value reaches the log. The one exception
-//! is content the store already holds, read through [`crate::trusted`]: it passed these checks
-//! before it was appended and the hash chain covers it, so there they are not repeated.
+//! is content the store already holds, read through [`crate::stored::Stored`] (each type's
+//! `from_stored`): it passed these checks before it was appended and the hash chain covers it,
+//! so there they are not repeated.
 
 use std::fmt;
 
@@ -63,13 +64,33 @@ macro_rules! string_newtype {
             }
         }
 
+        impl $name {
+            /// Text read from content the store holds, taken without the checks of
+            /// [`Self::new`]: only [`crate::stored::Stored`] reaches this (see there why that
+            /// is sound).
+            pub(crate) fn from_stored(value: String) -> Self {
+                $name(value)
+            }
+        }
+
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                crate::stored::scalar(deserializer)
+            }
+        }
+
+        impl crate::stored::StoredScalar for $name {
+            const EXPECTING: &'static str = "a string";
+            fn deserialize_checked<'de, D: Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<Self, D::Error> {
                 let value = String::deserialize(deserializer)?;
-                if crate::trusted::is_trusted() {
-                    return Ok($name(value));
-                }
                 $name::new(value).map_err(serde::de::Error::custom)
+            }
+            fn from_stored<'de, A: serde::de::VariantAccess<'de>>(
+                plain: A,
+            ) -> Result<Self, A::Error> {
+                plain.newtype_variant::<String>().map($name::from_stored)
             }
         }
 
@@ -101,12 +122,22 @@ pub fn check_summary(value: &str) -> Result<(), String> {
 
 /// Deserializes an event's summary ([`check_summary`]).
 pub fn summary<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Text, D::Error> {
-    let value = String::deserialize(deserializer)?;
-    if crate::trusted::is_trusted() {
-        return Ok(Text(value));
+    crate::stored::scalar(deserializer).map(|Summary(text)| text)
+}
+
+/// A summary as it is deserialized: its own length limit, then the checks of any text.
+struct Summary(Text);
+
+impl crate::stored::StoredScalar for Summary {
+    const EXPECTING: &'static str = "a string";
+    fn deserialize_checked<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        check_summary(&value).map_err(serde::de::Error::custom)?;
+        Ok(Summary(Text(value)))
     }
-    check_summary(&value).map_err(serde::de::Error::custom)?;
-    Ok(Text(value))
+    fn from_stored<'de, A: serde::de::VariantAccess<'de>>(plain: A) -> Result<Self, A::Error> {
+        <Text as crate::stored::StoredScalar>::from_stored(plain).map(Summary)
+    }
 }
 
 /// Deserializes an optional summary (a correction's new one).
@@ -379,25 +410,46 @@ impl fmt::Display for Amount {
 
 impl<'de> Deserialize<'de> for Amount {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::stored::scalar(deserializer)
+    }
+}
+
+impl crate::stored::StoredScalar for Amount {
+    const EXPECTING: &'static str = "a number";
+    fn deserialize_checked<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let number = serde_json::Number::deserialize(deserializer)?;
-        if crate::trusted::is_trusted() {
-            // Stored in the canonical form `new` gave it.
-            return Ok(Amount(number));
-        }
         Amount::new(number).map_err(serde::de::Error::custom)
+    }
+    /// Stored in the canonical form [`Amount::new`] gave it; only [`crate::stored::Stored`]
+    /// reaches this.
+    fn from_stored<'de, A: serde::de::VariantAccess<'de>>(plain: A) -> Result<Self, A::Error> {
+        plain.newtype_variant::<serde_json::Number>().map(Amount)
     }
 }
 
 /// Deserializes an amount that cannot be negative (a contract value, a budget, a claim, a
 /// cost cap). New input below zero is refused; a stored one reads as it is ([`as_stored`]).
 pub fn non_negative<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Amount, D::Error> {
-    let amount = Amount::deserialize(deserializer)?;
-    if new_input() && !crate::trusted::is_trusted() && amount.as_f64() < 0.0 {
-        return Err(serde::de::Error::custom(format!(
-            "{amount} is negative; this amount cannot be below zero"
-        )));
+    crate::stored::scalar(deserializer).map(|NonNegative(amount)| amount)
+}
+
+/// An amount that cannot be negative, as it is deserialized.
+struct NonNegative(Amount);
+
+impl crate::stored::StoredScalar for NonNegative {
+    const EXPECTING: &'static str = "a number";
+    fn deserialize_checked<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let amount = <Amount as crate::stored::StoredScalar>::deserialize_checked(deserializer)?;
+        if new_input() && amount.as_f64() < 0.0 {
+            return Err(serde::de::Error::custom(format!(
+                "{amount} is negative; this amount cannot be below zero"
+            )));
+        }
+        Ok(NonNegative(amount))
     }
-    Ok(amount)
+    fn from_stored<'de, A: serde::de::VariantAccess<'de>>(plain: A) -> Result<Self, A::Error> {
+        <Amount as crate::stored::StoredScalar>::from_stored(plain).map(NonNegative)
+    }
 }
 
 /// [`non_negative`] for an optional amount.

@@ -1,15 +1,14 @@
 //! The store's fast paths. Reading content the store already holds: the canonical JSON of an
 //! event that passed every check of [`crate::event_from_value`] before it was appended, and that
 //! the hash chain proves unchanged since. Reading it again needs no second round of validation
-//! or error locating, so this path deserializes the text straight into the typed event (`data`
-//! as the struct of the event's kind, with no `serde_json::Value` between), and the scalar types
-//! of [`crate::text`] take their text as it is instead of checking it again (see
-//! [`is_trusted`]). `verify` still checks every event in full; nothing here is used for input
+//! or error locating, so [`event_from_stored_content`] deserializes the text straight into the
+//! typed event (`data` as the struct of the event's kind, with no `serde_json::Value` between),
+//! through [`Stored`], the deserializer under which the scalar types of [`crate::text`] are built
+//! by their `from_stored` constructors instead of being checked again (`crate::stored` says why
+//! that is sound). `verify` still checks every event in full; nothing here is used for input
 //! from outside the log. And writing: the canonical content and the canonical envelope in one
 //! pass ([`content_and_envelope`]), byte for byte what [`crate::canonical_json`] and
 //! [`crate::envelope_json`] give.
-
-use std::cell::Cell;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -17,33 +16,16 @@ use serde_json::value::RawValue;
 use crate::canonical::{Writer, write_string, write_u64};
 use crate::event::{FieldError, NewEvent, Source};
 use crate::kinds::DataReader;
+use crate::stored::Stored;
 use crate::text::{EventKey, StreamId, Text, default_stream};
 use crate::{FuzzyDate, RecordedAt};
 
-thread_local! {
-    /// Set while this thread reads content the store holds ([`event_from_stored_content`]).
-    static TRUSTED: Cell<bool> = const { Cell::new(false) };
-}
-
-/// True while this thread reads stored content, which passed every check before it was
-/// appended: the validated scalars' `Deserialize` (`Text`, `Id`, `EventKey`, `Url`, `HashHex`,
-/// `Amount`) then take the text as it is. Only [`event_from_stored_content`] sets it, for the
-/// length of one call, so every other deserialization keeps every check.
-pub(crate) fn is_trusted() -> bool {
-    TRUSTED.with(Cell::get)
-}
-
-/// Runs `read` with [`is_trusted`] set, restoring the previous state afterwards, also if `read`
-/// panics.
-fn trusting<T>(read: impl FnOnce() -> T) -> T {
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            TRUSTED.with(|trusted| trusted.set(self.0));
-        }
-    }
-    let _restore = Restore(TRUSTED.with(|trusted| trusted.replace(true)));
-    read()
+/// Reads `T` from stored JSON text through [`Stored`]: no scalar is checked again.
+fn from_stored_text<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let value = T::deserialize(Stored::new(&mut deserializer))?;
+    deserializer.end()?;
+    Ok(value)
 }
 
 /// The envelope of stored content, borrowed where it can be; `data` is kept as its text until
@@ -72,7 +54,7 @@ struct FromStoredText<'a>(&'a str);
 impl DataReader for FromStoredText<'_> {
     type Error = serde_json::Error;
     fn read<T: serde::de::DeserializeOwned>(self) -> Result<T, serde_json::Error> {
-        serde_json::from_str(self.0)
+        from_stored_text(self.0)
     }
 }
 
@@ -80,9 +62,9 @@ impl DataReader for FromStoredText<'_> {
 /// that is not an event at all (a damaged file); neither the checks of each field nor the
 /// cross-field checks of a new event are repeated.
 pub fn event_from_stored_content(content: &str) -> Result<NewEvent, FieldError> {
-    trusting(|| {
+    {
         let raw: StoredContent<'_> =
-            serde_json::from_str(content).map_err(|e| FieldError::new("(json)", e.to_string()))?;
+            from_stored_text(content).map_err(|e| FieldError::new("(json)", e.to_string()))?;
         let data = FromStoredText(raw.data.map_or("{}", RawValue::get));
         let data = match crate::kinds::read_data(&raw.kind, data) {
             Some(Ok(data)) => data,
@@ -103,7 +85,7 @@ pub fn event_from_stored_content(content: &str) -> Result<NewEvent, FieldError> 
             by: raw.by,
             data,
         })
-    })
+    }
 }
 
 /// Parses a transaction time as the store writes it (`2026-11-23T10:15:30.123456Z`). Unlike
@@ -303,13 +285,24 @@ mod tests {
     }
 
     #[test]
-    fn trust_ends_with_the_read() {
+    fn only_the_stored_read_skips_the_checks() {
         let bad = r#"{"kind":"fact_reported","occurred":"2024","summary":" ","source":{"title":"\u0000"}}"#;
         let read = event_from_stored_content(bad).expect("stored content is not checked again");
         assert_eq!(read.summary.as_str(), " ");
-        assert!(!is_trusted());
         assert!(parse_event(bad).is_err());
         assert!(serde_json::from_str::<Text>("\" \"").is_err());
+        // A negative amount that cannot be negative, as an older lagesbild stored it.
+        let old = r#"{"data":{"budget":"b","value_msek":-0.5},"kind":"budget_set","occurred":"2020","stream":"program","summary":"Budget."}"#;
+        let read = event_from_stored_content(old).expect("stored content reads");
+        assert_eq!(read.canonical_content(), old);
+        assert!(parse_event(old).is_err());
+        // Nested scalars too: an identifier in a list in `data`, and a URL in the source.
+        let nested = r#"{"data":{"waves":[{"area":"Södra","planned":"2022-H1","wave":"Våg 1"}]},"kind":"plan_revised","occurred":"2020-05","source":{"title":"K","url":"ftp://x"},"stream":"program","summary":"Ny plan."}"#;
+        let read = event_from_stored_content(nested).expect("stored content reads");
+        assert_eq!(read.canonical_content(), nested);
+        assert!(parse_event(nested).is_err());
+        let value: serde_json::Value = serde_json::from_str(nested).expect("JSON");
+        assert!(crate::event_from_value(value).is_err());
     }
 
     #[test]
