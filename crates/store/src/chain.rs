@@ -120,13 +120,116 @@ pub(crate) fn append_batch(
     tx.prefetch_keys(&keys)?;
     drop(keys);
 
+    if batch.len() < PIPELINE_MIN_EVENTS {
+        let items = batch.into_iter().map(|event| Encoded {
+            event,
+            speculated: None,
+        });
+        return append_items(tx, items, head, versions, recorded_at);
+    }
+    // A large batch: its events are encoded and hashed on a second thread, ahead of this one,
+    // which makes the reads, checks and inserts (SQLite's connection stays on this thread). The
+    // worker assumes every event is appended in order; where that stops holding (an event with
+    // a target, which the checks rewrite, or one already present) this thread encodes the rest
+    // itself, as for a small batch. The result is the same either way (test in
+    // crates/store/tests/append.rs).
+    for event in &batch {
+        stream_version(tx, &mut versions, event.stream.as_str())?;
+    }
+    let (sender, receiver) = std::sync::mpsc::sync_channel(PIPELINE_DEPTH);
+    let start = (head.seq, head.hash.clone(), versions.clone());
+    std::thread::scope(|scope| {
+        scope.spawn(move || speculate(batch, start, recorded_at, sender));
+        // Returning (an error included) drops the receiver, which ends the worker.
+        append_items(tx, receiver.into_iter(), head, versions, recorded_at)
+    })
+}
+
+/// Below this many events a batch is encoded on the appending thread: a second thread costs
+/// more than it hides (a web append is one event).
+const PIPELINE_MIN_EVENTS: usize = 64;
+
+/// How many encoded events the worker may be ahead of the inserts: enough to ride over an
+/// index page split, little memory.
+const PIPELINE_DEPTH: usize = 256;
+
+/// One event of a batch, with what the worker computed for it if it did.
+struct Encoded {
+    event: NewEvent,
+    speculated: Option<Speculated>,
+}
+
+/// The content and chain hash of an event, computed for the place it gets if every event before
+/// it in the batch is appended as given.
+struct Speculated {
+    seq: u64,
+    stream_version: u64,
+    content: String,
+    hash: String,
+}
+
+/// The worker of a large batch: encodes and hashes each event for the place it gets if every
+/// earlier one is appended as given, until the first event with a target (its content depends
+/// on the log), after which it only passes events on.
+fn speculate(
+    batch: Vec<NewEvent>,
+    (mut seq, mut prev_hash, mut versions): (u64, String, HashMap<String, u64>),
+    recorded_at: RecordedAt,
+    sender: std::sync::mpsc::SyncSender<Encoded>,
+) {
+    let mut going = true;
+    for event in batch {
+        going = going && event.data.target().is_none();
+        let speculated = match versions.get_mut(event.stream.as_str()) {
+            Some(version) if going => {
+                seq += 1;
+                *version += 1;
+                let (content, envelope) =
+                    content_and_envelope(&event, seq, *version, &recorded_at, SCHEMA_VERSION);
+                let hash = chain_hash(&prev_hash, &envelope);
+                prev_hash.clone_from(&hash);
+                Some(Speculated {
+                    seq,
+                    stream_version: *version,
+                    content,
+                    hash,
+                })
+            }
+            _ => {
+                going = false;
+                None
+            }
+        };
+        if sender.send(Encoded { event, speculated }).is_err() {
+            // The append stopped (an error): nothing more is wanted.
+            return;
+        }
+    }
+}
+
+/// The append proper, event by event in order: targets, keys, versions, the chain and the
+/// insert. An event's worker-computed content and hash are used while every event before it
+/// was appended as the worker assumed; otherwise they are computed here.
+fn append_items(
+    tx: &mut dyn AppendTx,
+    items: impl Iterator<Item = Encoded>,
+    head: Head,
+    mut versions: HashMap<String, u64>,
+    recorded_at: RecordedAt,
+) -> Result<AppendReport, StoreError> {
     let recorded_text = recorded_at.to_string();
-    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut outcomes = Vec::new();
     // Keys appended in this batch: key -> (seq, content).
     let mut batch_keys: HashMap<String, (u64, String)> = HashMap::new();
     let mut seq = head.seq;
     let mut prev_hash = head.hash.clone();
-    for (index, mut event) in batch.into_iter().enumerate() {
+    // Whether every event so far was appended as the worker assumed.
+    let mut speculation_holds = true;
+    for (index, item) in items.enumerate() {
+        let Encoded {
+            mut event,
+            speculated,
+        } = item;
         let invalid = |field: &str, reason: String| StoreError::Invalid {
             index,
             error: FieldError::new(field, reason),
@@ -197,17 +300,33 @@ pub(crate) fn append_batch(
         // The content and the envelope in one pass, straight from the typed event (byte for
         // byte its canonical JSON value's; tests in crates/model), with the seq and stream
         // version the event gets if it is appended (both are discarded if it is already
-        // present).
-        let (content, envelope) = content_and_envelope(
-            &event,
-            seq + 1,
-            stream_version(tx, &mut versions, event.stream.as_str())? + 1,
-            &recorded_at,
-            SCHEMA_VERSION,
-        );
+        // present); or the content and hash the worker computed for exactly that place.
+        let next_version = stream_version(tx, &mut versions, event.stream.as_str())? + 1;
+        let (content, envelope_or_hash) = match speculated {
+            Some(done)
+                if speculation_holds
+                    && done.seq == seq + 1
+                    && done.stream_version == next_version =>
+            {
+                (done.content, Hashed::Hash(done.hash))
+            }
+            _ => {
+                speculation_holds = false;
+                let (content, envelope) = content_and_envelope(
+                    &event,
+                    seq + 1,
+                    next_version,
+                    &recorded_at,
+                    SCHEMA_VERSION,
+                );
+                (content, Hashed::Envelope(envelope))
+            }
+        };
         if let Some(key) = &event.key {
             if let Some((existing, existing_content)) = batch_keys.get(key.as_str()) {
                 if *existing_content == content {
+                    // Not appended: the worker's places for the events after it are wrong.
+                    speculation_holds = false;
                     outcomes.push(Outcome::AlreadyPresent { seq: *existing });
                     continue;
                 }
@@ -219,6 +338,7 @@ pub(crate) fn append_batch(
             }
             if let Some(existing) = tx.by_key(key.as_str())? {
                 if existing.content == content {
+                    speculation_holds = false;
                     outcomes.push(Outcome::AlreadyPresent { seq: existing.seq });
                     continue;
                 }
@@ -231,9 +351,12 @@ pub(crate) fn append_batch(
         }
 
         seq += 1;
-        let version = stream_version(tx, &mut versions, event.stream.as_str())? + 1;
+        let version = next_version;
         versions.insert(event.stream.to_string(), version);
-        let hash = chain_hash(&prev_hash, &envelope);
+        let hash = match envelope_or_hash {
+            Hashed::Hash(hash) => hash,
+            Hashed::Envelope(envelope) => chain_hash(&prev_hash, &envelope),
+        };
         if let Some(key) = &event.key {
             batch_keys.insert(key.to_string(), (seq, content.clone()));
         }
@@ -264,6 +387,12 @@ pub(crate) fn append_batch(
         }
     };
     Ok(AppendReport { outcomes, head })
+}
+
+/// An event's envelope to hash here, or the hash the worker computed.
+enum Hashed {
+    Envelope(String),
+    Hash(String),
 }
 
 /// One stored row as the backend read it, every column as text or number, before any check.

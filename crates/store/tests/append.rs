@@ -716,3 +716,69 @@ proptest! {
         prop_assert_eq!(report.appended(), good.len());
     }
 }
+
+/// A store whose clock stands still, so that two stores given the same events in different
+/// batches hold the same chain.
+fn still_store() -> SqliteStore {
+    let at: DateTime<Utc> = "2026-01-01T00:00:00.5Z".parse().expect("a time");
+    SqliteStore::open_in_memory()
+        .expect("store")
+        .with_clock(move || at)
+}
+
+proptest! {
+    #![proptest_config(config(12, 64))]
+
+    /// A large batch is encoded and hashed on a second thread ahead of the inserts
+    /// (`chain.rs`, `PIPELINE_MIN_EVENTS`); what it appends is exactly what the same events
+    /// give appended through the one-thread path, batch by batch: the same outcomes, rows and
+    /// chain, also when the worker's assumptions break (corrections and retractions, whose
+    /// targets the store resolves, and keyed events already present, appended a second time).
+    #[test]
+    fn a_large_batch_appends_what_small_batches_append(generated in log(true, 60..160)) {
+        let events = generated.parsed().map_err(TestCaseError::fail)?;
+        let mut large = still_store();
+        let mut small = still_store();
+        for _round in 0..2 {
+            let report = large.append(events.clone(), &[]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let mut outcomes = Vec::new();
+            for event in &events {
+                let one = small.append(vec![event.clone()], &[]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                outcomes.extend(one.outcomes);
+            }
+            prop_assert_eq!(&report.outcomes, &outcomes);
+            prop_assert_eq!(snapshot(&large), snapshot(&small));
+        }
+        large.verify(&mut |_| {}).expect("verify");
+    }
+}
+
+/// An error in a large batch names the same event and field as in a small one, and nothing of
+/// the batch is written.
+#[test]
+fn an_error_deep_in_a_large_batch_names_its_event_and_writes_nothing() {
+    let mut store = still_store();
+    store.append(vec![decision("a")], &[]).expect("append");
+    let before = snapshot(&store);
+    let mut batch: Vec<NewEvent> = (0..300).map(|i| decision(&format!("k-{i}"))).collect();
+    batch.insert(
+        200,
+        correction(json!({"key": "finns-inte"}), json!({"summary": "Rättad."})),
+    );
+    let (index, error) = invalid_field(store.append(batch, &[]));
+    assert_eq!(index, 200);
+    assert_eq!(error.field, "data.target.key");
+    assert_eq!(snapshot(&store), before);
+    // A key given twice with other content, after the worker's events.
+    let mut batch: Vec<NewEvent> = (0..300).map(|i| decision(&format!("k-{i}"))).collect();
+    let mut changed = decision("k-3");
+    changed.summary = "Något helt annat hände.".parse().expect("a summary");
+    batch.push(changed);
+    match store.append(batch, &[]) {
+        Err(StoreError::KeyConflict { index, key, .. }) => {
+            assert_eq!((index, key.as_str()), (300, "k-3"));
+        }
+        other => panic!("expected a key conflict, got {other:?}"),
+    }
+    assert_eq!(snapshot(&store), before);
+}
