@@ -338,11 +338,34 @@ impl<'de, T: StoredScalar> Visitor<'de> for ScalarVisitor<T> {
     visit_checked!(visit_str: &str, visit_string: String, visit_u64: u64, visit_i64: i64, visit_f64: f64);
 
     fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<T, A::Error> {
-        let (variant, plain): (String, _) = data.variant()?;
-        if variant != STORED_VARIANT {
+        let (is_stored, plain) = data.variant_seed(IsStoredVariant)?;
+        if !is_stored {
             return Err(de::Error::custom(format!("expected {}", T::EXPECTING)));
         }
         T::from_stored(plain)
+    }
+}
+
+/// Whether an enum's variant is [`STORED_VARIANT`], compared without copying its name.
+struct IsStoredVariant;
+
+impl<'de> DeserializeSeed<'de> for IsStoredVariant {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl Visitor<'_> for IsStoredVariant {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a variant name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<bool, E> {
+        Ok(name == STORED_VARIANT)
     }
 }
 
