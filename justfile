@@ -35,6 +35,11 @@ check-events:
 bench:
     cargo run --release -p lagesbild-bench -- --sizes 10000,100000,1000000
 
+# The peers of ../shared/peers (Python eventsourcing, cqrs-es + sqlite-es), built and run by the
+# bench (tools/bench-peers.sh) on the same shape of work as lagesbild, ratios from the same run.
+bench-peers:
+    cargo run --release -p lagesbild-bench -- --peer-shape
+
 # The web app under load with wrk (apt-get install wrk): req/s, p50/p99 of five pages at 100k events.
 bench-web:
     tools/bench-web.sh

@@ -41,9 +41,16 @@ struct Cli {
     /// Appends one JSON line per measurement to this file.
     #[arg(long)]
     results: Option<PathBuf>,
-    /// The Python peer's JSON line (its output), to set beside `--peer-shape`.
+    /// A peer's JSON line (its output) from another run, to set beside `--peer-shape` as well.
     #[arg(long)]
     peer_json: Option<PathBuf>,
+    /// Where the comparison programs are (`tools/bench-peers.sh` builds and runs them beside
+    /// `--peer-shape`); default `../shared/peers` beside the checkout.
+    #[arg(long)]
+    peers_dir: Option<PathBuf>,
+    /// With `--peer-shape`, runs only lagesbild, not the peers.
+    #[arg(long)]
+    no_peers: bool,
     /// Runs the peer's shape of work instead of the size series.
     #[arg(long)]
     peer_shape: bool,
@@ -555,7 +562,43 @@ fn peak_rss_kib() -> Result<u64> {
         .context("no VmHWM in /proc/self/status")
 }
 
+/// Builds and runs the peers through `tools/bench-peers.sh` on the same shape of work, in the
+/// same run: one JSON line per peer, or one saying why it was not run.
+fn run_peers(cli: &Cli, dir: &Path) -> Result<Vec<Value>> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/bench-peers.sh");
+    let mut command = std::process::Command::new("bash");
+    command
+        .arg(&script)
+        .arg(cli.peer_n.to_string())
+        .arg(cli.peer_streams.to_string())
+        .arg(cli.peer_batch.max(1).to_string())
+        .arg(dir);
+    if let Some(peers) = &cli.peers_dir {
+        command.env("PEERS_DIR", peers);
+    }
+    eprintln!("== peers ({})", script.display());
+    let output = command
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot run {}", script.display()))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let peers: Vec<Value> = stdout
+        .lines()
+        .filter(|line| line.trim_start().starts_with('{'))
+        .map(|line| serde_json::from_str(line).context("a peer printed a line that is not JSON"))
+        .collect::<Result<_>>()?;
+    if !output.status.success() || peers.is_empty() {
+        bail!("{} failed or printed nothing: {stdout}", script.display());
+    }
+    Ok(peers)
+}
+
 fn peer_shape(cli: &Cli, dir: &Path, results: &mut Results) -> Result<()> {
+    let mut peers = if cli.no_peers {
+        Vec::new()
+    } else {
+        run_peers(cli, dir)?
+    };
     let db = dir.join("peer-shape.db");
     remove_db(&db);
     let mut store = SqliteStore::open(&db)?;
@@ -598,16 +641,39 @@ fn peer_shape(cli: &Cli, dir: &Path, results: &mut Results) -> Result<()> {
             .with_context(|| format!("cannot read {}", path.display()))?;
         let peer: Value = serde_json::from_str(text.trim())
             .with_context(|| format!("{} is not the peer's JSON line", path.display()))?;
+        peers.push(peer);
+    }
+    println!(
+        "\n| peer | peer append ev/s | peer read ev/s | lagesbild append ev/s (store only) | lagesbild read ev/s | append ratio | read ratio |"
+    );
+    println!("|{}", "---|".repeat(7));
+    for peer in &mut peers {
+        let name = peer["peer"].as_str().unwrap_or("?").to_owned();
+        if let Some(why) = peer["not_run"].as_str() {
+            println!("| {name} | not run: {why} | | | | | |");
+            eprintln!("peer {name} not run: {why}");
+            continue;
+        }
         let ratio = |ours: &str, theirs: &str| {
             line[ours].as_f64().unwrap_or(f64::NAN) / peer[theirs].as_f64().unwrap_or(f64::NAN)
         };
-        let append_ratio = ratio("append_eps", "append_eps");
-        let read_ratio = ratio("read_eps", "read_eps");
-        line["peer"] = peer;
-        line["append_over_peer"] = json!(append_ratio);
-        line["read_over_peer"] = json!(read_ratio);
+        let (append_ratio, read_ratio) = (
+            ratio("append_eps", "append_eps"),
+            ratio("read_eps", "read_eps"),
+        );
+        peer["append_over_peer"] = json!(append_ratio);
+        peer["read_over_peer"] = json!(read_ratio);
+        println!(
+            "| {name} | {} | {} | {} ({}) | {} | {append_ratio:.2} | {read_ratio:.2} |",
+            peer["append_eps"],
+            peer["read_eps"],
+            line["append_eps"],
+            line["append_store_only_eps"],
+            line["read_eps"]
+        );
     }
-    println!("{line}");
+    line["peers"] = json!(peers);
+    println!("\n{line}");
     results.write(&line)
 }
 
