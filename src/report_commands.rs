@@ -371,36 +371,45 @@ fn export_site(path: &Path, args: &ExportSiteArgs) -> Result<ExitCode> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
-    let write = || -> Result<()> {
-        for file in &files {
-            let target = staging.join(&file.path);
-            if let Some(folder) = target.parent() {
-                std::fs::create_dir_all(folder)
-                    .with_context(|| format!("cannot create {}", folder.display()))?;
-            }
-            std::fs::write(&target, &file.bytes)
-                .with_context(|| format!("cannot write {}", target.display()))?;
-        }
-        std::fs::write(
-            staging.join(EXPORT_MARKER),
-            "written by lagesbild report export-site\n",
-        )
-        .with_context(|| format!("cannot write in {}", staging.display()))?;
-        Ok(())
+    // The staging and set-aside folders get fresh random names, made with mkdir, which refuses a
+    // path that exists: a folder left by a killed run, or planted (as a symlink, say) by someone
+    // who can write the parent, is never reused, so only what was built and checked here is
+    // swapped in.
+    let fresh = |what: &str| -> Result<tempfile::TempDir> {
+        tempfile::Builder::new()
+            .prefix(&format!(".{name}.{what}-"))
+            .tempdir_in(parent)
+            .with_context(|| format!("cannot create a folder in {}", parent.display()))
     };
-    if let Err(error) = write() {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(error.context("nothing was exported"));
+    let staging_dir = fresh("partial")?;
+    let staging = staging_dir.path().to_path_buf();
+    for file in &files {
+        let target = staging.join(&file.path);
+        if let Some(folder) = target.parent() {
+            std::fs::create_dir_all(folder)
+                .with_context(|| format!("cannot create {}", folder.display()))
+                .context("nothing was exported")?;
+        }
+        std::fs::write(&target, &file.bytes)
+            .with_context(|| format!("cannot write {}", target.display()))
+            .context("nothing was exported")?;
     }
-    let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-    if replaces {
-        std::fs::rename(dir, &old)
+    std::fs::write(
+        staging.join(EXPORT_MARKER),
+        "written by lagesbild report export-site\n",
+    )
+    .with_context(|| format!("cannot write in {}", staging.display()))
+    .context("nothing was exported")?;
+    // Renaming a folder onto an empty one replaces it, so the fresh empty folder is the name
+    // the old export is moved to.
+    let old_dir = if replaces { Some(fresh("old")?) } else { None };
+    if let Some(old) = &old_dir {
+        std::fs::rename(dir, old.path())
             .with_context(|| format!("cannot move {} aside", dir.display()))?;
     }
     if let Err(error) = std::fs::rename(&staging, dir) {
-        if replaces {
-            let _ = std::fs::rename(&old, dir);
+        if let Some(old) = &old_dir {
+            let _ = std::fs::rename(old.path(), dir);
         }
         return Err(anyhow::Error::new(error).context(format!(
             "cannot move {} to {}; the export was not replaced",
@@ -408,9 +417,12 @@ fn export_site(path: &Path, args: &ExportSiteArgs) -> Result<ExitCode> {
             dir.display()
         )));
     }
-    if replaces {
-        std::fs::remove_dir_all(&old)
-            .with_context(|| format!("cannot remove the earlier export at {}", old.display()))?;
+    // The staging folder is now the export: its guard must not delete it.
+    let _ = staging_dir.keep();
+    if let Some(old) = old_dir {
+        let path = old.path().to_path_buf();
+        old.close()
+            .with_context(|| format!("cannot remove the earlier export at {}", path.display()))?;
     }
     let pages = files
         .iter()

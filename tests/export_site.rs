@@ -386,3 +386,54 @@ fn an_export_is_refused_whole_when_a_published_report_does_not_rebuild() {
     let page = std::fs::read_to_string(out.join(format!("rapporter/{seq}.html"))).expect("reads");
     assert!(page.contains("<main class=\"egen\">"));
 }
+
+#[test]
+fn an_export_does_not_reuse_or_follow_folders_left_beside_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    ok(d, &["init"]);
+    ok(
+        d,
+        &[
+            "report",
+            "publish",
+            "--date",
+            "2024-12-27",
+            "--compiled-at",
+            "2024-12-27T10:00",
+        ],
+    );
+    // What a killed run leaves, or what someone who can write the parent plants: a staging
+    // folder holding a page never checked, a symlink where a staging folder would go, and a
+    // set-aside folder that is not empty.
+    let planted = d.join(".intranat.partial-1");
+    std::fs::create_dir_all(planted.join("rapporter")).expect("creates");
+    std::fs::write(planted.join("rapporter/999.html"), "<script>x</script>").expect("writes");
+    let elsewhere = d.join("elsewhere");
+    std::fs::create_dir(&elsewhere).expect("creates");
+    std::os::unix::fs::symlink(&elsewhere, d.join(".intranat.partial-2")).expect("links");
+    std::fs::create_dir_all(d.join(".intranat.old-1/x")).expect("creates");
+    let out = d.join("intranat");
+    for _ in 0..2 {
+        ok(d, &["report", "export-site", out.to_str().expect("UTF-8")]);
+        let meta = std::fs::symlink_metadata(&out).expect("exported");
+        assert!(meta.is_dir() && !meta.file_type().is_symlink());
+        assert!(!out.join("rapporter/999.html").exists());
+        assert_eq!(std::fs::read_dir(&elsewhere).expect("reads").count(), 0);
+    }
+    let mut beside: Vec<_> = std::fs::read_dir(d)
+        .expect("reads")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".intranat."))
+        .collect();
+    beside.sort();
+    assert_eq!(
+        beside,
+        [
+            ".intranat.old-1",
+            ".intranat.partial-1",
+            ".intranat.partial-2"
+        ],
+        "the export leaves nothing of its own beside the folder and touches nothing planted"
+    );
+}

@@ -391,11 +391,18 @@ pub struct ListResult {
     pub seq: u64,
 }
 
-/// Text fit for the log: no control characters, at most [`MAX_ERROR_CHARS`].
+/// Text fit for the log: no control characters, bidirectional controls or noncharacters (which
+/// the log refuses in new text), at most [`MAX_ERROR_CHARS`]. The server's reply is untrusted
+/// text, and an attempt must be recorded whatever it says.
 fn loggable(text: &str) -> String {
+    let refused = |c: char| {
+        c.is_control()
+            || lagesbild_model::text::is_bidi_control(c)
+            || lagesbild_model::text::is_noncharacter(c)
+    };
     let clean: String = text
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if refused(c) { ' ' } else { c })
         .take(MAX_ERROR_CHARS)
         .collect();
     let clean = clean.trim();
@@ -548,6 +555,15 @@ mod tests {
         let config: MailConfig = toml::from_str(&text).map_err(|e| e.to_string())?;
         config.check()?;
         Ok(config)
+    }
+
+    #[test]
+    fn whatever_the_server_replies_the_attempt_can_be_recorded() {
+        let reply = "550 \u{202E}nekad\u{2066} \u{FFFF}\r\nX-Injected: ja\u{0}";
+        let text = loggable(reply);
+        assert_eq!(text, "550  nekad     X-Injected: ja");
+        assert!(lagesbild_model::Text::new(text).is_ok());
+        assert_eq!(loggable("\u{202E}\r\n"), "okänt fel");
     }
 
     #[test]

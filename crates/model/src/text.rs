@@ -210,7 +210,26 @@ fn check_text(value: &str) -> Result<(), String> {
             u32::from(bad)
         ));
     }
+    check_noncharacter(value)?;
     check_bidi(value)
+}
+
+/// The Unicode noncharacters: U+FDD0–U+FDEF and the last two code points of every plane. They
+/// are never text; U+FFFE and U+FFFF are not even allowed in XML, and one of them in a note
+/// would make every reader reject the Atom feed.
+pub fn is_noncharacter(c: char) -> bool {
+    matches!(u32::from(c), 0xFDD0..=0xFDEF) || u32::from(c) & 0xFFFE == 0xFFFE
+}
+
+/// New input with a noncharacter is refused; a stored one reads as it was hashed.
+fn check_noncharacter(value: &str) -> Result<(), String> {
+    match value.chars().find(|c| is_noncharacter(*c)) {
+        Some(bad) if new_input() => Err(format!(
+            "the text contains U+{:04X}, which is not a character; remove it",
+            u32::from(bad)
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn check_slug(value: &str, max: usize, extra: &[u8]) -> Result<(), String> {
@@ -558,6 +577,28 @@ mod tests {
             "the flag is restored after as_stored"
         );
         assert!(Text::new("x\u{202E}").is_err());
+    }
+
+    #[test]
+    fn noncharacters_are_refused_in_new_text_but_read_in_stored() {
+        for c in [
+            '\u{FFFF}',
+            '\u{FFFE}',
+            '\u{FDD0}',
+            '\u{FDEF}',
+            '\u{1FFFF}',
+            '\u{10FFFE}',
+        ] {
+            let text = format!("Avtalet {c} gäller");
+            let error = Text::new(text.clone()).unwrap_err();
+            assert!(
+                error.contains(&format!("U+{:04X}", u32::from(c))),
+                "{error}"
+            );
+            assert!(as_stored(|| Text::new(text.clone())).is_ok());
+        }
+        // Their neighbours are characters.
+        assert!(Text::new("\u{FFFD} \u{FDCF} \u{FDF0} \u{1FFFD}").is_ok());
     }
 
     #[test]

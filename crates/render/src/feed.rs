@@ -41,6 +41,20 @@ pub struct FeedEntry {
     pub content_html: Option<String>,
 }
 
+/// The text with every character XML 1.0 does not allow (the C0 controls other than tab, line
+/// feed and carriage return, and U+FFFE and U+FFFF) replaced by U+FFFD. `atom_syndication`
+/// escapes markup but passes these through, and one of them makes every feed reader reject the
+/// whole feed. New input refuses them, but a log may hold text from before that check.
+fn xml_text(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c,
+            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => '\u{FFFD}',
+            c => c,
+        })
+        .collect()
+}
+
 fn fixed(at: DateTime<Utc>) -> DateTime<FixedOffset> {
     at.fixed_offset()
 }
@@ -48,14 +62,14 @@ fn fixed(at: DateTime<Utc>) -> DateTime<FixedOffset> {
 /// The Atom document, in UTF-8, with its XML declaration.
 pub fn atom(head: &FeedHead, entries: &[FeedEntry]) -> String {
     let link = |href: &str, rel: &str, mime: Option<&str>| Link {
-        href: href.to_owned(),
+        href: xml_text(href),
         rel: rel.to_owned(),
         mime_type: mime.map(str::to_owned),
         ..Link::default()
     };
     let feed = Feed {
-        title: Text::plain(head.title.clone()),
-        id: head.id.clone(),
+        title: Text::plain(xml_text(&head.title)),
+        id: xml_text(&head.id),
         updated: fixed(
             entries
                 .iter()
@@ -75,15 +89,15 @@ pub fn atom(head: &FeedHead, entries: &[FeedEntry]) -> String {
         entries: entries
             .iter()
             .map(|e| Entry {
-                title: Text::plain(e.title.clone()),
-                id: e.id.clone(),
+                title: Text::plain(xml_text(&e.title)),
+                id: xml_text(&e.id),
                 updated: fixed(e.updated),
                 published: Some(fixed(e.published)),
                 authors: e
                     .author
                     .iter()
                     .map(|name| Person {
-                        name: name.clone(),
+                        name: xml_text(name),
                         ..Person::default()
                     })
                     .collect(),
@@ -94,9 +108,9 @@ pub fn atom(head: &FeedHead, entries: &[FeedEntry]) -> String {
                             .map(|(href, mime)| link(href, "alternate", Some(mime))),
                     )
                     .collect(),
-                summary: Some(Text::plain(e.summary.clone())),
+                summary: Some(Text::plain(xml_text(&e.summary))),
                 content: e.content_html.as_ref().map(|html| Content {
-                    value: Some(html.clone()),
+                    value: Some(xml_text(html)),
                     content_type: Some("html".into()),
                     ..Content::default()
                 }),
@@ -152,5 +166,40 @@ mod tests {
         let parsed: Feed = xml.parse().expect("well-formed Atom");
         assert_eq!(parsed.entries[0].title.as_str(), hostile);
         assert_eq!(parsed.entries[0].authors[0].name, hostile);
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_replaced_not_written() {
+        let at = DateTime::parse_from_rfc3339("2024-12-27T10:15:00Z")
+            .expect("a time")
+            .with_timezone(&Utc);
+        let head = FeedHead {
+            id: "urn:x".into(),
+            title: "Rapporter".into(),
+            self_href: "/rapporter.atom".into(),
+            alternate_href: "/rapporter".into(),
+            updated: at,
+        };
+        let odd = "a\u{FFFF}b\u{FFFE}c\u{1}d\te";
+        let entry = FeedEntry {
+            id: "urn:x:1".into(),
+            title: odd.into(),
+            href: "/rapporter/1".into(),
+            alternates: vec![],
+            published: at,
+            updated: at,
+            author: Some(odd.into()),
+            summary: odd.into(),
+            content_html: Some(format!("<p>{odd}</p>")),
+        };
+        let xml = atom(&head, &[entry]);
+        for bad in ['\u{FFFF}', '\u{FFFE}', '\u{1}'] {
+            assert!(!xml.contains(bad), "U+{:04X} written", u32::from(bad));
+        }
+        let parsed: Feed = xml.parse().expect("well-formed Atom");
+        assert_eq!(
+            parsed.entries[0].title.as_str(),
+            "a\u{FFFD}b\u{FFFD}c\u{FFFD}d\te"
+        );
     }
 }

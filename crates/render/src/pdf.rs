@@ -4,7 +4,8 @@
 //! [`lagesbild_pdf`]. The words around the data (headings, the sender, the distribution line)
 //! are the template's; the wording of the composite lines follows `report.md.hbs`.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, TimeZone};
+use chrono_tz::Europe::Stockholm;
 use lagesbild_model::FuzzyDate;
 use lagesbild_timeline::{FigureLine, MatterLine, NoteLine, ReportModel, WaveLine};
 use serde_json::{Value, json};
@@ -177,12 +178,24 @@ pub fn print_data(model: &ReportModel) -> Value {
     })
 }
 
-/// The PDF's creation date: the edition's compile time (a minute), or the start of its day.
+/// The PDF's creation date in UTC, as the PDF's metadata states it: the edition's compile time
+/// (a minute), or the start of its day, both Swedish local time.
 pub fn creation_date(model: &ReportModel) -> NaiveDateTime {
-    match &model.compiled_at {
+    let local = match &model.compiled_at {
         FuzzyDate::Minute(at) => *at,
         _ => model.report_date.and_time(chrono::NaiveTime::MIN),
-    }
+    };
+    // A minute that does not exist (the hour skipped in spring) is read as the same clock time
+    // an hour later, and one that occurs twice (in autumn) as the first of the two.
+    let zoned = Stockholm
+        .from_local_datetime(&local)
+        .earliest()
+        .or_else(|| {
+            Stockholm
+                .from_local_datetime(&(local + chrono::Duration::hours(1)))
+                .earliest()
+        });
+    zoned.map_or(local, |at| at.naive_utc())
 }
 
 /// The PDF's stable identity: the edition (its day and version), hashed into the document id.
