@@ -181,10 +181,13 @@ pub fn print_data(model: &ReportModel) -> Value {
 /// The PDF's creation date in UTC, as the PDF's metadata states it: the edition's compile time
 /// (a minute), or the start of its day, both Swedish local time.
 pub fn creation_date(model: &ReportModel) -> NaiveDateTime {
-    let local = match &model.compiled_at {
+    utc_of_swedish(match &model.compiled_at {
         FuzzyDate::Minute(at) => *at,
         _ => model.report_date.and_time(chrono::NaiveTime::MIN),
-    };
+    })
+}
+
+fn utc_of_swedish(local: NaiveDateTime) -> NaiveDateTime {
     // A minute that does not exist (the hour skipped in spring) is read as the same clock time
     // an hour later, and one that occurs twice (in autumn) as the first of the two.
     let zoned = Stockholm
@@ -220,4 +223,34 @@ pub fn render(
         ident: &ident(model),
         created: creation_date(model),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M").expect("a time")
+    }
+
+    #[test]
+    fn the_creation_date_is_swedish_time_in_utc() {
+        assert_eq!(
+            utc_of_swedish(at("2024-12-27T10:15")),
+            at("2024-12-27T09:15")
+        );
+        assert_eq!(
+            utc_of_swedish(at("2024-06-01T10:15")),
+            at("2024-06-01T08:15")
+        );
+        // The hour skipped in spring, and the one that occurs twice in autumn.
+        assert_eq!(
+            utc_of_swedish(at("2024-03-31T02:30")),
+            at("2024-03-31T01:30")
+        );
+        assert_eq!(
+            utc_of_swedish(at("2024-10-27T02:30")),
+            at("2024-10-27T00:30")
+        );
+    }
 }
