@@ -2,7 +2,7 @@
 //! valid time, `--known-at` transaction time) and in several formats.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use lagesbild_model::RecordedAt;
 use lagesbild_render::doc::{self, Doc};
 use lagesbild_render::views::{self, Axes};
+use lagesbild_store::StoreLocation;
 use lagesbild_timeline::Projection;
 
 use crate::{db, log_commands};
@@ -112,12 +113,12 @@ fn render_doc(doc: &Doc, format: Format) -> Option<String> {
 /// print, `as_of` being the valid-time day the caller will view. Without `facts` the timeline-only
 /// facts are left out, which the waves do not show, so the cost stays bounded by checkpoints.
 fn replayed(
-    path: &Path,
+    location: &StoreLocation,
     time: &TimeArgs,
     as_of: Option<NaiveDate>,
     facts: bool,
 ) -> Result<(Projection, Axes)> {
-    let mut store = db::open(path)?;
+    let mut store = db::open(location)?;
     let seq = replay::seq_known_at(&store, time.known_at.as_ref())?;
     let mut notices = Vec::new();
     let projection = if facts {
@@ -135,8 +136,8 @@ fn replayed(
     Ok((projection, axes))
 }
 
-pub fn timeline(path: &Path, args: &TimeArgs) -> Result<ExitCode> {
-    let (projection, axes) = replayed(path, args, args.as_of, true)?;
+pub fn timeline(location: &StoreLocation, args: &TimeArgs) -> Result<ExitCode> {
+    let (projection, axes) = replayed(location, args, args.as_of, true)?;
     let view = projection.view_public(args.as_of, args.public_at);
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&view)? + "\n",
@@ -152,8 +153,8 @@ pub fn timeline(path: &Path, args: &TimeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn waves(path: &Path, args: &TimeArgs) -> Result<ExitCode> {
-    let (projection, axes) = replayed(path, args, args.as_of, false)?;
+pub fn waves(location: &StoreLocation, args: &TimeArgs) -> Result<ExitCode> {
+    let (projection, axes) = replayed(location, args, args.as_of, false)?;
     let view = projection.view_public(args.as_of, args.public_at);
     let text = match args.format {
         Format::Json => {
@@ -178,10 +179,10 @@ pub fn waves(path: &Path, args: &TimeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn diff(path: &Path, args: &DiffArgs) -> Result<ExitCode> {
+pub fn diff(location: &StoreLocation, args: &DiffArgs) -> Result<ExitCode> {
     let time = &args.time;
     let to = args.to.or(time.as_of);
-    let (projection, axes) = replayed(path, time, to, true)?;
+    let (projection, axes) = replayed(location, time, to, true)?;
     let public = time.public_at;
     let diff = lagesbild_timeline::diff(
         &projection.view_public(Some(args.from), public),

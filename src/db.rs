@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use include_dir::{Dir, include_dir};
-use lagesbild_store::{SqliteStore, Store};
+use lagesbild_store::{SqliteStore, Store, StoreLocation};
 
 use crate::import::{self, Located};
 
@@ -65,35 +65,52 @@ fn clock_override() -> Result<Option<DateTime<Utc>>> {
     }
 }
 
-fn open_raw(path: &Path) -> Result<Box<dyn Store>> {
-    let mut store = SqliteStore::open(path).map_err(|error| {
-        let hint = if path.exists() && crate::log_commands::not_writable(path) {
-            " (it is on a read-only file system or not writable by this user; lagesbild writes \
-             the log and its -wal and -shm files beside it; `verify` can still check it)"
-        } else {
-            ""
-        };
-        anyhow::Error::new(error).context(format!(
-            "cannot open the database {}{hint}; nothing was written",
-            path.display()
-        ))
-    })?;
+/// Opens the log at `location` without seeding it; `create` says whether a PostgreSQL database
+/// without the schema gets one (`init`, `restore`, the target of `copy`) or is refused.
+fn open_raw(location: &StoreLocation, create: bool) -> Result<Box<dyn Store>> {
+    let opened = match location {
+        StoreLocation::Sqlite(path) => SqliteStore::open(path)
+            .map(|store| Box::new(store) as Box<dyn Store>)
+            .map_err(|error| {
+                let hint = if path.exists() && crate::log_commands::not_writable(path) {
+                    " (it is on a read-only file system or not writable by this user; lagesbild \
+                     writes the log and its -wal and -shm files beside it; `verify` can still \
+                     check it)"
+                } else {
+                    ""
+                };
+                anyhow::Error::new(error).context(format!(
+                    "cannot open the database {location}{hint}; nothing was written"
+                ))
+            }),
+        StoreLocation::Postgres(_) => {
+            let opened = if create {
+                location.create()
+            } else {
+                location.open()
+            };
+            opened.with_context(|| {
+                format!("cannot open the PostgreSQL database {location}; nothing was written")
+            })
+        }
+    };
+    let mut store = opened?;
     if let Some(ms) = busy_timeout_override()? {
         store.set_busy_timeout(ms)?;
     }
     if let Some(at) = clock_override()? {
         store.set_clock(Box::new(move || at));
     }
-    Ok(Box::new(store))
+    Ok(store)
 }
 
-/// Opens the log for writing. A missing database is created and seeded with the bundled
-/// history, which is said on stderr.
-pub fn open(path: &Path) -> Result<Box<dyn Store>> {
-    let existed = path.exists();
-    let mut store = open_raw(path)?;
-    if !existed {
-        seed(&mut store, path)?;
+/// Opens the log for writing. A missing SQLite file is created and seeded with the bundled
+/// history, which is said on stderr; a PostgreSQL database must hold the schema (`init`).
+pub fn open(location: &StoreLocation) -> Result<Box<dyn Store>> {
+    let missing_file = location.sqlite_path().is_some_and(|path| !path.exists());
+    let mut store = open_raw(location, false)?;
+    if missing_file {
+        seed(&mut store, location)?;
     }
     Ok(store)
 }
@@ -112,12 +129,13 @@ pub fn open_in_memory_seeded() -> Result<Box<dyn Store>> {
     Ok(store)
 }
 
-/// Opens a log that may be empty (for `restore`): never seeds.
-pub fn open_unseeded(path: &Path) -> Result<Box<dyn Store>> {
-    open_raw(path)
+/// Opens a log that may be empty (for `restore` and the target of `copy`): never seeds, and
+/// creates the schema of a PostgreSQL database that has none.
+pub fn open_unseeded(location: &StoreLocation) -> Result<Box<dyn Store>> {
+    open_raw(location, true)
 }
 
-fn seed(store: &mut dyn Store, path: &Path) -> Result<()> {
+fn seed(store: &mut dyn Store, location: &StoreLocation) -> Result<()> {
     let located: Vec<Located> = import::parse_texts(
         bundled_files()
             .into_iter()
@@ -127,30 +145,30 @@ fn seed(store: &mut dyn Store, path: &Path) -> Result<()> {
     .context("the bundled history is invalid")?;
     let report = import::append_located(store, located, false)?;
     eprintln!(
-        "created {} and imported the bundled Millennium history: {} events",
-        path.display(),
+        "created {location} and imported the bundled Millennium history: {} events",
         report.appended()
     );
     Ok(())
 }
 
-pub fn init(path: &Path, args: &InitArgs) -> Result<ExitCode> {
-    if path.exists() {
-        let store = open_raw(path)?;
-        let head = store.head()?;
+/// `lagesbild init`: creates the log (a SQLite file, or the schema in a PostgreSQL database) and
+/// imports the bundled history into it unless `--empty`; a log that holds events is left as it
+/// is.
+pub fn init(location: &StoreLocation, args: &InitArgs) -> Result<ExitCode> {
+    let existing_file = location.sqlite_path().is_some_and(Path::exists);
+    let mut store = open_raw(location, true)?;
+    let head = store.head()?;
+    if existing_file || head.seq > 0 {
         println!(
-            "{} exists already: {} events, head {}",
-            path.display(),
-            head.seq,
-            head.hash
+            "{location} exists already: {} events, head {}",
+            head.seq, head.hash
         );
         return Ok(ExitCode::SUCCESS);
     }
     if args.empty {
-        open_raw(path)?;
-        println!("created {} (empty)", path.display());
+        println!("created {location} (empty)");
     } else {
-        open(path)?;
+        seed(&mut store, location)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use lagesbild_model::{MAX_LINE_BYTES, NewEvent, parse_event, parse_json_strict, sha256_hex};
-use lagesbild_store::{AppendReport, Expectation, Outcome, Store, StoreError};
+use lagesbild_store::{AppendReport, Expectation, Outcome, Store, StoreError, StoreLocation};
 
 use lagesbild_app::provenance;
 use lagesbild_render::report::TemplateSet;
@@ -386,17 +386,18 @@ fn locate_store_error(error: StoreError, places: &[(String, usize)], verb: &str)
     anyhow::anyhow!("{message}\nnothing was {verb}")
 }
 
-pub fn import(path: &Path, args: &ImportArgs) -> Result<ExitCode> {
-    let mut store = if args.dry_run && !path.exists() {
+pub fn import(location: &StoreLocation, args: &ImportArgs) -> Result<ExitCode> {
+    let missing_file = location.sqlite_path().is_some_and(|path| !path.exists());
+    let mut store = if args.dry_run && missing_file {
         // A dry run creates nothing: check against what a first import would meet, the bundled
         // history, in memory.
         eprintln!(
             "{} does not exist: checking against the bundled history in memory",
-            path.display()
+            location
         );
         db::open_in_memory_seeded()?
     } else {
-        db::open(path)?
+        db::open(location)?
     };
     let mut files = Vec::new();
     for path in &args.paths {
@@ -563,7 +564,7 @@ pub fn progress_bar(len: u64, what: &'static str) -> indicatif::ProgressBar {
     bar
 }
 
-pub fn append(path: &Path, args: &AppendArgs) -> Result<ExitCode> {
+pub fn append(location: &StoreLocation, args: &AppendArgs) -> Result<ExitCode> {
     let (file, value) = match &args.kind {
         Some(kind) => ("(flags)".to_owned(), event_from_flags(kind, args)?),
         None => {
@@ -608,7 +609,7 @@ pub fn append(path: &Path, args: &AppendArgs) -> Result<ExitCode> {
         })
         .into_iter()
         .collect();
-    let mut store = db::open(path)?;
+    let mut store = db::open(location)?;
     let report = provenance::append(
         &mut store,
         vec![event],

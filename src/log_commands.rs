@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use lagesbild_model::{FuzzyDate, RecordedAt, StoredEvent, stored_from_export_value};
-use lagesbild_store::{EventLog, EventRef, Filter, StoreError, scan};
+use lagesbild_store::{EventLog, EventRef, Filter, Store, StoreError, StoreLocation, scan};
 
 use crate::db;
 
@@ -113,8 +113,8 @@ fn broken_or(error: StoreError) -> anyhow::Error {
     anyhow::Error::new(error)
 }
 
-pub fn log(path: &Path, args: &LogArgs) -> Result<ExitCode> {
-    let store = db::open(path)?;
+pub fn log(location: &StoreLocation, args: &LogArgs) -> Result<ExitCode> {
+    let store = db::open(location)?;
     let filter = Filter {
         streams: args.stream.clone(),
         kinds: args.kind.clone(),
@@ -168,11 +168,11 @@ pub fn log(path: &Path, args: &LogArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn show(path: &Path, args: &ShowArgs) -> Result<ExitCode> {
-    let store = db::open(path)?;
+pub fn show(location: &StoreLocation, args: &ShowArgs) -> Result<ExitCode> {
+    let store = db::open(location)?;
     let which: EventRef = args.event.parse().expect("infallible");
     let Some(event) = store.event(&which)? else {
-        bail!("no event {:?} in {}", args.event, path.display());
+        bail!("no event {:?} in {}", args.event, location);
     };
     if args.json {
         println!(
@@ -370,7 +370,12 @@ fn verify_truncated(path: &Path, have: u64, need: u64) -> Result<ExitCode> {
     Ok(ExitCode::FAILURE)
 }
 
-pub fn verify(path: &Path, args: &VerifyArgs) -> Result<ExitCode> {
+/// A log opened for `verify`, with the copy it reads if it reads one.
+type Opened = (Box<dyn Store>, Option<TempCopy>);
+
+/// A SQLite file opened for `verify` (read-only; a copy of it where it cannot be opened where
+/// it lies), or the verdict when the file is too damaged to open.
+fn open_file_to_verify(path: &Path) -> Result<Result<Opened, ExitCode>> {
     if !path.exists() {
         bail!(
             "{} does not exist: there is no log to verify",
@@ -384,7 +389,7 @@ pub fn verify(path: &Path, args: &VerifyArgs) -> Result<ExitCode> {
         println!(
             "FAILED at event 1: the database file is {have} bytes long, too short for even the header of a log; it was truncated"
         );
-        return Ok(ExitCode::FAILURE);
+        return Ok(Err(ExitCode::FAILURE));
     }
     // With a WAL file beside it the main file may be shorter than its header says: a checkpoint
     // stopped by a full disk leaves the newest pages in the WAL, where SQLite reads them.
@@ -393,9 +398,9 @@ pub fn verify(path: &Path, args: &VerifyArgs) -> Result<ExitCode> {
         && let Some(need) = recorded_file_size(path)?
         && have < need
     {
-        return verify_truncated(path, have, need);
+        return verify_truncated(path, have, need).map(Err);
     }
-    let mut _copy = None;
+    let mut copy_read = None;
     let store = match lagesbild_store::SqliteStore::open_read_only(path) {
         Ok(store) => store,
         Err(StoreError::Storage { .. }) if not_writable(path) => {
@@ -408,13 +413,30 @@ pub fn verify(path: &Path, args: &VerifyArgs) -> Result<ExitCode> {
             );
             let store = lagesbild_store::SqliteStore::open_read_only(&copy.path)
                 .with_context(|| format!("cannot open {}", path.display()))?;
-            _copy = Some(copy);
+            copy_read = Some(copy);
             store
         }
         Err(error) => {
             return Err(
                 anyhow::Error::new(error).context(format!("cannot open {}", path.display()))
             );
+        }
+    };
+    Ok(Ok((Box::new(store), copy_read)))
+}
+
+pub fn verify(location: &StoreLocation, args: &VerifyArgs) -> Result<ExitCode> {
+    // The copy (if one is read) lives until the end of the check.
+    let (store, _copy) = match location {
+        StoreLocation::Sqlite(path) => match open_file_to_verify(path)? {
+            Ok(opened) => opened,
+            Err(verdict) => return Ok(verdict),
+        },
+        StoreLocation::Postgres(_) => {
+            let store = location
+                .open_read_only()
+                .with_context(|| format!("cannot open the PostgreSQL database {location}"))?;
+            (store, None)
         }
     };
     let bar = crate::import::progress_bar(store.count().unwrap_or(0), "verifying");
@@ -503,8 +525,8 @@ fn parse_head(text: &str) -> Result<(u64, String)> {
     Ok((seq, hash.to_owned()))
 }
 
-pub fn export(path: &Path, args: &ExportArgs) -> Result<ExitCode> {
-    let store = db::open(path)?;
+pub fn export(location: &StoreLocation, args: &ExportArgs) -> Result<ExitCode> {
+    let store = db::open(location)?;
     if let Some(dir) = &args.evidence.evidence {
         return crate::proof_commands::export_evidence(&store, dir, &args.evidence, |out| {
             write_export(&store, out)
@@ -540,10 +562,10 @@ fn write_export(store: &dyn lagesbild_store::Store, out: &mut dyn Write) -> Resu
     Ok(count)
 }
 
-pub fn restore(path: &Path, args: &RestoreArgs) -> Result<ExitCode> {
+pub fn restore(location: &StoreLocation, args: &RestoreArgs) -> Result<ExitCode> {
     let name = args.file.display().to_string();
     let file = std::fs::File::open(&args.file).with_context(|| format!("cannot open {name}"))?;
-    let mut store = db::open_unseeded(path)?;
+    let mut store = db::open_unseeded(location)?;
     let mut heads = crate::proof_commands::HeadsInExport::new(&name, &args.heads)?;
     let values = crate::import::BoundedLines::new(BufReader::new(file)).filter_map(|item| {
         let result = (|| {
@@ -621,9 +643,7 @@ pub fn restore(path: &Path, args: &RestoreArgs) -> Result<ExitCode> {
             let heads_said = heads.store(&mut store)?;
             println!(
                 "restored {count} events into {}; head {}:{}{heads_said}",
-                path.display(),
-                head.seq,
-                head.hash
+                location, head.seq, head.hash
             );
             Ok(ExitCode::SUCCESS)
         }

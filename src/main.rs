@@ -2,6 +2,7 @@
 //! log and calls the library crates; the work happens there.
 
 mod analysis;
+mod copy;
 mod db;
 mod import;
 mod log_commands;
@@ -9,10 +10,10 @@ mod proof_commands;
 mod report_commands;
 mod serve;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use lagesbild_store::StoreLocation;
 
 #[derive(Parser)]
 #[command(
@@ -22,14 +23,16 @@ use clap::{Parser, Subcommand};
     after_help = "Without a database, the first command creates lagesbild.db and imports the bundled Millennium history."
 )]
 struct Cli {
-    /// The SQLite file of the log.
+    /// The log: a SQLite file, or a PostgreSQL database as postgres://USER@HOST[:PORT]/DBNAME
+    /// (create its schema with `init`).
     #[arg(
         long,
         global = true,
         env = "LAGESBILD_DB",
-        default_value = "lagesbild.db"
+        default_value = "lagesbild.db",
+        value_name = "PATH|URL"
     )]
-    db: PathBuf,
+    db: StoreLocation,
 
     #[command(subcommand)]
     command: Command,
@@ -37,7 +40,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create the database and import the bundled Millennium history (or nothing, with --empty).
+    /// Create the database (a SQLite file, or the schema in PostgreSQL) and import the bundled
+    /// Millennium history (or nothing, with --empty).
     Init(db::InitArgs),
     /// Import events from JSON Lines files or folders, in one transaction (or in batches with --batch-size).
     Import(import::ImportArgs),
@@ -53,6 +57,8 @@ enum Command {
     Export(log_commands::ExportArgs),
     /// Load an export into an empty database, checking every hash.
     Restore(log_commands::RestoreArgs),
+    /// Copy a whole log between two databases (SQLite or PostgreSQL), with identical hashes.
+    Copy(copy::CopyArgs),
     /// Make an Ed25519 key pair for signing tree heads.
     Keygen(proof_commands::KeygenArgs),
     /// Sign a tree head (size, Merkle root, time) of the whole log and print it.
@@ -138,6 +144,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => log_commands::verify(&cli.db, &args),
         Command::Export(args) => log_commands::export(&cli.db, &args),
         Command::Restore(args) => log_commands::restore(&cli.db, &args),
+        Command::Copy(args) => copy::copy(&args),
         Command::Keygen(args) => proof_commands::keygen(&args),
         Command::Checkpoint(args) => proof_commands::checkpoint(&cli.db, &args),
         Command::Proof(args) => proof_commands::proof(&cli.db, &args),

@@ -15,7 +15,7 @@ use lagesbild_merkle::{
     verify_consistency,
 };
 use lagesbild_model::StoredEvent;
-use lagesbild_store::{EventLog, EventRef, Store, StoreError, event_leaf_hash};
+use lagesbild_store::{EventLog, EventRef, Store, StoreError, StoreLocation, event_leaf_hash};
 
 use crate::db;
 
@@ -183,13 +183,13 @@ pub struct CheckpointArgs {
 
 /// `lagesbild checkpoint`: signs a tree head of the whole log, stores it and prints it as one
 /// line of JSON, to be kept elsewhere.
-pub fn checkpoint(path: &Path, args: &CheckpointArgs) -> Result<ExitCode> {
+pub fn checkpoint(location: &StoreLocation, args: &CheckpointArgs) -> Result<ExitCode> {
     let Some(key) = args.key.load()? else {
         bail!(
             "checkpoint needs a signing key: --signing-key FILE or LAGESBILD_SIGNING_KEY (make one with `lagesbild keygen`)"
         );
     };
-    let mut store = db::open(path)?;
+    let mut store = db::open(location)?;
     let head = sign_tree_head(&mut store, &key)?;
     println!("{}", serde_json::to_string(&head)?);
     eprintln!(
@@ -209,8 +209,8 @@ pub fn sign_after_publish(store: &mut dyn Store, key: &SigningKeyArg) -> Result<
 }
 
 /// For `serve --sth-interval`: signs a tree head now if the log grew since the last one.
-pub fn sign_if_grown(path: &Path, key: &SigningKey) -> Result<Option<SignedTreeHead>> {
-    let mut store = db::open(path)?;
+pub fn sign_if_grown(location: &StoreLocation, key: &SigningKey) -> Result<Option<SignedTreeHead>> {
+    let mut store = db::open(location)?;
     let size = store.head()?.seq;
     if store.tree_heads()?.last().is_some_and(|h| h.size == size) {
         return Ok(None);
@@ -220,13 +220,17 @@ pub fn sign_if_grown(path: &Path, key: &SigningKey) -> Result<Option<SignedTreeH
 
 /// `serve --sth-interval`: a signed tree head at the start and every `interval`, when the log
 /// grew; a failure is logged and tried again at the next tick.
-pub async fn sign_on_schedule(path: PathBuf, key: SigningKey, interval: std::time::Duration) {
+pub async fn sign_on_schedule(
+    location: StoreLocation,
+    key: SigningKey,
+    interval: std::time::Duration,
+) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let (path, key) = (path.clone(), key.clone());
-        match tokio::task::spawn_blocking(move || sign_if_grown(&path, &key)).await {
+        let (location, key) = (location.clone(), key.clone());
+        match tokio::task::spawn_blocking(move || sign_if_grown(&location, &key)).await {
             Ok(Ok(Some(head))) => {
                 tracing::info!(size = head.size, root = %head.root, "signed a tree head")
             }
@@ -259,14 +263,14 @@ enum ProofKind {
     Consistency { size1: u64, size2: u64 },
 }
 
-pub fn proof(path: &Path, args: &ProofArgs) -> Result<ExitCode> {
-    let mut store = db::open(path)?;
+pub fn proof(location: &StoreLocation, args: &ProofArgs) -> Result<ExitCode> {
+    let mut store = db::open(location)?;
     let state = store.tree_catch_up()?;
     let json = match &args.kind {
         ProofKind::Inclusion { event, size } => {
             let which: EventRef = event.parse().expect("infallible");
             let Some(found) = store.event(&which)? else {
-                bail!("no event {event:?} in {}", path.display());
+                bail!("no event {event:?} in {}", location);
             };
             let seq = &found.seq;
             let size = match size {

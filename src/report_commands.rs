@@ -10,7 +10,7 @@ use lagesbild_app::publish::{self, LogState};
 use lagesbild_app::staff;
 use lagesbild_model::{FieldError, FuzzyDate, NewEvent, sha256_hex};
 use lagesbild_render::report::{ReportFormat, ReportRenderer, TemplateSet};
-use lagesbild_store::{EventLog, EventRef};
+use lagesbild_store::{EventLog, EventRef, StoreLocation};
 use lagesbild_timeline::ReportModel;
 
 use crate::{db, import};
@@ -254,11 +254,13 @@ fn templates(dir: &Option<PathBuf>) -> Result<TemplateSet> {
     })
 }
 
-pub fn report(path: &Path, args: &ReportArgs) -> Result<ExitCode> {
+pub fn report(location: &StoreLocation, args: &ReportArgs) -> Result<ExitCode> {
     match &args.action {
-        Some(ReportAction::Publish(publish_args)) => return publish(path, publish_args),
-        Some(ReportAction::Reproduce(reproduce_args)) => return reproduce(path, reproduce_args),
-        Some(ReportAction::ExportSite(export_args)) => return export_site(path, export_args),
+        Some(ReportAction::Publish(publish_args)) => return publish(location, publish_args),
+        Some(ReportAction::Reproduce(reproduce_args)) => {
+            return reproduce(location, reproduce_args);
+        }
+        Some(ReportAction::ExportSite(export_args)) => return export_site(location, export_args),
         None => {}
     }
     let o = &args.options;
@@ -279,7 +281,7 @@ pub fn report(path: &Path, args: &ReportArgs) -> Result<ExitCode> {
                 Some(at) => at,
                 None => FuzzyDate::Minute(now_local()?),
             };
-            let mut store = db::open(path)?;
+            let mut store = db::open(location)?;
             let head = store.head()?.seq;
             let mut notices = Vec::new();
             let mut model = lagesbild_app::report::build_model_public_noted(
@@ -309,7 +311,7 @@ fn output_name(day: NaiveDate, seq: u64, format: ReportFormat) -> String {
     format!("regional-rapport-{day}-h{seq}.{}", format.name())
 }
 
-fn publish(path: &Path, args: &PublishArgs) -> Result<ExitCode> {
+fn publish(location: &StoreLocation, args: &PublishArgs) -> Result<ExitCode> {
     let set = templates(&args.templates)?;
     let day = match args.date.or(args.week) {
         Some(day) => day,
@@ -321,7 +323,7 @@ fn publish(path: &Path, args: &PublishArgs) -> Result<ExitCode> {
     };
     std::fs::create_dir_all(&args.out_dir)
         .with_context(|| format!("cannot create {}", args.out_dir.display()))?;
-    let mut store = db::open(path)?;
+    let mut store = db::open(location)?;
     let published = publish::publish(&mut store, &set, day, compiled_at, args.by.as_deref())?;
     let head = &published.built_from;
     for (format, bytes) in &published.outputs {
@@ -342,9 +344,9 @@ fn publish(path: &Path, args: &PublishArgs) -> Result<ExitCode> {
 /// Marks a folder as written by `export-site`, so that exporting again may replace it.
 const EXPORT_MARKER: &str = ".lagesbild-export";
 
-fn export_site(path: &Path, args: &ExportSiteArgs) -> Result<ExitCode> {
+fn export_site(location: &StoreLocation, args: &ExportSiteArgs) -> Result<ExitCode> {
     let set = templates(&args.templates)?;
-    let mut store = db::open(path)?;
+    let mut store = db::open(location)?;
     // Everything is built and checked before a file is written.
     let files = lagesbild_app::intranet::export_site(&mut store, &set)?;
     let dir = &args.dir;
@@ -436,8 +438,8 @@ fn export_site(path: &Path, args: &ExportSiteArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn reproduce(path: &Path, args: &ReproduceArgs) -> Result<ExitCode> {
-    let mut store = db::open(path)?;
+fn reproduce(location: &StoreLocation, args: &ReproduceArgs) -> Result<ExitCode> {
+    let mut store = db::open(location)?;
     let which: EventRef = args.event.parse().expect("infallible");
     // Without a folder, the edition is rebuilt with the templates it was published with, the
     // built-in or a released set; with one, with exactly that folder's, to compare.
@@ -553,9 +555,12 @@ fn common(args: &StaffArgs) -> staff::Common {
     }
 }
 
-fn append_staff_event(path: &Path, event: Result<NewEvent, FieldError>) -> Result<ExitCode> {
+fn append_staff_event(
+    location: &StoreLocation,
+    event: Result<NewEvent, FieldError>,
+) -> Result<ExitCode> {
     let event = event.map_err(|e| anyhow::anyhow!("field {:?}: {}", e.field, e.reason))?;
-    let mut store = db::open(path)?;
+    let mut store = db::open(location)?;
     let report = import::append_located(
         &mut store,
         vec![import::Located {
@@ -574,7 +579,7 @@ fn append_staff_event(path: &Path, event: Result<NewEvent, FieldError>) -> Resul
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn note(path: &Path, args: &NoteArgs) -> Result<ExitCode> {
+pub fn note(location: &StoreLocation, args: &NoteArgs) -> Result<ExitCode> {
     let section = match args.section {
         NoteSection::Summary => staff::NoteSection::Summary,
         NoteSection::Communications => staff::NoteSection::Communications,
@@ -592,10 +597,13 @@ pub fn note(path: &Path, args: &NoteArgs) -> Result<ExitCode> {
         points: args.point.clone(),
         standing,
     };
-    append_staff_event(path, staff::note(&note, &common(&args.common), today()?))
+    append_staff_event(
+        location,
+        staff::note(&note, &common(&args.common), today()?),
+    )
 }
 
-pub fn published(path: &Path, args: &PublishedArgs) -> Result<ExitCode> {
+pub fn published(location: &StoreLocation, args: &PublishedArgs) -> Result<ExitCode> {
     let publication = staff::Publication {
         title: args.title.clone(),
         url: args.url.clone(),
@@ -603,12 +611,12 @@ pub fn published(path: &Path, args: &PublishedArgs) -> Result<ExitCode> {
         collected: args.collected,
     };
     append_staff_event(
-        path,
+        location,
         staff::publication(&publication, &common(&args.common), today()?),
     )
 }
 
-pub fn figure(path: &Path, args: &FigureArgs) -> Result<ExitCode> {
+pub fn figure(location: &StoreLocation, args: &FigureArgs) -> Result<ExitCode> {
     let figure = staff::Figure {
         figure: args.figure.clone(),
         value: args.value.clone(),
@@ -616,7 +624,7 @@ pub fn figure(path: &Path, args: &FigureArgs) -> Result<ExitCode> {
         label: args.label.clone(),
     };
     append_staff_event(
-        path,
+        location,
         staff::figure(&figure, &common(&args.common), today()?),
     )
 }

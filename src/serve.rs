@@ -3,12 +3,13 @@
 
 use std::io::BufRead;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use lagesbild_render::report::TemplateSet;
+use lagesbild_store::StoreLocation;
 use lagesbild_web::{AuthConfig, Config, ServeSettings};
 
 use crate::db;
@@ -51,9 +52,10 @@ pub struct ServeArgs {
     trust_forwarded_for: bool,
 }
 
-pub fn serve(path: &Path, args: &ServeArgs) -> Result<ExitCode> {
-    // Creates and seeds the default database on first use, as every command does.
-    drop(db::open(path)?);
+pub fn serve(location: &StoreLocation, args: &ServeArgs) -> Result<ExitCode> {
+    // Creates and seeds the default database on first use, as every command does; on
+    // PostgreSQL, checks that the server answers and holds the schema before listening.
+    drop(db::open(location)?);
     let mut auth = args.auth.as_deref().map(AuthConfig::load).transpose()?;
     if args.behind_tls {
         // A read-only server behind TLS has no auth file; an empty one still says so.
@@ -64,7 +66,7 @@ pub fn serve(path: &Path, args: &ServeArgs) -> Result<ExitCode> {
         None => TemplateSet::embedded(),
     };
     let config = Config {
-        db: path.to_owned(),
+        db: location.clone(),
         auth,
         templates,
     };
@@ -79,7 +81,7 @@ pub fn serve(path: &Path, args: &ServeArgs) -> Result<ExitCode> {
             );
         };
         runtime.spawn(crate::proof_commands::sign_on_schedule(
-            path.to_owned(),
+            location.clone(),
             key,
             std::time::Duration::from_secs(seconds),
         ));

@@ -10,16 +10,21 @@
 mod chain;
 mod editions;
 mod error;
+mod location;
 mod material;
 mod postgres;
 mod postgres_caches;
 mod postgres_tree;
 mod sqlite;
+/// Test support for PostgreSQL cases in every crate; not for programs.
+#[doc(hidden)]
+pub mod testing;
 mod tree;
 mod window;
 
 pub use editions::{EditionOutput, EditionOutputs};
 pub use error::StoreError;
+pub use location::{StoreLocation, without_password};
 pub use material::{
     MaterialDigest, MaterialOrder, MaterialQuery, MaterialRow, MaterialState, MaterialWriter,
     SqliteMaterialWriter,

@@ -225,8 +225,15 @@ impl PostgresStore {
     }
 
     fn connect(url: &str) -> Result<PostgresStore, StoreError> {
-        let client = Client::connect(url, NoTls).map_err(|error| StoreError::Storage {
-            message: format!("cannot connect to PostgreSQL: {error}"),
+        let client = Client::connect(url, NoTls).map_err(|error| {
+            // The error says only "error connecting to server"; its source says why (refused,
+            // no such host, the server's refusal of the role).
+            let cause = std::error::Error::source(&error)
+                .map(|cause| format!(" ({cause})"))
+                .unwrap_or_default();
+            StoreError::Storage {
+                message: format!("cannot connect to PostgreSQL: {error}{cause}"),
+            }
         })?;
         let mut store = PostgresStore {
             client: RefCell::new(client),

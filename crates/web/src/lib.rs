@@ -3,10 +3,10 @@
 //! JSON API that mirrors them.
 //!
 //! Every page is a thin shell around the use cases in `lagesbild-app` and the renderers in
-//! `lagesbild-render`, the same the command line calls. SQLite is only touched inside
-//! [`AppState::with_store`], on tokio's blocking pool, with a connection taken from a small pool
-//! ([`pool`]) for the request and given back after it. The report templates are compiled once per
-//! server and format ([`AppState::renderer`]).
+//! `lagesbild-render`, the same the command line calls. The store (SQLite or PostgreSQL) is only
+//! touched inside [`AppState::with_store`], on tokio's blocking pool, with a connection taken
+//! from a small pool ([`pool`]) for the request and given back after it. The report templates
+//! are compiled once per server and format ([`AppState::renderer`]).
 
 mod api;
 pub mod auth;
@@ -25,7 +25,6 @@ mod views;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -34,7 +33,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode};
 use axum::routing::{get, post};
 use lagesbild_render::report::{ReportFormat, ReportRenderer, TemplateSet};
-use lagesbild_store::{SqliteStore, Store};
+use lagesbild_store::{Store, StoreLocation};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
@@ -55,8 +54,9 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// What the server is started with.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// The log. It must exist: the command line creates and seeds it before serving.
-    pub db: PathBuf,
+    /// The log, a SQLite file or a PostgreSQL database. It must exist: the command line
+    /// creates and seeds it before serving.
+    pub db: StoreLocation,
     /// Who may write; `None` serves read-only.
     pub auth: Option<AuthConfig>,
     /// The report templates (the embedded ones unless a folder is given).
@@ -79,10 +79,8 @@ struct Inner {
 }
 
 fn store_pool(config: &Config) -> Arc<pool::Pool<Box<dyn Store>>> {
-    let path = config.db.clone();
-    Arc::new(pool::Pool::new(pool::MAX_IDLE, move || {
-        SqliteStore::open(&path).map(|store| Box::new(store) as Box<dyn Store>)
-    }))
+    let location = config.db.clone();
+    Arc::new(pool::Pool::new(pool::MAX_IDLE, move || location.open()))
 }
 
 impl AppState {

@@ -92,7 +92,7 @@ impl TestLog {
     /// The server's configuration on this log.
     pub fn config(&self, auth: Option<AuthConfig>, templates: TemplateSet) -> Config {
         Config {
-            db: self.path.clone(),
+            db: self.path.clone().into(),
             auth,
             templates,
         }
