@@ -14,13 +14,13 @@ pub const MAX_IDLE: usize = 8;
 type Opener<S> = Box<dyn Fn() -> Result<S, lagesbild_store::StoreError> + Send + Sync>;
 
 /// Idle connections, and how to open another.
-pub struct Pool<S> {
+pub struct Pool<S: Send> {
     idle: Mutex<Vec<S>>,
     open: Opener<S>,
     max_idle: usize,
 }
 
-impl<S> Pool<S> {
+impl<S: Send> Pool<S> {
     pub fn new(
         max_idle: usize,
         open: impl Fn() -> Result<S, lagesbild_store::StoreError> + Send + Sync + 'static,
@@ -60,25 +60,25 @@ impl<S> Pool<S> {
 }
 
 /// A connection taken from a [`Pool`].
-pub struct Pooled<S> {
+pub struct Pooled<S: Send> {
     pool: Arc<Pool<S>>,
     store: Option<S>,
 }
 
-impl<S> Deref for Pooled<S> {
+impl<S: Send> Deref for Pooled<S> {
     type Target = S;
     fn deref(&self) -> &S {
         self.store.as_ref().expect("present until dropped")
     }
 }
 
-impl<S> DerefMut for Pooled<S> {
+impl<S: Send> DerefMut for Pooled<S> {
     fn deref_mut(&mut self) -> &mut S {
         self.store.as_mut().expect("present until dropped")
     }
 }
 
-impl<S> Drop for Pooled<S> {
+impl<S: Send> Drop for Pooled<S> {
     fn drop(&mut self) {
         let Some(store) = self.store.take() else {
             return;
@@ -95,6 +95,20 @@ impl<S> Drop for Pooled<S> {
             .unwrap_or_else(PoisonError::into_inner);
         if idle.len() < self.pool.max_idle {
             idle.push(store);
+        }
+    }
+}
+
+/// The idle connections are closed on a thread of their own: the pool goes when the server
+/// stops, on an async thread, where closing a PostgreSQL connection (whose client blocks on a
+/// runtime of its own) would panic.
+impl<S: Send> Drop for Pool<S> {
+    fn drop(&mut self) {
+        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(PoisonError::into_inner));
+        if !idle.is_empty() {
+            std::thread::scope(|scope| {
+                scope.spawn(move || drop(idle));
+            });
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Every route through the router, without a socket: pages, the API, signing in, CSRF,
 //! read-only mode, hostile input and concurrent appends. The log is a temporary file seeded
-//! with the real history from `events/`.
+//! with the real history from `events/`; `router_postgres.rs` runs the same cases with the log
+//! in PostgreSQL.
 
 mod support;
 
@@ -8,11 +9,12 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use lagesbild_render::report::TemplateSet;
-use lagesbild_store::EventLog;
+use lagesbild_store::EventRef;
 use lagesbild_web::AuthConfig;
 use serde_json::json;
 use support::{
-    PASSWORD, Reply, TestLog, User, cookie_pair, csrf_in, get, password_hash, post_form, post_json,
+    PASSWORD, Reply, TestLog, User, cookie_pair, csrf_in, get, hex, password_hash, post_form,
+    post_json,
     send,
 };
 
@@ -22,9 +24,11 @@ struct Site {
     token: String,
 }
 
-/// A site with one user (anna) and one token (robot), or read-only with `auth: None`.
-fn site_with(auth: Option<&str>) -> Site {
-    let log = TestLog::seeded();
+/// A site with one user (anna) and one token (robot), or read-only with `auth: None`, on this
+/// binary's backend; `None` when that is PostgreSQL and no test server is named (the case is
+/// then skipped, loudly).
+fn site_with(auth: Option<&str>) -> Option<Site> {
+    let log = TestLog::seeded_on(support::backend())?;
     let (token, digest) = lagesbild_web::auth::new_token().expect("token");
     let auth = auth.map(|extra| {
         AuthConfig::parse(&format!(
@@ -33,14 +37,14 @@ fn site_with(auth: Option<&str>) -> Site {
         ))
         .expect("valid configuration")
     });
-    Site {
+    Some(Site {
         app: log.app(auth),
         log,
         token,
-    }
+    })
 }
 
-fn site() -> Site {
+fn site() -> Option<Site> {
     site_with(Some(""))
 }
 
@@ -51,7 +55,7 @@ async fn sign_in(app: &Router) -> User {
 
 #[tokio::test]
 async fn every_reading_page_answers_with_the_history() {
-    let site = site();
+    let Some(site) = site() else { return };
     let app = &site.app;
     for (uri, expected) in [
         ("/", "Ingen rapport är publicerad ännu"),
@@ -82,7 +86,7 @@ async fn every_reading_page_answers_with_the_history() {
 
 #[tokio::test]
 async fn each_matter_has_a_page_with_its_history_linked_from_the_waves_page() {
-    let site = site();
+    let Some(site) = site() else { return };
     let app = &site.app;
     // The waves page links every matter, open and closed, to its own page.
     let waves = get(app, "/vagor?as_of=2024-12-27", None).await;
@@ -141,7 +145,7 @@ async fn each_matter_has_a_page_with_its_history_linked_from_the_waves_page() {
 
 #[tokio::test]
 async fn the_timeline_and_waves_pages_pick_the_public_record_beside_as_of_and_known_at() {
-    let site = site();
+    let Some(site) = site() else { return };
     let app = &site.app;
     // A fact of spring 2021 whose only source was published in the autumn of 2022.
     let later_source = "Programstyrgruppen konstaterade att ytterligare en översyn";
@@ -222,7 +226,7 @@ fn link_to(body: &str, text: &str) -> Option<String> {
 
 #[tokio::test]
 async fn the_timeline_comes_a_page_at_a_time_with_links_to_the_pages_beside() {
-    let site = site();
+    let Some(site) = site() else { return };
     let app = &site.app;
     let seqs = |reply: &Reply| -> Vec<u64> {
         reply.json()["timeline"]
@@ -322,7 +326,7 @@ async fn the_timeline_comes_a_page_at_a_time_with_links_to_the_pages_beside() {
 
 #[tokio::test]
 async fn the_plan_as_of_a_date_and_as_known_at_a_time() {
-    let site = site();
+    let Some(site) = site() else { return };
     // As of 1 June 2022 the first wave was planned for the second half of 2024.
     let waves = get(&site.app, "/api/waves?as_of=2022-06-01", None).await;
     assert_eq!(waves.status, StatusCode::OK);
@@ -346,7 +350,7 @@ async fn the_plan_as_of_a_date_and_as_known_at_a_time() {
 
 #[tokio::test]
 async fn bad_parameters_are_a_400_naming_the_field_never_a_500() {
-    let site = site();
+    let Some(site) = site() else { return };
     let app = &site.app;
     for (uri, field) in [
         ("/tidslinje?as_of=2024-13-01", "as_of"),
@@ -402,7 +406,7 @@ async fn bad_parameters_are_a_400_naming_the_field_never_a_500() {
 
 #[tokio::test]
 async fn the_log_pages_keep_their_filters() {
-    let site = site();
+    let Some(site) = site() else { return };
     let first = get(&site.app, "/api/events?stream=program&limit=10", None).await;
     let page = first.json();
     assert_eq!(page["events"].as_array().expect("events").len(), 10);
@@ -430,7 +434,7 @@ async fn the_log_pages_keep_their_filters() {
 
 #[tokio::test]
 async fn read_only_mode_says_so_and_refuses_every_write() {
-    let site = site_with(None);
+    let Some(site) = site_with(None) else { return };
     let app = &site.app;
     let home = get(app, "/", None).await;
     assert!(home.body.contains("Servern körs i läsläge"));
@@ -464,7 +468,7 @@ async fn read_only_mode_says_so_and_refuses_every_write() {
 /// typed kept and the password never sent back.
 #[tokio::test]
 async fn a_refused_sign_in_says_why_at_the_field_with_a_summary() {
-    let site = site();
+    let Some(site) = site() else { return };
     let app = &site.app;
     let form = get(app, "/logga-in", None).await;
     let cookie = cookie_pair(&form.cookie().expect("a session cookie"));
@@ -545,7 +549,7 @@ async fn a_refused_sign_in_says_why_at_the_field_with_a_summary() {
 
 #[tokio::test]
 async fn signing_in_takes_the_right_password_and_a_csrf_token() {
-    let site = site();
+    let Some(site) = site() else { return };
     let app = &site.app;
     let form = get(app, "/logga-in", None).await;
     let set_cookie = form.cookie().expect("a session cookie");
@@ -608,14 +612,16 @@ async fn signing_in_takes_the_right_password_and_a_csrf_token() {
 
 #[tokio::test]
 async fn secure_cookies_when_configured() {
-    let site = site_with(Some("secure_cookies = true"));
+    let Some(site) = site_with(Some("secure_cookies = true")) else {
+        return;
+    };
     let form = get(&site.app, "/logga-in", None).await;
     assert!(form.cookie().expect("cookie").contains("Secure"));
 }
 
 #[tokio::test]
 async fn a_form_without_the_sessions_csrf_token_writes_nothing() {
-    let site = site();
+    let Some(site) = site() else { return };
     let app = &site.app;
     let User { cookie, csrf } = sign_in(app).await;
     let before = site.log.head();
@@ -680,7 +686,9 @@ async fn a_form_without_the_sessions_csrf_token_writes_nothing() {
 
 #[tokio::test]
 async fn when_reading_requires_signing_in_only_the_sign_in_page_and_health_are_open() {
-    let site = site_with(Some("read_requires_sign_in = true"));
+    let Some(site) = site_with(Some("read_requires_sign_in = true")) else {
+        return;
+    };
     let app = &site.app;
     let home = get(app, "/vagor?as_of=2022-06-01", None).await;
     assert_eq!(home.status, StatusCode::SEE_OTHER);
@@ -709,7 +717,7 @@ const HOSTILE: &str = "<script>alert(1)</script> **fet** [x](javascript:alert(1)
 
 #[tokio::test]
 async fn hostile_text_from_a_form_renders_inert_on_every_page() {
-    let site = site();
+    let Some(site) = site() else { return };
     let app = &site.app;
     let User { cookie, csrf } = sign_in(app).await;
     let note = post_form(
@@ -795,7 +803,7 @@ async fn hostile_text_from_a_form_renders_inert_on_every_page() {
 
 #[tokio::test]
 async fn forms_refuse_bad_input_with_the_field_and_keep_what_was_typed() {
-    let site = site();
+    let Some(site) = site() else { return };
     let app = &site.app;
     let User { cookie, csrf } = sign_in(app).await;
     let before = site.log.head();
@@ -966,7 +974,7 @@ async fn forms_refuse_bad_input_with_the_field_and_keep_what_was_typed() {
 
 #[tokio::test]
 async fn a_note_a_figure_a_correction_and_a_retraction_through_the_forms() {
-    let site = site();
+    let Some(site) = site() else { return };
     let app = &site.app;
     let User { cookie, csrf } = sign_in(app).await;
     let note = post_form(
@@ -1081,7 +1089,7 @@ async fn a_note_a_figure_a_correction_and_a_retraction_through_the_forms() {
 
 #[tokio::test]
 async fn publishing_puts_the_report_in_the_archive_with_its_provenance() {
-    let site = site();
+    let Some(site) = site() else { return };
     let app = &site.app;
     let User { cookie, csrf } = sign_in(app).await;
     post_form(
@@ -1189,7 +1197,7 @@ async fn publishing_puts_the_report_in_the_archive_with_its_provenance() {
 
 #[tokio::test]
 async fn the_api_appends_with_a_token_all_of_a_batch_or_none() {
-    let site = site();
+    let Some(site) = site() else { return };
     let app = &site.app;
     let before = site.log.head();
     let event = |n: usize| json!({"kind":"figure_reported","occurred":"2024-12-27","stream":"rapport","summary":format!("Mätvärde {n}."),"data":{"figure":"test","value":n,"unit":"st"}});
@@ -1218,7 +1226,7 @@ async fn the_api_appends_with_a_token_all_of_a_batch_or_none() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_appends_from_many_clients_all_land_in_order_with_the_chain_intact() {
-    let site = site();
+    let Some(site) = site() else { return };
     let before = site.log.head();
     let clients = 8;
     let per_client = 25;
@@ -1237,29 +1245,31 @@ async fn concurrent_appends_from_many_clients_all_land_in_order_with_the_chain_i
     for task in tasks {
         task.await.expect("a client finished");
     }
-    let store = site.log.open();
-    assert_eq!(
-        store.head().expect("head").seq,
-        before + clients * per_client
-    );
-    store.verify(&mut |_| {}).expect("the chain is intact");
-    // Each client's events are in its own order, each exactly once.
-    let filter = lagesbild_store::Filter {
-        streams: vec!["rapport".into()],
-        ..Default::default()
-    };
-    let mut seen = std::collections::BTreeMap::<u64, Vec<u64>>::new();
-    for event in lagesbild_store::scan(&store, &filter) {
-        let event = event.expect("reads");
-        if let Some(key) = &event.event.key {
-            let parts: Vec<&str> = key.as_str().split('-').collect();
-            if parts[0] == "klient" {
-                seen.entry(parts[1].parse().expect("client"))
-                    .or_default()
-                    .push(parts[2].parse().expect("n"));
+    let seen = site.log.with_store(|store| {
+        assert_eq!(
+            store.head().expect("head").seq,
+            before + clients * per_client
+        );
+        store.verify(&mut |_| {}).expect("the chain is intact");
+        // Each client's events are in its own order, each exactly once.
+        let filter = lagesbild_store::Filter {
+            streams: vec!["rapport".into()],
+            ..Default::default()
+        };
+        let mut seen = std::collections::BTreeMap::<u64, Vec<u64>>::new();
+        for event in lagesbild_store::scan(&*store, &filter) {
+            let event = event.expect("reads");
+            if let Some(key) = &event.event.key {
+                let parts: Vec<&str> = key.as_str().split('-').collect();
+                if parts[0] == "klient" {
+                    seen.entry(parts[1].parse().expect("client"))
+                        .or_default()
+                        .push(parts[2].parse().expect("n"));
+                }
             }
         }
-    }
+        seen
+    });
     assert_eq!(seen.len() as u64, clients);
     for numbers in seen.values() {
         assert_eq!(*numbers, (0..per_client).collect::<Vec<_>>());
@@ -1268,7 +1278,7 @@ async fn concurrent_appends_from_many_clients_all_land_in_order_with_the_chain_i
 
 #[tokio::test]
 async fn the_api_renders_the_report_and_the_diff() {
-    let site = site();
+    let Some(site) = site() else { return };
     let app = &site.app;
     let model = get(app, "/api/report?date=2024-12-27", None).await;
     assert_eq!(model.status, StatusCode::OK);
@@ -1307,16 +1317,14 @@ async fn the_api_renders_the_report_and_the_diff() {
 
 #[tokio::test]
 async fn the_verify_page_names_the_first_bad_event_of_a_tampered_log() {
-    let site = site();
+    let Some(site) = site() else { return };
     let ok = get(&site.app, "/api/verify", None).await;
     assert_eq!(ok.json()["ok"], json!(true));
-    {
-        let raw = rusqlite::Connection::open(site.log.path()).expect("opens");
-        raw.execute_batch(
-            r#"DROP TRIGGER events_refuse_update; UPDATE events SET content = replace(content, '"summary":"', '"summary":"Omskrivet: ') WHERE seq = 40;"#,
-        )
-        .expect("tampers");
-    }
+    let rewrite = r#"UPDATE events SET content = replace(content, '"summary":"', '"summary":"Omskrivet: ') WHERE seq = 40;"#;
+    site.log.execute_raw(
+        &format!("DROP TRIGGER events_refuse_update; {rewrite}"),
+        &format!("DROP TRIGGER events_refuse_update ON events; {rewrite}"),
+    );
     let page = get(&site.app, "/verifiera", None).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
@@ -1334,15 +1342,17 @@ async fn the_verify_page_names_the_first_bad_event_of_a_tampered_log() {
 /// front page's latest report. The API now refuses every claim that does not hold.
 #[tokio::test]
 async fn a_forged_report_published_through_the_api_is_refused_and_never_listed() {
-    let site = site();
+    let Some(site) = site() else { return };
     let app = &site.app;
     let before = site.log.head();
     let hash_at = |seq: u64| {
-        let conn = rusqlite::Connection::open(site.log.path()).expect("opens");
-        conn.query_row("SELECT hash FROM events WHERE seq = ?1", [seq], |row| {
-            row.get::<_, String>(0)
+        site.log.with_store(|store| {
+            store
+                .event(&EventRef::Seq(seq))
+                .expect("reads")
+                .expect("event")
+                .hash
         })
-        .expect("event")
     };
     let forged = |log_seq: u64, head_hash: &str, template_digest: &str| {
         json!({
@@ -1394,11 +1404,12 @@ async fn a_forged_report_published_through_the_api_is_refused_and_never_listed()
 /// differs; and a page built over a cache the read refused says so in Swedish.
 #[tokio::test]
 async fn a_forged_edition_page_reports_the_difference_and_a_refused_cache_is_noticed() {
-    let site = site();
+    let Some(site) = site() else { return };
     let app = &site.app;
     let head_seq = site.log.head();
-    let mut store = site.log.open();
-    let head_hash = store.head().expect("head").hash;
+    let head_hash = site
+        .log
+        .with_store(|store| store.head().expect("head").hash);
     let forged = lagesbild_model::event_from_value(json!({
         "kind": "report_published",
         "occurred": "2024-12-27T11:15",
@@ -1414,23 +1425,22 @@ async fn a_forged_edition_page_reports_the_difference_and_a_refused_cache_is_not
         }
     }))
     .expect("valid");
-    store.append(vec![forged], &[]).expect("below the gate");
+    site.log
+        .with_store(|store| store.append(vec![forged], &[]).expect("below the gate"));
     // A checkpoint off the policy, bound and with a correct digest.
     let state = lagesbild_timeline::Projection::new().to_checkpoint();
-    let conn = rusqlite::Connection::open(site.log.path()).expect("opens");
-    conn.execute(
-        "INSERT INTO checkpoints (name, seq, format, chain_hash, digest, state) \
-         VALUES ('programme', ?1, ?2, ?3, ?4, ?5)",
-        rusqlite::params![
-            head_seq,
+    let insert = |state_literal: &str| {
+        format!(
+            "INSERT INTO checkpoints (name, seq, format, chain_hash, digest, state) \
+             VALUES ('programme', {head_seq}, {}, '{head_hash}', '{}', {state_literal})",
             lagesbild_timeline::PROJECTION_FORMAT,
-            head_hash,
             lagesbild_model::sha256_hex(&state),
-            &state
-        ],
-    )
-    .expect("insert");
-    drop(conn);
+        )
+    };
+    site.log.execute_raw(
+        &insert(&format!("X'{}'", hex(&state))),
+        &insert(&format!("'\\x{}'::bytea", hex(&state))),
+    );
     let verify = get(app, "/api/verify", None).await.json();
     assert_eq!(verify["caches_ok"], json!(false), "{verify}");
     assert!(
@@ -1479,7 +1489,7 @@ async fn a_forged_edition_page_reports_the_difference_and_a_refused_cache_is_not
 /// verify API names the table and edition, and the page shows the log's bytes with a notice.
 #[tokio::test]
 async fn a_hand_edited_cached_edition_is_never_served() {
-    let site = site();
+    let Some(site) = site() else { return };
     let app = &site.app;
     let User { cookie, csrf } = sign_in(app).await;
     post_form(
@@ -1514,26 +1524,26 @@ async fn a_hand_edited_cached_edition_is_never_served() {
         .and_then(|s| s.parse().ok())
         .expect("a seq");
     let genuine = get(app, &format!("{permalink}/html"), None).await.body;
-    let conn = rusqlite::Connection::open(site.log.path()).expect("opens");
-    let kept: Vec<u8> = conn
-        .query_row(
-            "SELECT bytes FROM edition_outputs WHERE seq = ?1 AND format = 'html'",
-            [seq],
-            |row| row.get(0),
-        )
-        .expect("publishing kept the html");
-    assert_eq!(kept, genuine.as_bytes());
+    let kept = site.log.with_store(|store| {
+        store
+            .edition_outputs(seq, &TemplateSet::embedded().digest())
+            .expect("reads")
+            .expect("publishing kept the outputs")
+    });
+    let html = kept.outputs.iter().find(|o| o.format == "html");
+    assert_eq!(html.expect("the html").bytes, genuine.as_bytes());
     let forged = genuine.replace("Veckans nya notering från webben.", "Förfalskad notering.");
-    conn.execute(
-        "UPDATE edition_outputs SET bytes = ?1, sha256 = ?2 WHERE seq = ?3 AND format = 'html'",
-        rusqlite::params![
-            forged.as_bytes(),
+    let update = |bytes_literal: &str| {
+        format!(
+            "UPDATE edition_outputs SET bytes = {bytes_literal}, sha256 = '{}' \
+             WHERE seq = {seq} AND format = 'html'",
             lagesbild_model::sha256_hex(forged.as_bytes()),
-            seq
-        ],
-    )
-    .expect("edit");
-    drop(conn);
+        )
+    };
+    site.log.execute_raw(
+        &update(&format!("X'{}'", hex(forged.as_bytes()))),
+        &update(&format!("'\\x{}'::bytea", hex(forged.as_bytes()))),
+    );
     let verify = get(app, "/api/verify", None).await.json();
     assert_eq!(verify["caches_ok"], json!(false), "{verify}");
     assert!(

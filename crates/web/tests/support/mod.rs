@@ -1,7 +1,7 @@
 //! What the web app's router tests share: a log seeded with the real history from `events/`,
 //! the app built on it, requests through `Router::oneshot`, signing in with the session's CSRF
-//! token. One copy here, so that every test file signs in the same way and the same cases can
-//! be run on another store.
+//! token. One copy here, so that every test file signs in the same way; and the log on either
+//! backend, so that a `*_postgres` test binary runs another file's cases on PostgreSQL.
 
 // Each test binary includes this module and uses a part of it.
 #![allow(dead_code)]
@@ -14,7 +14,8 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use lagesbild_model::NewEvent;
 use lagesbild_render::report::TemplateSet;
-use lagesbild_store::{EventLog, SqliteStore, Store};
+use lagesbild_store::testing::{execute, fresh_database, postgres_test_url};
+use lagesbild_store::{SqliteStore, Store, StoreLocation};
 use lagesbild_web::{AppState, AuthConfig, Config, router};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -50,49 +51,128 @@ pub fn bundled_history() -> Vec<NewEvent> {
     batch
 }
 
-/// A log of its own for one test, removed when dropped.
+/// The store a test binary's cases run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The backend of this test binary: PostgreSQL for a binary named `*_postgres` (which runs
+/// another file's cases again by including it with `#[path]`), SQLite otherwise.
+pub fn backend() -> Backend {
+    if env!("CARGO_CRATE_NAME").ends_with("_postgres") {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    }
+}
+
+/// A log of its own for one test: a SQLite file in a temporary folder (removed when dropped),
+/// or a fresh database on the PostgreSQL test server (left for the throwaway cluster).
 pub struct TestLog {
-    path: PathBuf,
-    _dir: tempfile::TempDir,
+    location: StoreLocation,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestLog {
-    /// An empty log (its schema created).
+    /// An empty SQLite log (its schema created).
     pub fn empty() -> TestLog {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("test.db");
         SqliteStore::open(&path).expect("creates the log");
-        TestLog { path, _dir: dir }
+        TestLog {
+            location: StoreLocation::Sqlite(path),
+            _dir: Some(dir),
+        }
     }
 
-    /// A log holding the bundled history.
+    /// A SQLite log holding the bundled history.
     pub fn seeded() -> TestLog {
-        let log = TestLog::empty();
-        log.open()
-            .append(bundled_history(), &[])
-            .expect("appends the history");
-        log
+        TestLog::empty().with_history()
     }
 
-    /// The log's file.
+    /// An empty log on `backend`, its schema created; `None` on PostgreSQL when no test server
+    /// is named (said loudly; a failure under `CI=true`).
+    pub fn empty_on(backend: Backend) -> Option<TestLog> {
+        off_runtime(|| TestLog::empty_here(backend))
+    }
+
+    fn empty_here(backend: Backend) -> Option<TestLog> {
+        match backend {
+            Backend::Sqlite => Some(TestLog::empty()),
+            Backend::Postgres => {
+                let server = postgres_test_url("the web app's router cases")?;
+                let location = StoreLocation::Postgres(fresh_database(&server, "lagesbild_web"));
+                location.create().expect("creates the schema");
+                Some(TestLog {
+                    location,
+                    _dir: None,
+                })
+            }
+        }
+    }
+
+    /// A log on `backend` holding the bundled history (see [`TestLog::empty_on`]).
+    pub fn seeded_on(backend: Backend) -> Option<TestLog> {
+        TestLog::empty_on(backend).map(TestLog::with_history)
+    }
+
+    fn with_history(self) -> TestLog {
+        self.with_store(|store| {
+            store
+                .append(bundled_history(), &[])
+                .expect("appends the history")
+        });
+        self
+    }
+
+    /// Where the log is, as `--db` names it.
+    pub fn location(&self) -> &StoreLocation {
+        &self.location
+    }
+
+    /// The log's SQLite file; for a case that works on the file itself.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.location
+            .sqlite_path()
+            .expect("this case works on a SQLite file")
     }
 
-    /// A new connection to the log.
+    /// A new connection to the log. Not on an async thread for PostgreSQL: its client blocks
+    /// on a runtime of its own (use [`TestLog::with_store`] there).
     pub fn open(&self) -> Box<dyn Store> {
-        Box::new(SqliteStore::open(&self.path).expect("opens the log"))
+        self.location.open().expect("opens the log")
+    }
+
+    /// Runs `work` on a new connection to the log, on a thread of its own, so that a test on
+    /// tokio's thread can use the store of either backend (as the app does on the blocking
+    /// pool).
+    pub fn with_store<T: Send>(&self, work: impl FnOnce(&mut dyn Store) -> T + Send) -> T {
+        off_runtime(|| work(&mut *self.open()))
     }
 
     /// The sequence number of the last event.
     pub fn head(&self) -> u64 {
-        self.open().head().expect("head").seq
+        self.with_store(|store| store.head().expect("head").seq)
+    }
+
+    /// Runs SQL on the log's database behind the store's back, as its owner: `sqlite` on a
+    /// file, `postgres` on PostgreSQL (their dialects differ: triggers, binary literals).
+    pub fn execute_raw(&self, sqlite: &str, postgres: &str) {
+        off_runtime(|| match &self.location {
+            StoreLocation::Sqlite(path) => rusqlite::Connection::open(path)
+                .expect("opens the file")
+                .execute_batch(sqlite)
+                .expect("the test's SQL runs"),
+            StoreLocation::Postgres(url) => execute(url, postgres),
+        })
     }
 
     /// The server's configuration on this log.
     pub fn config(&self, auth: Option<AuthConfig>, templates: TemplateSet) -> Config {
         Config {
-            db: self.path.clone().into(),
+            db: self.location.clone(),
             auth,
             templates,
         }
@@ -102,6 +182,15 @@ impl TestLog {
     pub fn app(&self, auth: Option<AuthConfig>) -> Router {
         app(self.config(auth, TemplateSet::embedded()))
     }
+}
+
+/// Runs `work` on a thread of its own and waits for it: the PostgreSQL client blocks on a
+/// runtime of its own, which panics on a thread that drives tokio (as `#[tokio::test]` does).
+fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| match scope.spawn(work).join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
 }
 
 /// The app as `serve` builds it, without a socket.
@@ -265,4 +354,9 @@ pub async fn post(app: &Router, uri: &str, user: &User, fields: &[(&str, &str)])
     let mut all = vec![("csrf", user.csrf.as_str())];
     all.extend_from_slice(fields);
     post_form(app, uri, Some(&user.cookie), &all).await
+}
+
+/// `bytes` as lowercase hex, for a binary literal in a test's SQL.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
