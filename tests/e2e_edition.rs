@@ -7,16 +7,22 @@
 //! click a person makes (typing into a field is not counted) and prints the count that
 //! `docs/report.md` records.
 //!
+//! The job runs twice: with the server on a SQLite file, and on PostgreSQL (`serve --db
+//! postgres://…`, the log copied there with `lagesbild copy`; the server from
+//! `LAGESBILD_TEST_PG`, said loudly when missing, a failure under `CI=true`).
+//!
 //! Without a browser this test says so loudly and passes on a developer machine; with
 //! `CI=true` a missing browser fails it. `LAGESBILD_CHROMIUM` names another binary.
 
 mod browser_support;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use browser_support::{Server, chromium, launch};
+use lagesbild_store::testing::{fresh_database, postgres_test_url};
 use headless_chrome::Tab;
 
 const PASSWORD: &str = "vinter-2024-lägesbild";
@@ -145,7 +151,7 @@ fn last_week_published(dir: &Path) -> PathBuf {
     db
 }
 
-fn start_server(dir: &Path, db: &Path) -> Server {
+fn start_server(dir: &Path, db: &OsStr) -> Server {
     let hash = lagesbild_web::auth::hash_password(PASSWORD).expect("hashes");
     let auth = dir.join("auth.toml");
     std::fs::write(
@@ -242,19 +248,50 @@ impl Person<'_> {
     }
 }
 
-#[test]
-fn the_weekly_job_of_27_december_2024_in_the_browser() {
-    let Some(path) = chromium() else {
+/// The browser, or `None` after a loud notice (a failure under `CI=true`).
+fn browser_or_notice() -> Option<PathBuf> {
+    let path = chromium();
+    if path.is_none() {
         let message = "NO BROWSER: /usr/bin/chromium is missing, so the end-to-end edition test did not run. Install Debian's chromium package (apt-get install chromium).";
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("{message}");
         }
         eprintln!("\n*** {message} ***\n");
+    }
+    path
+}
+
+#[test]
+fn the_weekly_job_of_27_december_2024_in_the_browser() {
+    let Some(path) = browser_or_notice() else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let db = last_week_published(dir.path());
-    let server = start_server(dir.path(), &db);
+    weekly_job(path, dir.path(), db.as_os_str());
+}
+
+/// The same job with the server on PostgreSQL (`serve --db postgres://…`): last week's log is
+/// copied into a fresh database on the server named by `LAGESBILD_TEST_PG`.
+#[test]
+fn the_weekly_job_of_27_december_2024_in_the_browser_on_postgres() {
+    let Some(server) = postgres_test_url("the end-to-end edition test") else {
+        return;
+    };
+    let Some(path) = browser_or_notice() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = last_week_published(dir.path());
+    let url = fresh_database(&server, "lagesbild_e2e");
+    let from = db.to_str().expect("a UTF-8 path");
+    lagesbild(&db, "2024-12-20T10:00:00Z", &["copy", "--from", from, "--to", &url]);
+    weekly_job(path, dir.path(), OsStr::new(&url));
+}
+
+/// The weekly job in Chromium at `path` against a server on the log `db` (a file or a URL).
+fn weekly_job(path: PathBuf, dir: &Path, db: &OsStr) {
+    let server = start_server(dir, db);
     let browser = launch(path, (1280, 1400), Duration::from_secs(180));
     let tab = browser.new_tab().expect("a tab");
     tab.set_default_timeout(Duration::from_secs(30));

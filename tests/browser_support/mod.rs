@@ -38,10 +38,16 @@ impl Drop for Server {
 impl Server {
     /// Serves `db` with the users of `auth` on a free loopback port, its clock at `now`, and
     /// returns once the server has printed its address.
-    pub fn start(db: &Path, auth: &Path, now: &str, env: &[(&str, &str)]) -> Server {
+    /// `db` is what `--db` takes: a SQLite file's path or a `postgres://` URL.
+    pub fn start(
+        db: impl AsRef<std::ffi::OsStr>,
+        auth: &Path,
+        now: &str,
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lagesbild"))
             .arg("--db")
-            .arg(db)
+            .arg(db.as_ref())
             .args(["serve", "--addr", "127.0.0.1:0", "--auth"])
             .arg(auth)
             .env("LAGESBILD_NOW", now)
