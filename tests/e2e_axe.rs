@@ -137,7 +137,7 @@ fn start_server(dir: &Path) -> Server {
     )
     .expect("writes the configuration");
     Server::start(
-        &dir.join("axe.db"),
+        dir.join("axe.db"),
         &auth,
         "2024-12-27T10:15:00Z",
         &[("RUST_LOG", "warn")],

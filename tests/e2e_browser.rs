@@ -27,7 +27,7 @@ fn start_server(dir: &Path) -> Server {
     )
     .expect("writes the configuration");
     // The week of the real report of 27 December 2024, in Swedish time.
-    Server::start(&dir.join("e2e.db"), &auth, "2024-12-27T10:15:00Z", &[])
+    Server::start(dir.join("e2e.db"), &auth, "2024-12-27T10:15:00Z", &[])
 }
 
 fn fill(tab: &Tab, selector: &str, text: &str) {
