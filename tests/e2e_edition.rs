@@ -22,8 +22,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use browser_support::{Server, chromium, launch};
-use lagesbild_store::testing::{fresh_database, postgres_test_url};
 use headless_chrome::Tab;
+use lagesbild_store::testing::{fresh_database, postgres_test_url};
 
 const PASSWORD: &str = "vinter-2024-lägesbild";
 
@@ -285,7 +285,11 @@ fn the_weekly_job_of_27_december_2024_in_the_browser_on_postgres() {
     let db = last_week_published(dir.path());
     let url = fresh_database(&server, "lagesbild_e2e");
     let from = db.to_str().expect("a UTF-8 path");
-    lagesbild(&db, "2024-12-20T10:00:00Z", &["copy", "--from", from, "--to", &url]);
+    lagesbild(
+        &db,
+        "2024-12-20T10:00:00Z",
+        &["copy", "--from", from, "--to", &url],
+    );
     weekly_job(path, dir.path(), OsStr::new(&url));
 }
 

@@ -14,8 +14,7 @@ use lagesbild_web::AuthConfig;
 use serde_json::json;
 use support::{
     PASSWORD, Reply, TestLog, User, cookie_pair, csrf_in, get, hex, password_hash, post_form,
-    post_json,
-    send,
+    post_json, send,
 };
 
 struct Site {
