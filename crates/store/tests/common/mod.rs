@@ -71,7 +71,10 @@ fn printable() -> impl Strategy<Value = String> {
         chars
             .into_iter()
             .map(|c| {
-                if c.is_control() || lagesbild_model::text::is_bidi_control(c) {
+                if c.is_control()
+                    || lagesbild_model::text::is_bidi_control(c)
+                    || lagesbild_model::text::is_noncharacter(c)
+                {
                     '·'
                 } else {
                     c
