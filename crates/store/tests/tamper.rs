@@ -127,6 +127,11 @@ fn apply(conn: &Connection, tamper: &Tamper, count: u64) -> rusqlite::Result<Opt
         {
             Ok(false)
         }
+        // The timeline's partial indexes (schema 7) read the content as JSON, so SQLite itself
+        // refuses an edit that leaves it malformed: a refusal like a constraint's.
+        Err(rusqlite::Error::SqliteFailure(_, Some(message))) if message == "malformed JSON" => {
+            Ok(false)
+        }
         Err(other) => Err(other),
     };
     Ok(match tamper {
