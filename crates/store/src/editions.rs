@@ -3,6 +3,7 @@
 //! Whether a row may be served is decided by the caller against the edition's
 //! `report_published` event (`lagesbild_app::edition_cache`); here nothing is trusted or judged.
 
+use crate::error::SqliteResult;
 use lagesbild_model::sha256_hex;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
@@ -67,21 +68,24 @@ impl SqliteStore {
         tx.execute(
             "DELETE FROM edition_outputs WHERE seq = ?1 AND template_digest = ?2",
             params![to_i64(seq), template_digest],
-        )?;
+        )
+        .storage()?;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO edition_outputs (seq, chain_hash, template_digest, format, sha256, bytes) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
+            ).storage()?;
             for (format, bytes) in outputs {
-                insert.execute(params![
-                    to_i64(seq),
-                    chain_hash,
-                    template_digest,
-                    format,
-                    sha256_hex(bytes),
-                    bytes
-                ])?;
+                insert
+                    .execute(params![
+                        to_i64(seq),
+                        chain_hash,
+                        template_digest,
+                        format,
+                        sha256_hex(bytes),
+                        bytes
+                    ])
+                    .storage()?;
             }
         }
         tx.commit().map_err(|e| StoreError::from_sqlite(e, busy))?;
@@ -101,10 +105,13 @@ impl SqliteStore {
         if !self.has_edition_outputs()? {
             return Ok(None);
         }
-        let mut statement = self.conn.prepare_cached(
-            "SELECT chain_hash, format, sha256, bytes FROM edition_outputs \
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT chain_hash, format, sha256, bytes FROM edition_outputs \
              WHERE seq = ?1 AND template_digest = ?2 ORDER BY format",
-        )?;
+            )
+            .storage()?;
         let mut rows = statement
             .query(params![seq_value, template_digest])
             .map_err(|e| self.sql_error(e))?;
@@ -115,11 +122,11 @@ impl SqliteStore {
             outputs: Vec::new(),
         };
         while let Some(row) = rows.next().map_err(|e| self.sql_error(e))? {
-            found.chain_hashes.push(row.get(0)?);
+            found.chain_hashes.push(row.get(0).storage()?);
             found.outputs.push(EditionOutput {
-                format: row.get(1)?,
-                sha256: row.get(2)?,
-                bytes: row.get(3)?,
+                format: row.get(1).storage()?,
+                sha256: row.get(2).storage()?,
+                bytes: row.get(3).storage()?,
             });
         }
         Ok((!found.outputs.is_empty()).then_some(found))
@@ -133,18 +140,18 @@ impl SqliteStore {
         let mut statement = self.conn.prepare(
             "SELECT seq, template_digest, chain_hash, format, sha256, bytes FROM edition_outputs \
              ORDER BY seq, template_digest, format",
-        )?;
+        ).storage()?;
         let mut rows = statement.query([]).map_err(|e| self.sql_error(e))?;
         let mut all: Vec<EditionOutputs> = Vec::new();
         while let Some(row) = rows.next().map_err(|e| self.sql_error(e))? {
-            let seq = to_u64(row.get(0)?);
-            let template_digest: String = row.get(1)?;
+            let seq = to_u64(row.get(0).storage()?);
+            let template_digest: String = row.get(1).storage()?;
             let output = EditionOutput {
-                format: row.get(3)?,
-                sha256: row.get(4)?,
-                bytes: row.get(5)?,
+                format: row.get(3).storage()?,
+                sha256: row.get(4).storage()?,
+                bytes: row.get(5).storage()?,
             };
-            let chain_hash: String = row.get(2)?;
+            let chain_hash: String = row.get(2).storage()?;
             match all.last_mut() {
                 Some(last) if last.seq == seq && last.template_digest == template_digest => {
                     last.chain_hashes.push(chain_hash);
@@ -181,7 +188,8 @@ impl SqliteStore {
     pub fn newest_of_kind(&self, kind: &str) -> Result<Option<u64>, StoreError> {
         let seq: Option<i64> = self
             .conn
-            .prepare_cached("SELECT max(seq) FROM events WHERE kind = ?1")?
+            .prepare_cached("SELECT max(seq) FROM events WHERE kind = ?1")
+            .storage()?
             .query_row([kind], |row| row.get(0))
             .map_err(|e| self.sql_error(e))?;
         Ok(seq.map(to_u64))
@@ -195,7 +203,8 @@ impl SqliteStore {
         let count: Option<i64> = self
             .conn
             .query_row("SELECT count(*) FROM edition_outputs", [], |row| row.get(0))
-            .optional()?;
+            .optional()
+            .storage()?;
         Ok(count.map_or(0, to_u64))
     }
 }

@@ -1,7 +1,10 @@
-//! The store's errors, shaped by what the caller does next: fix the input (`Invalid`,
-//! `KeyConflict`, `StaleVersion`, `NotFound`), retry (`Busy`, `Conflict`), or investigate the
-//! database (`Broken`, `Storage`, …). None carries a backend's types: both backends map their
-//! errors here, so a caller never depends on which one it talks to.
+//! The store's errors. Each is one of five kinds ([`ErrorKind`]), shaped by what the caller does
+//! next: retry as it is (`Busy`), re-read the log and change the input (`Conflict`), ask for
+//! something that is there (`NotFound`), fix the input (`Invalid`), or investigate the database
+//! (`Storage`). The variants keep the details a caller shows people (the key and event of a key
+//! conflict, the versions of a stale expectation, the event where the log is broken). None
+//! carries a backend's types: both backends map their errors here, so a caller never depends on
+//! which one it talks to, and the same failure is the same kind on both.
 
 use lagesbild_model::FieldError;
 
@@ -62,10 +65,11 @@ pub enum StoreError {
     #[error("{0}")]
     NotFound(String),
 
-    /// Two writers' transactions could not both commit (a serialization failure or a deadlock
-    /// the database broke); nothing of this one was written and it can be retried as it is.
+    /// The database broke the transaction off because it could not commit beside another
+    /// writer's (a serialization failure, a deadlock it broke); nothing of it was written and it
+    /// can be retried as it is. Of kind [`ErrorKind::Busy`].
     #[error("{message}; nothing was written, try again")]
-    Conflict { message: String },
+    Aborted { message: String },
 
     /// The database failed in a way the caller cannot fix by retrying or changing the input:
     /// the file or server cannot be reached or read, a statement failed. The message is the
@@ -74,26 +78,62 @@ pub enum StoreError {
     Storage { message: String },
 }
 
+/// The five kinds of [`StoreError`], by what the caller does next. Front ends branch on this,
+/// not on the variants: the web app answers 503, 409, 404, 400 and 500 by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// Nothing was written, and the same call may succeed if simply made again: another writer
+    /// held the log past the busy timeout, or the database broke the transaction off
+    /// ([`StoreError::Busy`], [`StoreError::Aborted`]).
+    Busy,
+    /// Nothing was written, and the same call fails again: the log as it stands refuses it. Read
+    /// the log again and change the input: a key already in the log with other content
+    /// ([`StoreError::KeyConflict`]), a stream that moved past the expected version
+    /// ([`StoreError::StaleVersion`]), a restore into a log that holds events
+    /// ([`StoreError::NotEmpty`]).
+    Conflict,
+    /// What was asked for, or what a cache entry would describe, is not there: a proof or root
+    /// for a size the tree does not cover, an edition's outputs or a checkpoint for an event
+    /// past the head ([`StoreError::NotFound`], [`StoreError::CheckpointAhead`]).
+    NotFound,
+    /// An event of a batch is wrong in a way only the log can tell, named by its place in the
+    /// batch and its field ([`StoreError::Invalid`]).
+    Invalid,
+    /// The database failed or holds something wrong; no change of input helps: it cannot be
+    /// reached or read ([`StoreError::Storage`]), the log is broken ([`StoreError::Broken`]), its
+    /// schema is newer than this program ([`StoreError::SchemaTooNew`]), a cache beside it is
+    /// damaged ([`StoreError::CacheDamaged`]).
+    Storage,
+}
+
 impl StoreError {
-    /// Whether the same call may succeed if simply made again: another writer held the log too
-    /// long, or the database broke off the transaction. Nothing of it was written.
+    /// What kind of failure this is, the same on every backend.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::Busy { .. } | StoreError::Aborted { .. } => ErrorKind::Busy,
+            StoreError::KeyConflict { .. }
+            | StoreError::StaleVersion { .. }
+            | StoreError::NotEmpty { .. } => ErrorKind::Conflict,
+            StoreError::NotFound(_) | StoreError::CheckpointAhead { .. } => ErrorKind::NotFound,
+            StoreError::Invalid { .. } => ErrorKind::Invalid,
+            StoreError::Storage { .. }
+            | StoreError::Broken { .. }
+            | StoreError::SchemaTooNew { .. }
+            | StoreError::CacheDamaged(_) => ErrorKind::Storage,
+        }
+    }
+
+    /// Whether the same call may succeed if simply made again (kind [`ErrorKind::Busy`]):
+    /// another writer held the log too long, or the database broke off the transaction.
+    /// Nothing of it was written.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, StoreError::Busy { .. } | StoreError::Conflict { .. })
+        self.kind() == ErrorKind::Busy
     }
 
     pub(crate) fn storage(message: impl std::fmt::Display) -> StoreError {
         StoreError::Storage {
             message: message.to_string(),
         }
-    }
-}
-
-/// Lets the SQLite backend use `?` on rusqlite's errors; the error becomes
-/// [`StoreError::Storage`] with rusqlite's message, and the type stays inside this crate.
-#[doc(hidden)]
-impl From<rusqlite::Error> for StoreError {
-    fn from(error: rusqlite::Error) -> StoreError {
-        StoreError::storage(error)
     }
 }
 
@@ -110,5 +150,18 @@ impl StoreError {
             }
             _ => StoreError::storage(error),
         }
+    }
+}
+
+/// What lets the SQLite backend use `?` on rusqlite's results, as `.storage()?`: the error
+/// becomes [`StoreError::Storage`] with rusqlite's message. A trait of this crate, not a `From`
+/// impl, since an impl of `From<rusqlite::Error>` would put rusqlite's type in the public API.
+pub(crate) trait SqliteResult<T> {
+    fn storage(self) -> Result<T, StoreError>;
+}
+
+impl<T> SqliteResult<T> for Result<T, rusqlite::Error> {
+    fn storage(self) -> Result<T, StoreError> {
+        self.map_err(StoreError::storage)
     }
 }

@@ -5,7 +5,8 @@
 //! The rest of the program sees the log through [`Store`] (and its narrow part [`EventLog`]:
 //! append a batch, read a page, look one event up, the head, verify), never through a backend's
 //! type: [`SqliteStore`] is the embedded default. Errors are [`StoreError`], which carries no
-//! backend's types.
+//! backend's types; its [`ErrorKind`] (Busy, Conflict, NotFound, Invalid, Storage) is what a
+//! caller branches on, the same for the same failure on either backend.
 
 mod chain;
 mod editions;
@@ -23,7 +24,7 @@ mod tree;
 mod window;
 
 pub use editions::{EditionOutput, EditionOutputs};
-pub use error::StoreError;
+pub use error::{ErrorKind, StoreError};
 pub use location::{StoreLocation, without_password};
 pub use material::{
     MaterialDigest, MaterialOrder, MaterialQuery, MaterialRow, MaterialState, MaterialWriter,

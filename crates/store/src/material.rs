@@ -4,6 +4,7 @@
 //! class, name and days, and how corrections change it, are the caller's (the timeline crate's
 //! `MaterialItem` and the application's fold).
 
+use crate::error::SqliteResult;
 use chrono::NaiveDate;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -177,7 +178,8 @@ pub(crate) fn name_hash(class: &str, name: &str) -> String {
 pub(crate) fn clear(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(
         "DELETE FROM material; DELETE FROM material_names; DELETE FROM material_position;",
-    )?;
+    )
+    .storage()?;
     Ok(())
 }
 
@@ -211,12 +213,16 @@ impl SqliteStore {
         let Some(seq) = seq_param(seq) else {
             return Ok(Vec::new());
         };
-        let mut statement = self.conn.prepare_cached(
-            "SELECT seq, known_from, known_until, class, name, first_day, last_day, item \
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, known_from, known_until, class, name, first_day, last_day, item \
              FROM material WHERE seq = ?1 ORDER BY known_from",
-        )?;
+            )
+            .storage()?;
         let rows = statement
-            .query_map([seq], row_from)?
+            .query_map([seq], row_from)
+            .storage()?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| StoreError::from_sqlite(e, self.busy_timeout_ms))?;
         rows.into_iter().collect()
@@ -228,21 +234,27 @@ impl SqliteStore {
         if self.schema_version()? < MATERIAL_SCHEMA_VERSION {
             return Ok((Vec::new(), Vec::new()));
         }
-        let mut statement = self.conn.prepare(
-            "SELECT seq, known_from, known_until, class, name, first_day, last_day, item \
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT seq, known_from, known_until, class, name, first_day, last_day, item \
              FROM material ORDER BY seq, known_from",
-        )?;
+            )
+            .storage()?;
         let rows = statement
-            .query_map([], row_from)?
+            .query_map([], row_from)
+            .storage()?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| StoreError::from_sqlite(e, self.busy_timeout_ms))?
             .into_iter()
             .collect::<Result<Vec<_>, _>>()?;
         let mut statement = self
             .conn
-            .prepare("SELECT class, name FROM material_names ORDER BY class, name")?;
+            .prepare("SELECT class, name FROM material_names ORDER BY class, name")
+            .storage()?;
         let names = statement
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .storage()?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| StoreError::from_sqlite(e, self.busy_timeout_ms))?;
         Ok((rows, names))
@@ -330,9 +342,10 @@ impl SqliteStore {
             sql.push_str(" LIMIT ?");
             values.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
         }
-        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut statement = self.conn.prepare_cached(&sql).storage()?;
         let rows = statement
-            .query_map(rusqlite::params_from_iter(values.iter()), row_from)?
+            .query_map(rusqlite::params_from_iter(values.iter()), row_from)
+            .storage()?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| StoreError::from_sqlite(e, self.busy_timeout_ms))?;
         rows.into_iter().collect()
@@ -342,9 +355,11 @@ impl SqliteStore {
     pub fn material_names(&self, class: &str) -> Result<Vec<String>, StoreError> {
         let mut statement = self
             .conn
-            .prepare_cached("SELECT name FROM material_names WHERE class = ?1 ORDER BY name")?;
+            .prepare_cached("SELECT name FROM material_names WHERE class = ?1 ORDER BY name")
+            .storage()?;
         let names = statement
-            .query_map([class], |row| row.get(0))?
+            .query_map([class], |row| row.get(0))
+            .storage()?
             .collect::<Result<Vec<String>, _>>()
             .map_err(|e| StoreError::from_sqlite(e, self.busy_timeout_ms))?;
         Ok(names)
@@ -356,20 +371,20 @@ fn position(conn: &Connection, format: u32) -> Result<Option<MaterialState>, Sto
 }
 
 fn state_row(conn: &Connection) -> Result<Option<MaterialState>, StoreError> {
-    Ok(conn
-        .query_row(
-            "SELECT format, seq, chain_hash, digest FROM material_position WHERE id = 1",
-            [],
-            |row| {
-                Ok(MaterialState {
-                    format: row.get(0)?,
-                    seq: to_u64(row.get(1)?),
-                    chain_hash: row.get(2)?,
-                    digest: row.get(3)?,
-                })
-            },
-        )
-        .optional()?)
+    conn.query_row(
+        "SELECT format, seq, chain_hash, digest FROM material_position WHERE id = 1",
+        [],
+        |row| {
+            Ok(MaterialState {
+                format: row.get(0)?,
+                seq: to_u64(row.get(1)?),
+                chain_hash: row.get(2)?,
+                digest: row.get(3)?,
+            })
+        },
+    )
+    .optional()
+    .storage()
 }
 
 fn row_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<MaterialRow, StoreError>> {
@@ -470,13 +485,17 @@ impl MaterialWriter for SqliteMaterialWriter<'_> {
     }
 
     fn current(&self, seq: u64) -> Result<Option<MaterialRow>, StoreError> {
-        let mut statement = self.tx.prepare_cached(
-            "SELECT seq, known_from, known_until, class, name, first_day, last_day, item \
+        let mut statement = self
+            .tx
+            .prepare_cached(
+                "SELECT seq, known_from, known_until, class, name, first_day, last_day, item \
              FROM material WHERE seq = ?1 AND known_until IS NULL",
-        )?;
+            )
+            .storage()?;
         statement
             .query_row([to_i64(seq)], row_from)
-            .optional()?
+            .optional()
+            .storage()?
             .transpose()
     }
 
@@ -489,7 +508,8 @@ impl MaterialWriter for SqliteMaterialWriter<'_> {
             .prepare_cached(
                 "INSERT INTO material (seq, known_from, class, name, first_day, last_day, item) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
+            )
+            .storage()?
             .execute(params![
                 to_i64(row.seq),
                 to_i64(row.known_from),
@@ -498,12 +518,15 @@ impl MaterialWriter for SqliteMaterialWriter<'_> {
                 row.first_day.to_string(),
                 row.last_day.to_string(),
                 row.item,
-            ])?;
+            ])
+            .storage()?;
         self.digest.add(&row_hash(&row));
         let added = self
             .tx
-            .prepare_cached("INSERT OR IGNORE INTO material_names (class, name) VALUES (?1, ?2)")?
-            .execute(params![row.class, row.name])?;
+            .prepare_cached("INSERT OR IGNORE INTO material_names (class, name) VALUES (?1, ?2)")
+            .storage()?
+            .execute(params![row.class, row.name])
+            .storage()?;
         if added > 0 {
             self.digest.add(&name_hash(&row.class, &row.name));
         }
@@ -517,8 +540,10 @@ impl MaterialWriter for SqliteMaterialWriter<'_> {
         self.tx
             .prepare_cached(
                 "UPDATE material SET known_until = ?2 WHERE seq = ?1 AND known_until IS NULL",
-            )?
-            .execute(params![to_i64(seq), to_i64(at)])?;
+            )
+            .storage()?
+            .execute(params![to_i64(seq), to_i64(at)])
+            .storage()?;
         self.digest.subtract(&row_hash(&current));
         self.digest.add(&row_hash(&MaterialRow {
             known_until: Some(at),
@@ -534,16 +559,18 @@ impl MaterialWriter for SqliteMaterialWriter<'_> {
                 self.head
             ))
         })?;
-        self.tx.execute(
-            "INSERT OR REPLACE INTO material_position (id, format, seq, chain_hash, digest) \
+        self.tx
+            .execute(
+                "INSERT OR REPLACE INTO material_position (id, format, seq, chain_hash, digest) \
              VALUES (1, ?1, ?2, ?3, ?4)",
-            params![
-                self.format,
-                to_i64(position),
-                chain_hash,
-                self.digest.to_hex()
-            ],
-        )?;
+                params![
+                    self.format,
+                    to_i64(position),
+                    chain_hash,
+                    self.digest.to_hex()
+                ],
+            )
+            .storage()?;
         self.tx
             .commit()
             .map_err(|e| StoreError::from_sqlite(e, self.busy))

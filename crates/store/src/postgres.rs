@@ -102,8 +102,8 @@ pub fn is_postgres_url(location: &str) -> bool {
 }
 
 /// A backend error as a [`StoreError`]: waiting for a lock past the timeout is Busy, a
-/// serialization failure or a broken deadlock is Conflict (retry), anything else Storage with
-/// the server's message.
+/// serialization failure or a broken deadlock is Aborted (both of kind Busy: retry), anything
+/// else Storage with the server's message.
 fn pg_error(error: postgres::Error, busy_timeout_ms: u64) -> StoreError {
     let message = match error.as_db_error() {
         Some(db) => {
@@ -127,7 +127,7 @@ fn pg_error(error: postgres::Error, busy_timeout_ms: u64) -> StoreError {
             if *code == SqlState::T_R_SERIALIZATION_FAILURE
                 || *code == SqlState::T_R_DEADLOCK_DETECTED =>
         {
-            StoreError::Conflict {
+            StoreError::Aborted {
                 message: format!("the database refused the transaction ({message})"),
             }
         }

@@ -1,6 +1,7 @@
 //! The SQLite backend of [`EventLog`](crate::EventLog): one file, WAL, `STRICT` tables, triggers
 //! that refuse UPDATE and DELETE, one `BEGIN IMMEDIATE` transaction per batch.
 
+use crate::error::SqliteResult;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -66,7 +67,7 @@ impl std::fmt::Debug for SqliteStore {
 impl SqliteStore {
     /// Opens the log at `path`, creating the file and the schema if needed.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let conn = Connection::open(path)?;
+        let conn = Connection::open(path).storage()?;
         SqliteStore::setup(conn)
     }
 
@@ -75,8 +76,10 @@ impl SqliteStore {
         let conn = Connection::open_with_flags(
             path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_DEFAULT))?;
+        )
+        .storage()?;
+        conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_DEFAULT))
+            .storage()?;
         let store = SqliteStore {
             conn,
             clock: Box::new(Utc::now),
@@ -94,18 +97,21 @@ impl SqliteStore {
 
     /// A log in memory, for tests.
     pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
-        SqliteStore::setup(Connection::open_in_memory()?)
+        SqliteStore::setup(Connection::open_in_memory().storage()?)
     }
 
     fn setup(conn: Connection) -> Result<SqliteStore, StoreError> {
-        conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_DEFAULT))?;
+        conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_DEFAULT))
+            .storage()?;
         // WAL lets readers go on while one writer appends; synchronous=FULL because an audit log
         // must not lose a committed event to a power cut.
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .storage()?;
         if mode != "wal" && mode != "memory" {
             tracing::warn!(mode, "SQLite did not switch to WAL");
         }
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "synchronous", "FULL").storage()?;
         let mut store = SqliteStore {
             conn,
             clock: Box::new(Utc::now),
@@ -116,9 +122,9 @@ impl SqliteStore {
     }
 
     pub(crate) fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA user_version", [], |row| row.get(0))?)
+        self.conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .storage()
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
@@ -143,12 +149,14 @@ impl SqliteStore {
             .map_err(|e| StoreError::from_sqlite(e, busy))?;
         // Read the version again under the write lock: another process may have migrated
         // between the read above and now, and its migrations must not run twice.
-        let found: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        let found: i64 = tx
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .storage()?;
         too_new(found)?;
         for (version, sql) in MIGRATIONS {
             if *version > found {
-                tx.execute_batch(sql)?;
-                tx.pragma_update(None, "user_version", version)?;
+                tx.execute_batch(sql).storage()?;
+                tx.pragma_update(None, "user_version", version).storage()?;
                 tracing::info!(version, "applied schema migration");
             }
         }
@@ -164,7 +172,8 @@ impl SqliteStore {
 
     pub fn set_busy_timeout(&mut self, ms: u64) -> Result<(), StoreError> {
         self.conn
-            .busy_timeout(std::time::Duration::from_millis(ms))?;
+            .busy_timeout(std::time::Duration::from_millis(ms))
+            .storage()?;
         self.busy_timeout_ms = ms;
         Ok(())
     }
@@ -172,7 +181,8 @@ impl SqliteStore {
     pub fn count(&self) -> Result<u64, StoreError> {
         let count: i64 = self
             .conn
-            .query_row("SELECT count(*) FROM events", [], |row| row.get(0))?;
+            .query_row("SELECT count(*) FROM events", [], |row| row.get(0))
+            .storage()?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
@@ -201,20 +211,22 @@ impl SqliteStore {
         // Shared borrow, as in `append_inner`, so that `check` reads through `self`.
         let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(|e| StoreError::from_sqlite(e, busy))?;
-        let count: i64 = tx.query_row("SELECT count(*) FROM events", [], |row| row.get(0))?;
+        let count: i64 = tx
+            .query_row("SELECT count(*) FROM events", [], |row| row.get(0))
+            .storage()?;
         if count > 0 {
             return Err(StoreError::NotEmpty {
                 count: u64::try_from(count).unwrap_or(0),
             });
         }
         // Checkpoints describe the log that was here; the restored one is another.
-        tx.execute("DELETE FROM checkpoints", [])?;
+        tx.execute("DELETE FROM checkpoints", []).storage()?;
         crate::material::clear(&tx)?;
         crate::tree::clear(&tx)?;
         let mut checker = ChainChecker::default();
         let mut restored = 0;
         {
-            let mut insert = tx.prepare_cached(&insert_sql())?;
+            let mut insert = tx.prepare_cached(&insert_sql()).storage()?;
             for event in events {
                 let event = event?;
                 let content = event.event.canonical_content();
@@ -224,7 +236,8 @@ impl SqliteStore {
                     &event,
                     &content,
                     &event.recorded_at.to_string(),
-                )?;
+                )
+                .storage()?;
                 restored += 1;
             }
         }
@@ -265,7 +278,8 @@ impl SqliteStore {
             "INSERT OR REPLACE INTO checkpoints (name, seq, format, chain_hash, digest, state) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![name, seq, format, chain_hash, sha256_hex(state), state],
-        )?;
+        )
+        .storage()?;
         tx.commit().map_err(|e| StoreError::from_sqlite(e, busy))?;
         Ok(())
     }
@@ -301,10 +315,13 @@ impl SqliteStore {
             return Ok(load);
         }
         let head = head_of(&self.conn)?.seq;
-        let mut statement = self.conn.prepare_cached(
-            "SELECT seq, chain_hash, digest, state FROM checkpoints \
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, chain_hash, digest, state FROM checkpoints \
              WHERE name = ?1 AND format = ?2 AND seq <= ?3 ORDER BY seq DESC",
-        )?;
+            )
+            .storage()?;
         let mut rows = statement
             .query(params![
                 name,
@@ -313,10 +330,10 @@ impl SqliteStore {
             ])
             .map_err(|e| self.sql_error(e))?;
         while let Some(row) = rows.next().map_err(|e| self.sql_error(e))? {
-            let seq = to_u64(row.get(0)?);
-            let recorded: String = row.get(1)?;
-            let digest: String = row.get(2)?;
-            let state: Vec<u8> = row.get(3)?;
+            let seq = to_u64(row.get(0).storage()?);
+            let recorded: String = row.get(1).storage()?;
+            let digest: String = row.get(2).storage()?;
+            let state: Vec<u8> = row.get(3).storage()?;
             match checkpoint_problem(&self.conn, head, seq, &recorded, &digest, &state, on_policy)?
             {
                 None => {
@@ -336,7 +353,7 @@ impl SqliteStore {
         }
         let mut statement = self.conn.prepare(
             "SELECT name, seq, format, chain_hash, digest, state FROM checkpoints ORDER BY name, seq",
-        )?;
+        ).storage()?;
         let rows = statement
             .query_map([], |row| {
                 Ok(CheckpointRow {
@@ -347,7 +364,8 @@ impl SqliteStore {
                     digest: row.get(4)?,
                     state: row.get(5)?,
                 })
-            })?
+            })
+            .storage()?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.sql_error(e))?;
         Ok(rows)
@@ -430,10 +448,11 @@ pub(crate) fn chain_hash_at(conn: &Connection, seq: u64) -> Result<Option<String
     let Some(seq) = seq_param(seq) else {
         return Ok(None);
     };
-    Ok(conn
-        .prepare_cached("SELECT hash FROM events WHERE seq = ?1")?
+    conn.prepare_cached("SELECT hash FROM events WHERE seq = ?1")
+        .storage()?
         .query_row([seq], |row| row.get(0))
-        .optional()?)
+        .optional()
+        .storage()
 }
 
 fn checkpoint_problem(
@@ -523,29 +542,31 @@ pub(crate) fn to_u64(value: i64) -> u64 {
 }
 
 fn stored_from_row(row: &rusqlite::Row<'_>) -> Result<StoredEvent, StoreError> {
-    let seq = to_u64(row.get(0)?);
+    let seq = to_u64(row.get(0).storage()?);
     let broken = |reason: String| StoreError::Broken { seq, reason };
     // The content passed every check before it was appended and the chain covers it, so it is
     // read without validating it again; `verify` is what re-checks everything.
     let content = row
-        .get_ref(10)?
+        .get_ref(10)
+        .storage()?
         .as_str()
         .map_err(|e| broken(format!("content is not text: {e}")))?;
     let event = event_from_stored_content(content)
         .map_err(|e| broken(format!("content is not a valid event: {e}")))?;
     let recorded_at = row
-        .get_ref(8)?
+        .get_ref(8)
+        .storage()?
         .as_str()
         .map_err(|e| broken(format!("recorded_at is not text: {e}")))?;
     let recorded_at = recorded_at_from_stored(recorded_at).map_err(broken)?;
     Ok(StoredEvent {
         seq,
-        stream_version: to_u64(row.get(2)?),
+        stream_version: to_u64(row.get(2).storage()?),
         recorded_at,
-        schema: u32::try_from(row.get::<_, i64>(9)?).unwrap_or(u32::MAX),
+        schema: u32::try_from(row.get::<_, i64>(9).storage()?).unwrap_or(u32::MAX),
         event,
-        prev_hash: row.get(11)?,
-        hash: row.get(12)?,
+        prev_hash: row.get(11).storage()?,
+        hash: row.get(12).storage()?,
     })
 }
 
@@ -562,15 +583,17 @@ impl AppendTx for SqliteAppend<'_> {
     fn stream_version(&mut self, stream: &str) -> Result<u64, StoreError> {
         let version: Option<i64> = self
             .conn
-            .prepare_cached("SELECT max(stream_version) FROM events WHERE stream = ?1")?
-            .query_row([stream], |row| row.get(0))?;
+            .prepare_cached("SELECT max(stream_version) FROM events WHERE stream = ?1")
+            .storage()?
+            .query_row([stream], |row| row.get(0))
+            .storage()?;
         Ok(to_u64(version.unwrap_or(0)))
     }
 
     fn by_key(&mut self, key: &str) -> Result<Option<TargetInfo>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT seq, content, kind FROM events WHERE key = ?1")?
+        self.conn
+            .prepare_cached("SELECT seq, content, kind FROM events WHERE key = ?1")
+            .storage()?
             .query_row([key], |row| {
                 Ok(TargetInfo {
                     seq: to_u64(row.get(0)?),
@@ -578,16 +601,17 @@ impl AppendTx for SqliteAppend<'_> {
                     content: row.get(1)?,
                 })
             })
-            .optional()?)
+            .optional()
+            .storage()
     }
 
     fn by_seq(&mut self, seq: u64) -> Result<Option<TargetInfo>, StoreError> {
         let Some(param) = seq_param(seq) else {
             return Ok(None);
         };
-        Ok(self
-            .conn
-            .prepare_cached("SELECT kind, content FROM events WHERE seq = ?1")?
+        self.conn
+            .prepare_cached("SELECT kind, content FROM events WHERE seq = ?1")
+            .storage()?
             .query_row([param], |row| {
                 Ok(TargetInfo {
                     seq,
@@ -595,7 +619,8 @@ impl AppendTx for SqliteAppend<'_> {
                     content: row.get(1)?,
                 })
             })
-            .optional()?)
+            .optional()
+            .storage()
     }
 
     fn insert(
@@ -604,8 +629,8 @@ impl AppendTx for SqliteAppend<'_> {
         content: &str,
         recorded_at: &str,
     ) -> Result<(), StoreError> {
-        let mut insert = self.conn.prepare_cached(&insert_sql())?;
-        insert_row(&mut insert, event, content, recorded_at)?;
+        let mut insert = self.conn.prepare_cached(&insert_sql()).storage()?;
+        insert_row(&mut insert, event, content, recorded_at).storage()?;
         Ok(())
     }
 }
@@ -665,7 +690,7 @@ impl SqliteStore {
         if commit {
             tx.commit().map_err(|e| StoreError::from_sqlite(e, busy))?;
         } else {
-            tx.rollback()?;
+            tx.rollback().storage()?;
         }
         Ok(report)
     }
@@ -724,7 +749,8 @@ impl EventLog for SqliteStore {
                 [at.to_string()],
                 |row| row.get(0),
             )
-            .optional()?;
+            .optional()
+            .storage()?;
         Ok(to_u64(seq.unwrap_or(0)))
     }
 
@@ -737,7 +763,7 @@ impl EventLog for SqliteStore {
             });
         }
         // Read in one transaction so that a concurrent append cannot split the check.
-        self.conn.execute_batch("BEGIN DEFERRED")?;
+        self.conn.execute_batch("BEGIN DEFERRED").storage()?;
         let result = verify_in(&self.conn, progress);
         let _ = self.conn.execute_batch("COMMIT");
         result
@@ -770,11 +796,12 @@ pub(crate) fn read_page_in(
             params.push(limit_param.clone());
             let sql =
                 format!("SELECT seq FROM events WHERE seq > ?{conditions} ORDER BY seq LIMIT ?");
-            let mut statement = conn.prepare_cached(&sql)?;
+            let mut statement = conn.prepare_cached(&sql).storage()?;
             let found = statement
                 .query_map(rusqlite::params_from_iter(params.iter()), |row| {
                     row.get::<_, i64>(0)
-                })?
+                })
+                .storage()?
                 .collect::<Result<Vec<i64>, _>>()
                 .map_err(|e| StoreError::from_sqlite(e, busy_timeout_ms))?;
             seqs.extend(found);
@@ -850,7 +877,8 @@ pub(crate) fn head_of(conn: &Connection) -> Result<Head, StoreError> {
                 ))
             },
         )
-        .optional()?;
+        .optional()
+        .storage()?;
     Ok(match head {
         Some((seq, hash, recorded_at)) => Head {
             seq,
@@ -878,15 +906,17 @@ fn expected_trigger_sql(name: &str) -> Option<String> {
 
 fn verify_in(conn: &Connection, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, StoreError> {
     let mut checker = ChainChecker::default();
-    let mut statement = conn.prepare(&format!("SELECT {COLUMNS} FROM events ORDER BY seq"))?;
-    let mut rows = statement.query([])?;
+    let mut statement = conn
+        .prepare(&format!("SELECT {COLUMNS} FROM events ORDER BY seq"))
+        .storage()?;
+    let mut rows = statement.query([]).storage()?;
     let mut count = 0;
-    while let Some(row) = rows.next()? {
-        let seq = to_u64(row.get(0)?);
+    while let Some(row) = rows.next().storage()? {
+        let seq = to_u64(row.get(0).storage()?);
         checker.check_seq(seq)?;
         let broken = |reason: String| StoreError::Broken { seq, reason };
         let text = |i: usize, name: &str| -> Result<String, StoreError> {
-            match row.get_ref(i)? {
+            match row.get_ref(i).storage()? {
                 rusqlite::types::ValueRef::Text(bytes) => String::from_utf8(bytes.to_vec())
                     .map_err(|_| broken(format!("{name} is not valid UTF-8"))),
                 other => Err(broken(format!(
@@ -896,21 +926,21 @@ fn verify_in(conn: &Connection, progress: &mut dyn FnMut(u64)) -> Result<VerifyR
             }
         };
         // A key column that is NULL for a keyed event holds no text; anything else must.
-        let key = match row.get_ref(3)? {
+        let key = match row.get_ref(3).storage()? {
             rusqlite::types::ValueRef::Null => None,
             _ => Some(text(3, "key")?),
         };
         let raw = RawRow {
             seq,
             stream: text(1, "stream")?,
-            stream_version: to_u64(row.get(2)?),
+            stream_version: to_u64(row.get(2).storage()?),
             key,
             kind: text(4, "kind")?,
             occurred: text(5, "occurred")?,
             occurred_first: text(6, "occurred_first")?,
             occurred_last: text(7, "occurred_last")?,
             recorded_at: text(8, "recorded_at")?,
-            schema: u32::try_from(row.get::<_, i64>(9)?).unwrap_or(0),
+            schema: u32::try_from(row.get::<_, i64>(9).storage()?).unwrap_or(0),
             content: text(10, "content")?,
             prev_hash: text(11, "prev_hash")?,
             hash: text(12, "hash")?,
@@ -933,7 +963,8 @@ fn verify_in(conn: &Connection, progress: &mut dyn FnMut(u64)) -> Result<VerifyR
                 [name],
                 |row| row.get(0),
             )
-            .optional()?;
+            .optional()
+            .storage()?;
         let expected = expected_trigger_sql(name).expect("every trigger is in the first migration");
         match sql {
             None => {

@@ -9,6 +9,7 @@
 //! proofs and both checks are written once here over it, so the two backends keep the same
 //! tree byte for byte and judge it alike.
 
+use crate::error::SqliteResult;
 use lagesbild_merkle::{
     Frontier, Hash, Nodes, ProveError, SignedTreeHead, VerifyingKey, consistency_path,
     envelope_digest, event_leaf, hash_from_hex, inclusion_path, leaf_hash, root,
@@ -415,36 +416,40 @@ impl TreeTables for SqliteTree<'_> {
     fn node(&self, level: u32, index: u64) -> Result<Option<Hash>, StoreError> {
         let mut statement = self
             .conn
-            .prepare_cached("SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2")?;
+            .prepare_cached("SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2")
+            .storage()?;
         let blob: Option<Vec<u8>> = statement
             .query_row(params![level, to_i64(index)], |row| row.get(0))
-            .optional()?;
+            .optional()
+            .storage()?;
         Ok(blob.and_then(|b| <Hash>::try_from(b.as_slice()).ok()))
     }
 
     fn position(&self) -> Result<Option<(u64, String)>, StoreError> {
-        Ok(self
-            .conn
+        self.conn
             .query_row(
                 "SELECT size, chain_hash FROM tree_position WHERE id = 1",
                 [],
                 |row| Ok((to_u64(row.get(0)?), row.get(1)?)),
             )
-            .optional()?)
+            .optional()
+            .storage()
     }
 
     fn has_nodes(&self) -> Result<bool, StoreError> {
         let any: Option<i64> = self
             .conn
             .query_row("SELECT 1 FROM tree_nodes LIMIT 1", [], |row| row.get(0))
-            .optional()?;
+            .optional()
+            .storage()?;
         Ok(any.is_some())
     }
 
     fn node_count(&self) -> Result<u64, StoreError> {
         let rows: i64 = self
             .conn
-            .query_row("SELECT count(*) FROM tree_nodes", [], |row| row.get(0))?;
+            .query_row("SELECT count(*) FROM tree_nodes", [], |row| row.get(0))
+            .storage()?;
         Ok(to_u64(rows))
     }
 
@@ -457,9 +462,12 @@ impl TreeTables for SqliteTree<'_> {
     }
 
     fn heads(&self) -> Result<Vec<SignedTreeHead>, StoreError> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT size, root, timestamp_ms, key_id, signature FROM tree_heads ORDER BY id",
-        )?;
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT size, root, timestamp_ms, key_id, signature FROM tree_heads ORDER BY id",
+            )
+            .storage()?;
         let heads = statement
             .query_map([], |row| {
                 Ok(SignedTreeHead {
@@ -469,8 +477,10 @@ impl TreeTables for SqliteTree<'_> {
                     key_id: row.get(3)?,
                     signature: row.get(4)?,
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+            })
+            .storage()?
+            .collect::<Result<Vec<_>, _>>()
+            .storage()?;
         Ok(heads)
     }
 
@@ -483,7 +493,8 @@ impl TreeTables for SqliteTree<'_> {
                     [name],
                     |row| row.get(0),
                 )
-                .optional()?;
+                .optional()
+                .storage()?;
             let expected = expected_head_trigger(name);
             if found.as_deref().map(normalize) != Some(expected) {
                 return Err(StoreError::Broken {
@@ -502,27 +513,34 @@ impl TreeTables for SqliteTree<'_> {
     }
 
     fn put_nodes(&mut self, nodes: &[(u32, u64, Hash)]) -> Result<(), StoreError> {
-        let mut insert = self.conn.prepare_cached(
-            "INSERT OR REPLACE INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
-        )?;
+        let mut insert = self
+            .conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
+            )
+            .storage()?;
         for (level, index, hash) in nodes {
-            insert.execute(params![level, to_i64(*index), &hash[..]])?;
+            insert
+                .execute(params![level, to_i64(*index), &hash[..]])
+                .storage()?;
         }
         Ok(())
     }
 
     fn set_position(&mut self, size: u64, chain_hash: &str) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT OR REPLACE INTO tree_position (id, size, chain_hash) VALUES (1, ?1, ?2)",
-            params![to_i64(size), chain_hash],
-        )?;
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO tree_position (id, size, chain_hash) VALUES (1, ?1, ?2)",
+                params![to_i64(size), chain_hash],
+            )
+            .storage()?;
         Ok(())
     }
 }
 
 pub(crate) fn clear(conn: &Connection) -> Result<(), StoreError> {
-    conn.execute("DELETE FROM tree_nodes", [])?;
-    conn.execute("DELETE FROM tree_position", [])?;
+    conn.execute("DELETE FROM tree_nodes", []).storage()?;
+    conn.execute("DELETE FROM tree_position", []).storage()?;
     Ok(())
 }
 
@@ -635,7 +653,7 @@ impl SqliteStore {
                 stored_size: 0,
             });
         }
-        self.conn.execute_batch("BEGIN DEFERRED")?;
+        self.conn.execute_batch("BEGIN DEFERRED").storage()?;
         let result = verify_full(&self.tree_tables(), key, progress);
         let _ = self.conn.execute_batch("COMMIT");
         result

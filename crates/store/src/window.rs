@@ -7,6 +7,7 @@
 //! [`EventLog::read_page`](crate::EventLog::read_page) alone (correct for any backend, and as
 //! slow as reading the log); [`SqliteStore`] answers them with index ranges.
 
+use crate::error::SqliteResult;
 use chrono::NaiveDate;
 use lagesbild_model::{EventData, FuzzyDate, StoredEvent};
 use rusqlite::types::Value as SqlValue;
@@ -154,11 +155,15 @@ impl SqliteStore {
             .map_err(sql_error)?;
         let mut found = Vec::new();
         while let Some(row) = rows.next().map_err(sql_error)? {
-            let seq = to_u64(row.get(0)?);
-            let text = row.get_ref(1)?.as_str().map_err(|e| StoreError::Broken {
-                seq,
-                reason: format!("occurred is not text: {e}"),
-            })?;
+            let seq = to_u64(row.get(0).storage()?);
+            let text = row
+                .get_ref(1)
+                .storage()?
+                .as_str()
+                .map_err(|e| StoreError::Broken {
+                    seq,
+                    reason: format!("occurred is not text: {e}"),
+                })?;
             let occurred = FuzzyDate::parse(text).map_err(|e| StoreError::Broken {
                 seq,
                 reason: format!("occurred {text:?} is not a date: {e}"),

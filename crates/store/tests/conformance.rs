@@ -3,9 +3,10 @@
 //! named by `LAGESBILD_TEST_PG`). Round trip of every kind, idempotent keys, expected versions,
 //! tamper detection, export and restore with identical hashes, checkpoints, the material index
 //! and the edition cache with their binding to the chain, the Merkle tree and signed tree
-//! heads, a writer refused as Busy after its timeout, concurrent writers on separate
+//! heads, the same failure the same `ErrorKind` with the same message, a writer refused as
+//! Busy after its timeout, concurrent writers on separate
 //! connections and a reader polling past a slow writer. PostgreSQL alone (`postgres_only`):
-//! eight writer processes, a deadlock reported as a Conflict, and the roles docs/postgres.md
+//! eight writer processes, a deadlock reported as aborted (to retry), and the roles docs/postgres.md
 //! documents, created from its SQL.
 //!
 //! Without `LAGESBILD_TEST_PG` the PostgreSQL cases say so loudly and pass on a developer's
@@ -24,8 +25,9 @@ use lagesbild_merkle::{
 };
 use lagesbild_model::{KINDS, NewEvent, StoredEvent, parse_event, sha256_hex};
 use lagesbild_store::{
-    EventLog, EventRef, Expectation, Filter, MaterialDigest, MaterialOrder, MaterialQuery,
-    MaterialRow, Outcome, PostgresStore, SqliteStore, Store, StoreError, event_leaf_hash, scan,
+    ErrorKind, EventLog, EventRef, Expectation, Filter, MaterialDigest, MaterialOrder,
+    MaterialQuery, MaterialRow, Outcome, PostgresStore, SqliteStore, Store, StoreError,
+    event_leaf_hash, scan,
 };
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
@@ -44,6 +46,8 @@ struct Fresh {
     postgres: bool,
     /// Opens another connection to the same log.
     reopen: Box<dyn Fn() -> Box<dyn Store> + Send + Sync>,
+    /// Opens another connection to the same log, or says why it cannot.
+    try_reopen: Box<dyn Fn() -> Result<Box<dyn Store>, StoreError>>,
 }
 
 impl Fresh {
@@ -64,6 +68,7 @@ fn sqlite() -> Option<Fresh> {
         .expect("opens")
         .with_clock(common::ticking_clock("2026-11-23T08:00:00Z"));
     let raw_path = path.clone();
+    let try_path = path.clone();
     // The folder lives as long as the closures that use it.
     let dir = std::sync::Arc::new(dir);
     let keep = dir.clone();
@@ -76,6 +81,9 @@ fn sqlite() -> Option<Fresh> {
         }),
         zero_hash: "zeroblob(32)",
         postgres: false,
+        try_reopen: Box::new(move || {
+            SqliteStore::open(&try_path).map(|store| Box::new(store) as Box<dyn Store>)
+        }),
         reopen: Box::new(move || {
             let _ = &dir;
             Box::new(SqliteStore::open(&path).expect("opens"))
@@ -154,6 +162,7 @@ fn postgres() -> Option<Fresh> {
         .expect("opens")
         .with_clock(common::ticking_clock("2026-11-23T08:00:00Z"));
     let raw_url = url.clone();
+    let try_url = url.clone();
     Some(Fresh {
         store: Box::new(store),
         raw: Box::new(move |sql| {
@@ -168,6 +177,9 @@ fn postgres() -> Option<Fresh> {
         }),
         zero_hash: "decode(repeat('00', 32), 'hex')",
         postgres: true,
+        try_reopen: Box::new(move || {
+            PostgresStore::open(&try_url).map(|store| Box::new(store) as Box<dyn Store>)
+        }),
         reopen: Box::new(move || Box::new(PostgresStore::open(&url).expect("opens"))),
     })
 }
@@ -381,7 +393,9 @@ fn tampering_is_found(open: Open, postgres: bool) {
         ));
     }
     match fresh.store.verify(&mut |_| {}) {
-        Err(StoreError::Broken { seq, .. }) => assert_eq!(seq, 3),
+        Err(error @ StoreError::Broken { seq: 3, .. }) => {
+            assert_eq!(error.kind(), ErrorKind::Storage)
+        }
         other => panic!("an edited event must fail verify at 3, got {other:?}"),
     }
 }
@@ -1023,6 +1037,147 @@ fn restore_empties_the_caches(open: Open) {
     store.verify_tree(None, &mut |_| {}).expect("verifies");
 }
 
+/// Each kind of failure, caused the same way on every backend, is the same [`ErrorKind`] with
+/// the same message: what a caller branches on (the web app's status) and shows people does not
+/// depend on the backend.
+fn the_same_failure_is_the_same_kind_on_every_backend(open: Open) {
+    let Some(mut fresh) = open() else { return };
+    let postgres = fresh.postgres;
+    let store = fresh.store.as_mut();
+    let expect = |stream: &str, version| Expectation {
+        stream: stream.to_owned(),
+        version,
+    };
+    store
+        .append(
+            vec![note("f-1", "a", "Ett."), note("f-2", "a", "Två.")],
+            &[expect("a", 0)],
+        )
+        .expect("appends");
+    let mut seen: Vec<(&str, ErrorKind, String)> = Vec::new();
+    let mut failure = |what: &'static str, result: Result<(), StoreError>| match result {
+        Err(error) => seen.push((what, error.kind(), error.to_string())),
+        Ok(()) => panic!("{what} must fail"),
+    };
+    failure(
+        "a key with other content",
+        store
+            .append(
+                vec![note("f-3", "a", "Tre."), note("f-1", "a", "Annat.")],
+                &[],
+            )
+            .map(|_| ()),
+    );
+    failure(
+        "a stale expected version",
+        store
+            .append(vec![note("f-3", "a", "Tre.")], &[expect("a", 1)])
+            .map(|_| ()),
+    );
+    failure(
+        "a correction of an unknown key",
+        store
+            .append(
+                vec![event(
+                    r#"{"kind":"event_corrected","occurred":"2026-11-23","summary":"Rättelse.","data":{"target":{"key":"finns-inte"},"reason":"Fel.","summary":"Rätt."}}"#,
+                )],
+                &[],
+            )
+            .map(|_| ()),
+    );
+    failure(
+        "a checkpoint past the head",
+        store.save_checkpoint("p", 3, 1, b"state"),
+    );
+    failure(
+        "edition outputs past the head",
+        store.save_edition_outputs(3, "mallar", &[("md", b"text")]),
+    );
+    store.tree_catch_up().expect("catches up");
+    failure("a root past the tree", store.tree_root(3).map(|_| ()));
+    failure(
+        "an inclusion proof of event 0",
+        store.tree_inclusion_path(0, 2).map(|_| ()),
+    );
+    let events = all(store);
+    failure(
+        "a restore into a log that holds events",
+        store.restore(&mut events.into_iter().map(Ok)).map(|_| ()),
+    );
+    assert_eq!(
+        store.count().expect("count"),
+        2,
+        "no failure wrote anything"
+    );
+    let bump = if postgres {
+        "INSERT INTO schema_version (version) VALUES (999)"
+    } else {
+        "PRAGMA user_version = 999"
+    };
+    fresh.sql(bump);
+    let newer = (fresh.try_reopen)();
+    failure("a schema newer than this program", newer.map(|_| ()));
+    let supported = if postgres {
+        lagesbild_store::POSTGRES_SCHEMA_VERSION as i64
+    } else {
+        lagesbild_store::SUPPORTED_SCHEMA_VERSION
+    };
+    let expected: Vec<(&str, ErrorKind, String)> = vec![
+        (
+            "a key with other content",
+            ErrorKind::Conflict,
+            "event 1 of the batch: key \"f-1\" is already in the log as event 1 with different content".into(),
+        ),
+        (
+            "a stale expected version",
+            ErrorKind::Conflict,
+            "stream \"a\" is at version 2, not the expected 1; nothing was written".into(),
+        ),
+        (
+            "a correction of an unknown key",
+            ErrorKind::Invalid,
+            "event 0 of the batch: field \"data.target.key\": no event with key \"finns-inte\" is in the log".into(),
+        ),
+        (
+            "a checkpoint past the head",
+            ErrorKind::NotFound,
+            "a checkpoint at event 3 is past the head of the log (event 2)".into(),
+        ),
+        (
+            "edition outputs past the head",
+            ErrorKind::NotFound,
+            "no edition outputs are kept for event 3: the log holds events 1 to 2".into(),
+        ),
+        (
+            "a root past the tree",
+            ErrorKind::NotFound,
+            "the tree covers 2 events, not 3".into(),
+        ),
+        (
+            "an inclusion proof of event 0",
+            ErrorKind::NotFound,
+            "there is no event 0".into(),
+        ),
+        (
+            "a restore into a log that holds events",
+            ErrorKind::Conflict,
+            "restore needs an empty database; this one holds 2 events".into(),
+        ),
+        (
+            "a schema newer than this program",
+            ErrorKind::Storage,
+            format!(
+                "the database has schema version 999, newer than this program understands ({supported}); use a newer lagesbild"
+            ),
+        ),
+    ];
+    assert_eq!(seen, expected);
+    for (what, kind, _) in &expected {
+        let retryable = *kind == ErrorKind::Busy;
+        assert!(!retryable, "{what} is not to be retried as it is");
+    }
+}
+
 fn leaves(store: &dyn Store) -> Vec<[u8; 32]> {
     all(store)
         .iter()
@@ -1387,6 +1542,7 @@ fn a_writer_held_past_the_busy_timeout_is_busy(open: Open) {
     let expect_busy = |what: &str, waited: std::time::Duration, result: Result<(), StoreError>| {
         match result {
             Err(error @ StoreError::Busy { timeout_ms: 200 }) => {
+                assert_eq!(error.kind(), ErrorKind::Busy);
                 assert!(error.is_retryable());
                 assert_eq!(
                     error.to_string(),
@@ -1513,6 +1669,11 @@ macro_rules! conformance {
             #[test]
             fn the_edition_cache_is_bound_to_the_chain() {
                 super::the_edition_cache_is_bound_to_the_chain($open);
+            }
+
+            #[test]
+            fn the_same_failure_is_the_same_kind_on_every_backend() {
+                super::the_same_failure_is_the_same_kind_on_every_backend($open);
             }
 
             #[test]
@@ -1679,10 +1840,11 @@ mod postgres_only {
 
     /// An append caught in a deadlock with another transaction (here one that inserted the
     /// same key and then asks for the append lock) is broken by the server after its deadlock
-    /// timeout; the store reports a Conflict to retry, nothing of it written, and the retry
+    /// timeout; the store reports it aborted, of kind Busy (retry as it is), nothing of it written,
+    /// and the retry
     /// succeeds.
     #[test]
-    fn a_deadlock_the_server_breaks_is_a_conflict_to_retry() {
+    fn a_deadlock_the_server_breaks_is_busy_to_retry() {
         let Some(url) = postgres_database() else {
             return;
         };
@@ -1710,7 +1872,8 @@ mod postgres_only {
         other.batch_execute("ROLLBACK").expect("rolls back");
         let (mut store, result) = appender.join().expect("the appender ends");
         match result {
-            Err(error @ StoreError::Conflict { .. }) => {
+            Err(error @ StoreError::Aborted { .. }) => {
+                assert_eq!(error.kind(), ErrorKind::Busy);
                 assert!(error.is_retryable());
                 let message = error.to_string();
                 assert!(message.contains("deadlock"), "{message}");
@@ -1719,7 +1882,7 @@ mod postgres_only {
                     "{message}"
                 );
             }
-            other => panic!("a broken deadlock must be a conflict, got {other:?}"),
+            other => panic!("a broken deadlock must be aborted, to retry, got {other:?}"),
         }
         assert_eq!(store.count().expect("count"), 0);
         let report = store

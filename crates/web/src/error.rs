@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use lagesbild_app::publish::PublishError;
 use lagesbild_model::FieldError;
-use lagesbild_store::StoreError;
+use lagesbild_store::{ErrorKind, StoreError};
 use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
@@ -71,23 +71,24 @@ impl From<FieldError> for WebError {
 }
 
 impl From<StoreError> for WebError {
+    /// By the error's kind: Busy 503 (retry as is), Conflict 409 (the log as it stands refuses
+    /// it), NotFound 404, Invalid 400, Storage 500 (logged, a generic body).
     fn from(error: StoreError) -> WebError {
         match error {
             StoreError::Invalid { index, error } => WebError::bad(
                 error.field,
                 format!("event {index} of the batch: {}", error.reason),
             ),
-            StoreError::KeyConflict { .. } | StoreError::StaleVersion { .. } => {
-                WebError::Conflict(error.to_string())
-            }
-            // A serialization failure or broken deadlock: nothing was written, retrying helps.
-            StoreError::Busy { .. } | StoreError::Conflict { .. } => {
-                WebError::Busy(error.to_string())
-            }
-            other => {
-                tracing::error!(error = %other, "the log failed");
-                WebError::Internal(other.to_string())
-            }
+            other => match other.kind() {
+                ErrorKind::Busy => WebError::Busy(other.to_string()),
+                ErrorKind::Conflict => WebError::Conflict(other.to_string()),
+                ErrorKind::NotFound => WebError::NotFound(other.to_string()),
+                ErrorKind::Invalid => WebError::bad("event", other.to_string()),
+                ErrorKind::Storage => {
+                    tracing::error!(error = %other, "the log failed");
+                    WebError::Internal(other.to_string())
+                }
+            },
         }
     }
 }
@@ -208,5 +209,65 @@ impl PartialEq for WebError {
     fn eq(&self, other: &WebError) -> bool {
         std::mem::discriminant(self) == std::mem::discriminant(other)
             && self.to_string() == other.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store error's status follows its kind, whatever the variant or backend.
+    #[test]
+    fn a_store_error_is_answered_by_its_kind() {
+        let cases = [
+            (
+                StoreError::Busy { timeout_ms: 5 },
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                StoreError::Aborted {
+                    message: "deadlock".into(),
+                },
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                StoreError::KeyConflict {
+                    index: 0,
+                    key: "k".into(),
+                    seq: 1,
+                },
+                StatusCode::CONFLICT,
+            ),
+            (
+                StoreError::StaleVersion {
+                    stream: "s".into(),
+                    expected: 0,
+                    actual: 1,
+                },
+                StatusCode::CONFLICT,
+            ),
+            (
+                StoreError::NotFound("no tree".into()),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                StoreError::Invalid {
+                    index: 0,
+                    error: FieldError::new("data.target.key", "no such event"),
+                },
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                StoreError::Storage {
+                    message: "disk".into(),
+                },
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+        ];
+        for (error, status) in cases {
+            let shown = error.to_string();
+            let web = WebError::from(error);
+            assert_eq!(web.status(), status, "{shown}");
+        }
     }
 }
