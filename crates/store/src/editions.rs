@@ -36,6 +36,12 @@ pub struct EditionOutputs {
     pub outputs: Vec<EditionOutput>,
 }
 
+/// Empties the edition cache, inside `restore`'s transaction.
+pub(crate) fn clear(conn: &rusqlite::Connection) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM edition_outputs", []).storage()?;
+    Ok(())
+}
+
 impl SqliteStore {
     fn has_edition_outputs(&self) -> Result<bool, StoreError> {
         Ok(self.schema_version()? >= EDITION_OUTPUTS_SCHEMA_VERSION)

@@ -219,9 +219,12 @@ impl SqliteStore {
                 count: u64::try_from(count).unwrap_or(0),
             });
         }
-        // Checkpoints describe the log that was here; the restored one is another.
+        // Every cache describes the log that was here; the restored one is another. Emptied
+        // here, as PostgreSQL's restore does, so that no row of them is served for it: one
+        // left bound to a chain hash the restored log has would pass its binding.
         tx.execute("DELETE FROM checkpoints", []).storage()?;
         crate::material::clear(&tx)?;
+        crate::editions::clear(&tx)?;
         crate::tree::clear(&tx)?;
         let mut checker = ChainChecker::default();
         let mut restored = 0;

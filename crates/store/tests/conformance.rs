@@ -1019,6 +1019,21 @@ fn restore_empties_the_caches(open: Open) {
         .collect();
     source.store.append(batch, &[]).expect("appends");
     let events = all(source.store.as_ref());
+    // Rows a cache could hold for the log being restored, bound to its chain hash at event 1
+    // (left by an earlier log, or written behind the store): had restore kept them, they would
+    // pass their binding and be served.
+    let first_hash = &events[0].hash;
+    let zero = target.zero_hash;
+    target.sql(&format!(
+        "INSERT INTO edition_outputs (seq, chain_hash, template_digest, format, sha256, bytes) \
+         VALUES (1, '{first_hash}', 'mallar', 'md', '{}', {zero})",
+        sha256_hex(&[0; 32])
+    ));
+    target.sql(&format!(
+        "INSERT INTO checkpoints (name, seq, format, chain_hash, digest, state) \
+         VALUES ('q', 1, 1, '{first_hash}', '{}', {zero})",
+        sha256_hex(&[0; 32])
+    ));
     let store = target.store.as_mut();
     let writer = store.material_writer(1).expect("a writer");
     writer.commit(0).expect("commits an empty index");
@@ -1026,11 +1041,15 @@ fn restore_empties_the_caches(open: Open) {
     store.tree_catch_up().expect("an empty tree");
     sign_head(store, 1);
     assert!(store.material_state(1).expect("state").is_some());
+    assert_eq!(store.edition_output_rows().expect("rows"), 1);
     let mut iter = events.into_iter().map(Ok);
     store.restore(&mut iter).expect("restores");
     assert_eq!(store.material_state_any().expect("state"), None);
     assert!(store.checkpoints().expect("rows").is_empty());
+    assert_eq!(store.load_checkpoint("q", 1, 3).expect("reads"), None);
     assert_eq!(store.edition_output_rows().expect("rows"), 0);
+    assert_eq!(store.edition_outputs(1, "mallar").expect("reads"), None);
+    assert!(store.all_edition_outputs().expect("rows").is_empty());
     assert_eq!(store.tree_size().expect("size"), 0);
     // Signed heads are evidence, not a cache: they stay, and the restored log extends them.
     assert_eq!(store.tree_heads().expect("heads").len(), 1);
