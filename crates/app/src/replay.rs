@@ -147,6 +147,18 @@ fn programme_with_interval(
             tracing::debug!(%error, seq, "refused checkpoint not dropped");
         }
     }
+    fold_programme(store, &mut projection, max_seq, interval)?;
+    Ok(projection)
+}
+
+/// Folds the events after the projection's position up to and including `max_seq` into the
+/// programme, keeping the checkpoints due on the way.
+fn fold_programme(
+    store: &mut dyn Store,
+    projection: &mut Projection,
+    max_seq: u64,
+    interval: u64,
+) -> Result<(), StoreError> {
     let filter = Filter {
         max_seq: Some(max_seq),
         ..Filter::default()
@@ -177,7 +189,80 @@ fn programme_with_interval(
             break;
         }
     }
-    Ok(projection)
+    Ok(())
+}
+
+/// The programme of the latest position asked for, kept in memory between reads (the web
+/// server keeps one): a cache like a checkpoint, bound to the chain hash at its position and
+/// checked against it on every read (one index seek), so a log that is not the one it was
+/// folded from (another file, a restore) is never answered from it. A read at its position is
+/// served as it is; a later one folds only the events since (keeping the checkpoints due on the
+/// way) when that is less than a checkpoint would; any other read replays through
+/// [`programme_noted`].
+#[derive(Debug, Default)]
+pub struct ProgrammeCache {
+    slot: std::sync::Mutex<Option<Kept>>,
+}
+
+#[derive(Clone, Debug)]
+struct Kept {
+    seq: u64,
+    chain_hash: String,
+    programme: std::sync::Arc<Projection>,
+}
+
+impl ProgrammeCache {
+    /// The programme up to and including `max_seq` (see [`programme_noted`]).
+    pub fn programme(
+        &self,
+        store: &mut dyn Store,
+        max_seq: u64,
+        notices: &mut Vec<CacheNotice>,
+    ) -> Result<std::sync::Arc<Projection>, StoreError> {
+        let kept = self
+            .slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let nearest_checkpoint = max_seq - max_seq % CHECKPOINT_INTERVAL;
+        if let Some(kept) = kept.filter(|k| k.seq <= max_seq && k.seq >= nearest_checkpoint)
+            && store.chain_hash_at(kept.seq)?.as_deref() == Some(kept.chain_hash.as_str())
+        {
+            if kept.seq == max_seq {
+                return Ok(kept.programme);
+            }
+            let mut programme = (*kept.programme).clone();
+            fold_programme(store, &mut programme, max_seq, CHECKPOINT_INTERVAL)?;
+            return self.keep(store, max_seq, programme);
+        }
+        let programme = programme_noted(store, max_seq, notices)?;
+        self.keep(store, max_seq, programme)
+    }
+
+    /// Keeps `programme` (folded to `max_seq`) unless a later position is kept already.
+    fn keep(
+        &self,
+        store: &dyn Store,
+        max_seq: u64,
+        programme: Projection,
+    ) -> Result<std::sync::Arc<Projection>, StoreError> {
+        let programme = std::sync::Arc::new(programme);
+        let Some(chain_hash) = store.chain_hash_at(max_seq)? else {
+            return Ok(programme);
+        };
+        let mut slot = self
+            .slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.as_ref().is_none_or(|k| k.seq <= max_seq) {
+            *slot = Some(Kept {
+                seq: max_seq,
+                chain_hash,
+                programme: std::sync::Arc::clone(&programme),
+            });
+        }
+        Ok(programme)
+    }
 }
 
 #[cfg(test)]
@@ -236,6 +321,47 @@ mod tests {
         let mut projection = programme_with_interval(store, max_seq, interval, &mut Vec::new())?;
         add_facts(store, &mut projection)?;
         Ok(projection)
+    }
+
+    #[test]
+    fn the_kept_programme_equals_a_replay_and_is_refused_for_another_log() {
+        let mut store = store_with(40);
+        let cache = ProgrammeCache::default();
+        let mut notices = Vec::new();
+        for seq in [40, 40, 12, 40] {
+            let kept = cache
+                .programme(&mut store, seq, &mut notices)
+                .expect("programme");
+            assert_eq!(
+                *kept,
+                programme(&mut store, seq).expect("replay"),
+                "at {seq}"
+            );
+        }
+        // A later position folds on from the kept one.
+        let more = (0..5)
+            .map(|i| {
+                parse_event(&format!(
+                    r#"{{"kind":"plan_revised","occurred":"2031-0{}","summary":"Ny plan.","source":{{"title":"Källa"}},"data":{{"waves":[{{"wave":"w9","area":"Område","planned":"2032"}}]}}}}"#,
+                    i + 1
+                ))
+                .expect("valid")
+            })
+            .collect();
+        store.append(more, &[]).expect("append");
+        let kept = cache
+            .programme(&mut store, 45, &mut notices)
+            .expect("programme");
+        assert_eq!(*kept, programme(&mut store, 45).expect("replay"));
+        // Another log of the same length: the chain hash at the kept position differs, so the
+        // programme is replayed from it, not served from memory.
+        let mut other = store_with(45);
+        let from_other = cache
+            .programme(&mut other, 45, &mut notices)
+            .expect("programme");
+        assert_eq!(*from_other, programme(&mut other, 45).expect("replay"));
+        assert_ne!(*from_other, *kept);
+        assert!(notices.is_empty());
     }
 
     #[test]

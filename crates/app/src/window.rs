@@ -27,8 +27,6 @@ use lagesbild_timeline::{
     Entry, Projection, TIMELINE_ONLY_KINDS, TimelineEntry, TimelineKey, View, is_timeline_only,
 };
 
-use crate::caches::CacheNotice;
-
 /// The facts on a page unless asked otherwise.
 pub const DEFAULT_PAGE: usize = 100;
 
@@ -407,17 +405,15 @@ pub struct PageView {
     pub next: Option<TimelineKey>,
 }
 
-/// The page `query` asks for, as known at log position `max_seq`: the programme from its
-/// checkpoints ([`crate::replay::programme_noted`], saying in `notices` what it refused), then
-/// [`timeline_page`]. What the web page and `/api/timeline` serve.
+/// The page `query` asks for of the timeline of `programme` (the programme replayed to the
+/// position the page is known at: [`crate::replay::programme_noted`] or a
+/// [`crate::replay::ProgrammeCache`]): what the web page and `/api/timeline` serve.
 pub fn page_view(
-    store: &mut dyn Store,
-    max_seq: u64,
+    store: &dyn Store,
+    programme: &Projection,
     query: &PageQuery,
-    notices: &mut Vec<CacheNotice>,
 ) -> Result<PageView, StoreError> {
-    let programme = crate::replay::programme_noted(store, max_seq, notices)?;
-    let page = timeline_page(store, &programme, query)?;
+    let page = timeline_page(store, programme, query)?;
     let mut view = programme.view_public(query.as_of, query.public_at);
     view.timeline = page.entries;
     Ok(PageView {

@@ -76,6 +76,9 @@ struct Inner {
     stores: Arc<pool::Pool<Box<dyn Store>>>,
     /// The report templates compiled for each format, by format name, on first use.
     renderers: Mutex<HashMap<&'static str, Arc<ReportRenderer>>>,
+    /// The programme at the newest position read, bound to the chain there (waves, matters,
+    /// the timeline's programme part), so that a read at the head folds nothing.
+    programme: Arc<lagesbild_app::replay::ProgrammeCache>,
 }
 
 fn store_pool(config: &Config) -> Arc<pool::Pool<Box<dyn Store>>> {
@@ -95,6 +98,7 @@ impl AppState {
                 throttle: throttle::Throttle::default(),
                 request_timeout: DEFAULT_REQUEST_TIMEOUT,
                 renderers: Mutex::default(),
+                programme: Arc::default(),
             }),
         })
     }
@@ -108,6 +112,7 @@ impl AppState {
             request_timeout: shared.request_timeout,
             stores: Arc::clone(&shared.stores),
             renderers: Mutex::default(),
+            programme: Arc::clone(&shared.programme),
         });
         AppState {
             inner: Arc::new(Inner {
@@ -115,6 +120,11 @@ impl AppState {
                 ..inner
             }),
         }
+    }
+
+    /// The programme kept in memory between requests ([`lagesbild_app::replay::ProgrammeCache`]).
+    pub(crate) fn programme_cache(&self) -> Arc<lagesbild_app::replay::ProgrammeCache> {
+        Arc::clone(&self.inner.programme)
     }
 
     pub(crate) fn throttle(&self) -> &throttle::Throttle {

@@ -1,6 +1,8 @@
 //! The reading pages: the latest report and the archive, a preview for any date, the timeline,
 //! waves and diff with their date pickers, the audit log, one event, and verification.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -465,11 +467,13 @@ pub(crate) async fn timeline_page(
     let page_query = page_query(query, &asked)?;
     let known_text = given(&query.known_at).map(str::to_owned);
     let known_at = asked.known_at;
+    let cache = state.programme_cache();
     let (page, log_seq, notices) = state
         .with_store(move |store| {
             let seq = replay::seq_known_at(store, known_at.as_ref())?;
             let mut notices = Vec::new();
-            let page = window::page_view(store, seq, &page_query, &mut notices)?;
+            let programme = cache.programme(store, seq, &mut notices)?;
+            let page = window::page_view(store, &programme, &page_query)?;
             Ok((page, seq, swedish(&notices)))
         })
         .await?;
@@ -534,14 +538,15 @@ pub(crate) async fn replayed(
     as_of: Option<NaiveDate>,
     known_text: Option<String>,
     facts: Facts,
-) -> Result<(lagesbild_timeline::Projection, Axes, Vec<String>), WebError> {
+) -> Result<(Arc<lagesbild_timeline::Projection>, Axes, Vec<String>), WebError> {
+    let cache = state.programme_cache();
     state
         .with_store(move |store| {
             let seq = replay::seq_known_at(store, known_at.as_ref())?;
             let mut notices = Vec::new();
             let projection = match facts {
-                Facts::With => replay::projection_noted(store, seq, &mut notices)?,
-                Facts::Without => replay::programme_noted(store, seq, &mut notices)?,
+                Facts::With => Arc::new(replay::projection_noted(store, seq, &mut notices)?),
+                Facts::Without => cache.programme(store, seq, &mut notices)?,
             };
             Ok((
                 projection,
