@@ -124,6 +124,16 @@ fn programme_with_interval(
     interval: u64,
     notices: &mut Vec<CacheNotice>,
 ) -> Result<Projection, StoreError> {
+    Ok(programme_folded(store, max_seq, interval, notices)?.0)
+}
+
+/// [`programme_with_interval`], and what its fold after the checkpoint read.
+fn programme_folded(
+    store: &mut dyn Store,
+    max_seq: u64,
+    interval: u64,
+    notices: &mut Vec<CacheNotice>,
+) -> Result<(Projection, Folded), StoreError> {
     let on_policy = |seq: u64| seq > 0 && seq.is_multiple_of(interval);
     let load =
         store.load_checkpoint_checked(CHECKPOINT_NAME, PROJECTION_FORMAT, max_seq, &on_policy)?;
@@ -147,36 +157,60 @@ fn programme_with_interval(
             tracing::debug!(%error, seq, "refused checkpoint not dropped");
         }
     }
-    fold_programme(store, &mut projection, max_seq, interval)?;
-    Ok(projection)
+    let folded = fold_programme(store, &mut projection, max_seq, interval, None)?;
+    Ok((projection, folded))
+}
+
+/// What a fold read, so that what it built can be bound to the chain it read.
+#[derive(Debug)]
+struct Folded {
+    /// The seq and chain hash of the last event folded, if any was.
+    last: Option<(u64, String)>,
+    /// Every event folded followed the one before it: the next seq, naming the previous one's
+    /// hash as its `prev_hash` (the first one the hash given to the fold, when one was). False
+    /// when the log changed between two of the fold's reads (another file moved in, a restore),
+    /// or the events after the position given are not chained to the hash given.
+    chained: bool,
 }
 
 /// Folds the events after the projection's position up to and including `max_seq` into the
-/// programme, keeping the checkpoints due on the way.
+/// programme, keeping the checkpoints due on the way. `after_hash`, when given, is the chain
+/// hash the programme was folded to: the first event read must name it as its previous hash.
 fn fold_programme(
     store: &mut dyn Store,
     projection: &mut Projection,
     max_seq: u64,
     interval: u64,
-) -> Result<(), StoreError> {
+    after_hash: Option<&str>,
+) -> Result<Folded, StoreError> {
     let filter = Filter {
         max_seq: Some(max_seq),
         ..Filter::default()
     };
     let mut after = projection.last_seq();
+    let mut last: Option<(u64, String)> = after_hash.map(|hash| (after, hash.to_owned()));
+    let mut chained = true;
     loop {
         let page = store.read_page(&filter, after, PAGE)?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
+        let Some(tail) = page.last() else { break };
+        after = tail.seq;
         // Due checkpoints are kept page by page, so that a first replay of a long log never
         // holds more than one page's worth of them.
         let mut due = Vec::new();
+        let mut previous = last.as_ref().map(|(seq, hash)| (*seq, hash.as_str()));
         for event in &page {
+            if let Some((seq, hash)) = previous
+                && (event.seq != seq + 1 || event.prev_hash != hash)
+            {
+                chained = false;
+            }
+            previous = Some((event.seq, event.hash.as_str()));
             projection.apply_programme(event);
             if event.seq % interval == 0 {
                 due.push((event.seq, projection.to_checkpoint()));
             }
         }
+        last = Some((tail.seq, tail.hash.clone()));
         for (seq, bytes) in due {
             // A checkpoint is a cache: failing to keep one (a read-only file) costs time, not data.
             if let Err(error) =
@@ -189,16 +223,31 @@ fn fold_programme(
             break;
         }
     }
-    Ok(())
+    Ok(Folded { last, chained })
 }
 
 /// The programme of the latest position asked for, kept in memory between reads (the web
-/// server keeps one): a cache like a checkpoint, bound to the chain hash at its position and
-/// checked against it on every read (one index seek), so a log that is not the one it was
-/// folded from (another file, a restore) is never answered from it. A read at its position is
-/// served as it is; a later one folds only the events since (keeping the checkpoints due on the
-/// way) when that is less than a checkpoint would; any other read replays through
-/// [`programme_noted`].
+/// server keeps one, so that `/api/waves`, the waves and matter pages and a timeline page's
+/// programme part do not replay per request): a cache like a checkpoint, bound to the chain
+/// hash at its position and never served unless that binding holds against the log read now.
+///
+/// - A read at the kept position checks the chain hash there (one index seek) and serves the
+///   kept programme when it is the one kept; another log (another file moved in, a restore of
+///   a different log of the same length) has another hash there, and is replayed.
+/// - A later read folds only the events since onto a copy, checking that the first of them
+///   names the kept hash as its previous hash and that each names the one before it, so the
+///   events folded continue the very chain the kept programme was folded from; the new
+///   programme is kept bound to the hash of the last event folded (what was read, not a
+///   second look that a restore in between could change). Only when no checkpoint lies
+///   between the two positions: else a replay from that checkpoint is cheaper to trust.
+/// - Any other read (earlier, as known at a past time; refused) replays through
+///   [`programme_noted`], and keeps the result only if the chain hash at its position was the
+///   same before and after the replay and its events were chained, so a log replaced during the
+///   replay is never kept.
+///
+/// The programme depends only on the log position, not on the day a view is as of, so one kept
+/// programme answers every `as_of`/`public_at`. Requests share it through an `Arc`; the lock is
+/// held only to look at or replace the slot, never during a read of the store.
 #[derive(Debug, Default)]
 pub struct ProgrammeCache {
     slot: std::sync::Mutex<Option<Kept>>,
@@ -212,56 +261,107 @@ struct Kept {
 }
 
 impl ProgrammeCache {
-    /// The programme up to and including `max_seq` (see [`programme_noted`]).
+    /// The programme up to and including `max_seq` (see [`programme_noted`]), from memory when
+    /// the kept one holds against the chain.
     pub fn programme(
         &self,
         store: &mut dyn Store,
         max_seq: u64,
         notices: &mut Vec<CacheNotice>,
     ) -> Result<std::sync::Arc<Projection>, StoreError> {
-        let kept = self
-            .slot
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
         let nearest_checkpoint = max_seq - max_seq % CHECKPOINT_INTERVAL;
-        if let Some(kept) = kept.filter(|k| k.seq <= max_seq && k.seq >= nearest_checkpoint)
-            && store.chain_hash_at(kept.seq)?.as_deref() == Some(kept.chain_hash.as_str())
+        if let Some(kept) = self
+            .kept()
+            .filter(|k| k.seq <= max_seq && k.seq >= nearest_checkpoint)
         {
             if kept.seq == max_seq {
-                return Ok(kept.programme);
+                if store.chain_hash_at(max_seq)?.as_deref() == Some(kept.chain_hash.as_str()) {
+                    return Ok(kept.programme);
+                }
+            } else {
+                let mut programme = (*kept.programme).clone();
+                let folded = fold_programme(
+                    store,
+                    &mut programme,
+                    max_seq,
+                    CHECKPOINT_INTERVAL,
+                    Some(&kept.chain_hash),
+                )?;
+                if folded.chained
+                    && let Some((seq, hash)) = folded.last
+                    && seq == max_seq
+                {
+                    return Ok(self.keep(max_seq, hash, programme));
+                }
             }
-            let mut programme = (*kept.programme).clone();
-            fold_programme(store, &mut programme, max_seq, CHECKPOINT_INTERVAL)?;
-            return self.keep(store, max_seq, programme);
+            // Not an integrity failure of a stored cache (nothing to verify): the log this
+            // server reads is no longer the one the programme was folded from.
+            tracing::warn!(
+                kept_seq = kept.seq,
+                max_seq,
+                "the programme kept in memory does not continue the log read now; replayed"
+            );
+            self.forget(&kept);
         }
-        let programme = programme_noted(store, max_seq, notices)?;
-        self.keep(store, max_seq, programme)
+        let before = store.chain_hash_at(max_seq)?;
+        let (programme, folded) = programme_folded(store, max_seq, CHECKPOINT_INTERVAL, notices)?;
+        let after = store.chain_hash_at(max_seq)?;
+        let read_one_chain = folded.chained
+            && programme.last_seq() == max_seq
+            && folded
+                .last
+                .as_ref()
+                .is_none_or(|(_, hash)| before.as_ref() == Some(hash));
+        match before {
+            Some(hash) if read_one_chain && after.as_ref() == Some(&hash) => {
+                Ok(self.keep(max_seq, hash, programme))
+            }
+            _ => Ok(std::sync::Arc::new(programme)),
+        }
     }
 
-    /// Keeps `programme` (folded to `max_seq`) unless a later position is kept already.
-    fn keep(
-        &self,
-        store: &dyn Store,
-        max_seq: u64,
-        programme: Projection,
-    ) -> Result<std::sync::Arc<Projection>, StoreError> {
-        let programme = std::sync::Arc::new(programme);
-        let Some(chain_hash) = store.chain_hash_at(max_seq)? else {
-            return Ok(programme);
-        };
+    fn kept(&self) -> Option<Kept> {
+        self.slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Empties the slot if it still holds `refused`.
+    fn forget(&self, refused: &Kept) {
         let mut slot = self
             .slot
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if slot.as_ref().is_none_or(|k| k.seq <= max_seq) {
+        if slot
+            .as_ref()
+            .is_some_and(|k| k.seq == refused.seq && k.chain_hash == refused.chain_hash)
+        {
+            *slot = None;
+        }
+    }
+
+    /// Keeps `programme`, folded to `seq` whose chain hash is `chain_hash`, unless a later
+    /// position is kept already (requests at an older head finishing late).
+    fn keep(
+        &self,
+        seq: u64,
+        chain_hash: String,
+        programme: Projection,
+    ) -> std::sync::Arc<Projection> {
+        let programme = std::sync::Arc::new(programme);
+        let mut slot = self
+            .slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.as_ref().is_none_or(|k| k.seq <= seq) {
             *slot = Some(Kept {
-                seq: max_seq,
+                seq,
                 chain_hash,
                 programme: std::sync::Arc::clone(&programme),
             });
         }
-        Ok(programme)
+        programme
     }
 }
 
@@ -323,45 +423,137 @@ mod tests {
         Ok(projection)
     }
 
-    #[test]
-    fn the_kept_programme_equals_a_replay_and_is_refused_for_another_log() {
-        let mut store = store_with(40);
-        let cache = ProgrammeCache::default();
-        let mut notices = Vec::new();
-        for seq in [40, 40, 12, 40] {
-            let kept = cache
-                .programme(&mut store, seq, &mut notices)
-                .expect("programme");
-            assert_eq!(
-                *kept,
-                programme(&mut store, seq).expect("replay"),
-                "at {seq}"
-            );
-        }
-        // A later position folds on from the kept one.
-        let more = (0..5)
+    /// `count` plans for wave w9, planned `year`, to append after a log.
+    fn plans(count: usize, year: u32) -> Vec<lagesbild_model::NewEvent> {
+        (0..count)
             .map(|i| {
                 parse_event(&format!(
-                    r#"{{"kind":"plan_revised","occurred":"2031-0{}","summary":"Ny plan.","source":{{"title":"Källa"}},"data":{{"waves":[{{"wave":"w9","area":"Område","planned":"2032"}}]}}}}"#,
+                    r#"{{"kind":"plan_revised","occurred":"2031-0{}","summary":"Ny plan.","source":{{"title":"Källa"}},"data":{{"waves":[{{"wave":"w9","area":"Område","planned":"{year}"}}]}}}}"#,
                     i + 1
                 ))
                 .expect("valid")
             })
-            .collect();
-        store.append(more, &[]).expect("append");
+            .collect()
+    }
+
+    #[test]
+    fn the_kept_programme_is_served_at_its_position_and_equals_a_replay_everywhere() {
+        let mut store = store_with(40);
+        let cache = ProgrammeCache::default();
+        let mut notices = Vec::new();
+        let at_head = cache
+            .programme(&mut store, 40, &mut notices)
+            .expect("programme");
+        assert_eq!(*at_head, programme(&mut store, 40).expect("replay"));
+        // The same position again is served from memory (the very same programme).
+        let again = cache
+            .programme(&mut store, 40, &mut notices)
+            .expect("programme");
+        assert!(std::sync::Arc::ptr_eq(&at_head, &again));
+        // An earlier position (known at a past time) is replayed, and does not replace it.
+        for seq in [0, 1, 12, 39] {
+            let earlier = cache
+                .programme(&mut store, seq, &mut notices)
+                .expect("programme");
+            assert_eq!(
+                *earlier,
+                programme(&mut store, seq).expect("replay"),
+                "at {seq}"
+            );
+            assert_eq!(earlier.last_seq(), seq);
+        }
+        let still = cache
+            .programme(&mut store, 40, &mut notices)
+            .expect("programme");
+        assert!(std::sync::Arc::ptr_eq(&at_head, &still));
+        assert!(notices.is_empty());
+    }
+
+    #[test]
+    fn events_appended_by_another_connection_are_folded_onto_the_kept_programme() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("log.db");
+        let mut reader = SqliteStore::open(&path).expect("opens");
+        let mut writer = SqliteStore::open(&path).expect("opens");
+        writer.append(plans(3, 2030), &[]).expect("append");
+        let cache = ProgrammeCache::default();
+        let mut notices = Vec::new();
+        let first = cache
+            .programme(&mut reader, 3, &mut notices)
+            .expect("programme");
+        for (round, year) in [(1, 2032), (2, 2033), (3, 2034)] {
+            writer.append(plans(2, year), &[]).expect("append");
+            let head = reader.head().expect("head").seq;
+            assert_eq!(head, 3 + 2 * round);
+            let kept = cache
+                .programme(&mut reader, head, &mut notices)
+                .expect("programme");
+            assert_eq!(
+                *kept,
+                programme(&mut reader, head).expect("replay"),
+                "round {round}"
+            );
+            assert_ne!(*kept, *first);
+            // The folded one is now kept, and served as it is.
+            let again = cache
+                .programme(&mut reader, head, &mut notices)
+                .expect("programme");
+            assert!(std::sync::Arc::ptr_eq(&kept, &again));
+        }
+        assert!(notices.is_empty());
+    }
+
+    #[test]
+    fn the_kept_programme_is_never_served_for_another_log_of_the_same_or_greater_length() {
+        let mut store = store_with(40);
+        store.append(plans(5, 2031), &[]).expect("append");
+        let cache = ProgrammeCache::default();
+        let mut notices = Vec::new();
         let kept = cache
             .programme(&mut store, 45, &mut notices)
             .expect("programme");
         assert_eq!(*kept, programme(&mut store, 45).expect("replay"));
         // Another log of the same length: the chain hash at the kept position differs, so the
         // programme is replayed from it, not served from memory.
-        let mut other = store_with(45);
+        let mut other = store_with(40);
+        other.append(plans(5, 2039), &[]).expect("append");
         let from_other = cache
             .programme(&mut other, 45, &mut notices)
             .expect("programme");
         assert_eq!(*from_other, programme(&mut other, 45).expect("replay"));
         assert_ne!(*from_other, *kept);
+        // A longer one: its events after the kept position do not continue the kept chain
+        // (the next event names another previous hash), so nothing is folded onto it.
+        let mut longer = store_with(40);
+        longer.append(plans(7, 2040), &[]).expect("append");
+        let from_longer = cache
+            .programme(&mut longer, 47, &mut notices)
+            .expect("programme");
+        assert_eq!(*from_longer, programme(&mut longer, 47).expect("replay"));
+        // And back on the first log: the kept programme (now the longer log's) is refused too.
+        let back = cache
+            .programme(&mut store, 45, &mut notices)
+            .expect("programme");
+        assert_eq!(*back, *kept);
         assert!(notices.is_empty());
+    }
+
+    #[test]
+    fn a_fold_notices_events_that_do_not_continue_the_chain_it_was_given() {
+        let mut store = store_with(10);
+        let mut projection = programme(&mut store, 4).expect("replay");
+        let right = store.chain_hash_at(4).expect("hash").expect("present");
+        let folded = fold_programme(&mut store, &mut projection.clone(), 10, 100, Some(&right))
+            .expect("fold");
+        assert!(folded.chained);
+        assert_eq!(
+            folded.last,
+            Some((10, store.chain_hash_at(10).unwrap().unwrap()))
+        );
+        let wrong = store.chain_hash_at(3).expect("hash").expect("present");
+        let folded =
+            fold_programme(&mut store, &mut projection, 10, 100, Some(&wrong)).expect("fold");
+        assert!(!folded.chained);
     }
 
     #[test]

@@ -1567,3 +1567,219 @@ async fn a_hand_edited_cached_edition_is_never_served() {
     let verify = get(app, "/api/verify", None).await.json();
     assert_eq!(verify["caches_ok"], json!(true), "{verify}");
 }
+
+/// A plan for a wave `w9` of its own, planned `planned`, as another connection appends it.
+fn plan_for_w9(planned: &str, n: usize) -> lagesbild_model::NewEvent {
+    lagesbild_model::parse_event(&format!(
+        r#"{{"kind":"plan_revised","occurred":"2030-0{}","summary":"Ny plan {n}.","source":{{"title":"Källa"}},"data":{{"waves":[{{"wave":"w9","area":"Nytt område","planned":"{planned}"}}]}}}}"#,
+        1 + n % 9
+    ))
+    .expect("valid")
+}
+
+/// What w9 is planned for in an `/api/waves` answer, if it is there.
+fn w9_planned(waves: &serde_json::Value) -> Option<String> {
+    waves["waves"]
+        .as_array()?
+        .iter()
+        .find(|w| w["wave"] == json!("w9"))
+        .map(|w| {
+            w["current"]["planned"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+}
+
+/// The answer of a server started now on the same log: its programme replayed, nothing kept.
+async fn fresh_answer(log: &TestLog, uri: &str) -> serde_json::Value {
+    let fresh = log.app(None);
+    let reply = get(&fresh, uri, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.body);
+    reply.json()
+}
+
+/// The recorded time of event `seq`, as `known_at` takes it.
+fn recorded_at(log: &TestLog, seq: u64) -> String {
+    log.with_store(|store| {
+        store
+            .event(&EventRef::Seq(seq))
+            .expect("reads")
+            .expect("present")
+            .recorded_at
+            .to_string()
+    })
+}
+
+#[tokio::test]
+async fn the_waves_kept_between_requests_equal_a_replay_after_another_connection_appends() {
+    let Some(site) = site() else { return };
+    let seeded = site.log.head();
+    let seeded_at = recorded_at(&site.log, seeded);
+    let variants = |known: &str| {
+        [
+            "/api/waves".to_owned(),
+            "/api/waves?as_of=2022-06-01".to_owned(),
+            "/api/waves?as_of=2030-12-31&public_at=2031-01-01".to_owned(),
+            format!("/api/waves?known_at={known}"),
+            format!("/api/waves?known_at={known}&as_of=2030-12-31"),
+        ]
+    };
+    for (round, planned) in ["2031-H1", "2032-H2", "2033-H1"].iter().enumerate() {
+        for uri in variants(&seeded_at) {
+            let served = get(&site.app, &uri, None).await;
+            assert_eq!(served.status, StatusCode::OK, "{uri}: {}", served.body);
+            assert_eq!(served.json(), fresh_answer(&site.log, &uri).await, "{uri}");
+        }
+        // Another connection appends behind the server's back (a CLI `append`, another
+        // server): the next answer has it.
+        let event = plan_for_w9(planned, round);
+        site.log
+            .with_store(|store| store.append(vec![event], &[]).expect("appends"));
+        let head = seeded + 1 + round as u64;
+        let now = get(&site.app, "/api/waves?as_of=2030-12-31", None)
+            .await
+            .json();
+        assert_eq!(now["log_seq"], json!(head));
+        assert_eq!(w9_planned(&now).as_deref(), Some(*planned));
+        // Known at the seeded log's time, the plan is not there yet.
+        let then = get(
+            &site.app,
+            &format!("/api/waves?known_at={seeded_at}&as_of=2030-12-31"),
+            None,
+        )
+        .await
+        .json();
+        assert_eq!(then["log_seq"], json!(seeded));
+        assert_eq!(w9_planned(&then), None);
+    }
+    // The pages that read the same programme agree with the API.
+    let page = get(&site.app, "/vagor?as_of=2030-12-31", None).await;
+    assert!(page.body.contains("Nytt område"), "{}", page.body);
+}
+
+/// Empties the log behind the store's back (its triggers lifted for it) and restores `events`
+/// into it through the store, as an operator restoring another export into it would.
+fn restore_over(log: &TestLog, events: Vec<lagesbild_model::StoredEvent>) {
+    log.execute_raw(
+        "DROP TRIGGER events_refuse_delete; DELETE FROM events;
+         CREATE TRIGGER events_refuse_delete BEFORE DELETE ON events
+         BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;",
+        "ALTER TABLE events DISABLE TRIGGER events_refuse_delete; DELETE FROM events;
+         ALTER TABLE events ENABLE ALWAYS TRIGGER events_refuse_delete;",
+    );
+    log.with_store(|store| {
+        store
+            .restore(&mut events.into_iter().map(Ok))
+            .expect("restores")
+    });
+}
+
+/// Every event of a log.
+fn all_events(log: &TestLog) -> Vec<lagesbild_model::StoredEvent> {
+    log.with_store(|store| {
+        lagesbild_store::scan(&*store, &lagesbild_store::Filter::default())
+            .collect::<Result<_, _>>()
+            .expect("reads")
+    })
+}
+
+/// A seeded log on this binary's backend with plans for w9 appended.
+fn other_log(planned: &[&str]) -> TestLog {
+    let log = TestLog::seeded_on(support::backend()).expect("the backend is there");
+    let events = planned
+        .iter()
+        .enumerate()
+        .map(|(n, planned)| plan_for_w9(planned, n))
+        .collect();
+    log.with_store(|store| store.append(events, &[]).expect("appends"));
+    log
+}
+
+#[tokio::test]
+async fn the_kept_waves_are_never_served_once_the_log_holds_another_chain() {
+    let Some(site) = site() else { return };
+    let uri = "/api/waves?as_of=2030-12-31";
+    site.log.with_store(|store| {
+        store
+            .append(vec![plan_for_w9("2031-H1", 0)], &[])
+            .expect("appends")
+    });
+    let length = site.log.head();
+    let first = get(&site.app, uri, None).await.json();
+    assert_eq!(w9_planned(&first).as_deref(), Some("2031-H1"));
+    // Another log of the same length restored in its place: the chain hash at the kept
+    // position is another, so the kept programme is not served.
+    let same_length = other_log(&["2039-H2"]);
+    restore_over(&site.log, all_events(&same_length));
+    assert_eq!(site.log.head(), length);
+    let after_restore = get(&site.app, uri, None).await.json();
+    assert_eq!(w9_planned(&after_restore).as_deref(), Some("2039-H2"));
+    assert_eq!(after_restore, fresh_answer(&site.log, uri).await);
+    // A longer one: its events after the kept position do not continue the kept chain, so
+    // they are not folded onto it.
+    let longer = other_log(&["2041-H1", "2042-H1", "2043-H1"]);
+    restore_over(&site.log, all_events(&longer));
+    assert_eq!(site.log.head(), length + 2);
+    let after_longer = get(&site.app, uri, None).await.json();
+    assert_eq!(w9_planned(&after_longer).as_deref(), Some("2043-H1"));
+    let baseline = after_longer["waves"]
+        .as_array()
+        .and_then(|waves| waves.iter().find(|w| w["wave"] == json!("w9")))
+        .map(|w| w["baseline"]["planned"].clone());
+    assert_eq!(
+        baseline,
+        Some(json!("2041-H1")),
+        "folded onto another chain"
+    );
+    assert_eq!(after_longer, fresh_answer(&site.log, uri).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_reads_of_the_waves_while_another_process_appends_match_a_replay() {
+    let Some(site) = site() else { return };
+    let location = site.log.location().clone();
+    let writer = std::thread::spawn(move || {
+        let mut store = location.open().expect("opens");
+        for n in 0..4 {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            store
+                .append(vec![plan_for_w9(&format!("20{}-H1", 40 + n), n)], &[])
+                .expect("appends");
+        }
+    });
+    let mut readers = Vec::new();
+    for _ in 0..6 {
+        let app = site.app.clone();
+        readers.push(tokio::spawn(async move {
+            let mut answers = Vec::new();
+            for _ in 0..8 {
+                let reply = get(&app, "/api/waves?as_of=2050-01-01", None).await;
+                assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+                answers.push(reply.json());
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            answers
+        }));
+    }
+    let mut answers = Vec::new();
+    for reader in readers {
+        answers.extend(reader.await.expect("a reader finished"));
+    }
+    writer.join().expect("the writer finished");
+    // Each answer is the replay as known at its own position, whichever request kept what.
+    let mut expected = std::collections::BTreeMap::new();
+    for answer in answers {
+        let seq = answer["log_seq"].as_u64().expect("log_seq");
+        if let std::collections::btree_map::Entry::Vacant(slot) = expected.entry(seq) {
+            let known = recorded_at(&site.log, seq);
+            let uri = format!("/api/waves?as_of=2050-01-01&known_at={known}");
+            slot.insert(fresh_answer(&site.log, &uri).await);
+        }
+        assert_eq!(answer, expected[&seq], "at {seq}");
+    }
+    let last = get(&site.app, "/api/waves?as_of=2050-01-01", None)
+        .await
+        .json();
+    assert_eq!(w9_planned(&last).as_deref(), Some("2043-H1"));
+}
