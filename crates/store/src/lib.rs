@@ -16,6 +16,7 @@ mod material;
 mod postgres;
 mod postgres_caches;
 mod postgres_tree;
+mod postgres_window;
 mod sqlite;
 /// Test support for PostgreSQL cases in every crate; not for programs.
 #[doc(hidden)]

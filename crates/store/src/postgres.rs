@@ -41,10 +41,14 @@ const MIGRATIONS: &[(i32, &str)] = &[
         include_str!("../schema/postgres/004_edition_outputs.sql"),
     ),
     (5, include_str!("../schema/postgres/005_tree.sql")),
+    (
+        6,
+        include_str!("../schema/postgres/006_timeline_window.sql"),
+    ),
 ];
 
 /// The newest PostgreSQL schema version this program reads and writes.
-pub const POSTGRES_SCHEMA_VERSION: i32 = 5;
+pub const POSTGRES_SCHEMA_VERSION: i32 = 6;
 
 /// The advisory lock that serialises migrations between processes opening the same database.
 const MIGRATION_LOCK: i64 = 0x6c61_6765_7362_696c;
@@ -70,7 +74,7 @@ const TRIGGERS: &[(&str, &str)] = &[
     ),
 ];
 
-const COLUMNS: &str = "seq, stream, stream_version, key, kind, occurred, occurred_first, \
+pub(crate) const COLUMNS: &str = "seq, stream, stream_version, key, kind, occurred, occurred_first, \
      occurred_last, recorded_at, schema_version, content, prev_hash, hash";
 
 type Clock = Box<dyn Fn() -> DateTime<Utc> + Send>;
@@ -435,7 +439,7 @@ impl PostgresStore {
         })
     }
 
-    fn read_events(
+    pub(crate) fn read_events(
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
@@ -1255,6 +1259,29 @@ impl crate::Store for PostgresStore {
 
     fn newest_of_kind(&self, kind: &str) -> Result<Option<u64>, StoreError> {
         PostgresStore::newest_of_kind(self, kind)
+    }
+
+    fn scan_by_day(
+        &self,
+        day_scan: &crate::DayScan<'_>,
+    ) -> Result<Vec<(u64, lagesbild_model::FuzzyDate)>, StoreError> {
+        PostgresStore::scan_by_day(self, day_scan)
+    }
+
+    fn events_at(&self, seqs: &[u64]) -> Result<Vec<StoredEvent>, StoreError> {
+        PostgresStore::events_at(self, seqs)
+    }
+
+    fn amendments_of(&self, targets: &[u64], max_seq: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        PostgresStore::amendments_of(self, targets, max_seq)
+    }
+
+    fn period_facts(&self, max_seq: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        PostgresStore::period_facts(self, max_seq)
+    }
+
+    fn redatings(&self, max_seq: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        PostgresStore::redatings(self, max_seq)
     }
 
     fn tree_catch_up(&mut self) -> Result<crate::TreeState, StoreError> {

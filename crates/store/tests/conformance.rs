@@ -1197,6 +1197,200 @@ fn the_same_failure_is_the_same_kind_on_every_backend(open: Open) {
     }
 }
 
+/// A timeline page's reads (`scan_by_day`, `events_at`, `amendments_of`, `period_facts`,
+/// `redatings`), which each backend answers from its indexes, give what reading the whole log
+/// gives (the trait's default), at every log position, for every target set and window.
+fn the_window_reads_equal_reading_the_log(open: Open) {
+    let Some(mut fresh) = open() else { return };
+    let store = fresh.store.as_mut();
+    let fact = |key: &str, occurred: &str| {
+        event(&format!(
+            r#"{{"kind":"fact_reported","occurred":"{occurred}","key":"{key}","summary":"Fakta {key}.","source":{{"title":"Källa"}},"data":{{"topic":"t"}}}}"#
+        ))
+    };
+    let dates = [
+        "2020",
+        "2020-H1",
+        "2019/2020",
+        "2020-01",
+        "2020-03-02",
+        "2020-03-02T08:30",
+        "2021-05-05",
+        "hösten 2021",
+        "2024-01/2024-03",
+        "2020-03-02",
+    ];
+    let facts: Vec<NewEvent> = dates
+        .iter()
+        .enumerate()
+        .map(|(i, date)| fact(&format!("f{i}"), date))
+        .collect();
+    store.append(facts, &[]).expect("appends the facts");
+    store
+        .append(
+            vec![event(
+                r#"{"kind":"plan_revised","occurred":"2020-03-02","summary":"Plan.","source":{"title":"K"},"data":{"waves":[{"wave":"w","area":"A","planned":"2030"}]}}"#,
+            )],
+            &[],
+        )
+        .expect("appends a plan");
+    let amendments = [
+        r#"{"kind":"event_corrected","occurred":"2026-11-23","summary":"Nytt datum.","data":{"target":{"key":"f4"},"reason":"Fel dag.","occurred":"2020-04-01"}}"#,
+        r#"{"kind":"event_corrected","occurred":"2026-11-23","summary":"Ny text.","data":{"target":{"seq":2},"reason":"Fel.","summary":"Rätt."}}"#,
+        r#"{"kind":"event_retracted","occurred":"2026-11-24","summary":"Återkallad.","data":{"target":{"seq":7},"reason":"Gäller inte."}}"#,
+        r#"{"kind":"event_corrected","occurred":"2026-11-25","summary":"Till ett år.","data":{"target":{"seq":4},"reason":"Osäkert.","occurred":"2021"}}"#,
+        r#"{"kind":"event_retracted","occurred":"2026-11-26","summary":"Återkallad.","data":{"target":{"key":"f4"},"reason":"Fel."}}"#,
+    ];
+    for amendment in amendments {
+        store
+            .append(vec![event(amendment)], &[])
+            .expect("appends an amendment");
+        store
+            .append(
+                vec![fact(
+                    &format!("g{}", store.count().expect("count")),
+                    "2020-H2",
+                )],
+                &[],
+            )
+            .expect("appends a fact after it");
+    }
+    let log = all(store);
+    let head = log.len() as u64;
+    let seqs = |events: Vec<StoredEvent>| events.iter().map(|e| e.seq).collect::<Vec<_>>();
+    let up_to = |max_seq: u64| log.iter().filter(move |e| e.seq <= max_seq);
+    let day = |text: &str| text.parse::<NaiveDate>().expect("a day");
+    let mut checked = 0;
+    for max_seq in [0, 1, 5, 11, 13, 16, head, head + 10] {
+        for targets in [
+            vec![],
+            vec![5],
+            vec![2, 4, 5, 7],
+            (1..=head).collect::<Vec<_>>(),
+            vec![99],
+        ] {
+            let expected: Vec<u64> = up_to(max_seq)
+                .filter(|e| {
+                    e.event
+                        .data
+                        .target()
+                        .and_then(|t| t.seq)
+                        .is_some_and(|seq| targets.contains(&seq))
+                })
+                .map(|e| e.seq)
+                .collect();
+            let found = seqs(store.amendments_of(&targets, max_seq).expect("amendments"));
+            assert_eq!(found, expected, "amendments of {targets:?} up to {max_seq}");
+            checked += 1;
+        }
+        let expected: Vec<u64> = up_to(max_seq)
+            .filter(|e| {
+                e.event.data.kind() == "fact_reported" && e.event.occurred.precision().is_period()
+            })
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(
+            seqs(store.period_facts(max_seq).expect("periods")),
+            expected,
+            "period facts up to {max_seq}"
+        );
+        let expected: Vec<u64> = up_to(max_seq)
+            .filter(|e| {
+                matches!(&e.event.data, lagesbild_model::EventData::EventCorrected(c) if c.occurred.is_some())
+            })
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(
+            seqs(store.redatings(max_seq).expect("redatings")),
+            expected,
+            "redatings up to {max_seq}"
+        );
+        let windows = [
+            (None, None),
+            (Some(day("2020-01-01")), Some(day("2020-03-02"))),
+            (Some(day("2020-03-02")), None),
+            (None, Some(day("2019-12-31"))),
+        ];
+        for (first_from, first_to) in windows {
+            for kinds in [
+                &["fact_reported"][..],
+                &["fact_reported", "plan_revised"][..],
+                &[][..],
+            ] {
+                for descending in [false, true] {
+                    for limit in [0, 1, 3, 100] {
+                        let mut expected: Vec<(NaiveDate, u64, String)> = up_to(max_seq)
+                            .filter(|e| kinds.contains(&e.event.data.kind()))
+                            .map(|e| {
+                                (
+                                    e.event.occurred.first_day(),
+                                    e.seq,
+                                    e.event.occurred.to_string(),
+                                )
+                            })
+                            .filter(|(first, _, _)| {
+                                first_from.is_none_or(|from| *first >= from)
+                                    && first_to.is_none_or(|to| *first <= to)
+                            })
+                            .collect();
+                        expected.sort();
+                        if descending {
+                            expected.reverse();
+                        }
+                        expected.truncate(limit);
+                        let expected: Vec<(u64, String)> = expected
+                            .into_iter()
+                            .map(|(_, seq, date)| (seq, date))
+                            .collect();
+                        let found: Vec<(u64, String)> = store
+                            .scan_by_day(&lagesbild_store::DayScan {
+                                kinds,
+                                max_seq,
+                                first_from,
+                                first_to,
+                                descending,
+                                limit,
+                            })
+                            .expect("scans")
+                            .into_iter()
+                            .map(|(seq, date)| (seq, date.to_string()))
+                            .collect();
+                        assert_eq!(
+                            found, expected,
+                            "{kinds:?} from {first_from:?} to {first_to:?} up to {max_seq}, descending {descending}, limit {limit}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    for wanted in [
+        vec![],
+        vec![3, 1, 3, 99],
+        (0..=head + 2).rev().collect::<Vec<_>>(),
+    ] {
+        let mut expected: Vec<u64> = wanted
+            .iter()
+            .copied()
+            .filter(|s| (1..=head).contains(s))
+            .collect();
+        expected.sort();
+        expected.dedup();
+        let found = store.events_at(&wanted).expect("events");
+        assert_eq!(seqs(found.clone()), expected, "events at {wanted:?}");
+        for event in found {
+            assert_eq!(
+                Some(&event),
+                log.get(event.seq as usize - 1),
+                "event {} as read",
+                event.seq
+            );
+        }
+    }
+    assert!(checked > 500, "{checked} reads compared");
+}
+
 fn leaves(store: &dyn Store) -> Vec<[u8; 32]> {
     all(store)
         .iter()
@@ -1693,6 +1887,11 @@ macro_rules! conformance {
             #[test]
             fn the_same_failure_is_the_same_kind_on_every_backend() {
                 super::the_same_failure_is_the_same_kind_on_every_backend($open);
+            }
+
+            #[test]
+            fn the_window_reads_equal_reading_the_log() {
+                super::the_window_reads_equal_reading_the_log($open);
             }
 
             #[test]
