@@ -23,7 +23,8 @@ pub struct ServeArgs {
     /// read-only.
     #[arg(long, env = "LAGESBILD_AUTH")]
     auth: Option<PathBuf>,
-    /// A folder of report templates to use instead of the embedded ones.
+    /// A folder of report templates to use instead of the embedded ones; read again while
+    /// serving when a file in it changes (a set that does not compile is refused and logged).
     #[arg(long)]
     templates: Option<PathBuf>,
     /// Sign a tree head every SECONDS while serving (and at the start), when the log grew;
@@ -69,6 +70,8 @@ pub fn serve(location: &StoreLocation, args: &ServeArgs) -> Result<ExitCode> {
         db: location.clone(),
         auth,
         templates,
+        // Read again while serving when a file in the folder changes.
+        template_dir: args.templates.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1247,7 +1247,7 @@ pub async fn publish(
     }
     let rules = rules(&state);
     let now = now()?;
-    let set = state.config().templates.clone();
+    let set = state.templates().set().clone();
     let by = actor.name.clone();
     match change(
         &state,

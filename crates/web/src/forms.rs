@@ -352,7 +352,7 @@ async fn record(
             return failed(state, session, form, values, errors).await;
         }
     };
-    let sets = lagesbild_app::provenance::template_sets(Some(&state.config().templates));
+    let sets = lagesbild_app::provenance::template_sets(Some(state.templates().set()));
     let appended = state
         .with_store(move |store| {
             Ok(lagesbild_app::provenance::append(store, vec![event], &[], &sets)?.outcomes[0])
@@ -700,7 +700,7 @@ pub async fn publish(
     };
     let now = clock::now_local().map_err(WebError::Internal)?;
     let day = day.unwrap_or(now.date());
-    let set = state.config().templates.clone();
+    let set = state.templates().set().clone();
     let publisher = by.clone();
     let published = state
         .with_store(move |store| Ok(publish::publish(store, &set, day, now, Some(&publisher))?))

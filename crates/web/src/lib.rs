@@ -6,7 +6,8 @@
 //! `lagesbild-render`, the same the command line calls. The store (SQLite or PostgreSQL) is only
 //! touched inside [`AppState::with_store`], on tokio's blocking pool, with a connection taken
 //! from a small pool ([`pool`]) for the request and given back after it. The report templates
-//! are compiled once per server and format ([`AppState::renderer`]).
+//! are compiled once per server and format, and again only when their folder changes
+//! ([`templates`], [`AppState::templates`]).
 
 mod api;
 pub mod auth;
@@ -20,12 +21,13 @@ mod pages;
 pub mod pool;
 mod security;
 mod session;
+mod templates;
 pub mod throttle;
 mod views;
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -61,6 +63,9 @@ pub struct Config {
     pub auth: Option<AuthConfig>,
     /// The report templates (the embedded ones unless a folder is given).
     pub templates: TemplateSet,
+    /// The folder `templates` was read from, read again when a file in it changes (see
+    /// [`templates`]); `None` keeps `templates` for the server's life.
+    pub template_dir: Option<PathBuf>,
 }
 
 /// What every handler shares.
@@ -74,8 +79,9 @@ struct Inner {
     throttle: throttle::Throttle,
     request_timeout: Duration,
     stores: Arc<pool::Pool<Box<dyn Store>>>,
-    /// The report templates compiled for each format, by format name, on first use.
-    renderers: Mutex<HashMap<&'static str, Arc<ReportRenderer>>>,
+    /// The report templates in use, each format compiled on first use, read again when their
+    /// folder changes.
+    templates: Arc<templates::Templates>,
     /// The programme at the newest position read, bound to the chain there (waves, matters,
     /// the timeline's programme part), so that a read at the head folds nothing.
     programme: Arc<lagesbild_app::replay::ProgrammeCache>,
@@ -94,10 +100,13 @@ impl AppState {
         Ok(AppState {
             inner: Arc::new(Inner {
                 stores: store_pool(&config),
+                templates: Arc::new(templates::Templates::new(
+                    config.templates.clone(),
+                    config.template_dir.clone(),
+                )),
                 config,
                 throttle: throttle::Throttle::default(),
                 request_timeout: DEFAULT_REQUEST_TIMEOUT,
-                renderers: Mutex::default(),
                 programme: Arc::default(),
             }),
         })
@@ -111,7 +120,7 @@ impl AppState {
             throttle: throttle::Throttle::default(),
             request_timeout: shared.request_timeout,
             stores: Arc::clone(&shared.stores),
-            renderers: Mutex::default(),
+            templates: Arc::clone(&shared.templates),
             programme: Arc::clone(&shared.programme),
         });
         AppState {
@@ -173,28 +182,17 @@ impl AppState {
         .await?
     }
 
-    /// The configured report templates compiled for `format`: once per server, on first use (the
-    /// templates are read when the server starts and do not change while it runs).
+    /// The report templates for one request: the configured ones, or the newest set their
+    /// folder held that compiled. A request takes them once and uses that set throughout.
+    pub(crate) fn templates(&self) -> Arc<templates::Loaded> {
+        self.inner.templates.current()
+    }
+
+    /// The report templates in use compiled for `format`: once per set, on first use.
     pub(crate) fn renderer(&self, format: ReportFormat) -> Result<Arc<ReportRenderer>, WebError> {
-        let compiled = |renderers: &Mutex<HashMap<&'static str, Arc<ReportRenderer>>>| {
-            renderers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(format.name())
-                .cloned()
-        };
-        if let Some(renderer) = compiled(&self.inner.renderers) {
-            return Ok(renderer);
-        }
-        let renderer = ReportRenderer::new(self.config().templates.clone(), format)
-            .map(Arc::new)
-            .map_err(|e| WebError::Internal(e.to_string()))?;
-        self.inner
-            .renderers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(format.name(), Arc::clone(&renderer));
-        Ok(renderer)
+        self.templates()
+            .renderer(format)
+            .map_err(|e| WebError::Internal(e.to_string()))
     }
 }
 

@@ -41,7 +41,7 @@ pub(crate) async fn send(
             "Servern har ingen e-post konfigurerad ([mail] i konfigurationsfilen).".into(),
         ));
     };
-    let set = state.config().templates.clone();
+    let set = state.templates().set().clone();
     let now = lagesbild_app::clock::now_local().map_err(WebError::Internal)?;
     let rules = state.config().auth.as_ref().map(|a| a.rules());
     state

@@ -133,7 +133,7 @@ async fn report_page(
     seq: u64,
     nav: &str,
 ) -> Result<Html<String>, WebError> {
-    let set = state.config().templates.clone();
+    let set = state.templates().set().clone();
     // The edition cache when it holds against the edition's event, else rebuilt from the log.
     let (reproduction, notices, sends) = state
         .with_store(move |store| {
@@ -253,7 +253,7 @@ pub async fn published_file(
             "formatet {format:?} finns inte: html, md eller pdf"
         )));
     };
-    let set = state.config().templates.clone();
+    let set = state.templates().set().clone();
     let reproduction = state
         .with_store(move |store| {
             Ok(publish::view(
@@ -1075,7 +1075,7 @@ pub async fn event(
 
 /// The result of a chain check, for the page and the API.
 pub(crate) async fn run_verify(state: &AppState) -> Result<Value, WebError> {
-    let sets = lagesbild_app::provenance::template_sets(Some(&state.config().templates));
+    let sets = lagesbild_app::provenance::template_sets(Some(state.templates().set()));
     state
         .with_store(move |store| {
             let started = std::time::Instant::now();
@@ -1126,7 +1126,7 @@ pub(crate) const FEED_ENTRIES: usize = 20;
 
 /// `GET /rapporter.atom`: the Atom feed of published editions, the standing version of each.
 pub async fn feed(State(state): State<AppState>) -> Result<Response, WebError> {
-    let set = state.config().templates.clone();
+    let set = state.templates().set().clone();
     let xml = state
         .with_store(move |store| {
             let editions =

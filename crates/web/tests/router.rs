@@ -1783,3 +1783,78 @@ async fn concurrent_reads_of_the_waves_while_another_process_appends_match_a_rep
         .json();
     assert_eq!(w9_planned(&last).as_deref(), Some("2043-H1"));
 }
+
+#[tokio::test]
+async fn the_report_templates_are_read_again_when_their_folder_changes() {
+    let Some(log) = TestLog::seeded_on(support::backend()) else {
+        return;
+    };
+    let folder = tempfile::tempdir().expect("temp dir");
+    TemplateSet::embedded()
+        .write_to(folder.path())
+        .expect("writes the templates");
+    let auth = AuthConfig::parse(&format!(
+        "[[user]]\nname = \"anna\"\npassword_hash = \"{}\"\n",
+        password_hash()
+    ))
+    .expect("valid configuration");
+    let app = support::app(lagesbild_web::Config {
+        template_dir: Some(folder.path().to_owned()),
+        ..log.config(
+            Some(auth),
+            TemplateSet::from_dir(folder.path()).expect("reads"),
+        )
+    });
+    let preview = "/forhandsvisning?date=2024-12-27";
+    let marker = "Mallen ändrades medan servern körde.";
+    assert!(!get(&app, preview, None).await.body.contains(marker));
+    // An edition published with the templates as they were.
+    let User { cookie, csrf } = sign_in(&app).await;
+    let published = post_form(
+        &app,
+        "/publicera",
+        Some(&cookie),
+        &[("csrf", &csrf), ("date", "2024-12-27")],
+    )
+    .await;
+    assert_eq!(
+        published.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        published.body
+    );
+    let permalink = published.location().to_owned();
+    let published_html = get(&app, &format!("{permalink}/html"), None).await.body;
+    // The operator edits the HTML template under the running server: the next view after the
+    // folder is looked at again uses it.
+    let html_template = folder.path().join("report.html.hbs");
+    let edited = std::fs::read_to_string(&html_template)
+        .expect("reads")
+        .replace("</main>", &format!("<p>{marker}</p></main>"));
+    assert!(edited.contains(marker), "the template has a body");
+    std::fs::write(&html_template, &edited).expect("writes");
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let changed = get(&app, preview, None).await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    assert!(changed.body.contains(marker), "{}", changed.body);
+    assert!(
+        get(&app, "/api/report?date=2024-12-27&format=html", None)
+            .await
+            .body
+            .contains(marker)
+    );
+    // The published edition is still its published bytes, checked against its digests.
+    assert_eq!(
+        get(&app, &format!("{permalink}/html"), None).await.body,
+        published_html
+    );
+    let page = get(&app, &permalink, None).await;
+    assert_eq!(page.body.matches("återskapad byte för byte").count(), 3);
+    assert!(!page.body.contains(marker));
+    // A template that does not compile: the set in use stays, and every page still answers.
+    std::fs::write(&html_template, "{{#each}} ofullständig").expect("writes");
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let kept = get(&app, preview, None).await;
+    assert_eq!(kept.status, StatusCode::OK, "{}", kept.body);
+    assert!(kept.body.contains(marker), "{}", kept.body);
+}

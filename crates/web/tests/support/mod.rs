@@ -175,6 +175,7 @@ impl TestLog {
             db: self.location.clone(),
             auth,
             templates,
+            template_dir: None,
         }
     }
 
