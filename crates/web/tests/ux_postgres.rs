@@ -1,0 +1,7 @@
+//! The ux cases (`ux.rs`) run again with the log in PostgreSQL. Each case gets a fresh
+//! database on the server named by `LAGESBILD_TEST_PG`; without it the cases say so loudly and
+//! pass, except under `CI=true`, where they fail. `support::backend()` chooses PostgreSQL by
+//! this binary's name.
+
+#[path = "ux.rs"]
+mod ux;
