@@ -7,7 +7,8 @@
 //! and the published PDF attached (`application/pdf`, named after the edition's day, its bytes
 //! the recorded digest's); the headers (From, To, Subject with the edition's week and day,
 //! Message-ID as recorded, Date), and the bodies with hostile text escaped. Under the four-eyes
-//! rule, a report published past the review is not sent from its page.
+//! rule, a report published past the review is not sent from its page. The log is SQLite here,
+//! PostgreSQL in `mail_postgres.rs`.
 
 mod support;
 
@@ -20,7 +21,6 @@ use axum::http::StatusCode;
 use lagesbild_app::staff::{self, Common, Note, NoteSection, Standing};
 use lagesbild_model::kinds::{EditionSent, SendOutcome};
 use lagesbild_model::{EventData, FuzzyDate};
-use lagesbild_store::EventLog;
 use lagesbild_web::AuthConfig;
 use serde_json::Value;
 use support::{TestLog, User, get, password_hash, post, post_form};
@@ -123,17 +123,19 @@ fn parsed(file: &Path) -> Value {
 }
 
 fn sends(log: &TestLog) -> Vec<EditionSent> {
-    let mut store = log.open();
-    lagesbild_app::mail::sends(&mut store, None)
-        .expect("reads")
-        .into_iter()
-        .map(|(_, s)| s)
-        .collect()
+    log.with_store(|store| {
+        lagesbild_app::mail::sends(store, None)
+            .expect("reads")
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect()
+    })
 }
 
-fn site(port: u16) -> Site {
-    let log = TestLog::seeded();
-    let mut store = log.open();
+/// On this binary's backend (`mail_postgres.rs` runs these cases on PostgreSQL); `None` when
+/// that is PostgreSQL and no test server is named (the case is then skipped, loudly).
+fn site(port: u16) -> Option<Site> {
+    let log = TestLog::seeded_on(support::backend())?;
     let day = chrono::NaiveDate::from_ymd_opt(2024, 12, 27).expect("a day");
     let note = staff::note(
         &Note {
@@ -150,7 +152,7 @@ fn site(port: u16) -> Site {
         day,
     )
     .expect("a note");
-    store.append(vec![note], &[]).expect("appends");
+    log.with_store(|store| store.append(vec![note], &[]).expect("appends"));
     let auth = AuthConfig::parse(&format!(
         "[[user]]\nname = \"anna\"\npassword_hash = \"{h}\"\n\
          [[user]]\nname = \"cecilia\"\npassword_hash = \"{h}\"\nrole = \"reader\"\n\
@@ -161,10 +163,10 @@ fn site(port: u16) -> Site {
         h = password_hash()
     ))
     .expect("valid configuration");
-    Site {
+    Some(Site {
         app: log.app(Some(auth)),
         log,
-    }
+    })
 }
 
 #[tokio::test]
@@ -173,7 +175,9 @@ async fn a_published_edition_is_mailed_to_every_list_and_a_refused_send_is_shown
     let Some(sink) = Sink::start(&dir.path().join("inkorg")) else {
         return;
     };
-    let site = site(sink.port);
+    let Some(site) = site(sink.port) else {
+        return;
+    };
     let app = &site.app;
     let anna = sign_in(app, "anna").await;
 
@@ -354,15 +358,14 @@ async fn a_published_edition_is_mailed_to_every_list_and_a_refused_send_is_shown
         format!("regional-rapport-2024-12-27-h{seq}.pdf"),
         "{mail}"
     );
-    let store = site.log.open();
-    let Some(EventData::ReportPublished(report)) = store
-        .event(&lagesbild_store::EventRef::Seq(seq))
-        .expect("reads")
-        .map(|e| e.event.data)
-    else {
+    let Some(EventData::ReportPublished(report)) = site.log.with_store(|store| {
+        store
+            .event(&lagesbild_store::EventRef::Seq(seq))
+            .expect("reads")
+            .map(|e| e.event.data)
+    }) else {
         panic!("event {seq} is the report");
     };
-    drop(store);
     let recorded_pdf = report
         .outputs
         .iter()
@@ -389,14 +392,13 @@ async fn a_published_edition_is_mailed_to_every_list_and_a_refused_send_is_shown
     );
 
     // The sends are in the log as events like any other.
-    let store = site.log.open();
-    let head = store.head().expect("head").seq;
-    drop(store);
-    let store = site.log.open();
-    let last = store
-        .event(&lagesbild_store::EventRef::Seq(head))
-        .expect("reads")
-        .expect("the last event");
+    let head = site.log.head();
+    let last = site.log.with_store(|store| {
+        store
+            .event(&lagesbild_store::EventRef::Seq(head))
+            .expect("reads")
+            .expect("the last event")
+    });
     assert!(matches!(last.event.data, EventData::EditionSent(_)));
     assert_eq!(last.event.by.as_ref().map(|b| b.as_str()), Some("anna"));
 }
@@ -409,7 +411,9 @@ async fn under_four_eyes_a_report_published_past_the_review_is_not_sent_from_its
     let Some(sink) = Sink::start(&dir.path().join("inkorg")) else {
         return;
     };
-    let log = TestLog::seeded();
+    let Some(log) = TestLog::seeded_on(support::backend()) else {
+        return;
+    };
     let auth = AuthConfig::parse(&format!(
         "four_eyes = true\n\
          [[user]]\nname = \"anna\"\npassword_hash = \"{h}\"\n\
@@ -448,11 +452,10 @@ async fn under_four_eyes_a_report_published_past_the_review_is_not_sent_from_its
         refused.body
     );
     assert!(sink.received().is_empty(), "nothing was sent");
-    let mut store = log.open();
     assert!(
-        lagesbild_app::mail::sends(&mut store, Some(seq))
+        log.with_store(|store| lagesbild_app::mail::sends(store, Some(seq))
             .expect("reads")
-            .is_empty(),
+            .is_empty()),
         "no send was even tried"
     );
 }
