@@ -32,6 +32,27 @@ fn bound(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
+/// The query of [`PostgresStore::scan_by_day`]; its parameters are the seq bound, the kinds,
+/// the first day's bounds that are set, and the limit, in that order.
+fn day_scan_sql(scan: &DayScan<'_>) -> String {
+    let mut sql =
+        String::from("SELECT seq, occurred FROM events WHERE seq <= $1 AND kind = ANY($2)");
+    let mut next = 3;
+    if scan.first_from.is_some() {
+        sql.push_str(&format!(" AND occurred_first >= ${next}"));
+        next += 1;
+    }
+    if scan.first_to.is_some() {
+        sql.push_str(&format!(" AND occurred_first <= ${next}"));
+        next += 1;
+    }
+    let order = if scan.descending { "DESC" } else { "ASC" };
+    sql.push_str(&format!(
+        " ORDER BY occurred_first {order}, seq {order} LIMIT ${next}"
+    ));
+    sql
+}
+
 impl PostgresStore {
     fn has_window_indexes(&self) -> bool {
         self.schema() >= WINDOW_SCHEMA_VERSION
@@ -48,23 +69,11 @@ impl PostgresStore {
         let from = scan.first_from.map(|day| day.to_string());
         let to = scan.first_to.map(|day| day.to_string());
         let limit = i64::try_from(scan.limit).unwrap_or(i64::MAX);
-        let mut sql =
-            String::from("SELECT seq, occurred FROM events WHERE seq <= $1 AND kind = ANY($2)");
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&max_seq, &kinds];
-        if let Some(from) = &from {
-            params.push(from);
-            sql.push_str(&format!(" AND occurred_first >= ${}", params.len()));
-        }
-        if let Some(to) = &to {
-            params.push(to);
-            sql.push_str(&format!(" AND occurred_first <= ${}", params.len()));
-        }
-        let order = if scan.descending { "DESC" } else { "ASC" };
+        params.extend(from.as_ref().map(|from| from as &(dyn ToSql + Sync)));
+        params.extend(to.as_ref().map(|to| to as &(dyn ToSql + Sync)));
         params.push(&limit);
-        sql.push_str(&format!(
-            " ORDER BY occurred_first {order}, seq {order} LIMIT ${}",
-            params.len()
-        ));
+        let sql = day_scan_sql(scan);
         self.query(&sql, &params)?
             .iter()
             .map(|row| {
@@ -209,6 +218,25 @@ mod tests {
                 ),
             ),
         ];
+        let day_scan = DayScan {
+            kinds: &["fact_reported"],
+            max_seq: u64::MAX,
+            first_from: Some(chrono::NaiveDate::from_ymd_opt(2020, 3, 1).expect("a day")),
+            first_to: None,
+            descending: false,
+            limit: 20,
+        };
+        let kinds = vec!["fact_reported"];
+        let from = "2020-03-01".to_owned();
+        let by_day = plan(
+            &day_scan_sql(&day_scan),
+            &[&i64::MAX, &kinds, &from, &20_i64],
+        );
+        assert!(
+            by_day.contains("events_by_occurred") && !by_day.contains("Sort"),
+            "not one ordered range of events_by_occurred:\n{by_day}"
+        );
+        assert_eq!(store.scan_by_day(&day_scan).expect("scans").len(), 20);
         for (index, plan) in cases {
             assert!(plan.contains(index), "not through {index}:\n{plan}");
         }
