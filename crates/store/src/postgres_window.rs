@@ -249,4 +249,60 @@ mod tests {
         assert_eq!(store.period_facts(u64::MAX).expect("reads").len(), 60);
         assert_eq!(store.head().expect("head").seq, 3_060);
     }
+
+    /// A database of schema 5 (before the window indexes): an auditor's read-only connection
+    /// reads a page the default way, with the same answers; opening it with the owner's role
+    /// migrates it to 6, indexes and all, and the log verifies as before.
+    #[test]
+    fn a_log_of_schema_5_is_read_without_the_indexes_and_migrated_with_them() {
+        let Some(url) = crate::testing::postgres_test_url("the window migration") else {
+            return;
+        };
+        let url = crate::testing::fresh_database(&url, "lagesbild_migrate");
+        let mut store = PostgresStore::open(&url).expect("opens");
+        let lines = [
+            r#"{"kind":"fact_reported","occurred":"2020","key":"a","summary":"År.","source":{"title":"K"},"data":{"topic":"t"}}"#,
+            r#"{"kind":"fact_reported","occurred":"2020-03-02","key":"b","summary":"Dag.","source":{"title":"K"},"data":{"topic":"t"}}"#,
+            r#"{"kind":"event_corrected","occurred":"2026-11-23","summary":"R.","data":{"target":{"key":"b"},"reason":"Fel.","occurred":"2020-04-01"}}"#,
+            r#"{"kind":"event_retracted","occurred":"2026-11-23","summary":"Å.","data":{"target":{"key":"a"},"reason":"Fel."}}"#,
+        ];
+        let batch = lines
+            .iter()
+            .map(|l| parse_event(l).expect("valid"))
+            .collect();
+        store.append(batch, &[]).expect("appends");
+        let answers = |store: &PostgresStore| {
+            let seqs = |events: Vec<StoredEvent>| events.iter().map(|e| e.seq).collect::<Vec<_>>();
+            (
+                seqs(store.amendments_of(&[1, 2], u64::MAX).expect("reads")),
+                seqs(store.redatings(u64::MAX).expect("reads")),
+                seqs(store.period_facts(u64::MAX).expect("reads")),
+            )
+        };
+        let expected = (vec![3, 4], vec![3], vec![1]);
+        assert_eq!(answers(&store), expected);
+        drop(store);
+        crate::testing::execute(
+            &url,
+            "DROP INDEX events_by_target, events_redated, events_period_facts; \
+             DELETE FROM schema_version WHERE version = 6",
+        );
+        let auditor = PostgresStore::open_read_only(&url).expect("opens read-only");
+        assert_eq!(auditor.schema(), 5);
+        assert_eq!(answers(&auditor), expected, "read the default way");
+        drop(auditor);
+        let store = PostgresStore::open(&url).expect("migrates");
+        assert_eq!(store.schema(), 6);
+        assert_eq!(answers(&store), expected);
+        let indexes = store
+            .query(
+                "SELECT count(*) FROM pg_indexes WHERE tablename = 'events' AND indexname IN \
+                 ('events_by_target', 'events_redated', 'events_period_facts')",
+                &[],
+            )
+            .expect("reads the catalogue")[0]
+            .get::<_, i64>(0);
+        assert_eq!(indexes, 3, "the migration built the indexes");
+        store.verify(&mut |_| {}).expect("verifies");
+    }
 }
