@@ -334,7 +334,7 @@ pub trait Store: EventLog + Send {
 
     /// The events [`DayScan`] selects, as (seq, stored valid time): what a timeline page reads
     /// first. The default reads the whole log through [`EventLog::read_page`] (any backend);
-    /// SQLite answers with one index range.
+    /// SQLite and PostgreSQL answer with one index range.
     fn scan_by_day(&self, day_scan: &DayScan<'_>) -> Result<Vec<(u64, FuzzyDate)>, StoreError> {
         let filter = Filter {
             kinds: day_scan.kinds.iter().map(|k| (*k).to_owned()).collect(),
@@ -374,20 +374,21 @@ pub trait Store: EventLog + Send {
     }
 
     /// The corrections and retractions up to and including `max_seq` of the events `targets`,
-    /// in log order. The default reads every correction and retraction of the log.
+    /// in log order. The default reads every correction and retraction of the log; both
+    /// backends read an index of them by target.
     fn amendments_of(&self, targets: &[u64], max_seq: u64) -> Result<Vec<StoredEvent>, StoreError> {
         window::amendments_by_reading(self, targets, max_seq)
     }
 
     /// Every `fact_reported` up to and including `max_seq` dated to a period (a year, a
     /// half-year, a span): the timeline places them at the period's middle. In log order; the
-    /// default reads every fact of the log.
+    /// default reads every fact of the log; both backends read an index.
     fn period_facts(&self, max_seq: u64) -> Result<Vec<StoredEvent>, StoreError> {
         window::period_facts_by_reading(self, max_seq)
     }
 
     /// Every correction up to and including `max_seq` that gives its target another date, in
-    /// log order. The default reads every correction of the log.
+    /// log order. The default reads every correction of the log; both backends read an index.
     fn redatings(&self, max_seq: u64) -> Result<Vec<StoredEvent>, StoreError> {
         window::redatings_by_reading(self, max_seq)
     }

@@ -2,12 +2,12 @@
 //! backend: SQLite (a temporary file) and PostgreSQL (a fresh database per case on the server
 //! named by `LAGESBILD_TEST_PG`). Round trip of every kind, idempotent keys, expected versions,
 //! tamper detection, export and restore with identical hashes, checkpoints, the material index
-//! and the edition cache with their binding to the chain, the Merkle tree and signed tree
-//! heads, the same failure the same `ErrorKind` with the same message, a writer refused as
-//! Busy after its timeout, concurrent writers on separate
-//! connections and a reader polling past a slow writer. PostgreSQL alone (`postgres_only`):
-//! eight writer processes, a deadlock reported as aborted (to retry), and the roles docs/postgres.md
-//! documents, created from its SQL.
+//! and the edition cache with their binding to the chain, restore emptying every cache, a
+//! timeline page's reads equal to reading the log, the Merkle tree and signed tree heads, the
+//! same failure the same `ErrorKind` with the same message, a writer refused as Busy after its
+//! timeout, concurrent writers on separate connections and a reader polling past a slow writer.
+//! PostgreSQL alone (`postgres_only`): eight writer processes, a deadlock reported as aborted
+//! (to retry), and the roles docs/postgres.md documents, created from its SQL.
 //!
 //! Without `LAGESBILD_TEST_PG` the PostgreSQL cases say so loudly and pass on a developer's
 //! machine, and fail under `CI=true`; `tools/with-postgres cargo test -p lagesbild-store --test
