@@ -7,6 +7,7 @@
 #   tools/bench-web.sh                      # 100k events, 16 clients, 10 s per page
 #   SIZES=100000,1000000 tools/bench-web.sh
 #   LAGESBILD_BIN=/path/to/other/lagesbild tools/bench-web.sh   # another build, same database
+#   PAGES="/api/waves /rapporter/SEQ" tools/bench-web.sh   # some pages (SEQ: the edition's)
 #
 # Prints one Markdown table row per page with the load average when it ran; BENCHMARKS.md
 # keeps them. The server logs every request to a file, as it does in production.
@@ -62,7 +63,13 @@ for n in ${sizes//,/ }; do
     done
     seq=$(curl -sf "http://127.0.0.1:$port/api/reports" |
         python3 -c 'import json, sys; print(json.load(sys.stdin)["reports"][0]["seq"])')
-    for page in / "/rapporter/$seq" /api/waves /logg /tidslinje; do
+    # The timeline pages are windowed (lagesbild_app::window): the latest 100 facts, and 100
+    # around a day as of that day (PAGES overrides the list).
+    day=${TIMELINE_DAY:-2022-06-15}
+    pages=${PAGES:-/ /rapporter/SEQ /api/waves /logg /tidslinje /tidslinje?around=$day&as_of=$day /api/timeline?around=$day&as_of=$day}
+    set -f # the pages hold `?`: no globbing
+    for page in $pages; do
+        page=${page//SEQ/$seq}
         url="http://127.0.0.1:$port$page"
         # The first view of an edition may rebuild it (and keep it): not part of the figure.
         curl -sf -o /dev/null "$url"
@@ -80,6 +87,7 @@ for n in ${sizes//,/ }; do
         fi
         echo "| $n | \`$page\` | $rps | $(to_ms "$p50") | $(to_ms "$p99") | ${errors:-0} | $load |"
     done
+    set +f
     kill "$server"
     wait "$server" 2>/dev/null || true
     trap - EXIT

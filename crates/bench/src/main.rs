@@ -72,6 +72,17 @@ struct Cli {
     /// Skips building and rendering the weekly report.
     #[arg(long)]
     no_report: bool,
+    /// Skips the latencies of the whole timeline (every fact in memory), which grow with the
+    /// log by their nature; the windowed pages are measured either way.
+    #[arg(long)]
+    no_full_timeline: bool,
+    /// Skips the Merkle tree's figures (a second import that keeps the tree current, proofs).
+    #[arg(long)]
+    no_tree: bool,
+    /// Only import, the floor and the full replay (for repetitions of their ratios): no tree,
+    /// queries, report, verify or memory.
+    #[arg(long)]
+    ratios_only: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -233,16 +244,30 @@ fn run_size(cli: &Cli, dir: &Path, n: usize) -> Result<Value> {
         "replay_over_floor_read": floor_read_s / replay_s,
         "projection_entries": entries,
     });
-    tree::measure(
-        dir,
-        &mut store,
-        n,
-        cli.seed,
-        cli.queries,
-        import_s,
-        &mut row,
-    )?;
-    eprintln!("tree done");
+    eprintln!(
+        "import/floor {:.2}, replay/floor read {:.2} (load {})",
+        row["import_over_floor"].as_f64().unwrap_or(f64::NAN),
+        row["replay_over_floor_read"].as_f64().unwrap_or(f64::NAN),
+        load_average()
+    );
+    row["load_after_ratios"] = json!(load_average());
+    if cli.ratios_only {
+        drop(store);
+        remove_db(&floor_db);
+        return Ok(row);
+    }
+    if !cli.no_tree {
+        tree::measure(
+            dir,
+            &mut store,
+            n,
+            cli.seed,
+            cli.queries,
+            import_s,
+            &mut row,
+        )?;
+        eprintln!("tree done");
+    }
     if full {
         queries_and_report(cli, &mut store, n, head, &mut row)?;
     }
@@ -261,7 +286,18 @@ fn run_size(cli: &Cli, dir: &Path, n: usize) -> Result<Value> {
     row["replay_peak_rss_kib"] = json!(peak_kib);
     row["programme_replay_peak_rss_kib"] = json!(programme_peak_kib);
     row["db_bytes"] = json!(db_bytes);
+    row["load_end"] = json!(load_average());
+    remove_db(&floor_db);
     Ok(row)
+}
+
+/// The one-minute load average, from /proc/loadavg (the machine is shared; BENCHMARKS.md
+/// prints it beside each row).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// The first checkpointing replay, the as-of and known-at latencies, and the weekly report.
@@ -272,10 +308,15 @@ fn queries_and_report(
     head: u64,
     row: &mut Value,
 ) -> Result<()> {
-    // The first replay through the checkpointing path writes a checkpoint every 10,000 events.
+    // The first replay through the checkpointing path writes a checkpoint every 10,000 events:
+    // the programme, as the CLI, the web app and the report replay it; then the whole timeline
+    // projection (every timeline-only fact read from the log) from those checkpoints.
+    let started = Instant::now();
+    replay::programme(store, head)?;
+    let checkpointing_replay_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
     replay::projection(store, head)?;
-    let checkpointing_replay_s = started.elapsed().as_secs_f64();
+    let timeline_projection_s = started.elapsed().as_secs_f64();
     let checkpoint_bytes = store
         .load_checkpoint(
             replay::CHECKPOINT_NAME,
@@ -333,7 +374,12 @@ fn queries_and_report(
         Ok((as_of_ms, known_at_ms))
     };
     let (as_of_ms, known_at_ms) = latencies(false)?;
-    let (timeline_as_of_ms, timeline_known_at_ms) = latencies(true)?;
+    let (timeline_as_of_ms, timeline_known_at_ms) = if cli.no_full_timeline {
+        (Vec::new(), Vec::new())
+    } else {
+        latencies(true)?
+    };
+    window_pages(store, &days, &times, row)?;
     row["timeline_as_of_ms_p50"] = json!(percentile(&timeline_as_of_ms, 0.5));
     row["timeline_as_of_ms_p99"] = json!(percentile(&timeline_as_of_ms, 0.99));
     row["timeline_known_at_ms_p50"] = json!(percentile(&timeline_known_at_ms, 0.5));
@@ -341,6 +387,7 @@ fn queries_and_report(
     eprintln!("queries done");
 
     row["checkpointing_replay_s"] = json!(checkpointing_replay_s);
+    row["timeline_projection_s"] = json!(timeline_projection_s);
     row["last_checkpoint_bytes"] = json!(checkpoint_bytes);
     row["as_of_ms_p50"] = json!(percentile(&as_of_ms, 0.5));
     row["as_of_ms_p99"] = json!(percentile(&as_of_ms, 0.99));
@@ -349,6 +396,71 @@ fn queries_and_report(
     if !cli.no_report {
         report(cli, store, n, head, row)?;
     }
+    Ok(())
+}
+
+/// The facts on one timeline page, as the web app's `/tidslinje` and `/api/timeline` ask.
+const WINDOW_PAGE: usize = lagesbild_app::window::DEFAULT_PAGE;
+
+/// Timeline pages of [`WINDOW_PAGE`] facts (`lagesbild_app::window::page_view`, what the web
+/// app serves): *as of* a random day, around that day, at the head; and *known at* a random
+/// event's recorded time, around a random day. Each includes the programme from its nearest
+/// checkpoint and the facts read from the store; checked to hold a full page.
+fn window_pages(
+    store: &mut dyn Store,
+    days: &[NaiveDate],
+    times: &[lagesbild_model::RecordedAt],
+    row: &mut Value,
+) -> Result<()> {
+    use lagesbild_app::window::{PageQuery, Window, page_view};
+    let head = store.head()?.seq;
+    let page = |store: &mut dyn Store, seq: u64, query: PageQuery| -> Result<f64> {
+        let started = Instant::now();
+        let programme = replay::programme(store, seq)?;
+        let view = page_view(store, &programme, &query)?;
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        if view.view.timeline.len() < WINDOW_PAGE / 2 {
+            bail!(
+                "a timeline page around {:?} at seq {seq} held {} facts, fewer than half a page",
+                query.window,
+                view.view.timeline.len()
+            );
+        }
+        std::hint::black_box(&view);
+        Ok(ms)
+    };
+    let mut as_of_ms = Vec::new();
+    for day in days {
+        let query = PageQuery {
+            as_of: Some(*day),
+            public_at: None,
+            window: Window::Around(*day),
+            limit: WINDOW_PAGE,
+        };
+        as_of_ms.push(page(store, head, query)?);
+    }
+    let mut known_at_ms = Vec::new();
+    for (recorded_at, day) in times.iter().zip(days.iter().rev()) {
+        let seq = store.seq_known_at(recorded_at)?;
+        let query = PageQuery {
+            as_of: None,
+            public_at: None,
+            window: Window::Around(*day),
+            limit: WINDOW_PAGE,
+        };
+        known_at_ms.push(page(store, seq, query)?);
+    }
+    as_of_ms.sort_by(f64::total_cmp);
+    known_at_ms.sort_by(f64::total_cmp);
+    row["window_as_of_ms_p50"] = json!(percentile(&as_of_ms, 0.5));
+    row["window_as_of_ms_p99"] = json!(percentile(&as_of_ms, 0.99));
+    row["window_known_at_ms_p50"] = json!(percentile(&known_at_ms, 0.5));
+    row["window_known_at_ms_p99"] = json!(percentile(&known_at_ms, 0.99));
+    eprintln!(
+        "window pages of {WINDOW_PAGE}: as-of p50 {:.1} ms, known-at p50 {:.1} ms",
+        percentile(&as_of_ms, 0.5),
+        percentile(&known_at_ms, 0.5)
+    );
     Ok(())
 }
 
@@ -705,10 +817,43 @@ fn print_table(rows: &[Value]) {
             f(row, "replay_peak_rss_kib"),
         );
     }
+    println!(
+        "\n| events | import s | first checkpointing replay s (x import) | whole timeline projection s | report first s (x import) | window as-of p50/p99 ms | window known-at p50/p99 ms | load |"
+    );
+    println!("|{}", "---|".repeat(8));
+    for row in rows {
+        let import_s = f(row, "import_s");
+        println!(
+            "| {} | {:.2} | {:.2} ({:.2}x) | {:.2} | {:.2} ({:.2}x) | {:.1} / {:.1} | {:.1} / {:.1} | {} |",
+            row["events"],
+            import_s,
+            f(row, "checkpointing_replay_s"),
+            f(row, "checkpointing_replay_s") / import_s,
+            f(row, "timeline_projection_s"),
+            f(row, "report_first_ms") / 1e3,
+            f(row, "report_first_ms") / 1e3 / import_s,
+            f(row, "window_as_of_ms_p50"),
+            f(row, "window_as_of_ms_p99"),
+            f(row, "window_known_at_ms_p50"),
+            f(row, "window_known_at_ms_p99"),
+            row["load_end"].as_str().unwrap_or("?"),
+        );
+    }
     let queried = rows
         .iter()
         .rev()
         .find(|row| row.get("as_of_ms_p50").is_some());
+    if let (Some(small), Some(large)) = (rows.first(), queried) {
+        println!(
+            "window pages of {WINDOW_PAGE}, largest with queries ({}) / smallest ({}): as-of p50 {:.2}x, p99 {:.2}x; known-at p50 {:.2}x, p99 {:.2}x",
+            large["events"],
+            small["events"],
+            f(large, "window_as_of_ms_p50") / f(small, "window_as_of_ms_p50"),
+            f(large, "window_as_of_ms_p99") / f(small, "window_as_of_ms_p99"),
+            f(large, "window_known_at_ms_p50") / f(small, "window_known_at_ms_p50"),
+            f(large, "window_known_at_ms_p99") / f(small, "window_known_at_ms_p99"),
+        );
+    }
     if let (Some(small), Some(large)) = (rows.first(), queried) {
         println!(
             "\nlatency, largest with queries ({}) / smallest ({}): as-of p50 {:.1}x, as-of p99 {:.1}x, known-at p50 {:.1}x, known-at p99 {:.1}x",
