@@ -590,11 +590,9 @@ pub fn restore(location: &StoreLocation, args: &RestoreArgs) -> Result<ExitCode>
     let mut lines = heads.events(values, |at, value| {
         // An export is a log: its events are checked by the rules they were appended under,
         // as verify checks them.
-        lagesbild_model::text::as_stored(|| stored_from_export_value(value)).map_err(|e| {
-            StoreError::Broken {
-                seq: 0,
-                reason: format!("{name}:{at}: field {:?}: {}", e.field, e.reason),
-            }
+        stored_from_export_value(value).map_err(|e| StoreError::Broken {
+            seq: 0,
+            reason: format!("{name}:{at}: field {:?}: {}", e.field, e.reason),
         })
     });
     let expected = args.expect_head.as_deref().map(parse_head).transpose()?;

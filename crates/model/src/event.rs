@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::date::{FuzzyDate, Precision};
 use crate::kinds::{EditionReviewed, EditionSent, EventData, PointsOrdered, SendOutcome};
-use crate::text::{EventKey, HashHex, StreamId, Text, Url, default_stream};
+use crate::text::{EventKey, HashHex, Rules, StreamId, Text, Url, default_stream};
 
 /// The version of the event schema this program writes. Stored with every event so that later
 /// versions can upcast older ones.
@@ -492,19 +492,27 @@ impl<'de> serde::de::Visitor<'de> for StrictValue<'_> {
     }
 }
 
-/// Validates an event given as a JSON value.
-pub fn event_from_value(mut value: Value) -> Result<NewEvent, FieldError> {
+/// Validates an event given as a JSON value, as new input ([`Rules::NewInput`]).
+pub fn event_from_value(value: Value) -> Result<NewEvent, FieldError> {
+    event_from_value_under(value, Rules::NewInput)
+}
+
+/// Validates an event given as a JSON value by `rules`: [`Rules::Stored`] for content already
+/// in a log (`verify`, `restore`, a correction's target), which a check added later for new
+/// input only does not make bad.
+pub fn event_from_value_under(mut value: Value, rules: Rules) -> Result<NewEvent, FieldError> {
     if !value.is_object() {
         return Err(FieldError::new("(json)", "an event must be a JSON object"));
     }
-    if crate::text::new_input() {
+    if rules == Rules::NewInput {
         whole_numbers_as_integers(&mut value);
     }
-    let raw: RawEvent = serde_path_to_error::deserialize(value)
+    let raw: RawEvent = crate::stored::from_value_tracked(value, rules)
         .map_err(|e| field_error_from_serde(e.path().to_string(), e.inner()))?;
-    let data = typed_data(
+    let data = typed_data_under(
         &raw.kind,
         raw.data.unwrap_or_else(|| Value::Object(Map::new())),
+        rules,
     )?;
     let event = NewEvent {
         key: raw.key,
@@ -515,7 +523,7 @@ pub fn event_from_value(mut value: Value) -> Result<NewEvent, FieldError> {
         by: raw.by,
         data,
     };
-    check_event(&event)?;
+    check_event_under(&event, rules)?;
     Ok(event)
 }
 
@@ -540,12 +548,17 @@ fn whole_numbers_as_integers(value: &mut Value) {
     }
 }
 
-/// Deserializes `data` as the data of `kind`, naming the field that is wrong.
+/// Deserializes `data` as the data of `kind`, naming the field that is wrong, as new input.
 pub fn typed_data(kind: &str, data: Value) -> Result<EventData, FieldError> {
+    typed_data_under(kind, data, Rules::NewInput)
+}
+
+/// [`typed_data`] by `rules`.
+pub fn typed_data_under(kind: &str, data: Value, rules: Rules) -> Result<EventData, FieldError> {
     if !data.is_object() {
         return Err(FieldError::new("data", "data must be a JSON object"));
     }
-    match crate::kinds::data_for_kind(kind, data) {
+    match crate::kinds::data_for_kind(kind, data, rules) {
         None => Err(FieldError::new(
             "kind",
             format!(
@@ -567,10 +580,15 @@ pub fn typed_data(kind: &str, data: Value) -> Result<EventData, FieldError> {
     }
 }
 
-/// The checks that span fields, after each field is valid on its own.
+/// The checks that span fields, after each field is valid on its own, for new input.
 pub fn check_event(event: &NewEvent) -> Result<(), FieldError> {
+    check_event_under(event, Rules::NewInput)
+}
+
+/// [`check_event`] by `rules`.
+pub fn check_event_under(event: &NewEvent, rules: Rules) -> Result<(), FieldError> {
     // Again here for a correction's new summary, which is checked as a field of its data.
-    crate::text::check_summary(event.summary.as_str())
+    crate::text::check_summary_under(event.summary.as_str(), rules)
         .map_err(|reason| FieldError::new("summary", reason))?;
     if event.data.requires_source() && event.source.is_none() {
         return Err(FieldError::new(
@@ -778,7 +796,9 @@ fn check_target(target: &crate::kinds::Target) -> Result<(), FieldError> {
 }
 
 /// Reads an envelope as `export` writes it (content plus seq, stream_version, recorded_at,
-/// schema, prev_hash and hash), validating the content like any event.
+/// schema, prev_hash and hash), validating the content like any event by the rules it was
+/// appended under ([`Rules::Stored`]): an export is a log's content, so a check added later for
+/// new input does not keep an older log from restoring.
 pub fn stored_from_export_value(value: Value) -> Result<StoredEvent, FieldError> {
     let Value::Object(mut map) = value else {
         return Err(FieldError::new(
@@ -808,7 +828,7 @@ pub fn stored_from_export_value(value: Value) -> Result<StoredEvent, FieldError>
     for (name, value) in [("prev_hash", &prev_hash), ("hash", &hash)] {
         HashHex::new(value.clone()).map_err(|reason| FieldError::new(name, reason))?;
     }
-    let event = event_from_value(Value::Object(map))?;
+    let event = event_from_value_under(Value::Object(map), Rules::Stored)?;
     Ok(StoredEvent {
         seq,
         stream_version,

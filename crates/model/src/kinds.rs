@@ -91,13 +91,14 @@ pub(crate) trait DataReader {
     fn read<T: serde::de::DeserializeOwned>(self) -> Result<T, Self::Error>;
 }
 
-/// `data` as a value, with the path to a bad field (relative to `data`) in the error.
-pub(crate) struct FromValue(pub serde_json::Value);
+/// `data` as a value checked by some rules, with the path to a bad field (relative to `data`)
+/// in the error.
+pub(crate) struct FromValue(pub serde_json::Value, pub crate::text::Rules);
 
 impl DataReader for FromValue {
     type Error = serde_path_to_error::Error<serde_json::Error>;
     fn read<T: serde::de::DeserializeOwned>(self) -> Result<T, Self::Error> {
-        serde_path_to_error::deserialize(self.0)
+        crate::stored::from_value_tracked(self.0, self.1)
     }
 }
 
@@ -152,8 +153,9 @@ pub(crate) fn read_data<R: DataReader>(kind: &str, data: R) -> Option<Result<Eve
 pub(crate) fn data_for_kind(
     kind: &str,
     data: serde_json::Value,
+    rules: crate::text::Rules,
 ) -> Option<Result<EventData, serde_path_to_error::Error<serde_json::Error>>> {
-    read_data(kind, FromValue(data))
+    read_data(kind, FromValue(data, rules))
 }
 
 impl EventData {

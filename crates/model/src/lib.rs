@@ -13,8 +13,8 @@ pub use date::{DateError, FuzzyDate, Half, MonthSpan, Period, Precision};
 pub use event::{
     Disagreement, FieldError, GENESIS_HASH, MAX_JSON_DEPTH, MAX_LINE_BYTES, MAX_SUMMARY_CHARS,
     NewEvent, RecordedAt, SCHEMA_VERSION, Source, StoredEvent, canonical_json, chain_hash,
-    check_event, envelope_json, event_from_value, parse_event, parse_json_strict, sha256_hex,
-    stored_from_export_value, typed_data,
+    check_event, envelope_json, event_from_value, event_from_value_under, parse_event,
+    parse_json_strict, sha256_hex, stored_from_export_value, typed_data,
 };
 pub use kinds::{EventData, KINDS, Section, Target};
-pub use text::{Amount, EventKey, HashHex, Id, StreamId, Text, Url};
+pub use text::{Amount, EventKey, HashHex, Id, Rules, StreamId, Text, Url};

@@ -1,5 +1,7 @@
 //! The deserializer of content the store already holds ([`Stored`]): the one way the validated
-//! scalars of [`crate::text`] are built without their checks, and it shows in the types.
+//! scalars of [`crate::text`] are built without their checks ([`Stored::new`]) or checked by
+//! the rules for stored content rather than new input ([`Stored::rechecked`],
+//! [`Rules::Stored`]), and it shows in the types: no flag of the thread decides it.
 //!
 //! Each validated scalar (`Text`, `Id`, `EventKey`, `Url`, `HashHex`, `Amount`, a summary, an
 //! amount that cannot be negative) deserializes through [`scalar`], which asks for a newtype
@@ -24,28 +26,48 @@ use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
 
+use crate::text::Rules;
+
 /// The newtype name by which a validated scalar asks whether it is read from stored content.
 pub(crate) const STORED_SCALAR: &str = "$lagesbild::stored_scalar";
 
-/// A deserializer of stored content: `D` with every validated scalar taken as it is.
-pub(crate) struct Stored<D>(D);
+/// How [`Stored`] hands a validated scalar over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Taken as it is, its checks skipped: the store's reads of its own rows.
+    Trusted,
+    /// Checked by [`Rules::Stored`]: `verify`, `restore`, a correction's target.
+    Rechecked,
+}
+
+/// A deserializer of stored content: `D` with every validated scalar taken as it is
+/// ([`Stored::new`]), or checked by the rules stored content was appended under
+/// ([`Stored::rechecked`]).
+pub(crate) struct Stored<D>(D, Mode);
 
 impl<D> Stored<D> {
     /// Wraps `deserializer`, which must read content the store holds (see the module's
     /// documentation for why that is the one case where the scalars' checks may be skipped).
     pub(crate) fn new(deserializer: D) -> Stored<D> {
-        Stored(deserializer)
+        Stored(deserializer, Mode::Trusted)
+    }
+
+    /// Wraps `deserializer` so that every scalar is checked by [`Rules::Stored`] rather than
+    /// the rules for new input: for content a log holds that is checked again (`verify`,
+    /// `restore`, reading a correction's target).
+    pub(crate) fn rechecked(deserializer: D) -> Stored<D> {
+        Stored(deserializer, Mode::Rechecked)
     }
 }
 
 /// Wraps what a deserializer hands a visitor, so that nested values are read through
-/// [`Stored`] too.
-struct Wrap<T>(T);
+/// [`Stored`] too, in the same mode.
+struct Wrap<T>(T, Mode);
 
 macro_rules! forward_deserialize {
     ($($method:ident),*) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-            self.0.$method(Wrap(visitor))
+            self.0.$method(Wrap(visitor, self.1))
         }
     )*};
 }
@@ -86,7 +108,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Stored<D> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value, D::Error> {
-        self.0.deserialize_unit_struct(name, Wrap(visitor))
+        self.0.deserialize_unit_struct(name, Wrap(visitor, self.1))
     }
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
@@ -96,9 +118,10 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Stored<D> {
     ) -> Result<V::Value, D::Error> {
         if name == STORED_SCALAR {
             // The plain value, handed over so that the scalar takes it as stored.
-            return self.0.deserialize_any(StoredMark(visitor));
+            return self.0.deserialize_any(StoredMark(visitor, self.1));
         }
-        self.0.deserialize_newtype_struct(name, Wrap(visitor))
+        self.0
+            .deserialize_newtype_struct(name, Wrap(visitor, self.1))
     }
 
     fn deserialize_tuple<V: Visitor<'de>>(
@@ -106,7 +129,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Stored<D> {
         len: usize,
         visitor: V,
     ) -> Result<V::Value, D::Error> {
-        self.0.deserialize_tuple(len, Wrap(visitor))
+        self.0.deserialize_tuple(len, Wrap(visitor, self.1))
     }
 
     fn deserialize_tuple_struct<V: Visitor<'de>>(
@@ -115,7 +138,8 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Stored<D> {
         len: usize,
         visitor: V,
     ) -> Result<V::Value, D::Error> {
-        self.0.deserialize_tuple_struct(name, len, Wrap(visitor))
+        self.0
+            .deserialize_tuple_struct(name, len, Wrap(visitor, self.1))
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -124,7 +148,8 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Stored<D> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, D::Error> {
-        self.0.deserialize_struct(name, fields, Wrap(visitor))
+        self.0
+            .deserialize_struct(name, fields, Wrap(visitor, self.1))
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -133,7 +158,8 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Stored<D> {
         variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, D::Error> {
-        self.0.deserialize_enum(name, variants, Wrap(visitor))
+        self.0
+            .deserialize_enum(name, variants, Wrap(visitor, self.1))
     }
 
     fn is_human_readable(&self) -> bool {
@@ -188,26 +214,26 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
     }
 
     fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<V::Value, D::Error> {
-        self.0.visit_some(Stored(deserializer))
+        self.0.visit_some(Stored(deserializer, self.1))
     }
 
     fn visit_newtype_struct<D: Deserializer<'de>>(
         self,
         deserializer: D,
     ) -> Result<V::Value, D::Error> {
-        self.0.visit_newtype_struct(Stored(deserializer))
+        self.0.visit_newtype_struct(Stored(deserializer, self.1))
     }
 
     fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
-        self.0.visit_seq(Wrap(seq))
+        self.0.visit_seq(Wrap(seq, self.1))
     }
 
     fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
-        self.0.visit_map(Wrap(map))
+        self.0.visit_map(Wrap(map, self.1))
     }
 
     fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<V::Value, A::Error> {
-        self.0.visit_enum(Wrap(data))
+        self.0.visit_enum(Wrap(data, self.1))
     }
 }
 
@@ -215,7 +241,7 @@ impl<'de, T: DeserializeSeed<'de>> DeserializeSeed<'de> for Wrap<T> {
     type Value = T::Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<T::Value, D::Error> {
-        self.0.deserialize(Stored(deserializer))
+        self.0.deserialize(Stored(deserializer, self.1))
     }
 }
 
@@ -226,7 +252,7 @@ impl<'de, A: de::SeqAccess<'de>> de::SeqAccess<'de> for Wrap<A> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, A::Error> {
-        self.0.next_element_seed(Wrap(seed))
+        self.0.next_element_seed(Wrap(seed, self.1))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -241,11 +267,11 @@ impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for Wrap<A> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, A::Error> {
-        self.0.next_key_seed(Wrap(seed))
+        self.0.next_key_seed(Wrap(seed, self.1))
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
-        self.0.next_value_seed(Wrap(seed))
+        self.0.next_value_seed(Wrap(seed, self.1))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -261,8 +287,8 @@ impl<'de, A: de::EnumAccess<'de>> de::EnumAccess<'de> for Wrap<A> {
         self,
         seed: V,
     ) -> Result<(V::Value, Wrap<A::Variant>), A::Error> {
-        let (value, variant) = self.0.variant_seed(Wrap(seed))?;
-        Ok((value, Wrap(variant)))
+        let (value, variant) = self.0.variant_seed(Wrap(seed, self.1))?;
+        Ok((value, Wrap(variant, self.1)))
     }
 }
 
@@ -274,11 +300,11 @@ impl<'de, A: de::VariantAccess<'de>> de::VariantAccess<'de> for Wrap<A> {
     }
 
     fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, A::Error> {
-        self.0.newtype_variant_seed(Wrap(seed))
+        self.0.newtype_variant_seed(Wrap(seed, self.1))
     }
 
     fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, A::Error> {
-        self.0.tuple_variant(len, Wrap(visitor))
+        self.0.tuple_variant(len, Wrap(visitor, self.1))
     }
 
     fn struct_variant<V: Visitor<'de>>(
@@ -286,7 +312,24 @@ impl<'de, A: de::VariantAccess<'de>> de::VariantAccess<'de> for Wrap<A> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, A::Error> {
-        self.0.struct_variant(fields, Wrap(visitor))
+        self.0.struct_variant(fields, Wrap(visitor, self.1))
+    }
+}
+
+/// Deserializes `value` keeping the path to a bad field, every scalar checked by `rules`. The
+/// path tracker is inside [`Stored`], so that the hand-over of a scalar adds no segment to it.
+pub(crate) fn from_value_tracked<T: de::DeserializeOwned>(
+    value: serde_json::Value,
+    rules: Rules,
+) -> Result<T, serde_path_to_error::Error<serde_json::Error>> {
+    match rules {
+        Rules::NewInput => serde_path_to_error::deserialize(value),
+        Rules::Stored => {
+            let mut track = serde_path_to_error::Track::new();
+            let tracked = serde_path_to_error::Deserializer::new(value, &mut track);
+            T::deserialize(Stored::rechecked(tracked))
+                .map_err(|error| serde_path_to_error::Error::new(track.path(), error))
+        }
     }
 }
 
@@ -294,8 +337,11 @@ impl<'de, A: de::VariantAccess<'de>> de::VariantAccess<'de> for Wrap<A> {
 /// stored content through [`Stored`] (its `from_stored` constructor).
 pub(crate) trait StoredScalar: Sized {
     const EXPECTING: &'static str;
-    /// Reads the value and checks it.
-    fn deserialize_checked<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error>;
+    /// Reads the value and checks it by `rules`.
+    fn deserialize_checked<'de, D: Deserializer<'de>>(
+        deserializer: D,
+        rules: Rules,
+    ) -> Result<Self, D::Error>;
     /// Takes the plain stored value as it is.
     fn from_stored<'de, A: de::VariantAccess<'de>>(plain: A) -> Result<Self, A::Error>;
 }
@@ -314,12 +360,19 @@ pub(crate) fn scalar<'de, T: StoredScalar, D: Deserializer<'de>>(
 /// `visit_str`/`visit_u64`, both of which read the value with its checks.
 const STORED_VARIANT: &str = "$lagesbild::stored_scalar::taken_as_stored";
 
+/// The variant name by which [`Stored::rechecked`] hands a scalar its plain value, to be
+/// checked by [`Rules::Stored`]. Like [`STORED_VARIANT`], no input names it.
+const RECHECKED_VARIANT: &str = "$lagesbild::stored_scalar::checked_as_stored";
+
 struct ScalarVisitor<T>(PhantomData<T>);
 
 macro_rules! visit_checked {
     ($($method:ident: $ty:ty),*) => {$(
         fn $method<E: de::Error>(self, value: $ty) -> Result<T, E> {
-            T::deserialize_checked(de::IntoDeserializer::<E>::into_deserializer(value))
+            T::deserialize_checked(
+                de::IntoDeserializer::<E>::into_deserializer(value),
+                Rules::NewInput,
+            )
         }
     )*};
 }
@@ -332,40 +385,59 @@ impl<'de, T: StoredScalar> Visitor<'de> for ScalarVisitor<T> {
     }
 
     fn visit_newtype_struct<D: Deserializer<'de>>(self, deserializer: D) -> Result<T, D::Error> {
-        T::deserialize_checked(deserializer)
+        T::deserialize_checked(deserializer, Rules::NewInput)
     }
 
     visit_checked!(visit_str: &str, visit_string: String, visit_u64: u64, visit_i64: i64, visit_f64: f64);
 
     fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<T, A::Error> {
-        let (is_stored, plain) = data.variant_seed(IsStoredVariant)?;
-        if !is_stored {
-            return Err(de::Error::custom(format!("expected {}", T::EXPECTING)));
+        use de::VariantAccess as _;
+        match data.variant_seed(StoredVariant)? {
+            (Some(Mode::Trusted), plain) => T::from_stored(plain),
+            (Some(Mode::Rechecked), plain) => {
+                plain.newtype_variant_seed(CheckedSeed(Rules::Stored, PhantomData::<T>))
+            }
+            (None, _) => Err(de::Error::custom(format!("expected {}", T::EXPECTING))),
         }
-        T::from_stored(plain)
     }
 }
 
-/// Whether an enum's variant is [`STORED_VARIANT`], compared without copying its name.
-struct IsStoredVariant;
+/// Reads a scalar with its checks by the rules given.
+struct CheckedSeed<T>(Rules, PhantomData<T>);
 
-impl<'de> DeserializeSeed<'de> for IsStoredVariant {
-    type Value = bool;
+impl<'de, T: StoredScalar> DeserializeSeed<'de> for CheckedSeed<T> {
+    type Value = T;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<T, D::Error> {
+        T::deserialize_checked(deserializer, self.0)
+    }
+}
+
+/// Which of [`STORED_VARIANT`] and [`RECHECKED_VARIANT`] an enum's variant is, if either,
+/// compared without copying its name.
+struct StoredVariant;
+
+impl<'de> DeserializeSeed<'de> for StoredVariant {
+    type Value = Option<Mode>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<Mode>, D::Error> {
         deserializer.deserialize_identifier(self)
     }
 }
 
-impl Visitor<'_> for IsStoredVariant {
-    type Value = bool;
+impl Visitor<'_> for StoredVariant {
+    type Value = Option<Mode>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a variant name")
     }
 
-    fn visit_str<E: de::Error>(self, name: &str) -> Result<bool, E> {
-        Ok(name == STORED_VARIANT)
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Option<Mode>, E> {
+        Ok(match name {
+            STORED_VARIANT => Some(Mode::Trusted),
+            RECHECKED_VARIANT => Some(Mode::Rechecked),
+            _ => None,
+        })
     }
 }
 
@@ -379,11 +451,11 @@ enum Plain {
 
 /// What [`Stored`] gives the visitor of a scalar: the plain value read from stored content,
 /// handed over as an enum of [`STORED_VARIANT`].
-struct StoredMark<V>(V);
+struct StoredMark<V>(V, Mode);
 
 impl<'de, V: Visitor<'de>> StoredMark<V> {
     fn hand_over<E: de::Error>(self, plain: Plain) -> Result<V::Value, E> {
-        self.0.visit_enum(PlainAccess(plain, PhantomData))
+        self.0.visit_enum(PlainAccess(plain, self.1, PhantomData))
     }
 }
 
@@ -415,15 +487,18 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for StoredMark<V> {
     }
 }
 
-struct PlainAccess<E>(Plain, PhantomData<E>);
+struct PlainAccess<E>(Plain, Mode, PhantomData<E>);
 
 impl<'de, E: de::Error> de::EnumAccess<'de> for PlainAccess<E> {
     type Error = E;
     type Variant = PlainAccess<E>;
 
     fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self), E> {
-        let name =
-            seed.deserialize(de::IntoDeserializer::<E>::into_deserializer(STORED_VARIANT))?;
+        let variant = match self.1 {
+            Mode::Trusted => STORED_VARIANT,
+            Mode::Rechecked => RECHECKED_VARIANT,
+        };
+        let name = seed.deserialize(de::IntoDeserializer::<E>::into_deserializer(variant))?;
         Ok((name, self))
     }
 }
@@ -455,5 +530,43 @@ impl<'de, E: de::Error> de::VariantAccess<'de> for PlainAccess<E> {
         _visitor: V,
     ) -> Result<V::Value, E> {
         Err(E::custom("a stored scalar is not a struct"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize as _;
+    use serde_json::json;
+
+    use super::*;
+    use crate::text::{Rules, Text};
+
+    #[test]
+    fn rechecked_content_is_checked_by_the_stored_rules_not_trusted() {
+        let bidi = "Avtalet \u{202E}gäller";
+        // New input refuses a bidirectional control; stored content checked again reads it.
+        assert!(Text::deserialize(json!(bidi)).is_err());
+        let text = Text::deserialize(Stored::rechecked(json!(bidi))).expect("reads");
+        assert_eq!(text.as_str(), bidi);
+        assert_eq!(Text::new_under(bidi, Rules::Stored), Ok(text));
+        // Every check stored content was appended under still applies.
+        for bad in ["", "  ", "a\u{0}b"] {
+            assert!(
+                Text::deserialize(Stored::rechecked(json!(bad))).is_err(),
+                "{bad:?}"
+            );
+        }
+        // Trusted, nothing is checked: only the store's reads of its own rows come here.
+        assert!(Text::deserialize(Stored::new(json!(""))).is_ok());
+    }
+
+    #[test]
+    fn an_event_checked_by_the_stored_rules_keeps_every_other_check_and_its_field() {
+        let old = json!({"kind": "fact_reported", "occurred": "2023", "summary": "Betalt \u{202e}000 kr", "source": {"title": "Rapport"}});
+        assert!(crate::event_from_value(old.clone()).is_err());
+        assert!(crate::event_from_value_under(old, Rules::Stored).is_ok());
+        let bad = json!({"kind": "contract_signed", "occurred": "2019-06", "summary": "Avtal.", "source": {"title": "Avtalet"}, "data": {"supplier": "Cerner", "buyer": " ", "value_msek": -5}});
+        let error = crate::event_from_value_under(bad, Rules::Stored).expect_err("blank buyer");
+        assert_eq!(error.field, "data.buyer", "{error}");
     }
 }

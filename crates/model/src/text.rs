@@ -2,7 +2,8 @@
 //! bad input when it is deserialized so that no invalid value reaches the log. The one exception
 //! is content the store already holds, read through [`crate::stored::Stored`] (each type's
 //! `from_stored`): it passed these checks before it was appended and the hash chain covers it,
-//! so there they are not repeated.
+//! so there they are not repeated. Which checks apply is always said in a signature: [`Rules`]
+//! (`new_under`, `event_from_value_under`), never a flag of the thread.
 
 use std::fmt;
 
@@ -42,9 +43,14 @@ macro_rules! string_newtype {
         pub struct $name(String);
 
         impl $name {
+            /// Checked by the rules for new input.
             pub fn new(value: impl Into<String>) -> Result<Self, String> {
+                $name::new_under(value, Rules::NewInput)
+            }
+            /// Checked by `rules`: [`Rules::Stored`] for content already in a log.
+            pub fn new_under(value: impl Into<String>, rules: Rules) -> Result<Self, String> {
                 let value = value.into();
-                $check(&value)?;
+                $check(&value, rules)?;
                 Ok($name(value))
             }
             pub fn as_str(&self) -> &str {
@@ -83,9 +89,10 @@ macro_rules! string_newtype {
             const EXPECTING: &'static str = "a string";
             fn deserialize_checked<'de, D: Deserializer<'de>>(
                 deserializer: D,
+                rules: Rules,
             ) -> Result<Self, D::Error> {
                 let value = String::deserialize(deserializer)?;
-                $name::new(value).map_err(serde::de::Error::custom)
+                $name::new_under(value, rules).map_err(serde::de::Error::custom)
             }
             fn from_stored<'de, A: serde::de::VariantAccess<'de>>(
                 plain: A,
@@ -111,13 +118,18 @@ pub fn line_too_long() -> String {
 /// A summary: free text of at most [`MAX_SUMMARY_CHARS`] characters. Checked before the
 /// general text limit so that every overlong summary gets this one message.
 pub fn check_summary(value: &str) -> Result<(), String> {
+    check_summary_under(value, Rules::NewInput)
+}
+
+/// [`check_summary`] by `rules`.
+pub fn check_summary_under(value: &str, rules: Rules) -> Result<(), String> {
     let chars = value.chars().count();
     if chars > MAX_SUMMARY_CHARS {
         return Err(format!(
             "the summary is {chars} characters long; at most {MAX_SUMMARY_CHARS} are allowed"
         ));
     }
-    check_text(value)
+    check_text(value, rules)
 }
 
 /// Deserializes an event's summary ([`check_summary`]).
@@ -130,9 +142,12 @@ struct Summary(Text);
 
 impl crate::stored::StoredScalar for Summary {
     const EXPECTING: &'static str = "a string";
-    fn deserialize_checked<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+    fn deserialize_checked<'de, D: Deserializer<'de>>(
+        deserializer: D,
+        rules: Rules,
+    ) -> Result<Self, D::Error> {
         let value = String::deserialize(deserializer)?;
-        check_summary(&value).map_err(serde::de::Error::custom)?;
+        check_summary_under(&value, rules).map_err(serde::de::Error::custom)?;
         Ok(Summary(Text(value)))
     }
     fn from_stored<'de, A: serde::de::VariantAccess<'de>>(plain: A) -> Result<Self, A::Error> {
@@ -147,29 +162,23 @@ pub fn optional_summary<'de, D: Deserializer<'de>>(
     summary(deserializer).map(Some)
 }
 
-thread_local! {
-    /// Set while this thread checks content already in a log ([`as_stored`]).
-    static STORED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+/// The rules a value is checked by. Content already in a log (`verify`, `restore`, reading a
+/// correction's target) is checked by every rule events have always had, but not by those added
+/// later for new input only, so that a log written before them still verifies and restores. The
+/// rules for new input only: no bidirectional control characters and no noncharacters in text,
+/// no negative amount where an amount cannot be negative.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rules {
+    /// Every check: what import, append, the forms and the API apply.
+    NewInput,
+    /// The checks content in a log was appended under.
+    Stored,
 }
 
-/// Runs `check` under the rules for content already in a log (`verify`, `restore`, reading a
-/// correction's target): every check events have always had, but not those added later for new
-/// input only, so that a log written before them still verifies and restores. The rules for
-/// new input only: no bidirectional control characters in text, no negative amount where an
-/// amount cannot be negative.
-pub fn as_stored<T>(check: impl FnOnce() -> T) -> T {
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            STORED.with(|stored| stored.set(self.0));
-        }
+impl Rules {
+    fn new_input(self) -> bool {
+        self == Rules::NewInput
     }
-    let _restore = Restore(STORED.with(|stored| stored.replace(true)));
-    check()
-}
-
-pub(crate) fn new_input() -> bool {
-    !STORED.with(std::cell::Cell::get)
 }
 
 /// The bidirectional embedding, override and isolate controls (U+202A–U+202E, U+2066–U+2069).
@@ -180,9 +189,9 @@ pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-fn check_bidi(value: &str) -> Result<(), String> {
+fn check_bidi(value: &str, rules: Rules) -> Result<(), String> {
     match value.chars().find(|c| is_bidi_control(*c)) {
-        Some(bad) if new_input() => Err(format!(
+        Some(bad) if rules.new_input() => Err(format!(
             "the text contains the bidirectional control character U+{:04X}, which can make it \
              display otherwise than it is stored; remove it",
             u32::from(bad)
@@ -191,7 +200,7 @@ fn check_bidi(value: &str) -> Result<(), String> {
     }
 }
 
-fn check_text(value: &str) -> Result<(), String> {
+fn check_text(value: &str, rules: Rules) -> Result<(), String> {
     if value.trim().is_empty() {
         return Err("the text is empty".into());
     }
@@ -210,8 +219,8 @@ fn check_text(value: &str) -> Result<(), String> {
             u32::from(bad)
         ));
     }
-    check_noncharacter(value)?;
-    check_bidi(value)
+    check_noncharacter(value, rules)?;
+    check_bidi(value, rules)
 }
 
 /// The Unicode noncharacters: U+FDD0–U+FDEF and the last two code points of every plane. They
@@ -222,9 +231,9 @@ pub fn is_noncharacter(c: char) -> bool {
 }
 
 /// New input with a noncharacter is refused; a stored one reads as it was hashed.
-fn check_noncharacter(value: &str) -> Result<(), String> {
+fn check_noncharacter(value: &str, rules: Rules) -> Result<(), String> {
     match value.chars().find(|c| is_noncharacter(*c)) {
-        Some(bad) if new_input() => Err(format!(
+        Some(bad) if rules.new_input() => Err(format!(
             "the text contains U+{:04X}, which is not a character; remove it",
             u32::from(bad)
         )),
@@ -260,11 +269,11 @@ fn check_slug(value: &str, max: usize, extra: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-fn check_id(value: &str) -> Result<(), String> {
+fn check_id(value: &str, _rules: Rules) -> Result<(), String> {
     check_slug(value, MAX_ID_BYTES, &[])
 }
 
-fn check_key(value: &str) -> Result<(), String> {
+fn check_key(value: &str, _rules: Rules) -> Result<(), String> {
     check_slug(value, MAX_KEY_BYTES, b"._")?;
     // `show 42` means event 42; a key of digits alone could never be looked up by name.
     if value.bytes().all(|b| b.is_ascii_digit()) {
@@ -275,7 +284,7 @@ fn check_key(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_url(value: &str) -> Result<(), String> {
+fn check_url(value: &str, rules: Rules) -> Result<(), String> {
     if value.len() > MAX_URL_BYTES {
         return Err(format!("the URL is longer than {MAX_URL_BYTES} bytes"));
     }
@@ -294,10 +303,10 @@ fn check_url(value: &str) -> Result<(), String> {
             "{value:?} is not a URL: it contains a space, a quote, an angle bracket or a control character"
         ));
     }
-    check_bidi(value)
+    check_bidi(value, rules)
 }
 
-fn check_hash(value: &str) -> Result<(), String> {
+fn check_hash(value: &str, _rules: Rules) -> Result<(), String> {
     if value.len() != 64
         || !value
             .bytes()
@@ -435,7 +444,10 @@ impl<'de> Deserialize<'de> for Amount {
 
 impl crate::stored::StoredScalar for Amount {
     const EXPECTING: &'static str = "a number";
-    fn deserialize_checked<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+    fn deserialize_checked<'de, D: Deserializer<'de>>(
+        deserializer: D,
+        _rules: Rules,
+    ) -> Result<Self, D::Error> {
         let number = serde_json::Number::deserialize(deserializer)?;
         Amount::new(number).map_err(serde::de::Error::custom)
     }
@@ -447,7 +459,7 @@ impl crate::stored::StoredScalar for Amount {
 }
 
 /// Deserializes an amount that cannot be negative (a contract value, a budget, a claim, a
-/// cost cap). New input below zero is refused; a stored one reads as it is ([`as_stored`]).
+/// cost cap). New input below zero is refused; a stored one reads as it is ([`Rules::Stored`]).
 pub fn non_negative<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Amount, D::Error> {
     crate::stored::scalar(deserializer).map(|NonNegative(amount)| amount)
 }
@@ -457,9 +469,13 @@ struct NonNegative(Amount);
 
 impl crate::stored::StoredScalar for NonNegative {
     const EXPECTING: &'static str = "a number";
-    fn deserialize_checked<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let amount = <Amount as crate::stored::StoredScalar>::deserialize_checked(deserializer)?;
-        if new_input() && amount.as_f64() < 0.0 {
+    fn deserialize_checked<'de, D: Deserializer<'de>>(
+        deserializer: D,
+        rules: Rules,
+    ) -> Result<Self, D::Error> {
+        let amount =
+            <Amount as crate::stored::StoredScalar>::deserialize_checked(deserializer, rules)?;
+        if rules.new_input() && amount.as_f64() < 0.0 {
             return Err(serde::de::Error::custom(format!(
                 "{amount} is negative; this amount cannot be below zero"
             )));
@@ -563,19 +579,15 @@ mod tests {
                 "{error}"
             );
             assert!(
-                as_stored(|| Text::new(text.clone())).is_ok(),
+                Text::new_under(text.clone(), Rules::Stored).is_ok(),
                 "stored text reads"
             );
             let url = format!("https://a.se/{c}x");
             assert!(Url::new(url.clone()).is_err());
-            assert!(as_stored(|| Url::new(url.clone())).is_ok());
+            assert!(Url::new_under(url.clone(), Rules::Stored).is_ok());
         }
         // The marks that are not controls (LRM, RLM) and ordinary right-to-left text pass.
         assert!(Text::new("\u{200F}שלום and مرحبا").is_ok());
-        assert!(
-            Text::new("bidi refused").is_ok(),
-            "the flag is restored after as_stored"
-        );
         assert!(Text::new("x\u{202E}").is_err());
     }
 
@@ -595,7 +607,7 @@ mod tests {
                 error.contains(&format!("U+{:04X}", u32::from(c))),
                 "{error}"
             );
-            assert!(as_stored(|| Text::new(text.clone())).is_ok());
+            assert!(Text::new_under(text.clone(), Rules::Stored).is_ok());
         }
         // Their neighbours are characters.
         assert!(Text::new("\u{FFFD} \u{FDCF} \u{FDF0} \u{1FFFD}").is_ok());
@@ -614,8 +626,10 @@ mod tests {
         assert!(error.to_string().contains("-3.5 is negative"), "{error}");
         let zero: Contract = serde_json::from_str(r#"{"value":0}"#).expect("zero is fine");
         assert_eq!(zero.value.to_string(), "0");
-        let stored: Contract =
-            as_stored(|| serde_json::from_str(r#"{"value":-3.5}"#)).expect("a stored one reads");
+        let stored = <Contract as Deserialize>::deserialize(crate::stored::Stored::rechecked(
+            serde_json::json!({"value": -3.5}),
+        ))
+        .expect("a stored one reads");
         assert_eq!(stored.value.to_string(), "-3.5");
     }
 

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use lagesbild_model::trusted::content_and_envelope;
 use lagesbild_model::{
-    EventData, FieldError, GENESIS_HASH, NewEvent, RecordedAt, SCHEMA_VERSION, StoredEvent,
-    canonical_json, chain_hash, envelope_json, event_from_value,
+    EventData, FieldError, GENESIS_HASH, NewEvent, RecordedAt, Rules, SCHEMA_VERSION, StoredEvent,
+    canonical_json, chain_hash, envelope_json, event_from_value_under,
 };
 
 use crate::{AppendReport, Expectation, Head, Outcome, StoreError};
@@ -32,7 +32,7 @@ impl TargetInfo {
         let value: serde_json::Value = serde_json::from_str(&self.content)
             .map_err(|e| broken(format!("content is not JSON: {e}")))?;
         // Stored content: checked by the rules it was appended under.
-        lagesbild_model::text::as_stored(|| event_from_value(value))
+        event_from_value_under(value, Rules::Stored)
             .map_err(|e| broken(format!("content is not a valid event: {e}")))
     }
 }
@@ -423,7 +423,7 @@ pub(crate) fn verify_row(checker: &mut ChainChecker, row: RawRow) -> Result<(), 
         .map_err(|e| broken(format!("content is not JSON: {e}")))?;
     // Every check, but by the rules the event was appended under: a check added later for new
     // input (bidirectional controls, negative amounts) does not make an old log bad.
-    let event = lagesbild_model::text::as_stored(|| event_from_value(value.clone()))
+    let event = event_from_value_under(value.clone(), Rules::Stored)
         .map_err(|e| broken(format!("content is not a valid event: {e}")))?;
     let event_value = event.to_value();
     if canonical_json(&event_value) != row.content {

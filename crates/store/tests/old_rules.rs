@@ -2,8 +2,7 @@
 //! contract values and budgets) do not make an older log bad: a log written before them still
 //! reads, verifies and restores from its export, while the same events are refused as new input.
 
-use lagesbild_model::text::as_stored;
-use lagesbild_model::{event_from_value, stored_from_export_value};
+use lagesbild_model::{Rules, event_from_value, event_from_value_under, stored_from_export_value};
 use lagesbild_store::{EventLog, EventRef, Filter, SqliteStore, scan};
 use serde_json::{Value, json};
 
@@ -24,9 +23,9 @@ fn a_log_written_before_the_new_input_rules_still_reads_verifies_and_restores() 
     let mut store = SqliteStore::open_in_memory().expect("store");
     let batch = older_events()
         .into_iter()
-        .map(|v| as_stored(|| event_from_value(v)).expect("valid under the older rules"))
+        .map(|v| event_from_value_under(v, Rules::Stored).expect("valid under the older rules"))
         .collect();
-    as_stored(|| store.append(batch, &[])).expect("appends");
+    store.append(batch, &[]).expect("appends");
 
     let report = store.verify(&mut |_| {}).expect("the older log verifies");
     assert_eq!(report.count, 3);
@@ -42,11 +41,9 @@ fn a_log_written_before_the_new_input_rules_still_reads_verifies_and_restores() 
     let mut restored = SqliteStore::open_in_memory().expect("store");
     let count = restored
         .restore(export.into_iter().map(|value| {
-            as_stored(|| stored_from_export_value(value)).map_err(|e| {
-                lagesbild_store::StoreError::Broken {
-                    seq: 0,
-                    reason: e.to_string(),
-                }
+            stored_from_export_value(value).map_err(|e| lagesbild_store::StoreError::Broken {
+                seq: 0,
+                reason: e.to_string(),
             })
         }))
         .expect("restores");
