@@ -145,7 +145,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         }
                         admin.batch_execute(&format!("DROP DATABASE IF EXISTS {database}"))?;
                         admin.batch_execute(&format!("CREATE DATABASE {database}"))?;
-                        let url = replace_database(&url, &database);
+                        let url = lagesbild_store::testing::with_database(&url, &database);
                         PostgresStore::open(&url)?;
                         Arc::new(move || {
                             Box::new(PostgresStore::open(&url).expect("opens")) as Box<dyn Store>
@@ -171,18 +171,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         loadavg.split(' ').take(3).collect::<Vec<_>>().join(" ")
     );
     Ok(())
-}
-
-/// `url` with its database name replaced by `database`.
-fn replace_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    format!("{base}/{database}{query}")
 }

@@ -16,7 +16,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use chrono::NaiveDate;
 use lagesbild_merkle::{
@@ -27,7 +27,7 @@ use lagesbild_model::{KINDS, NewEvent, StoredEvent, parse_event, sha256_hex};
 use lagesbild_store::{
     ErrorKind, EventLog, EventRef, Expectation, Filter, MaterialDigest, MaterialOrder,
     MaterialQuery, MaterialRow, Outcome, PostgresStore, SqliteStore, Store, StoreError,
-    event_leaf_hash, scan,
+    event_leaf_hash, scan, testing,
 };
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
@@ -91,69 +91,11 @@ fn sqlite() -> Option<Fresh> {
     })
 }
 
-/// The server to test against, or `None` (said loudly; a failure under `CI=true`).
-fn postgres_url() -> Option<String> {
-    match std::env::var("LAGESBILD_TEST_PG") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "LAGESBILD_TEST_PG is not set under CI=true: the PostgreSQL backend was not tested \
-                 (.ci/run starts a cluster with tools/with-postgres)"
-            );
-            eprintln!(
-                "NOTICE: LAGESBILD_TEST_PG is not set; the PostgreSQL cases did NOT run. Run \
-                 `tools/with-postgres cargo test -p lagesbild-store --test conformance`."
-            );
-            None
-        }
-    }
-}
-
-/// `url` with its database name replaced by `database`.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    format!("{base}/{database}{query}")
-}
-
-static DATABASES: AtomicU64 = AtomicU64::new(0);
-
-/// A new, empty database on the test server, named after this process and a counter.
+/// A new, empty database on the test server (`None`, said loudly, when there is none; a
+/// failure under `CI=true`).
 fn postgres_database() -> Option<String> {
-    let url = postgres_url()?;
-    let name = format!(
-        "lagesbild_test_{}_{}",
-        std::process::id(),
-        DATABASES.fetch_add(1, Ordering::Relaxed)
-    );
-    // CREATE DATABASE copies template0, which fails while another copy of it is under way:
-    // one at a time, retried while another test process copies.
-    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one = CREATING
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("the test server");
-    let mut tries = 0;
-    // Two statements, since a batch of them is one transaction, which DROP DATABASE refuses.
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-        .expect("drops a leftover test database");
-    while let Err(error) =
-        admin.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0"))
-    {
-        tries += 1;
-        assert!(tries < 50, "cannot create test database {name}: {error:?}");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    Some(with_database(&url, &name))
+    let url = testing::postgres_test_url("the store's conformance suite")?;
+    Some(testing::fresh_database(&url, "lagesbild_test"))
 }
 
 fn postgres() -> Option<Fresh> {
