@@ -372,7 +372,13 @@ fn append_items(
 
         seq += 1;
         let version = next_version;
-        versions.insert(event.stream.to_string(), version);
+        // `stream_version` above entered the stream, so no key is allocated here per event.
+        match versions.get_mut(event.stream.as_str()) {
+            Some(known) => *known = version,
+            None => {
+                versions.insert(event.stream.to_string(), version);
+            }
+        }
         let hash = match envelope_or_hash {
             Hashed::Hash(hash) => hash,
             Hashed::Envelope(envelope) => chain_hash(&prev_hash, &envelope),
