@@ -108,10 +108,11 @@ fn add_facts(store: &dyn Store, projection: &mut Projection) -> Result<(), Store
         let page = store.read_page(&filter, after, PAGE)?;
         let Some(last) = page.last() else { break };
         after = last.seq;
-        for event in &page {
-            projection.apply_fact(event);
+        let full = page.len() == PAGE;
+        for event in page {
+            projection.apply_fact_owned(event);
         }
-        if page.len() < PAGE {
+        if !full {
             break;
         }
     }

@@ -54,7 +54,7 @@ pub fn fold_material(store: &dyn Store, max_seq: u64) -> Result<Material, StoreE
     };
     let mut material = Material::new();
     for event in scan(store, &filter) {
-        material.apply(&event?);
+        material.apply_owned(event?);
     }
     Ok(material)
 }

@@ -390,8 +390,8 @@ fn fold_facts(
     events.extend(store.amendments_of(&seqs, max_seq)?);
     events.sort_by_key(|e| e.seq);
     let mut projection = Projection::facts_at(max_seq);
-    for event in &events {
-        projection.apply_fact(event);
+    for event in events {
+        projection.apply_fact_owned(event);
     }
     Ok(projection.entries().map(|e| (e.seq, e.clone())).collect())
 }

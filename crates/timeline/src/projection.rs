@@ -9,6 +9,7 @@
 //! the log, so checkpoints leave them out and a caller that needs the timeline folds them in
 //! from the log after the programme ([`Projection::apply_fact`]).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use lagesbild_model::kinds::EventCorrected;
@@ -94,6 +95,40 @@ pub struct Entry {
     pub retracted: Option<Amendment>,
 }
 
+impl Entry {
+    /// The entry an event adds, uncorrected: an owned event's text moves in, a borrowed one's
+    /// is copied.
+    fn from_event(event: Cow<'_, StoredEvent>) -> Entry {
+        let recorded_at = event.recorded_at.to_string();
+        match event {
+            Cow::Owned(StoredEvent { seq, event: e, .. }) => Entry {
+                seq,
+                key: e.key.map(|key| key.into_string()),
+                stream: e.stream.into_string(),
+                recorded_at,
+                occurred: e.occurred,
+                summary: e.summary.into_string(),
+                source: e.source,
+                data: e.data,
+                corrections: Vec::new(),
+                retracted: None,
+            },
+            Cow::Borrowed(StoredEvent { seq, event: e, .. }) => Entry {
+                seq: *seq,
+                key: e.key.as_ref().map(|key| key.as_str().to_owned()),
+                stream: e.stream.as_str().to_owned(),
+                recorded_at,
+                occurred: e.occurred,
+                summary: e.summary.as_str().to_owned(),
+                source: e.source.clone(),
+                data: e.data.clone(),
+                corrections: Vec::new(),
+                retracted: None,
+            },
+        }
+    }
+}
+
 /// The folded state. `entries` is keyed by sequence number, so a correction finds its target in
 /// O(log n) and replay order never matters for the views, which sort by valid time.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -162,14 +197,21 @@ impl Projection {
     /// [`Projection::last_seq`] was folded already and is skipped, which makes replay from a
     /// checkpoint idempotent.
     pub fn apply(&mut self, event: &StoredEvent) {
-        self.fold(event, true);
+        self.fold(Cow::Borrowed(event), true);
+    }
+
+    /// Like [`Projection::apply`], taking the event: the text of a fact it keeps moves into
+    /// the entry rather than being copied (a replay that reads the log and then drops what it
+    /// read).
+    pub fn apply_owned(&mut self, event: StoredEvent) {
+        self.fold(Cow::Owned(event), true);
     }
 
     /// Folds one event into the programme only: like [`Projection::apply`], but timeline-only
     /// facts ([`is_timeline_only`]) and the corrections and retractions of them are left out.
     /// This is the state checkpoints hold; [`Projection::apply_fact`] adds the facts afterwards.
     pub fn apply_programme(&mut self, event: &StoredEvent) {
-        self.fold(event, false);
+        self.fold(Cow::Borrowed(event), false);
     }
 
     /// Adds a timeline-only fact, or a correction or retraction of one, to a projection that
@@ -177,6 +219,15 @@ impl Projection {
     /// event once, in sequence order; anything else is ignored (the programme has it already).
     /// The result equals folding every event with [`Projection::apply`].
     pub fn apply_fact(&mut self, event: &StoredEvent) {
+        self.add_fact(Cow::Borrowed(event));
+    }
+
+    /// Like [`Projection::apply_fact`], taking the event: the fact's text moves into the entry.
+    pub fn apply_fact_owned(&mut self, event: StoredEvent) {
+        self.add_fact(Cow::Owned(event));
+    }
+
+    fn add_fact(&mut self, event: Cow<'_, StoredEvent>) {
         if event.seq > self.last_seq {
             return;
         }
@@ -194,7 +245,7 @@ impl Projection {
         }
     }
 
-    fn fold(&mut self, event: &StoredEvent, with_facts: bool) {
+    fn fold(&mut self, event: Cow<'_, StoredEvent>, with_facts: bool) {
         if event.seq <= self.last_seq {
             return;
         }
@@ -206,11 +257,10 @@ impl Projection {
         self.fold_one(event, with_facts);
     }
 
-    fn fold_one(&mut self, event: &StoredEvent, with_facts: bool) {
-        let e = &event.event;
+    fn fold_one(&mut self, event: Cow<'_, StoredEvent>, with_facts: bool) {
         // Printed only for what is kept: report material, half of a busy log, is skipped.
         let recorded_at = || event.recorded_at.to_string();
-        match &e.data {
+        let keep = match &event.event.data {
             EventData::EventCorrected(correction) => {
                 let Some(target) = correction
                     .target
@@ -237,6 +287,7 @@ impl Projection {
                     recorded_at: recorded_at(),
                     reason: correction.reason.to_string(),
                 });
+                false
             }
             EventData::EventRetracted(retraction) => {
                 if let Some(target) = retraction
@@ -250,26 +301,15 @@ impl Projection {
                         reason: retraction.reason.to_string(),
                     });
                 }
+                false
             }
-            data if is_report_material(data.kind()) => {}
-            data if !with_facts && is_timeline_only(data.kind()) => {}
-            data => {
-                self.entries.insert(
-                    event.seq,
-                    Entry {
-                        seq: event.seq,
-                        key: e.key.as_ref().map(|key| key.as_str().to_owned()),
-                        stream: e.stream.as_str().to_owned(),
-                        recorded_at: recorded_at(),
-                        occurred: e.occurred,
-                        summary: e.summary.as_str().to_owned(),
-                        source: e.source.clone(),
-                        data: data.clone(),
-                        corrections: Vec::new(),
-                        retracted: None,
-                    },
-                );
-            }
+            data if is_report_material(data.kind()) => false,
+            data if !with_facts && is_timeline_only(data.kind()) => false,
+            _ => true,
+        };
+        if keep {
+            let entry = Entry::from_event(event);
+            self.entries.insert(entry.seq, entry);
         }
     }
 

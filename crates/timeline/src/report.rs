@@ -2,6 +2,7 @@
 //! week's publications, standing links, spokespeople, figures, and the programme's state from the
 //! projection. Built from events; rendered elsewhere.
 
+use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
@@ -81,6 +82,20 @@ impl MaterialItem {
             summary: e.summary.to_string(),
             source: e.source.clone(),
             data: e.data.clone(),
+            retracted: None,
+        })
+    }
+
+    /// Like [`MaterialItem::from_event`], taking the event: its text moves into the item.
+    pub fn from_owned(event: StoredEvent) -> Option<MaterialItem> {
+        let StoredEvent { seq, event: e, .. } = event;
+        is_report_material(e.data.kind()).then(|| MaterialItem {
+            seq,
+            key: e.key.map(|key| key.into_string()),
+            occurred: e.occurred,
+            summary: e.summary.into_string(),
+            source: e.source,
+            data: e.data,
             retracted: None,
         })
     }
@@ -182,7 +197,19 @@ impl Material {
         }
     }
 
+    /// Folds one event in (events in sequence order; one at or below
+    /// [`Material::last_seq`] is skipped).
     pub fn apply(&mut self, event: &StoredEvent) {
+        self.fold(Cow::Borrowed(event));
+    }
+
+    /// Like [`Material::apply`], taking the event: an item's text moves in rather than being
+    /// copied.
+    pub fn apply_owned(&mut self, event: StoredEvent) {
+        self.fold(Cow::Owned(event));
+    }
+
+    fn fold(&mut self, event: Cow<'_, StoredEvent>) {
         if event.seq <= self.last_seq {
             return;
         }
@@ -208,8 +235,12 @@ impl Material {
                 }
             }
             _ => {
-                if let Some(item) = MaterialItem::from_event(event) {
-                    self.items.insert(event.seq, item);
+                let item = match event {
+                    Cow::Borrowed(event) => MaterialItem::from_event(event),
+                    Cow::Owned(event) => MaterialItem::from_owned(event),
+                };
+                if let Some(item) = item {
+                    self.items.insert(item.seq, item);
                 }
             }
         }
