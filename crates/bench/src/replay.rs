@@ -4,7 +4,7 @@
 use anyhow::Result;
 use lagesbild_model::StoredEvent;
 use lagesbild_store::{Filter, Store};
-use lagesbild_timeline::{Material, Projection};
+use lagesbild_timeline::{Material, Projection, is_report_material};
 
 const PAGE: usize = 2_000;
 
@@ -13,13 +13,21 @@ pub use lagesbild_app::replay::{CHECKPOINT_NAME, programme, projection};
 pub use lagesbild_app::report::{build_model, fold_material};
 
 /// A full replay from the first event, without checkpoints: the projection and the report's
-/// material folded in one pass over the log. Returns how many events were read.
+/// material folded in one pass over the log. Returns how many events were read. Each event is
+/// handed to the one that keeps it (report material to the material, anything else to the
+/// projection), so its text moves rather than being copied; the other sees it borrowed, which
+/// for a kind it does not keep only moves its position.
 pub fn full_replay(store: &dyn Store) -> Result<(Projection, Material, u64)> {
     let mut projection = Projection::new();
     let mut material = Material::new();
-    let count = for_each_event(store, |event| {
-        projection.apply(event);
-        material.apply(event);
+    let count = for_each_owned(store, |event| {
+        if is_report_material(event.event.data.kind()) {
+            projection.apply(&event);
+            material.apply_owned(event);
+        } else {
+            material.apply(&event);
+            projection.apply_owned(event);
+        }
     })?;
     Ok((projection, material, count))
 }
@@ -36,8 +44,16 @@ pub fn programme_replay(store: &mut dyn Store) -> Result<(Projection, u64)> {
     Ok((projection, count))
 }
 
-/// Every event, page by page, in log order; returns how many there were.
-fn for_each_event(store: &dyn Store, mut fold: impl FnMut(&StoredEvent)) -> Result<u64> {
+/// Every event read and decoded, page by page, and dropped: the replay's read without its fold.
+/// Returns how many events were read.
+pub fn read_only(store: &dyn Store) -> Result<u64> {
+    for_each_owned(store, |event| {
+        std::hint::black_box(&event);
+    })
+}
+
+/// Every event, page by page, in log order, handed over; returns how many there were.
+fn for_each_owned(store: &dyn Store, mut fold: impl FnMut(StoredEvent)) -> Result<u64> {
     let filter = Filter::default();
     let mut after = 0;
     let mut count = 0;
@@ -45,11 +61,17 @@ fn for_each_event(store: &dyn Store, mut fold: impl FnMut(&StoredEvent)) -> Resu
         let page = store.read_page(&filter, after, PAGE)?;
         let Some(last) = page.last() else { break };
         after = last.seq;
-        page.iter().for_each(&mut fold);
+        let full = page.len() == PAGE;
         count += page.len() as u64;
-        if page.len() < PAGE {
+        page.into_iter().for_each(&mut fold);
+        if !full {
             break;
         }
     }
     Ok(count)
+}
+
+/// Every event, page by page, in log order; returns how many there were.
+fn for_each_event(store: &dyn Store, mut fold: impl FnMut(&StoredEvent)) -> Result<u64> {
+    for_each_owned(store, |event| fold(&event))
 }
