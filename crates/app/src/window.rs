@@ -393,7 +393,7 @@ fn fold_facts(
     for event in events {
         projection.apply_fact_owned(event);
     }
-    Ok(projection.entries().map(|e| (e.seq, e.clone())).collect())
+    Ok(projection.into_entries())
 }
 
 /// A timeline page as the front ends show it: the programme's view as of the page's days, with

@@ -96,35 +96,22 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// The entry an event adds, uncorrected: an owned event's text moves in, a borrowed one's
-    /// is copied.
+    /// The entry an event adds, uncorrected: an owned event's text moves in; a borrowed one (a
+    /// programme event, of which there are few) is copied first.
     fn from_event(event: Cow<'_, StoredEvent>) -> Entry {
         let recorded_at = event.recorded_at.to_string();
-        match event {
-            Cow::Owned(StoredEvent { seq, event: e, .. }) => Entry {
-                seq,
-                key: e.key.map(|key| key.into_string()),
-                stream: e.stream.into_string(),
-                recorded_at,
-                occurred: e.occurred,
-                summary: e.summary.into_string(),
-                source: e.source,
-                data: e.data,
-                corrections: Vec::new(),
-                retracted: None,
-            },
-            Cow::Borrowed(StoredEvent { seq, event: e, .. }) => Entry {
-                seq: *seq,
-                key: e.key.as_ref().map(|key| key.as_str().to_owned()),
-                stream: e.stream.as_str().to_owned(),
-                recorded_at,
-                occurred: e.occurred,
-                summary: e.summary.as_str().to_owned(),
-                source: e.source.clone(),
-                data: e.data.clone(),
-                corrections: Vec::new(),
-                retracted: None,
-            },
+        let StoredEvent { seq, event: e, .. } = event.into_owned();
+        Entry {
+            seq,
+            key: e.key.map(|key| key.into_string()),
+            stream: e.stream.into_string(),
+            recorded_at,
+            occurred: e.occurred,
+            summary: e.summary.into_string(),
+            source: e.source,
+            data: e.data,
+            corrections: Vec::new(),
+            retracted: None,
         }
     }
 }
@@ -187,6 +174,11 @@ impl Projection {
 
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.entries.values()
+    }
+
+    /// The entries by sequence number, moved out.
+    pub fn into_entries(self) -> BTreeMap<u64, Entry> {
+        self.entries
     }
 
     pub fn entry(&self, seq: u64) -> Option<&Entry> {
