@@ -198,12 +198,21 @@ fn run_size(cli: &Cli, dir: &Path, n: usize) -> Result<Value> {
     let generated = synth::events(n, cli.seed).count();
     let generate_s = started.elapsed().as_secs_f64();
 
-    // Import through the store, timing only the appends.
+    // Import through the store, timing only the appends, and the floor: the same rows into a
+    // fresh file with plain rusqlite. The two alternate batch by batch (each batch's rows are
+    // read back from the store's file, untimed, and inserted into the floor's), so that both see
+    // the disk as it is at that moment: run one after the other, the floor alone varied by 28 %
+    // between runs of one build on this machine's disk (BENCHMARKS.md).
     let db = dir.join(format!("store-{n}.db"));
     remove_db(&db);
+    let floor_db = dir.join(format!("floor-{n}.db"));
+    remove_db(&floor_db);
     let mut store = SqliteStore::open(&db)?;
+    let mut floor = Floor::create(&db, &floor_db)?;
     let mut events = synth::events(n, cli.seed);
     let mut import_s = 0.0;
+    let mut floor_insert_s = 0.0;
+    let mut appended = 0;
     loop {
         let batch: Vec<NewEvent> = events.by_ref().take(BATCH).collect();
         if batch.is_empty() {
@@ -212,17 +221,16 @@ fn run_size(cli: &Cli, dir: &Path, n: usize) -> Result<Value> {
         let started = Instant::now();
         store.append(batch, &[])?;
         import_s += started.elapsed().as_secs_f64();
+        let head = store.head()?.seq;
+        floor_insert_s += floor.insert(appended, head)?;
+        appended = head;
     }
+    drop(floor);
     let head = store.head()?.seq;
     if head != n as u64 || generated != n {
         bail!("expected {n} events, the log holds {head}");
     }
-    eprintln!("import done in {import_s:.2}s");
-
-    // The floor: the same rows into a fresh file with plain rusqlite.
-    let floor_db = dir.join(format!("floor-{n}.db"));
-    remove_db(&floor_db);
-    let floor_insert_s = floor_insert(&db, &floor_db)?;
+    eprintln!("import done in {import_s:.2}s, floor {floor_insert_s:.2}s");
     let floor_read_s = floor_read(&floor_db)?;
     eprintln!("floor done");
 
@@ -570,46 +578,58 @@ fn report(cli: &Cli, store: &mut dyn Store, n: usize, head: u64, row: &mut Value
     Ok(())
 }
 
-/// Copies the store's rows into `floor_db` with plain rusqlite: same table, same pragmas, same
-/// batch size, one transaction per batch; no validation, no hashing. Returns the insert time.
-fn floor_insert(source_db: &Path, floor_db: &Path) -> Result<f64> {
-    use rusqlite::types::Value as SqlValue;
-    let source = Connection::open(source_db)?;
-    let mut statement = source.prepare(
-        "SELECT seq, stream, stream_version, key, kind, occurred, occurred_first, occurred_last, \
-         recorded_at, schema_version, content, prev_hash, hash FROM events ORDER BY seq",
-    )?;
-    let rows: Vec<Vec<SqlValue>> = statement
-        .query_map([], |row| {
-            (0..13).map(|i| row.get::<_, SqlValue>(i)).collect()
-        })?
-        .collect::<Result<_, _>>()?;
-    drop(statement);
-    drop(source);
+/// The floor's file: the store's table, pragmas and batch size, with plain rusqlite, one
+/// transaction per batch; no validation, no hashing.
+struct Floor {
+    /// The store's file, read back (untimed) for each batch's rows.
+    source: Connection,
+    floor: Connection,
+}
 
-    let mut floor = Connection::open(floor_db)?;
-    floor.query_row("PRAGMA journal_mode = WAL", [], |row| {
-        row.get::<_, String>(0)
-    })?;
-    floor.pragma_update(None, "synchronous", "FULL")?;
-    floor.execute_batch(EVENTS_SQL)?;
-    floor.execute_batch(WINDOW_SQL)?;
-    let started = Instant::now();
-    for chunk in rows.chunks(BATCH) {
-        let tx = floor.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+impl Floor {
+    fn create(source_db: &Path, floor_db: &Path) -> Result<Floor> {
+        let source = Connection::open(source_db)?;
+        let floor = Connection::open(floor_db)?;
+        floor.query_row("PRAGMA journal_mode = WAL", [], |row| {
+            row.get::<_, String>(0)
+        })?;
+        floor.pragma_update(None, "synchronous", "FULL")?;
+        floor.execute_batch(EVENTS_SQL)?;
+        floor.execute_batch(WINDOW_SQL)?;
+        Ok(Floor { source, floor })
+    }
+
+    /// Inserts the store's rows after `after` up to `upto` in one transaction, as they are;
+    /// returns the time of the insert alone.
+    fn insert(&mut self, after: u64, upto: u64) -> Result<f64> {
+        use rusqlite::types::Value as SqlValue;
+        let mut statement = self.source.prepare_cached(
+            "SELECT seq, stream, stream_version, key, kind, occurred, occurred_first, \
+             occurred_last, recorded_at, schema_version, content, prev_hash, hash FROM events \
+             WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
+        )?;
+        let rows: Vec<Vec<SqlValue>> = statement
+            .query_map([after as i64, upto as i64], |row| {
+                (0..13).map(|i| row.get::<_, SqlValue>(i)).collect()
+            })?
+            .collect::<Result<_, _>>()?;
+        let started = Instant::now();
+        let tx = self
+            .floor
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO events (seq, stream, stream_version, key, kind, occurred, \
                  occurred_first, occurred_last, recorded_at, schema_version, content, prev_hash, \
                  hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
-            for row in chunk {
+            for row in &rows {
                 insert.execute(rusqlite::params_from_iter(row.iter()))?;
             }
         }
         tx.commit()?;
+        Ok(started.elapsed().as_secs_f64())
     }
-    Ok(started.elapsed().as_secs_f64())
 }
 
 /// Reads every row's content in sequence order and parses it as JSON, with plain rusqlite.

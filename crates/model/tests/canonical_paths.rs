@@ -7,7 +7,10 @@
 //! from those examples with their texts, numbers and dates replaced. `LAGESBILD_SLOW_TESTS=1`
 //! runs more cases.
 
-use lagesbild_model::trusted::{content_and_envelope, event_from_stored_content};
+use lagesbild_model::trusted::{
+    content_and_envelope, event_from_stored_content, event_from_stored_content_in_one_pass,
+    event_from_stored_content_of_kind,
+};
 use lagesbild_model::{
     KINDS, NewEvent, RecordedAt, canonical_json, envelope_json, event_from_value, parse_event,
 };
@@ -108,6 +111,16 @@ fn check(event: &NewEvent, seq: u64, stream_version: u64) -> Result<(), TestCase
     let read = event_from_stored_content(&content)
         .map_err(|e| TestCaseError::fail(format!("stored content not read back: {e}")))?;
     prop_assert_eq!(&read, event);
+    // The store's read: in one pass with the kind column, which must apply to every event the
+    // model accepts (a fallback would hide a slow path); with a wrong kind, read by the content.
+    let one_pass = event_from_stored_content_in_one_pass(&content, event.kind())
+        .map_err(|e| TestCaseError::fail(format!("not read in one pass: {e}")))?;
+    prop_assert_eq!(&one_pass, event);
+    for hint in ["", "budget_set", "fact_reported", "not_a_kind"] {
+        let read = event_from_stored_content_of_kind(&content, hint)
+            .map_err(|e| TestCaseError::fail(format!("not read with kind {hint:?}: {e}")))?;
+        prop_assert_eq!(&read, event);
+    }
     Ok(())
 }
 

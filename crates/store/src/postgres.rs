@@ -17,7 +17,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use lagesbild_model::trusted::{event_from_stored_content, recorded_at_from_stored};
+use lagesbild_model::trusted::{event_from_stored_content_of_kind, recorded_at_from_stored};
 use lagesbild_model::{GENESIS_HASH, NewEvent, RecordedAt, StoredEvent, sha256_hex};
 use postgres::error::SqlState;
 use postgres::types::ToSql;
@@ -653,9 +653,11 @@ fn stored_from_row(row: &Row) -> Result<StoredEvent, StoreError> {
     let seq = to_u64(row.get(0));
     let broken = |reason: String| StoreError::Broken { seq, reason };
     // The content passed every check before it was appended and the chain covers it, so it is
-    // read without validating it again; `verify` is what re-checks everything.
+    // read without validating it again; `verify` is what re-checks everything. The `kind`
+    // column only says how to read it in one pass: the content's own kind decides.
     let content: &str = row.get(10);
-    let event = event_from_stored_content(content)
+    let kind: Option<&str> = row.try_get(4).ok();
+    let event = event_from_stored_content_of_kind(content, kind.unwrap_or(""))
         .map_err(|e| broken(format!("content is not a valid event: {e}")))?;
     let recorded_at = recorded_at_from_stored(row.get(8)).map_err(broken)?;
     Ok(StoredEvent {

@@ -5,7 +5,7 @@ use crate::error::SqliteResult;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use lagesbild_model::trusted::{event_from_stored_content, recorded_at_from_stored};
+use lagesbild_model::trusted::{event_from_stored_content_of_kind, recorded_at_from_stored};
 use lagesbild_model::{GENESIS_HASH, NewEvent, RecordedAt, StoredEvent, sha256_hex};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -47,6 +47,13 @@ const TRIGGERS: &[&str] = &["events_refuse_update", "events_refuse_delete"];
 
 pub(crate) const COLUMNS: &str = "seq, stream, stream_version, key, kind, occurred, occurred_first, \
      occurred_last, recorded_at, schema_version, content, prev_hash, hash";
+
+/// The columns a read of events selects, in the order [`stored_from_row`] takes them: what a
+/// [`StoredEvent`] is made of, and `kind` to read the content in one pass. The others repeat
+/// fields of the content for the indexes; selecting them copied six texts per row that a read
+/// dropped (`verify` reads and checks them all, through [`COLUMNS`]).
+pub(crate) const READ_COLUMNS: &str =
+    "seq, stream_version, kind, recorded_at, schema_version, content, prev_hash, hash";
 
 type Clock = Box<dyn Fn() -> DateTime<Utc> + Send>;
 
@@ -562,29 +569,27 @@ pub(crate) fn to_u64(value: i64) -> u64 {
 fn stored_from_row(row: &rusqlite::Row<'_>) -> Result<StoredEvent, StoreError> {
     let seq = to_u64(row.get(0).storage()?);
     let broken = |reason: String| StoreError::Broken { seq, reason };
+    let text = |i: usize, name: &str| -> Result<&str, StoreError> {
+        row.get_ref(i)
+            .storage()?
+            .as_str()
+            .map_err(|e| broken(format!("{name} is not text: {e}")))
+    };
     // The content passed every check before it was appended and the chain covers it, so it is
-    // read without validating it again; `verify` is what re-checks everything.
-    let content = row
-        .get_ref(10)
-        .storage()?
-        .as_str()
-        .map_err(|e| broken(format!("content is not text: {e}")))?;
-    let event = event_from_stored_content(content)
+    // read without validating it again; `verify` is what re-checks everything. The `kind`
+    // column only says how to read it in one pass: the content's own kind decides.
+    let kind = row.get_ref(2).ok().and_then(|kind| kind.as_str().ok());
+    let event = event_from_stored_content_of_kind(text(5, "content")?, kind.unwrap_or(""))
         .map_err(|e| broken(format!("content is not a valid event: {e}")))?;
-    let recorded_at = row
-        .get_ref(8)
-        .storage()?
-        .as_str()
-        .map_err(|e| broken(format!("recorded_at is not text: {e}")))?;
-    let recorded_at = recorded_at_from_stored(recorded_at).map_err(broken)?;
+    let recorded_at = recorded_at_from_stored(text(3, "recorded_at")?).map_err(broken)?;
     Ok(StoredEvent {
         seq,
-        stream_version: to_u64(row.get(2).storage()?),
+        stream_version: to_u64(row.get(1).storage()?),
         recorded_at,
-        schema: u32::try_from(row.get::<_, i64>(9).storage()?).unwrap_or(u32::MAX),
+        schema: u32::try_from(row.get::<_, i64>(4).storage()?).unwrap_or(u32::MAX),
         event,
-        prev_hash: row.get(11).storage()?,
-        hash: row.get(12).storage()?,
+        prev_hash: row.get(6).storage()?,
+        hash: row.get(7).storage()?,
     })
 }
 
@@ -752,12 +757,12 @@ impl EventLog for SqliteStore {
                     return Ok(None);
                 };
                 (
-                    format!("SELECT {COLUMNS} FROM events WHERE seq = ?"),
+                    format!("SELECT {READ_COLUMNS} FROM events WHERE seq = ?"),
                     SqlValue::Integer(seq),
                 )
             }
             EventRef::Key(key) => (
-                format!("SELECT {COLUMNS} FROM events WHERE key = ?"),
+                format!("SELECT {READ_COLUMNS} FROM events WHERE key = ?"),
                 SqlValue::Text(key.clone()),
             ),
         };
@@ -847,7 +852,7 @@ pub(crate) fn read_page_in(
     }
     let (conditions, mut params) = conditions(filter, &filter.kinds);
     params.insert(0, SqlValue::Integer(after_seq));
-    let mut sql = format!("SELECT {COLUMNS} FROM events WHERE seq > ?{conditions}");
+    let mut sql = format!("SELECT {READ_COLUMNS} FROM events WHERE seq > ?{conditions}");
     if let Some(last) = upto {
         sql.push_str(" AND seq <= ?");
         params.push(SqlValue::Integer(last));

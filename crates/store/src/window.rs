@@ -13,7 +13,7 @@ use lagesbild_model::{EventData, FuzzyDate, StoredEvent};
 use rusqlite::types::Value as SqlValue;
 
 use crate::error::StoreError;
-use crate::sqlite::{COLUMNS, SqliteStore, read_rows_in, seq_param, to_u64};
+use crate::sqlite::{READ_COLUMNS, SqliteStore, read_rows_in, seq_param, to_u64};
 use crate::{EventLog, Filter, scan};
 
 /// The schema version that added the indexes of `schema/007_timeline_window.sql`; a file opened
@@ -182,7 +182,7 @@ impl SqliteStore {
                 continue;
             }
             let sql = format!(
-                "SELECT {COLUMNS} FROM events WHERE seq IN ({}) ORDER BY seq",
+                "SELECT {READ_COLUMNS} FROM events WHERE seq IN ({}) ORDER BY seq",
                 marks(params.len())
             );
             events.extend(read_rows_in(
@@ -213,7 +213,7 @@ impl SqliteStore {
                 continue;
             }
             let sql = format!(
-                "SELECT {COLUMNS} FROM events INDEXED BY events_by_target \
+                "SELECT {READ_COLUMNS} FROM events INDEXED BY events_by_target \
                  WHERE kind IN ('event_corrected', 'event_retracted') \
                  AND json_extract(content, '$.data.target.seq') IN ({}) AND seq <= ? \
                  ORDER BY seq",
@@ -241,7 +241,9 @@ impl SqliteStore {
         read_rows_in(
             &self.conn,
             self.busy_timeout_ms,
-            &format!("SELECT {COLUMNS} FROM events INDEXED BY events_period_facts {PERIOD_FACTS}"),
+            &format!(
+                "SELECT {READ_COLUMNS} FROM events INDEXED BY events_period_facts {PERIOD_FACTS}"
+            ),
             &[SqlValue::Integer(seq_param(max_seq).unwrap_or(i64::MAX))],
         )
     }
@@ -256,7 +258,7 @@ impl SqliteStore {
             &self.conn,
             self.busy_timeout_ms,
             &format!(
-                "SELECT {COLUMNS} FROM events INDEXED BY events_redated \
+                "SELECT {READ_COLUMNS} FROM events INDEXED BY events_redated \
                  WHERE kind = 'event_corrected' \
                  AND json_extract(content, '$.data.occurred') IS NOT NULL AND seq <= ? \
                  ORDER BY seq"

@@ -125,7 +125,10 @@ pub struct Projection {
     /// material included, corrections not applied): no stored fact up to `last_seq` begins
     /// later, which bounds a timeline page's read of the facts by day (format 3).
     latest_day: Option<chrono::NaiveDate>,
-    entries: BTreeMap<u64, Entry>,
+    /// Boxed: an entry is 640 bytes, and a B-tree filled in key order leaves its nodes about
+    /// half full, so inline entries kept twice their size in memory and every node split moved
+    /// them (a full replay at 1M; BENCHMARKS.md).
+    entries: BTreeMap<u64, Box<Entry>>,
 }
 
 /// The day a fact became public: its sources' [`Source::public_from`], or without a
@@ -173,16 +176,19 @@ impl Projection {
     }
 
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
-        self.entries.values()
+        self.entries.values().map(|entry| &**entry)
     }
 
     /// The entries by sequence number, moved out.
     pub fn into_entries(self) -> BTreeMap<u64, Entry> {
         self.entries
+            .into_iter()
+            .map(|(seq, entry)| (seq, *entry))
+            .collect()
     }
 
     pub fn entry(&self, seq: u64) -> Option<&Entry> {
-        self.entries.get(&seq)
+        self.entries.get(&seq).map(|entry| &**entry)
     }
 
     /// Folds one event in. Events must come in sequence order; an event at or below
@@ -223,7 +229,7 @@ impl Projection {
         if event.seq > self.last_seq {
             return;
         }
-        let fact_target = |entries: &BTreeMap<u64, Entry>, seq: Option<u64>| {
+        let fact_target = |entries: &BTreeMap<u64, Box<Entry>>, seq: Option<u64>| {
             seq.and_then(|seq| entries.get(&seq))
                 .is_some_and(|entry| is_timeline_only(entry.data.kind()))
         };
@@ -301,7 +307,7 @@ impl Projection {
         };
         if keep {
             let entry = Entry::from_event(event);
-            self.entries.insert(entry.seq, entry);
+            self.entries.insert(entry.seq, Box::new(entry));
         }
     }
 

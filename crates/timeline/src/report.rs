@@ -19,7 +19,10 @@ use crate::view::View;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Material {
     last_seq: u64,
-    items: BTreeMap<u64, MaterialItem>,
+    /// Boxed: an item is some 600 bytes, and a B-tree filled in key order leaves its nodes
+    /// about half full, so inline items kept twice their size in memory and every node split
+    /// moved them (a full replay at 1M; BENCHMARKS.md).
+    items: BTreeMap<u64, Box<MaterialItem>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -193,7 +196,10 @@ impl Material {
     pub fn from_items(items: impl IntoIterator<Item = MaterialItem>, last_seq: u64) -> Material {
         Material {
             last_seq,
-            items: items.into_iter().map(|item| (item.seq, item)).collect(),
+            items: items
+                .into_iter()
+                .map(|item| (item.seq, Box::new(item)))
+                .collect(),
         }
     }
 
@@ -219,7 +225,7 @@ impl Material {
                 if let Some(item) = c.target.seq.and_then(|s| self.items.get_mut(&s))
                     && let Some(fixed) = item.corrected_by(c)
                 {
-                    *item = MaterialItem {
+                    **item = MaterialItem {
                         retracted: item.retracted.take(),
                         ..fixed
                     };
@@ -240,7 +246,7 @@ impl Material {
                     Cow::Owned(event) => MaterialItem::from_owned(event),
                 };
                 if let Some(item) = item {
-                    self.items.insert(item.seq, item);
+                    self.items.insert(item.seq, Box::new(item));
                 }
             }
         }
@@ -248,7 +254,10 @@ impl Material {
 
     /// The item event `seq` added, as corrected, unless it was retracted.
     pub fn item(&self, seq: u64) -> Option<&MaterialItem> {
-        self.items.get(&seq).filter(|i| i.retracted.is_none())
+        self.items
+            .get(&seq)
+            .map(|item| &**item)
+            .filter(|i| i.retracted.is_none())
     }
 
     /// The material as the public record stood on `day`: items whose sources were published
@@ -271,7 +280,10 @@ impl Material {
     }
 
     fn live(&self) -> impl Iterator<Item = &MaterialItem> {
-        self.items.values().filter(|i| i.retracted.is_none())
+        self.items
+            .values()
+            .map(|item| &**item)
+            .filter(|i| i.retracted.is_none())
     }
 
     /// Per section, the latest order of its points given for an edition of `day`'s week up to
