@@ -90,8 +90,8 @@ pub fn event_from_stored_content(content: &str) -> Result<NewEvent, FieldError> 
 
 /// Like [`event_from_stored_content`], read in one pass when `kind` is the content's kind (the
 /// store's `kind` column repeats it): `data`, which sorts before `kind`, goes straight into the
-/// struct of that kind rather than being kept as text and read a second time (the two passes
-/// were a quarter of a replay's decoding). The content decides: if its own kind is not `kind`, or
+/// struct of that kind rather than being kept as text and read a second time (decoding was 28 %
+/// of a full replay's samples; BENCHMARKS.md). The content decides: if its own kind is not `kind`, or
 /// it does not read this way for any other reason, it is read by [`event_from_stored_content`],
 /// which gives a damaged row's error.
 pub fn event_from_stored_content_of_kind(

@@ -49,9 +49,9 @@ pub(crate) const COLUMNS: &str = "seq, stream, stream_version, key, kind, occurr
      occurred_last, recorded_at, schema_version, content, prev_hash, hash";
 
 /// The columns a read of events selects, in the order [`stored_from_row`] takes them: what a
-/// [`StoredEvent`] is made of, and `kind` to read the content in one pass. The others repeat
-/// fields of the content for the indexes; selecting them copied six texts per row that a read
-/// dropped (`verify` reads and checks them all, through [`COLUMNS`]).
+/// [`StoredEvent`] is made of, and `kind` to read the content in one pass. The other five repeat
+/// fields of the content for the indexes; a read selected them and dropped them (`verify` reads
+/// and checks them all, through [`COLUMNS`]).
 pub(crate) const READ_COLUMNS: &str =
     "seq, stream_version, kind, recorded_at, schema_version, content, prev_hash, hash";
 
