@@ -373,7 +373,7 @@ fn publications(
     for event in scan(store, &filter) {
         let event = event?;
         if let EventData::ReportPublished(p) = &event.event.data {
-            let p = p.clone();
+            let p = (**p).clone();
             out.push((event, p));
         }
     }

@@ -214,7 +214,7 @@ fn edition_event(
             kind: event.event.kind(),
         });
     };
-    let published = published.clone();
+    let published = (**published).clone();
     let log = match store.event(&EventRef::Seq(published.log_seq))? {
         Some(at) if at.hash == published.head_hash.as_str() => LogState::Intact,
         Some(at) => LogState::Rewritten { now: at.hash },
@@ -426,7 +426,7 @@ pub fn archive(store: &mut dyn Store) -> Result<Vec<(StoredEvent, ReportPublishe
     for event in lagesbild_store::scan(store, &filter) {
         let event = event?;
         if let EventData::ReportPublished(published) = &event.event.data {
-            let published = published.clone();
+            let published = (**published).clone();
             reports.push((event, published));
         }
     }

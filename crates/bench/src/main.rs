@@ -100,6 +100,17 @@ enum Command {
         #[arg(long)]
         programme: bool,
     },
+    /// The full replay against the floor's read on one existing log DB, RUNS times in turn,
+    /// without importing: the floor's read (plain rusqlite on DB's own table), the read alone
+    /// and the full replay, in one process. Prints one line of seconds and ratios per run. The
+    /// first replay in a process also pays for the first touch of the memory it keeps (about
+    /// 1 GB at 1M events), as the size series' replay does; later runs reuse freed memory.
+    ReplayRatios {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// Writes the synthetic history of EVENTS events into a new database DB (the same one the
     /// size series imports), for `just bench-web` (`tools/bench-web.sh`) to serve.
     MakeDb {
@@ -114,6 +125,9 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     if let Some(Command::ReplayOnly { db, programme }) = &cli.command {
         return replay_only(db, *programme);
+    }
+    if let Some(Command::ReplayRatios { db, runs }) = &cli.command {
+        return replay_ratios(db, *runs);
     }
     if let Some(Command::MakeDb { db, events }) = &cli.command {
         return make_db(db, *events, cli.seed);
@@ -634,8 +648,15 @@ impl Floor {
 
 /// Reads every row's content in sequence order and parses it as JSON, with plain rusqlite.
 fn floor_read(floor_db: &Path) -> Result<f64> {
-    let floor = Connection::open(floor_db)?;
     let started = Instant::now();
+    std::hint::black_box(floor_read_file(floor_db)?);
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// The floor's read of `db`, returning how many rows it read (the timer is the caller's; opening
+/// the file is inside it, as it always was).
+fn floor_read_file(db: &Path) -> Result<u64> {
+    let floor = Connection::open(db)?;
     let mut statement = floor.prepare("SELECT content FROM events ORDER BY seq")?;
     let mut rows = statement.query([])?;
     let mut count = 0u64;
@@ -645,8 +666,7 @@ fn floor_read(floor_db: &Path) -> Result<f64> {
         std::hint::black_box(&value);
         count += 1;
     }
-    std::hint::black_box(count);
-    Ok(started.elapsed().as_secs_f64())
+    Ok(count)
 }
 
 fn child_peak_kib(db: &Path, programme: bool) -> Result<u64> {
@@ -712,6 +732,40 @@ fn replay_only(db: &Path, programme: bool) -> Result<()> {
     };
     println!("events={count}");
     println!("vmhwm_kib={}", peak_rss_kib()?);
+    Ok(())
+}
+
+fn replay_ratios(db: &Path, runs: usize) -> Result<()> {
+    let store = SqliteStore::open_read_only(db)?;
+    let timed = |f: &mut dyn FnMut() -> Result<u64>| -> Result<(f64, u64)> {
+        let started = Instant::now();
+        let count = f()?;
+        Ok((started.elapsed().as_secs_f64(), count))
+    };
+    for run in 1..=runs {
+        let (floor_s, floor_n) = timed(&mut || floor_read_file(db))?;
+        let (read_s, read_n) = timed(&mut || replay::read_only(&store))?;
+        // Timed without dropping what it built, as in the size series.
+        let mut dropped = 0.0;
+        let (replay_s, replay_n) = timed(&mut || {
+            let (projection, material, count) = replay::full_replay(&store)?;
+            let started = Instant::now();
+            drop((projection, material));
+            dropped = started.elapsed().as_secs_f64();
+            Ok(count)
+        })?;
+        let replay_s = replay_s - dropped;
+        if read_n != floor_n || replay_n != floor_n {
+            bail!("the reads disagree: floor {floor_n}, read {read_n}, replay {replay_n}");
+        }
+        println!(
+            "run {run}: {floor_n} events; floor read {floor_s:.2}s, read {read_s:.2}s, \
+             replay {replay_s:.2}s; read/floor read {:.2}, replay/floor read {:.2} (load {})",
+            floor_s / read_s,
+            floor_s / replay_s,
+            load_average()
+        );
+    }
     Ok(())
 }
 

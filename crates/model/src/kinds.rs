@@ -8,6 +8,10 @@ use crate::text::{Amount, EventKey, HashHex, Id, Text, Url, bounded_list, nonemp
 
 /// A kind together with its validated data. Serialized adjacently tagged, as
 /// `{"kind": "plan_revised", "data": {...}}`.
+///
+/// The three largest kinds are boxed (serde reads and writes a `Box` as its content, so the
+/// JSON is the same): inline, the correction alone (288 bytes) set the size of every event,
+/// and a full replay keeps a million of them (BENCHMARKS.md). The rest fit in 120 bytes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "data", rename_all = "snake_case")]
 pub enum EventData {
@@ -25,7 +29,7 @@ pub enum EventData {
     ReclamationSent(ReclamationSent),
     ReclamationAnswered(ReclamationAnswered),
     SettlementReached(SettlementReached),
-    LegalActionFiled(LegalActionFiled),
+    LegalActionFiled(Box<LegalActionFiled>),
     LegalActionUpdated(LegalActionUpdated),
     ReviewCommissioned(ReviewCommissioned),
     ReviewCompleted(ReviewCompleted),
@@ -39,11 +43,11 @@ pub enum EventData {
     CommunicationPublished(CommunicationPublished),
     FigureReported(FigureReported),
     RoleAssigned(RoleAssigned),
-    ReportPublished(ReportPublished),
+    ReportPublished(Box<ReportPublished>),
     PointsOrdered(PointsOrdered),
     EditionReviewed(EditionReviewed),
     EditionSent(EditionSent),
-    EventCorrected(EventCorrected),
+    EventCorrected(Box<EventCorrected>),
     EventRetracted(EventRetracted),
 }
 
@@ -125,7 +129,7 @@ pub(crate) fn read_data<R: DataReader>(kind: &str, data: R) -> Option<Result<Eve
         "reclamation_sent" => de(data, EventData::ReclamationSent),
         "reclamation_answered" => de(data, EventData::ReclamationAnswered),
         "settlement_reached" => de(data, EventData::SettlementReached),
-        "legal_action_filed" => de(data, EventData::LegalActionFiled),
+        "legal_action_filed" => de(data, |d| EventData::LegalActionFiled(Box::new(d))),
         "legal_action_updated" => de(data, EventData::LegalActionUpdated),
         "review_commissioned" => de(data, EventData::ReviewCommissioned),
         "review_completed" => de(data, EventData::ReviewCompleted),
@@ -138,11 +142,11 @@ pub(crate) fn read_data<R: DataReader>(kind: &str, data: R) -> Option<Result<Eve
         "communication_published" => de(data, EventData::CommunicationPublished),
         "figure_reported" => de(data, EventData::FigureReported),
         "role_assigned" => de(data, EventData::RoleAssigned),
-        "report_published" => de(data, EventData::ReportPublished),
+        "report_published" => de(data, |d| EventData::ReportPublished(Box::new(d))),
         "points_ordered" => de(data, EventData::PointsOrdered),
         "edition_reviewed" => de(data, EventData::EditionReviewed),
         "edition_sent" => de(data, EventData::EditionSent),
-        "event_corrected" => de(data, EventData::EventCorrected),
+        "event_corrected" => de(data, |d| EventData::EventCorrected(Box::new(d))),
         "event_retracted" => de(data, EventData::EventRetracted),
         _ => return None,
     })
@@ -836,5 +840,22 @@ impl EventData {
                 .collect(),
             _ => Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::EventData;
+
+    /// Every event holds its `EventData` inline, and a full replay keeps a million events' worth
+    /// of it: the largest kinds are boxed so that the others set its size. A kind that grows
+    /// past this makes every event in memory larger; box it as the three are.
+    #[test]
+    fn event_data_is_no_larger_than_its_largest_unboxed_kind() {
+        let size = std::mem::size_of::<EventData>();
+        assert!(
+            size <= 120,
+            "EventData is {size} bytes; box the kind that grew"
+        );
     }
 }

@@ -121,11 +121,12 @@ pub(crate) fn append_batch(
     drop(keys);
 
     if batch.len() < PIPELINE_MIN_EVENTS {
+        let count = batch.len();
         let items = batch.into_iter().map(|event| Encoded {
             event,
             speculated: None,
         });
-        return append_items(tx, items, head, versions, recorded_at);
+        return append_items(tx, items, count, head, versions, recorded_at);
     }
     // A large batch: its events are encoded and hashed on a second thread, ahead of this one,
     // which makes the reads, checks and inserts (SQLite's connection stays on this thread). The
@@ -138,12 +139,14 @@ pub(crate) fn append_batch(
     }
     let (sender, receiver) = std::sync::mpsc::sync_channel(PIPELINE_DEPTH / PIPELINE_CHUNK);
     let start = (head.seq, head.hash.clone(), versions.clone());
+    let count = batch.len();
     std::thread::scope(|scope| {
         scope.spawn(move || speculate(batch, start, recorded_at, sender));
         // Returning (an error included) drops the receiver, which ends the worker.
         append_items(
             tx,
             receiver.into_iter().flatten(),
+            count,
             head,
             versions,
             recorded_at,
@@ -163,6 +166,11 @@ const PIPELINE_DEPTH: usize = 256;
 /// other through the kernel about once per event (13 % of an import's samples in the profile in
 /// BENCHMARKS.md); a chunk makes that once per `PIPELINE_CHUNK` events.
 const PIPELINE_CHUNK: usize = 64;
+
+/// Events in the worker's first message, which the appending thread waits for: with a whole
+/// chunk first, the appending thread waited 0.26 s of a 4.0 s import of 300k events (batches of
+/// 1,000); starting at 4 and doubling, 0.14–0.17 s (BENCHMARKS.md).
+const PIPELINE_FIRST_CHUNK: usize = 4;
 
 /// One event of a batch, with what the worker computed for it if it did.
 struct Encoded {
@@ -189,7 +197,10 @@ fn speculate(
     sender: std::sync::mpsc::SyncSender<Vec<Encoded>>,
 ) {
     let mut going = true;
-    let mut chunk = Vec::with_capacity(PIPELINE_CHUNK);
+    // The first chunks are small, so that the inserts start once a few events are encoded
+    // rather than a whole chunk; each is twice the one before, up to `PIPELINE_CHUNK`.
+    let mut size = PIPELINE_FIRST_CHUNK;
+    let mut chunk = Vec::with_capacity(size);
     for event in batch {
         going = going && event.data.target().is_none();
         let speculated = match versions.get_mut(event.stream.as_str()) {
@@ -213,8 +224,9 @@ fn speculate(
             }
         };
         chunk.push(Encoded { event, speculated });
-        if chunk.len() == PIPELINE_CHUNK {
-            let full = std::mem::replace(&mut chunk, Vec::with_capacity(PIPELINE_CHUNK));
+        if chunk.len() == size {
+            size = (size * 2).min(PIPELINE_CHUNK);
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(size));
             if sender.send(full).is_err() {
                 // The append stopped (an error): nothing more is wanted.
                 return;
@@ -229,16 +241,18 @@ fn speculate(
 
 /// The append proper, event by event in order: targets, keys, versions, the chain and the
 /// insert. An event's worker-computed content and hash are used while every event before it
-/// was appended as the worker assumed; otherwise they are computed here.
+/// was appended as the worker assumed; otherwise they are computed here. `items` yields
+/// `count` events.
 fn append_items(
     tx: &mut dyn AppendTx,
     items: impl Iterator<Item = Encoded>,
+    count: usize,
     head: Head,
     mut versions: HashMap<String, u64>,
     recorded_at: RecordedAt,
 ) -> Result<AppendReport, StoreError> {
     let recorded_text = recorded_at.to_string();
-    let mut outcomes = Vec::new();
+    let mut outcomes = Vec::with_capacity(count);
     // Keys appended in this batch: key -> (seq, content).
     let mut batch_keys: HashMap<String, (u64, String)> = HashMap::new();
     let mut seq = head.seq;
