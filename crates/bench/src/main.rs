@@ -100,16 +100,19 @@ enum Command {
         #[arg(long)]
         programme: bool,
     },
-    /// The full replay against the floor's read on one existing log DB, RUNS times in turn,
-    /// without importing: the floor's read (plain rusqlite on DB's own table), the read alone
-    /// and the full replay, in one process. Prints one line of seconds and ratios per run. The
-    /// first replay in a process also pays for the first touch of the memory it keeps (about
-    /// 1 GB at 1M events), as the size series' replay does; later runs reuse freed memory.
+    /// The full replay against the floor's read on an existing log, without importing.
+    ///
+    /// Each run times the floor's read (plain rusqlite on the log's own table), the read alone
+    /// and the full replay, in one process, and prints their seconds and ratios. The first
+    /// replay in a process also pays for faulting in the memory it keeps (870 MB at 1M events),
+    /// as the size series' replay does; later runs reuse the memory freed. Opens DB read-only.
     ReplayRatios {
+        /// A log written by `make-db` (or any lagesbild SQLite log).
         #[arg(long)]
         db: PathBuf,
-        #[arg(long, default_value_t = 3)]
-        runs: usize,
+        /// How many runs, one after the other.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+        runs: u64,
     },
     /// Writes the synthetic history of EVENTS events into a new database DB (the same one the
     /// size series imports), for `just bench-web` (`tools/bench-web.sh`) to serve.
@@ -648,15 +651,15 @@ impl Floor {
 
 /// Reads every row's content in sequence order and parses it as JSON, with plain rusqlite.
 fn floor_read(floor_db: &Path) -> Result<f64> {
+    let floor = Connection::open(floor_db)?;
     let started = Instant::now();
-    std::hint::black_box(floor_read_file(floor_db)?);
+    std::hint::black_box(floor_read_rows(&floor)?);
     Ok(started.elapsed().as_secs_f64())
 }
 
-/// The floor's read of `db`, returning how many rows it read (the timer is the caller's; opening
-/// the file is inside it, as it always was).
-fn floor_read_file(db: &Path) -> Result<u64> {
-    let floor = Connection::open(db)?;
+/// The floor's read through `floor`, returning how many rows it read (the timer is the
+/// caller's, started after the file was opened).
+fn floor_read_rows(floor: &Connection) -> Result<u64> {
     let mut statement = floor.prepare("SELECT content FROM events ORDER BY seq")?;
     let mut rows = statement.query([])?;
     let mut count = 0u64;
@@ -735,15 +738,18 @@ fn replay_only(db: &Path, programme: bool) -> Result<()> {
     Ok(())
 }
 
-fn replay_ratios(db: &Path, runs: usize) -> Result<()> {
-    let store = SqliteStore::open_read_only(db)?;
+fn replay_ratios(db: &Path, runs: u64) -> Result<()> {
+    let store = SqliteStore::open_read_only(db)
+        .with_context(|| format!("{}: not a lagesbild log that can be read", db.display()))?;
+    let floor = Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .with_context(|| format!("{}: cannot be opened", db.display()))?;
     let timed = |f: &mut dyn FnMut() -> Result<u64>| -> Result<(f64, u64)> {
         let started = Instant::now();
         let count = f()?;
         Ok((started.elapsed().as_secs_f64(), count))
     };
     for run in 1..=runs {
-        let (floor_s, floor_n) = timed(&mut || floor_read_file(db))?;
+        let (floor_s, floor_n) = timed(&mut || floor_read_rows(&floor))?;
         let (read_s, read_n) = timed(&mut || replay::read_only(&store))?;
         // Timed without dropping what it built, as in the size series.
         let mut dropped = 0.0;

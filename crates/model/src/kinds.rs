@@ -851,7 +851,7 @@ mod size_tests {
     /// of it: the largest kinds are boxed so that the others set its size. A kind that grows
     /// past this makes every event in memory larger; box it as the three are.
     #[test]
-    fn event_data_is_no_larger_than_its_largest_unboxed_kind() {
+    fn event_data_stays_within_120_bytes() {
         let size = std::mem::size_of::<EventData>();
         assert!(
             size <= 120,

@@ -168,9 +168,10 @@ const PIPELINE_DEPTH: usize = 256;
 const PIPELINE_CHUNK: usize = 64;
 
 /// Events in the worker's first message, which the appending thread waits for: with a whole
-/// chunk first, the appending thread waited 0.26 s of a 4.0 s import of 300k events (batches of
-/// 1,000); starting at 4 and doubling, 0.14–0.17 s (BENCHMARKS.md).
+/// chunk first, the appending thread waited 0.26–0.30 s in all of a 4.1–4.2 s import of 300k
+/// events (batches of 1,000); starting at 4 and doubling, 0.14–0.17 s (BENCHMARKS.md).
 const PIPELINE_FIRST_CHUNK: usize = 4;
+const _: () = assert!(0 < PIPELINE_FIRST_CHUNK && PIPELINE_FIRST_CHUNK <= PIPELINE_CHUNK);
 
 /// One event of a batch, with what the worker computed for it if it did.
 struct Encoded {

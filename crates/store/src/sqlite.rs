@@ -495,7 +495,7 @@ pub(crate) fn read_rows_in(
 }
 
 /// Like [`read_rows_in`], pushing onto `events` (a page reader gives it the page's capacity: a
-/// stored event is 632 bytes, and growing a page of 2,000 by doubling was 5 % of a replay).
+/// stored event is 464 bytes, and growing a page of 2,000 by doubling was 5 % of a replay).
 fn read_rows_into(
     conn: &Connection,
     busy_timeout_ms: u64,
