@@ -121,12 +121,11 @@ pub(crate) fn append_batch(
     drop(keys);
 
     if batch.len() < PIPELINE_MIN_EVENTS {
-        let count = batch.len();
         let items = batch.into_iter().map(|event| Encoded {
             event,
             speculated: None,
         });
-        return append_items(tx, items, count, head, versions, recorded_at);
+        return append_items(tx, items, head, versions, recorded_at);
     }
     // A large batch: its events are encoded and hashed on a second thread, ahead of this one,
     // which makes the reads, checks and inserts (SQLite's connection stays on this thread). The
@@ -139,14 +138,12 @@ pub(crate) fn append_batch(
     }
     let (sender, receiver) = std::sync::mpsc::sync_channel(PIPELINE_DEPTH / PIPELINE_CHUNK);
     let start = (head.seq, head.hash.clone(), versions.clone());
-    let count = batch.len();
     std::thread::scope(|scope| {
         scope.spawn(move || speculate(batch, start, recorded_at, sender));
         // Returning (an error included) drops the receiver, which ends the worker.
         append_items(
             tx,
             receiver.into_iter().flatten(),
-            count,
             head,
             versions,
             recorded_at,
@@ -242,18 +239,16 @@ fn speculate(
 
 /// The append proper, event by event in order: targets, keys, versions, the chain and the
 /// insert. An event's worker-computed content and hash are used while every event before it
-/// was appended as the worker assumed; otherwise they are computed here. `items` yields
-/// `count` events.
+/// was appended as the worker assumed; otherwise they are computed here.
 fn append_items(
     tx: &mut dyn AppendTx,
     items: impl Iterator<Item = Encoded>,
-    count: usize,
     head: Head,
     mut versions: HashMap<String, u64>,
     recorded_at: RecordedAt,
 ) -> Result<AppendReport, StoreError> {
     let recorded_text = recorded_at.to_string();
-    let mut outcomes = Vec::with_capacity(count);
+    let mut outcomes = Vec::new();
     // Keys appended in this batch: key -> (seq, content).
     let mut batch_keys: HashMap<String, (u64, String)> = HashMap::new();
     let mut seq = head.seq;
