@@ -78,13 +78,11 @@ pub fn programme_from_log(store: &dyn Store, max_seq: u64) -> Result<Projection,
     };
     let mut after = 0;
     loop {
-        let page = store.read_page(&filter, after, PAGE)?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        for event in &page {
-            projection.apply_programme(event);
-        }
-        if page.len() < PAGE {
+        let read = store.read_each(&filter, after, PAGE, &mut |event| {
+            after = event.seq;
+            projection.apply_programme(&event);
+        })?;
+        if read < PAGE {
             break;
         }
     }
@@ -105,14 +103,11 @@ fn add_facts(store: &dyn Store, projection: &mut Projection) -> Result<(), Store
     };
     let mut after = 0;
     loop {
-        let page = store.read_page(&filter, after, PAGE)?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        let full = page.len() == PAGE;
-        for event in page {
+        let read = store.read_each(&filter, after, PAGE, &mut |event| {
+            after = event.seq;
             projection.apply_fact_owned(event);
-        }
-        if !full {
+        })?;
+        if read < PAGE {
             break;
         }
     }
@@ -192,26 +187,22 @@ fn fold_programme(
     let mut last: Option<(u64, String)> = after_hash.map(|hash| (after, hash.to_owned()));
     let mut chained = true;
     loop {
-        let page = store.read_page(&filter, after, PAGE)?;
-        let Some(tail) = page.last() else { break };
-        after = tail.seq;
         // Due checkpoints are kept page by page, so that a first replay of a long log never
         // holds more than one page's worth of them.
         let mut due = Vec::new();
-        let mut previous = last.as_ref().map(|(seq, hash)| (*seq, hash.as_str()));
-        for event in &page {
-            if let Some((seq, hash)) = previous
-                && (event.seq != seq + 1 || event.prev_hash != hash)
+        let read = store.read_each(&filter, after, PAGE, &mut |event| {
+            if let Some((seq, hash)) = &last
+                && (event.seq != seq + 1 || event.prev_hash != *hash)
             {
                 chained = false;
             }
-            previous = Some((event.seq, event.hash.as_str()));
-            projection.apply_programme(event);
+            after = event.seq;
+            projection.apply_programme(&event);
             if event.seq % interval == 0 {
                 due.push((event.seq, projection.to_checkpoint()));
             }
-        }
-        last = Some((tail.seq, tail.hash.clone()));
+            last = Some((event.seq, event.hash));
+        })?;
         for (seq, bytes) in due {
             // A checkpoint is a cache: failing to keep one (a read-only file) costs time, not data.
             if let Err(error) =
@@ -220,7 +211,7 @@ fn fold_programme(
                 tracing::debug!(%error, seq, "checkpoint not saved");
             }
         }
-        if page.len() < PAGE {
+        if read < PAGE {
             break;
         }
     }

@@ -58,13 +58,12 @@ fn for_each_owned(store: &dyn Store, mut fold: impl FnMut(StoredEvent)) -> Resul
     let mut after = 0;
     let mut count = 0;
     loop {
-        let page = store.read_page(&filter, after, PAGE)?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        let full = page.len() == PAGE;
-        count += page.len() as u64;
-        page.into_iter().for_each(&mut fold);
-        if !full {
+        let read = store.read_each(&filter, after, PAGE, &mut |event| {
+            after = event.seq;
+            fold(event);
+        })?;
+        count += read as u64;
+        if read < PAGE {
             break;
         }
     }

@@ -638,6 +638,19 @@ fn write_year(out: &mut [u8], year: i32) -> usize {
     }
 }
 
+/// Appends `day` as `YYYY-MM-DD`, exactly as its `Display` writes it (chrono's own form for a
+/// year that needs a sign or more than four digits), without a `String` of its own: the store's
+/// append writes an event's first and last day this way, on every event.
+pub fn push_day(out: &mut String, day: NaiveDate) {
+    let mut text = *b"YYYY-MM-DD";
+    if write_day(&mut text, day) == 0 {
+        use std::fmt::Write as _;
+        write!(out, "{day}").expect("writing to a String cannot fail");
+    } else {
+        out.push_str(std::str::from_utf8(&text).expect("ASCII digits"));
+    }
+}
+
 /// `YYYY-MM-DD` into the first ten bytes of `out` (which hold the dashes already), as chrono's
 /// `%Y-%m-%d` writes it; 0 (nothing written) for a year outside 0..=9999.
 pub(crate) fn write_day(out: &mut [u8], day: NaiveDate) -> usize {
@@ -954,6 +967,15 @@ mod tests {
                 }
             };
             prop_assert_eq!(date.to_string(), expected);
+        }
+
+        /// `push_day` appends what a day's `Display` writes, for any year chrono holds.
+        #[test]
+        fn push_day_writes_what_display_writes(days in -95_000_000i32..95_000_000, prefix in "[a-z]{0,3}") {
+            let day = NaiveDate::from_num_days_from_ce_opt(days).expect("in range");
+            let mut out = prefix.clone();
+            push_day(&mut out, day);
+            prop_assert_eq!(out, format!("{prefix}{day}"));
         }
 
         #[test]

@@ -141,6 +141,34 @@ impl RecordedAt {
     }
 }
 
+/// As its stored form, the text `Display` writes (what a projection's checkpoint holds).
+impl Serialize for RecordedAt {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// From the stored form only ([`RecordedAt::parse`]): a checkpoint holding any other text for a
+/// time is not what its projection writes, and `verify` must not find it equal to one that is.
+impl<'de> Deserialize<'de> for RecordedAt {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<RecordedAt, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = RecordedAt;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a time as YYYY-MM-DDTHH:MM:SS.ffffffZ")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<RecordedAt, E> {
+                match crate::trusted::stored_form(text) {
+                    Some(at) => Ok(RecordedAt(at)),
+                    None => RecordedAt::parse(text).map_err(E::custom),
+                }
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
 impl fmt::Display for RecordedAt {
     /// The stored form, as chrono's `to_rfc3339_opts(SecondsFormat::Micros, true)` writes it,
     /// digit by digit (every read of a projection prints the time); a leap second or a year
@@ -1063,6 +1091,37 @@ mod tests {
                 at.to_rfc3339_opts(SecondsFormat::Micros, true)
             );
         }
+
+        /// In JSON (a projection's checkpoint) a time is its stored form, and reads back.
+        #[test]
+        fn recorded_at_serializes_as_its_stored_form(
+            micros in 0i64..250_000_000_000_000_000,
+        ) {
+            let at = RecordedAt(DateTime::from_timestamp_micros(micros).expect("in range"));
+            let json = serde_json::to_string(&at).expect("serializes");
+            proptest::prop_assert_eq!(&json, &format!("\"{at}\""));
+            proptest::prop_assert_eq!(serde_json::from_str::<RecordedAt>(&json).expect("reads"), at);
+        }
+    }
+
+    #[test]
+    fn a_recorded_time_not_in_the_stored_form_is_refused_by_name() {
+        let error = serde_json::from_str::<RecordedAt>("\"2026-13-01\"").unwrap_err();
+        assert!(
+            error.to_string().contains("not an RFC 3339 timestamp"),
+            "{error}"
+        );
+        // The same instant written another way is not what a projection writes.
+        for other in ["2026-01-02T03:04:05+01:00", "2026-01-02T02:04:05Z"] {
+            let error = serde_json::from_str::<RecordedAt>(&format!("\"{other}\"")).unwrap_err();
+            assert!(
+                error.to_string().contains("stored form"),
+                "{other}: {error}"
+            );
+        }
+        let at: RecordedAt =
+            serde_json::from_str("\"2026-01-02T02:04:05.000000Z\"").expect("stored form reads");
+        assert_eq!(at.to_string(), "2026-01-02T02:04:05.000000Z");
     }
 
     #[test]

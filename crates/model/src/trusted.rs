@@ -212,7 +212,7 @@ pub fn recorded_at_from_stored(text: &str) -> Result<RecordedAt, String> {
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ` read by position; `None` for anything else, a leap second
 /// included.
-fn stored_form(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+pub(crate) fn stored_form(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     let bytes = text.as_bytes();
     if bytes.len() != 27
         || bytes[4] != b'-'

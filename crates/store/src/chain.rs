@@ -6,10 +6,11 @@
 
 use std::collections::HashMap;
 
+use lagesbild_model::date::push_day;
 use lagesbild_model::trusted::content_and_envelope;
 use lagesbild_model::{
-    EventData, FieldError, GENESIS_HASH, NewEvent, RecordedAt, Rules, SCHEMA_VERSION, StoredEvent,
-    canonical_json, chain_hash, envelope_json, event_from_value_under,
+    EventData, FieldError, FuzzyDate, GENESIS_HASH, NewEvent, RecordedAt, Rules, SCHEMA_VERSION,
+    StoredEvent, canonical_json, chain_hash, envelope_json, event_from_value_under,
 };
 
 use crate::{AppendReport, Expectation, Head, Outcome, StoreError};
@@ -48,15 +49,9 @@ pub(crate) trait AppendTx {
     fn by_key(&mut self, key: &str) -> Result<Option<TargetInfo>, StoreError>;
     /// The event `seq`, if any.
     fn by_seq(&mut self, seq: u64) -> Result<Option<TargetInfo>, StoreError>;
-    /// Inserts one event; `content` is its canonical content, `recorded_at` its transaction
-    /// time as text (the same for the whole batch). A backend may hold rows back until
-    /// [`AppendTx::flush`], answering [`AppendTx::by_key`] and [`AppendTx::by_seq`] for them.
-    fn insert(
-        &mut self,
-        event: &StoredEvent,
-        content: &str,
-        recorded_at: &str,
-    ) -> Result<(), StoreError>;
+    /// Inserts one event's row. A backend may hold rows back until [`AppendTx::flush`],
+    /// answering [`AppendTx::by_key`] and [`AppendTx::by_seq`] for them.
+    fn insert(&mut self, row: &Row<'_>) -> Result<(), StoreError>;
     /// Every key the batch names (its events' and its targets'), before any is looked up, for a
     /// backend that fetches them in one query rather than one each.
     fn prefetch_keys(&mut self, _keys: &[&str]) -> Result<(), StoreError> {
@@ -66,6 +61,90 @@ pub(crate) trait AppendTx {
     /// the log.
     fn flush(&mut self) -> Result<(), StoreError> {
         Ok(())
+    }
+}
+
+/// One row of the `events` table as an append inserts it, every column ready: the text columns
+/// borrowed from wherever they were written (for an event the worker encoded, one buffer per
+/// chunk of events).
+pub(crate) struct Row<'a> {
+    pub(crate) seq: u64,
+    pub(crate) stream_version: u64,
+    pub(crate) schema: u32,
+    /// The stream, key and kind columns are read from the event.
+    pub(crate) event: &'a NewEvent,
+    /// The transaction time as text (an append's is the same for its whole batch).
+    pub(crate) recorded_at: &'a str,
+    /// The canonical content.
+    pub(crate) content: &'a str,
+    pub(crate) occurred: &'a str,
+    pub(crate) occurred_first: &'a str,
+    pub(crate) occurred_last: &'a str,
+    pub(crate) prev_hash: &'a str,
+    pub(crate) hash: &'a str,
+}
+
+impl Row<'_> {
+    /// The row of a stored event, as a restore inserts it again: `content` is its canonical
+    /// content; the other text columns are printed here.
+    pub(crate) fn restored<T>(
+        event: &StoredEvent,
+        content: &str,
+        insert: impl FnOnce(&Row<'_>) -> T,
+    ) -> T {
+        let occurred = &event.event.occurred;
+        insert(&Row {
+            seq: event.seq,
+            stream_version: event.stream_version,
+            schema: event.schema,
+            event: &event.event,
+            recorded_at: &event.recorded_at.to_string(),
+            content,
+            occurred: &occurred.to_string(),
+            occurred_first: &occurred.first_day().to_string(),
+            occurred_last: &occurred.last_day().to_string(),
+            prev_hash: &event.prev_hash,
+            hash: &event.hash,
+        })
+    }
+}
+
+/// Where the computed text columns of one row lie in a buffer they were appended to: the
+/// content, the chain hash, and the valid time with its first and last day, one after another.
+#[derive(Clone, Copy)]
+struct Columns {
+    start: usize,
+    ends: [usize; 5],
+}
+
+impl Columns {
+    /// Appends the columns to `out`.
+    fn write(out: &mut String, content: &str, hash: &str, occurred: &FuzzyDate) -> Columns {
+        use std::fmt::Write as _;
+        let start = out.len();
+        out.push_str(content);
+        let content_end = out.len();
+        out.push_str(hash);
+        let hash_end = out.len();
+        write!(out, "{occurred}").expect("writing to a String cannot fail");
+        let occurred_end = out.len();
+        push_day(out, occurred.first_day());
+        let first_end = out.len();
+        push_day(out, occurred.last_day());
+        Columns {
+            start,
+            ends: [content_end, hash_end, occurred_end, first_end, out.len()],
+        }
+    }
+
+    /// The content, hash, valid time, first and last day, as written into `text`.
+    fn get<'t>(&self, text: &'t str) -> [&'t str; 5] {
+        let mut from = self.start;
+        self.ends.map(|end| {
+            let column = &text[from..end];
+            from = end;
+            column
+        })
     }
 }
 
@@ -121,11 +200,18 @@ pub(crate) fn append_batch(
     drop(keys);
 
     if batch.len() < PIPELINE_MIN_EVENTS {
-        let items = batch.into_iter().map(|event| Encoded {
-            event,
-            speculated: None,
-        });
-        return append_items(tx, items, head, versions, recorded_at);
+        let items = batch
+            .into_iter()
+            .map(|event| Encoded {
+                event,
+                speculated: None,
+            })
+            .collect();
+        let chunk = Chunk {
+            items,
+            text: String::new(),
+        };
+        return append_items(tx, std::iter::once(chunk), head, versions, recorded_at);
     }
     // A large batch: its events are encoded and hashed on a second thread, ahead of this one,
     // which makes the reads, checks and inserts (SQLite's connection stays on this thread). The
@@ -141,13 +227,7 @@ pub(crate) fn append_batch(
     std::thread::scope(|scope| {
         scope.spawn(move || speculate(batch, start, recorded_at, sender));
         // Returning (an error included) drops the receiver, which ends the worker.
-        append_items(
-            tx,
-            receiver.into_iter().flatten(),
-            head,
-            versions,
-            recorded_at,
-        )
+        append_items(tx, receiver.into_iter(), head, versions, recorded_at)
     })
 }
 
@@ -170,19 +250,46 @@ const PIPELINE_CHUNK: usize = 64;
 const PIPELINE_FIRST_CHUNK: usize = 4;
 const _: () = assert!(0 < PIPELINE_FIRST_CHUNK && PIPELINE_FIRST_CHUNK <= PIPELINE_CHUNK);
 
+/// Events of a batch in order, as the worker passes them on, with the text of what it computed
+/// for them in one buffer. The appending thread frees a chunk's text in one go: when it freed
+/// each event's content and hash, which the worker had allocated, not freeing them at all made
+/// the import about a tenth faster (BENCHMARKS.md).
+struct Chunk {
+    items: Vec<Encoded>,
+    text: String,
+}
+
+impl Chunk {
+    /// Room for `events`, and for their text if the worker is still encoding (`encoding`).
+    fn with_capacity(events: usize, encoding: bool) -> Chunk {
+        Chunk {
+            items: Vec::with_capacity(events),
+            text: String::with_capacity(if encoding {
+                events * CHUNK_TEXT_PER_EVENT
+            } else {
+                0
+            }),
+        }
+    }
+}
+
+/// Room for one event's text columns in a chunk's buffer, reserved ahead: about what a fact of
+/// the bench's history takes (content 360 bytes, hash 64, days 30), so that a chunk's buffer
+/// rarely grows.
+const CHUNK_TEXT_PER_EVENT: usize = 512;
+
 /// One event of a batch, with what the worker computed for it if it did.
 struct Encoded {
     event: NewEvent,
     speculated: Option<Speculated>,
 }
 
-/// The content and chain hash of an event, computed for the place it gets if every event before
-/// it in the batch is appended as given.
+/// The columns of an event (content, chain hash, days) in its chunk's text, computed for the
+/// place it gets if every event before it in the batch is appended as given.
 struct Speculated {
     seq: u64,
     stream_version: u64,
-    content: String,
-    hash: String,
+    columns: Columns,
 }
 
 /// The worker of a large batch: encodes and hashes each event for the place it gets if every
@@ -192,13 +299,13 @@ fn speculate(
     batch: Vec<NewEvent>,
     (mut seq, mut prev_hash, mut versions): (u64, String, HashMap<String, u64>),
     recorded_at: RecordedAt,
-    sender: std::sync::mpsc::SyncSender<Vec<Encoded>>,
+    sender: std::sync::mpsc::SyncSender<Chunk>,
 ) {
     let mut going = true;
     // The first chunks are small, so that the inserts start once a few events are encoded
     // rather than a whole chunk; each is twice the one before, up to `PIPELINE_CHUNK`.
     let mut size = PIPELINE_FIRST_CHUNK;
-    let mut chunk = Vec::with_capacity(size);
+    let mut chunk = Chunk::with_capacity(size, true);
     for event in batch {
         going = going && event.data.target().is_none();
         let speculated = match versions.get_mut(event.stream.as_str()) {
@@ -208,12 +315,12 @@ fn speculate(
                 let (content, envelope) =
                     content_and_envelope(&event, seq, *version, &recorded_at, SCHEMA_VERSION);
                 let hash = chain_hash(&prev_hash, &envelope);
-                prev_hash.clone_from(&hash);
+                let columns = Columns::write(&mut chunk.text, &content, &hash, &event.occurred);
+                prev_hash = hash;
                 Some(Speculated {
                     seq,
                     stream_version: *version,
-                    content,
-                    hash,
+                    columns,
                 })
             }
             _ => {
@@ -221,17 +328,17 @@ fn speculate(
                 None
             }
         };
-        chunk.push(Encoded { event, speculated });
-        if chunk.len() == size {
+        chunk.items.push(Encoded { event, speculated });
+        if chunk.items.len() == size {
             size = (size * 2).min(PIPELINE_CHUNK);
-            let full = std::mem::replace(&mut chunk, Vec::with_capacity(size));
+            let full = std::mem::replace(&mut chunk, Chunk::with_capacity(size, going));
             if sender.send(full).is_err() {
                 // The append stopped (an error): nothing more is wanted.
                 return;
             }
         }
     }
-    if !chunk.is_empty() {
+    if !chunk.items.is_empty() {
         // An error on the other side needs nothing more of this one either.
         let _ = sender.send(chunk);
     }
@@ -242,7 +349,7 @@ fn speculate(
 /// was appended as the worker assumed; otherwise they are computed here.
 fn append_items(
     tx: &mut dyn AppendTx,
-    items: impl Iterator<Item = Encoded>,
+    chunks: impl Iterator<Item = Chunk>,
     head: Head,
     mut versions: HashMap<String, u64>,
     recorded_at: RecordedAt,
@@ -255,162 +362,179 @@ fn append_items(
     let mut prev_hash = head.hash.clone();
     // Whether every event so far was appended as the worker assumed.
     let mut speculation_holds = true;
-    for (index, item) in items.enumerate() {
-        let Encoded {
-            mut event,
-            speculated,
-        } = item;
-        let invalid = |field: &str, reason: String| StoreError::Invalid {
-            index,
-            error: FieldError::new(field, reason),
-        };
-        if let Some(target) = event.data.target().cloned() {
-            let info = if let Some(key) = &target.key {
-                let info = tx.by_key(key.as_str())?.ok_or_else(|| {
-                    invalid(
-                        "data.target.key",
-                        format!("no event with key {:?} is in the log", key.as_str()),
-                    )
-                })?;
-                if let Some(given) = target.seq
-                    && given != info.seq
-                {
+    // The columns of an event encoded on this thread, one buffer reused for every such event.
+    let mut own = String::new();
+    let mut next_index = 0;
+    for Chunk { items, text } in chunks {
+        for item in items {
+            let index = next_index;
+            next_index += 1;
+            let Encoded {
+                mut event,
+                speculated,
+            } = item;
+            let invalid = |field: &str, reason: String| StoreError::Invalid {
+                index,
+                error: FieldError::new(field, reason),
+            };
+            if let Some(target) = event.data.target().cloned() {
+                let info = if let Some(key) = &target.key {
+                    let info = tx.by_key(key.as_str())?.ok_or_else(|| {
+                        invalid(
+                            "data.target.key",
+                            format!("no event with key {:?} is in the log", key.as_str()),
+                        )
+                    })?;
+                    if let Some(given) = target.seq
+                        && given != info.seq
+                    {
+                        return Err(invalid(
+                            "data.target",
+                            format!(
+                                "key {:?} is event {}, not event {given}",
+                                key.as_str(),
+                                info.seq
+                            ),
+                        ));
+                    }
+                    info
+                } else {
+                    let given = target.seq.expect("the model requires a key or a seq");
+                    // A seq above what the database holds is no event (and must not panic).
+                    let found = match i64::try_from(given) {
+                        Ok(_) => tx.by_seq(given)?,
+                        Err(_) => None,
+                    };
+                    found.ok_or_else(|| {
+                        invalid(
+                            "data.target.seq",
+                            format!("there is no event {given} in the log"),
+                        )
+                    })?
+                };
+                if matches!(
+                    info.kind.as_str(),
+                    "event_corrected" | "event_retracted" | "report_published"
+                ) {
                     return Err(invalid(
                         "data.target",
                         format!(
-                            "key {:?} is event {}, not event {given}",
-                            key.as_str(),
-                            info.seq
+                            "event {} is a {}; correct or retract the original event instead",
+                            info.seq, info.kind
                         ),
                     ));
                 }
-                info
-            } else {
-                let given = target.seq.expect("the model requires a key or a seq");
-                // A seq above what the database holds is no event (and must not panic).
-                let found = match i64::try_from(given) {
-                    Ok(_) => tx.by_seq(given)?,
-                    Err(_) => None,
-                };
-                found.ok_or_else(|| {
-                    invalid(
-                        "data.target.seq",
-                        format!("there is no event {given} in the log"),
-                    )
-                })?
+                if let EventData::EventCorrected(correction) = &mut event.data {
+                    // The target as corrected must be a valid event; corrected data is kept in the
+                    // canonical form of the target's kind.
+                    let corrected = correction
+                        .apply_to(&info.event()?)
+                        .map_err(|error| StoreError::Invalid { index, error })?;
+                    if correction.data.is_some() {
+                        let mut value =
+                            serde_json::to_value(&corrected.data).expect("data serializes");
+                        correction.data = value.get_mut("data").map(serde_json::Value::take);
+                    }
+                }
+                if let Some(target) = event.data.target_mut() {
+                    target.seq = Some(info.seq);
+                }
+            }
+
+            // The content and the envelope in one pass, straight from the typed event (byte for
+            // byte its canonical JSON value's; tests in crates/model), with the seq and stream
+            // version the event gets if it is appended (both are discarded if it is already
+            // present); or the content and hash the worker computed for exactly that place.
+            let next_version = stream_version(tx, &mut versions, event.stream.as_str())? + 1;
+            let encoding = match speculated {
+                Some(done)
+                    if speculation_holds
+                        && done.seq == seq + 1
+                        && done.stream_version == next_version =>
+                {
+                    Encoding::Worker(done.columns)
+                }
+                _ => {
+                    speculation_holds = false;
+                    let (content, envelope) = content_and_envelope(
+                        &event,
+                        seq + 1,
+                        next_version,
+                        &recorded_at,
+                        SCHEMA_VERSION,
+                    );
+                    Encoding::Here { content, envelope }
+                }
             };
-            if matches!(
-                info.kind.as_str(),
-                "event_corrected" | "event_retracted" | "report_published"
-            ) {
-                return Err(invalid(
-                    "data.target",
-                    format!(
-                        "event {} is a {}; correct or retract the original event instead",
-                        info.seq, info.kind
-                    ),
-                ));
-            }
-            if let EventData::EventCorrected(correction) = &mut event.data {
-                // The target as corrected must be a valid event; corrected data is kept in the
-                // canonical form of the target's kind.
-                let corrected = correction
-                    .apply_to(&info.event()?)
-                    .map_err(|error| StoreError::Invalid { index, error })?;
-                if correction.data.is_some() {
-                    let mut value = serde_json::to_value(&corrected.data).expect("data serializes");
-                    correction.data = value.get_mut("data").map(serde_json::Value::take);
+            let content = encoding.content(&text);
+            if let Some(key) = &event.key {
+                if let Some((existing, existing_content)) = batch_keys.get(key.as_str()) {
+                    if existing_content == content {
+                        // Not appended: the worker's places for the events after it are wrong.
+                        speculation_holds = false;
+                        outcomes.push(Outcome::AlreadyPresent { seq: *existing });
+                        continue;
+                    }
+                    return Err(StoreError::KeyConflict {
+                        index,
+                        key: key.to_string(),
+                        seq: *existing,
+                    });
+                }
+                if let Some(existing) = tx.by_key(key.as_str())? {
+                    if existing.content == content {
+                        speculation_holds = false;
+                        outcomes.push(Outcome::AlreadyPresent { seq: existing.seq });
+                        continue;
+                    }
+                    return Err(StoreError::KeyConflict {
+                        index,
+                        key: key.to_string(),
+                        seq: existing.seq,
+                    });
                 }
             }
-            if let Some(target) = event.data.target_mut() {
-                target.seq = Some(info.seq);
-            }
-        }
 
-        // The content and the envelope in one pass, straight from the typed event (byte for
-        // byte its canonical JSON value's; tests in crates/model), with the seq and stream
-        // version the event gets if it is appended (both are discarded if it is already
-        // present); or the content and hash the worker computed for exactly that place.
-        let next_version = stream_version(tx, &mut versions, event.stream.as_str())? + 1;
-        let (content, envelope_or_hash) = match speculated {
-            Some(done)
-                if speculation_holds
-                    && done.seq == seq + 1
-                    && done.stream_version == next_version =>
-            {
-                (done.content, Hashed::Hash(done.hash))
-            }
-            _ => {
-                speculation_holds = false;
-                let (content, envelope) = content_and_envelope(
-                    &event,
-                    seq + 1,
-                    next_version,
-                    &recorded_at,
-                    SCHEMA_VERSION,
-                );
-                (content, Hashed::Envelope(envelope))
-            }
-        };
-        if let Some(key) = &event.key {
-            if let Some((existing, existing_content)) = batch_keys.get(key.as_str()) {
-                if *existing_content == content {
-                    // Not appended: the worker's places for the events after it are wrong.
-                    speculation_holds = false;
-                    outcomes.push(Outcome::AlreadyPresent { seq: *existing });
-                    continue;
+            seq += 1;
+            let version = next_version;
+            // `stream_version` above entered the stream, so no key is allocated here per event.
+            match versions.get_mut(event.stream.as_str()) {
+                Some(known) => *known = version,
+                None => {
+                    versions.insert(event.stream.to_string(), version);
                 }
-                return Err(StoreError::KeyConflict {
-                    index,
-                    key: key.to_string(),
-                    seq: *existing,
-                });
             }
-            if let Some(existing) = tx.by_key(key.as_str())? {
-                if existing.content == content {
-                    speculation_holds = false;
-                    outcomes.push(Outcome::AlreadyPresent { seq: existing.seq });
-                    continue;
+            let [content, hash, occurred, occurred_first, occurred_last] = match &encoding {
+                Encoding::Worker(columns) => columns.get(&text),
+                Encoding::Here { content, envelope } => {
+                    own.clear();
+                    let hash = chain_hash(&prev_hash, envelope);
+                    Columns::write(&mut own, content, &hash, &event.occurred).get(&own)
                 }
-                return Err(StoreError::KeyConflict {
-                    index,
-                    key: key.to_string(),
-                    seq: existing.seq,
-                });
+            };
+            if let Some(key) = &event.key {
+                batch_keys.insert(key.to_string(), (seq, content.to_owned()));
             }
+            tx.insert(&Row {
+                seq,
+                stream_version: version,
+                schema: SCHEMA_VERSION,
+                event: &event,
+                recorded_at: &recorded_text,
+                content,
+                occurred,
+                occurred_first,
+                occurred_last,
+                prev_hash: &prev_hash,
+                hash,
+            })?;
+            prev_hash.clear();
+            prev_hash.push_str(hash);
+            outcomes.push(Outcome::Appended {
+                seq,
+                stream_version: version,
+            });
         }
-
-        seq += 1;
-        let version = next_version;
-        // `stream_version` above entered the stream, so no key is allocated here per event.
-        match versions.get_mut(event.stream.as_str()) {
-            Some(known) => *known = version,
-            None => {
-                versions.insert(event.stream.to_string(), version);
-            }
-        }
-        let hash = match envelope_or_hash {
-            Hashed::Hash(hash) => hash,
-            Hashed::Envelope(envelope) => chain_hash(&prev_hash, &envelope),
-        };
-        if let Some(key) = &event.key {
-            batch_keys.insert(key.to_string(), (seq, content.clone()));
-        }
-        let stored = StoredEvent {
-            seq,
-            stream_version: version,
-            recorded_at,
-            schema: SCHEMA_VERSION,
-            event,
-            prev_hash: std::mem::take(&mut prev_hash),
-            hash,
-        };
-        tx.insert(&stored, &content, &recorded_text)?;
-        prev_hash = stored.hash;
-        outcomes.push(Outcome::Appended {
-            seq,
-            stream_version: version,
-        });
     }
     tx.flush()?;
     let head = if seq == head.seq {
@@ -425,10 +549,22 @@ fn append_items(
     Ok(AppendReport { outcomes, head })
 }
 
-/// An event's envelope to hash here, or the hash the worker computed.
-enum Hashed {
-    Envelope(String),
-    Hash(String),
+/// An event's columns as the worker wrote them into its chunk's text, or its content and
+/// envelope encoded on the appending thread (the hash and days are written once it is known to
+/// be appended).
+enum Encoding {
+    Worker(Columns),
+    Here { content: String, envelope: String },
+}
+
+impl Encoding {
+    /// The canonical content; `text` is the event's chunk's.
+    fn content<'a>(&'a self, text: &'a str) -> &'a str {
+        match self {
+            Encoding::Worker(columns) => columns.get(text)[0],
+            Encoding::Here { content, .. } => content,
+        }
+    }
 }
 
 /// One stored row as the backend read it, every column as text or number, before any check.

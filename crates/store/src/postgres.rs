@@ -473,7 +473,7 @@ impl PostgresStore {
             let event = event?;
             chain::check_restored(&mut checker, &event)?;
             let content = event.event.canonical_content();
-            append.insert(&event, &content, &event.recorded_at.to_string())?;
+            chain::Row::restored(&event, &content, |row| append.insert(row))?;
             restored += 1;
         }
         append.flush()?;
@@ -808,31 +808,26 @@ impl AppendTx for PgAppend<'_> {
         }))
     }
 
-    fn insert(
-        &mut self,
-        event: &StoredEvent,
-        content: &str,
-        recorded_at: &str,
-    ) -> Result<(), StoreError> {
-        let e = &event.event;
+    fn insert(&mut self, row: &chain::Row<'_>) -> Result<(), StoreError> {
+        let e = row.event;
         let rows = &mut self.pending;
         if let Some(key) = &e.key {
             rows.by_key.insert(key.to_string(), rows.seq.len());
         }
-        rows.seq.push(to_i64(event.seq));
+        rows.seq.push(to_i64(row.seq));
         rows.stream.push(e.stream.to_string());
-        rows.stream_version.push(to_i64(event.stream_version));
+        rows.stream_version.push(to_i64(row.stream_version));
         rows.key.push(e.key.as_ref().map(|k| k.to_string()));
         rows.kind.push(e.kind().to_owned());
-        rows.occurred.push(e.occurred.to_string());
-        rows.occurred_first.push(e.occurred.first_day().to_string());
-        rows.occurred_last.push(e.occurred.last_day().to_string());
-        rows.recorded_at.push(recorded_at.to_owned());
+        rows.occurred.push(row.occurred.to_owned());
+        rows.occurred_first.push(row.occurred_first.to_owned());
+        rows.occurred_last.push(row.occurred_last.to_owned());
+        rows.recorded_at.push(row.recorded_at.to_owned());
         rows.schema_version
-            .push(i32::try_from(event.schema).unwrap_or(i32::MAX));
-        rows.content.push(content.to_owned());
-        rows.prev_hash.push(event.prev_hash.clone());
-        rows.hash.push(event.hash.clone());
+            .push(i32::try_from(row.schema).unwrap_or(i32::MAX));
+        rows.content.push(row.content.to_owned());
+        rows.prev_hash.push(row.prev_hash.to_owned());
+        rows.hash.push(row.hash.to_owned());
         if rows.seq.len() >= FLUSH_ROWS {
             self.flush()?;
         }

@@ -10,7 +10,7 @@ use lagesbild_model::{GENESIS_HASH, NewEvent, RecordedAt, StoredEvent, sha256_he
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::chain::{AppendTx, ChainChecker, RawRow, TargetInfo};
+use crate::chain::{AppendTx, ChainChecker, RawRow, Row, TargetInfo};
 use crate::{
     AppendReport, EventLog, EventRef, Expectation, Filter, Head, StoreError, VerifyReport,
 };
@@ -241,13 +241,7 @@ impl SqliteStore {
                 let event = event?;
                 let content = event.event.canonical_content();
                 crate::chain::check_restored(&mut checker, &event)?;
-                insert_row(
-                    &mut insert,
-                    &event,
-                    &content,
-                    &event.recorded_at.to_string(),
-                )
-                .storage()?;
+                Row::restored(&event, &content, |row| insert_row(&mut insert, row)).storage()?;
                 restored += 1;
             }
         }
@@ -491,28 +485,34 @@ pub(crate) fn read_rows_in(
     sql: &str,
     params: &[SqlValue],
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    read_rows_into(conn, busy_timeout_ms, sql, params, Vec::new())
+    let mut events = Vec::new();
+    read_rows_each(conn, busy_timeout_ms, sql, params, &mut |event| {
+        events.push(event)
+    })?;
+    Ok(events)
 }
 
-/// Like [`read_rows_in`], pushing onto `events` (a page reader gives it the page's capacity: a
-/// stored event is 464 bytes, and growing a page of 2,000 by doubling was 5 % of a replay).
-fn read_rows_into(
+/// Runs `sql` (selecting [`READ_COLUMNS`]) and hands each event to `each` as its row is read;
+/// returns how many.
+fn read_rows_each(
     conn: &Connection,
     busy_timeout_ms: u64,
     sql: &str,
     params: &[SqlValue],
-    mut events: Vec<StoredEvent>,
-) -> Result<Vec<StoredEvent>, StoreError> {
+    each: &mut dyn FnMut(StoredEvent),
+) -> Result<usize, StoreError> {
     // A reader can meet SQLITE_BUSY too (a WAL checkpoint or recovery under way): say Busy.
     let sql_error = |e| StoreError::from_sqlite(e, busy_timeout_ms);
     let mut statement = conn.prepare_cached(sql).map_err(sql_error)?;
     let mut rows = statement
         .query(rusqlite::params_from_iter(params.iter()))
         .map_err(sql_error)?;
+    let mut count = 0;
     while let Some(row) = rows.next().map_err(sql_error)? {
-        events.push(stored_from_row(row)?);
+        each(stored_from_row(row)?);
+        count += 1;
     }
-    Ok(events)
+    Ok(count)
 }
 
 /// The most events a page reader reserves room for before reading (a caller may ask for a
@@ -525,28 +525,25 @@ fn insert_sql() -> String {
     )
 }
 
-/// `recorded_at` is `event.recorded_at` as text, which an append prints once per batch.
 fn insert_row(
     insert: &mut rusqlite::CachedStatement<'_>,
-    event: &StoredEvent,
-    content: &str,
-    recorded_at: &str,
+    row: &Row<'_>,
 ) -> Result<(), rusqlite::Error> {
-    let e = &event.event;
+    let e = row.event;
     insert.execute(params![
-        to_i64(event.seq),
+        to_i64(row.seq),
         e.stream.as_str(),
-        to_i64(event.stream_version),
+        to_i64(row.stream_version),
         e.key.as_ref().map(|k| k.as_str()),
         e.kind(),
-        e.occurred.to_string(),
-        e.occurred.first_day().to_string(),
-        e.occurred.last_day().to_string(),
-        recorded_at,
-        i64::from(event.schema),
-        content,
-        event.prev_hash,
-        event.hash,
+        row.occurred,
+        row.occurred_first,
+        row.occurred_last,
+        row.recorded_at,
+        i64::from(row.schema),
+        row.content,
+        row.prev_hash,
+        row.hash,
     ])?;
     Ok(())
 }
@@ -649,17 +646,12 @@ impl AppendTx for SqliteAppend<'_> {
             .storage()
     }
 
-    fn insert(
-        &mut self,
-        event: &StoredEvent,
-        content: &str,
-        recorded_at: &str,
-    ) -> Result<(), StoreError> {
+    fn insert(&mut self, row: &Row<'_>) -> Result<(), StoreError> {
         let insert = match &mut self.insert {
             Some(insert) => insert,
             empty => empty.insert(self.conn.prepare_cached(&insert_sql()).storage()?),
         };
-        insert_row(insert, event, content, recorded_at).storage()?;
+        insert_row(insert, row).storage()?;
         Ok(())
     }
 }
@@ -750,6 +742,23 @@ impl EventLog for SqliteStore {
         read_page_in(&self.conn, self.busy_timeout_ms, filter, after_seq, limit)
     }
 
+    fn read_each(
+        &self,
+        filter: &Filter,
+        after_seq: u64,
+        limit: usize,
+        each: &mut dyn FnMut(StoredEvent),
+    ) -> Result<usize, StoreError> {
+        read_each_in(
+            &self.conn,
+            self.busy_timeout_ms,
+            filter,
+            after_seq,
+            limit,
+            each,
+        )
+    }
+
     fn event(&self, which: &EventRef) -> Result<Option<StoredEvent>, StoreError> {
         let (sql, param) = match which {
             EventRef::Seq(seq) => {
@@ -815,8 +824,31 @@ pub(crate) fn read_page_in(
     after_seq: u64,
     limit: usize,
 ) -> Result<Vec<StoredEvent>, StoreError> {
+    // Reserved ahead: a stored event is 464 bytes, and growing a page of 2,000 by doubling was
+    // 5 % of a replay.
+    let mut events = Vec::with_capacity(limit.min(PAGE_RESERVE));
+    read_each_in(
+        conn,
+        busy_timeout_ms,
+        filter,
+        after_seq,
+        limit,
+        &mut |event| events.push(event),
+    )?;
+    Ok(events)
+}
+
+/// Like [`read_page_in`], handing each event to `each` as it is read; returns how many.
+pub(crate) fn read_each_in(
+    conn: &Connection,
+    busy_timeout_ms: u64,
+    filter: &Filter,
+    after_seq: u64,
+    limit: usize,
+    each: &mut dyn FnMut(StoredEvent),
+) -> Result<usize, StoreError> {
     let Some(after_seq) = seq_param(after_seq) else {
-        return Ok(Vec::new());
+        return Ok(0);
     };
     let limit_param = SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX));
     let mut upto = None;
@@ -846,7 +878,7 @@ pub(crate) fn read_page_in(
         seqs.dedup();
         seqs.truncate(limit);
         let Some(&last) = seqs.last() else {
-            return Ok(Vec::new());
+            return Ok(0);
         };
         upto = Some(last);
     }
@@ -859,8 +891,7 @@ pub(crate) fn read_page_in(
     }
     sql.push_str(" ORDER BY seq LIMIT ?");
     params.push(limit_param);
-    let events = Vec::with_capacity(limit.min(PAGE_RESERVE));
-    read_rows_into(conn, busy_timeout_ms, &sql, &params, events)
+    read_rows_each(conn, busy_timeout_ms, &sql, &params, each)
 }
 
 /// The SQL conditions of `filter` (with `kinds` in place of its kinds), each starting with

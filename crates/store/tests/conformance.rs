@@ -201,6 +201,40 @@ fn round_trip_of_every_kind(open: Open) {
             paged.extend(page);
         }
         assert_eq!(paged, events);
+        // Read event by event, the same pages give the same events.
+        let mut each = Vec::new();
+        let mut after = 0;
+        loop {
+            let read = store
+                .read_each(&Filter::default(), after, size, &mut |event| {
+                    after = event.seq;
+                    each.push(event);
+                })
+                .expect("events");
+            if read < size {
+                break;
+            }
+        }
+        assert_eq!(each, events, "read_each in pages of {size}");
+    }
+    // Under a filter of several kinds and a last seq, a read event by event is the page.
+    let several = Filter {
+        kinds: KINDS
+            .iter()
+            .step_by(3)
+            .map(|kind| (*kind).to_owned())
+            .collect(),
+        max_seq: Some(events.len() as u64 - 2),
+        ..Filter::default()
+    };
+    for after in [0, 3, events.len() as u64 / 2] {
+        let page = store.read_page(&several, after, 5).expect("page");
+        let mut each = Vec::new();
+        let read = store
+            .read_each(&several, after, 5, &mut |event| each.push(event))
+            .expect("events");
+        assert_eq!(read, page.len());
+        assert_eq!(each, page, "read_each after {after} under {several:?}");
     }
     for kind in KINDS {
         let filter = Filter {

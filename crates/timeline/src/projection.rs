@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use lagesbild_model::kinds::EventCorrected;
-use lagesbild_model::{EventData, FuzzyDate, NewEvent, Source, StoredEvent, Text};
+use lagesbild_model::{EventData, FuzzyDate, NewEvent, RecordedAt, Source, StoredEvent, Text};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever [`Projection`]'s serialized form changes, so that stale checkpoints are
@@ -86,20 +86,24 @@ pub struct Entry {
     pub seq: u64,
     pub key: Option<String>,
     pub stream: String,
-    pub recorded_at: String,
+    /// Kept as a time, not as its text, which cost a replay an allocation and a formatting for
+    /// every fact it kept. It serializes as that same text.
+    pub recorded_at: RecordedAt,
     pub occurred: FuzzyDate,
     pub summary: String,
     pub source: Option<Source>,
     pub data: EventData,
     pub corrections: Vec<Amendment>,
-    pub retracted: Option<Amendment>,
+    /// Boxed: a retraction is rare, and inline it made every fact kept in memory 48 bytes
+    /// larger.
+    pub retracted: Option<Box<Amendment>>,
 }
 
 impl Entry {
     /// The entry an event adds, uncorrected: an owned event's text moves in; a borrowed one (a
     /// programme event, of which there are few) is copied first.
     fn from_event(event: Cow<'_, StoredEvent>) -> Entry {
-        let recorded_at = event.recorded_at.to_string();
+        let recorded_at = event.recorded_at;
         let StoredEvent { seq, event: e, .. } = event.into_owned();
         Entry {
             seq,
@@ -125,7 +129,7 @@ pub struct Projection {
     /// material included, corrections not applied): no stored fact up to `last_seq` begins
     /// later, which bounds a timeline page's read of the facts by day (format 3).
     latest_day: Option<chrono::NaiveDate>,
-    /// Boxed: an entry is 640 bytes, and a B-tree filled in key order leaves its nodes about
+    /// Boxed: an entry is 416 bytes, and a B-tree filled in key order leaves its nodes about
     /// half full, so inline entries kept twice their size in memory and every node split moved
     /// them (a full replay at 1M; BENCHMARKS.md).
     entries: BTreeMap<u64, Box<Entry>>,
@@ -133,18 +137,17 @@ pub struct Projection {
 
 /// The day a fact became public: its sources' [`Source::public_from`], or without a
 /// publication date the day it was recorded (UTC).
-pub fn public_from(source: &Option<Source>, recorded_at: &str) -> chrono::NaiveDate {
+pub fn public_from(source: &Option<Source>, recorded_at: RecordedAt) -> chrono::NaiveDate {
     source
         .as_ref()
         .and_then(Source::public_from)
-        .or_else(|| recorded_at.get(..10).and_then(|d| d.parse().ok()))
-        .unwrap_or(chrono::NaiveDate::MAX)
+        .unwrap_or_else(|| recorded_at.0.date_naive())
 }
 
 impl Entry {
     /// The day the fact became public ([`public_from`]).
     pub fn public_from(&self) -> chrono::NaiveDate {
-        public_from(&self.source, &self.recorded_at)
+        public_from(&self.source, self.recorded_at)
     }
 }
 
@@ -293,11 +296,11 @@ impl Projection {
                     .seq
                     .and_then(|seq| self.entries.get_mut(&seq))
                 {
-                    target.retracted = Some(Amendment {
+                    target.retracted = Some(Box::new(Amendment {
                         seq: event.seq,
                         recorded_at: recorded_at(),
                         reason: retraction.reason.to_string(),
-                    });
+                    }));
                 }
                 false
             }
@@ -320,5 +323,21 @@ impl Projection {
     /// [`PROJECTION_FORMAT`]; `None` if it cannot be read (it is then rebuilt from the log).
     pub fn from_checkpoint(bytes: &[u8]) -> Option<Projection> {
         serde_json::from_slice(bytes).ok()
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// A full replay keeps every fact as an [`Entry`](super::Entry) and every item of report
+    /// material as a [`MaterialItem`](crate::report::MaterialItem), and moves each from the
+    /// event it was read as: their size is memory and copying per event of a million-event log
+    /// (BENCHMARKS.md). A field that makes them grow should be boxed if it is rare, as a
+    /// retraction is.
+    #[test]
+    fn kept_facts_and_items_stay_small() {
+        let entry = std::mem::size_of::<super::Entry>();
+        assert!(entry <= 416, "a timeline entry is {entry} bytes");
+        let item = std::mem::size_of::<crate::report::MaterialItem>();
+        assert!(item <= 352, "a material item is {item} bytes");
     }
 }
