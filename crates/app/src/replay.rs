@@ -76,16 +76,9 @@ pub fn programme_from_log(store: &dyn Store, max_seq: u64) -> Result<Projection,
         max_seq: Some(max_seq),
         ..Filter::default()
     };
-    let mut after = 0;
-    loop {
-        let read = store.read_each(&filter, after, PAGE, &mut |event| {
-            after = event.seq;
-            projection.apply_programme(&event);
-        })?;
-        if read < PAGE {
-            break;
-        }
-    }
+    lagesbild_store::for_each(store, &filter, PAGE, &mut |event| {
+        projection.apply_programme(&event)
+    })?;
     Ok(projection)
 }
 
@@ -101,16 +94,9 @@ fn add_facts(store: &dyn Store, projection: &mut Projection) -> Result<(), Store
         max_seq: Some(projection.last_seq()),
         ..Filter::default()
     };
-    let mut after = 0;
-    loop {
-        let read = store.read_each(&filter, after, PAGE, &mut |event| {
-            after = event.seq;
-            projection.apply_fact_owned(event);
-        })?;
-        if read < PAGE {
-            break;
-        }
-    }
+    lagesbild_store::for_each(store, &filter, PAGE, &mut |event| {
+        projection.apply_fact_owned(event)
+    })?;
     Ok(())
 }
 

@@ -54,20 +54,12 @@ pub fn read_only(store: &dyn Store) -> Result<u64> {
 
 /// Every event, page by page, in log order, handed over; returns how many there were.
 fn for_each_owned(store: &dyn Store, mut fold: impl FnMut(StoredEvent)) -> Result<u64> {
-    let filter = Filter::default();
-    let mut after = 0;
-    let mut count = 0;
-    loop {
-        let read = store.read_each(&filter, after, PAGE, &mut |event| {
-            after = event.seq;
-            fold(event);
-        })?;
-        count += read as u64;
-        if read < PAGE {
-            break;
-        }
-    }
-    Ok(count)
+    Ok(lagesbild_store::for_each(
+        store,
+        &Filter::default(),
+        PAGE,
+        &mut fold,
+    )?)
 }
 
 /// Every event, page by page, in log order; returns how many there were.

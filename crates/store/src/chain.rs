@@ -86,13 +86,15 @@ pub(crate) struct Row<'a> {
 
 impl Row<'_> {
     /// The row of a stored event, as a restore inserts it again: `content` is its canonical
-    /// content; the other text columns are printed here.
+    /// content; the days are printed here as an append prints them.
     pub(crate) fn restored<T>(
         event: &StoredEvent,
         content: &str,
         insert: impl FnOnce(&Row<'_>) -> T,
     ) -> T {
-        let occurred = &event.event.occurred;
+        let mut text = String::new();
+        let columns = Columns::write(&mut text, content, &event.hash, &event.event.occurred);
+        let [content, hash, occurred, occurred_first, occurred_last] = columns.get(&text);
         insert(&Row {
             seq: event.seq,
             stream_version: event.stream_version,
@@ -100,11 +102,11 @@ impl Row<'_> {
             event: &event.event,
             recorded_at: &event.recorded_at.to_string(),
             content,
-            occurred: &occurred.to_string(),
-            occurred_first: &occurred.first_day().to_string(),
-            occurred_last: &occurred.last_day().to_string(),
+            occurred,
+            occurred_first,
+            occurred_last,
             prev_hash: &event.prev_hash,
-            hash: &event.hash,
+            hash,
         })
     }
 }

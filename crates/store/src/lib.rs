@@ -692,6 +692,29 @@ impl<T: EventLog + ?Sized> EventLog for Box<T> {
     }
 }
 
+/// Hands every event matching `filter` to `each`, in sequence order, read event by event
+/// ([`EventLog::read_each`]) in pages of `page` events; returns how many. What a replay that
+/// folds every event runs. `each` must not call back into the log.
+pub fn for_each<L: EventLog + ?Sized>(
+    log: &L,
+    filter: &Filter,
+    page: usize,
+    each: &mut dyn FnMut(StoredEvent),
+) -> Result<u64, StoreError> {
+    let mut after = 0;
+    let mut count = 0;
+    loop {
+        let read = log.read_each(filter, after, page, &mut |event| {
+            after = event.seq;
+            each(event);
+        })?;
+        count += read as u64;
+        if read < page {
+            return Ok(count);
+        }
+    }
+}
+
 /// Reads every event matching `filter` in pages, in sequence order, without holding the log in
 /// memory.
 pub fn scan<'a, L: EventLog + ?Sized>(
