@@ -781,4 +781,11 @@ fn an_error_deep_in_a_large_batch_names_its_event_and_writes_nothing() {
         other => panic!("expected a key conflict, got {other:?}"),
     }
     assert_eq!(snapshot(&store), before);
+    // After both errors, each in the middle of its batch's encoding, the next large batch is
+    // encoded whole, from the head as it stands.
+    let batch: Vec<NewEvent> = (0..300).map(|i| decision(&format!("k-{i}"))).collect();
+    let report = store.append(batch, &[]).expect("append");
+    assert_eq!(report.appended(), 300);
+    assert_eq!(report.head.seq, before.0.seq + 300);
+    store.verify(&mut |_| {}).expect("verify");
 }

@@ -406,6 +406,40 @@ fn a_keyless_event_given_an_empty_key_column_is_caught() {
     expect_broken_at(&path, 3, "key");
 }
 
+/// A read checks that the text it hands on is UTF-8 (SQLite stores whatever bytes it is
+/// given): bytes that are not, put into a row behind the store's back, are refused by name.
+#[test]
+fn a_read_refuses_text_that_is_not_utf8_naming_the_event_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lagesbild.db");
+    small_log(&path);
+    for (column, seq) in [("content", 2), ("hash", 3)] {
+        // The column's text with one byte (at 2) that cannot start a UTF-8 character.
+        behind_the_stores_back(&path, |conn| {
+            conn.execute(
+                &format!(
+                    "UPDATE events SET {column} = CAST(substr({column}, 1, 2) || X'FF' || substr({column}, 4) AS TEXT) WHERE seq = ?1"
+                ),
+                [seq],
+            )
+            .map(|_| ())
+        })
+        .unwrap();
+        let store = SqliteStore::open(&path).unwrap();
+        match store.event(&EventRef::Seq(seq as u64)) {
+            Err(StoreError::Broken { seq: at, reason }) => {
+                assert_eq!(at, seq as u64, "{reason}");
+                assert!(
+                    reason.starts_with(&format!("{column} is not UTF-8"))
+                        && reason.contains("index 2"),
+                    "{reason}"
+                );
+            }
+            other => panic!("expected the {column} of event {seq} refused, got {other:?}"),
+        }
+    }
+}
+
 /// Regression: verify checked a row's columns before its place in the sequence, so a row
 /// copied to the end after a gap was reported at its own seq, not at the missing event before it.
 #[test]
