@@ -91,8 +91,10 @@ pub struct NewEvent {
     pub stream: StreamId,
     pub occurred: FuzzyDate,
     pub summary: Text,
+    /// Boxed: a source is 144 bytes, and many events have none (a busy log's figures); inline
+    /// it made every event read and every fact a replay keeps that much larger.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<Source>,
+    pub source: Option<Box<Source>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by: Option<Text>,
     #[serde(flatten)]
@@ -304,7 +306,7 @@ struct RawEvent {
     #[serde(deserialize_with = "crate::text::summary")]
     summary: Text,
     #[serde(default)]
-    source: Option<Source>,
+    source: Option<Box<Source>>,
     #[serde(default)]
     by: Option<Text>,
     #[serde(default)]
@@ -783,7 +785,7 @@ impl crate::kinds::EventCorrected {
             corrected.summary = summary.clone();
         }
         if let Some(source) = &self.source {
-            corrected.source = Some(source.clone());
+            corrected.source = Some(Box::new(source.clone()));
         }
         if let Some(data) = &self.data {
             corrected.data = typed_data(target.kind(), data.clone()).map_err(|e| {

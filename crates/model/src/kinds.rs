@@ -858,4 +858,15 @@ mod size_tests {
             "EventData is {size} bytes; box the kind that grew"
         );
     }
+
+    /// The same for the event around it: its source is boxed (144 bytes inline, and absent
+    /// from about half of a busy log's events, its figures), which took a read event 464 -> 328
+    /// bytes and a 1M replay's peak memory 746 -> 695 MB (BENCHMARKS.md).
+    #[test]
+    fn events_stay_within_their_sizes() {
+        let new = std::mem::size_of::<crate::NewEvent>();
+        assert!(new <= 248, "NewEvent is {new} bytes");
+        let stored = std::mem::size_of::<crate::StoredEvent>();
+        assert!(stored <= 328, "StoredEvent is {stored} bytes");
+    }
 }

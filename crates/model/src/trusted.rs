@@ -41,7 +41,7 @@ struct StoredContent<'a> {
     stream: Option<StreamId>,
     summary: Text,
     #[serde(default)]
-    source: Option<Source>,
+    source: Option<Box<Source>>,
     #[serde(default)]
     by: Option<Text>,
     #[serde(default, borrow)]
@@ -167,7 +167,7 @@ impl<'de> serde::de::Visitor<'de> for OnePass<'_> {
                     stream = Some(map.next_value::<Option<StreamId>>()?);
                 }
                 "source" if source.is_none() => {
-                    source = Some(map.next_value::<Option<Source>>()?);
+                    source = Some(map.next_value::<Option<Box<Source>>>()?);
                 }
                 "by" if by.is_none() => by = Some(map.next_value::<Option<Text>>()?),
                 "occurred" if occurred.is_none() => occurred = Some(map.next_value()?),

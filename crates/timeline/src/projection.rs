@@ -57,7 +57,7 @@ pub(crate) fn corrected(
     correction: &EventCorrected,
     occurred: FuzzyDate,
     summary: &str,
-    source: &Option<Source>,
+    source: &Option<Box<Source>>,
     data: &EventData,
 ) -> Option<NewEvent> {
     let target = NewEvent {
@@ -91,7 +91,7 @@ pub struct Entry {
     pub recorded_at: RecordedAt,
     pub occurred: FuzzyDate,
     pub summary: String,
-    pub source: Option<Source>,
+    pub source: Option<Box<Source>>,
     pub data: EventData,
     pub corrections: Vec<Amendment>,
     /// Boxed: a retraction is rare, and inline it made every fact kept in memory 48 bytes
@@ -129,7 +129,7 @@ pub struct Projection {
     /// material included, corrections not applied): no stored fact up to `last_seq` begins
     /// later, which bounds a timeline page's read of the facts by day (format 3).
     latest_day: Option<chrono::NaiveDate>,
-    /// Boxed: an entry is 416 bytes, and a B-tree filled in key order leaves its nodes about
+    /// Boxed: an entry is 280 bytes, and a B-tree filled in key order leaves its nodes about
     /// half full, so inline entries kept twice their size in memory and every node split moved
     /// them (a full replay at 1M; BENCHMARKS.md).
     entries: BTreeMap<u64, Box<Entry>>,
@@ -137,9 +137,8 @@ pub struct Projection {
 
 /// The day a fact became public: its sources' [`Source::public_from`], or without a
 /// publication date the day it was recorded (UTC).
-pub fn public_from(source: &Option<Source>, recorded_at: RecordedAt) -> chrono::NaiveDate {
+pub fn public_from(source: Option<&Source>, recorded_at: RecordedAt) -> chrono::NaiveDate {
     source
-        .as_ref()
         .and_then(Source::public_from)
         .unwrap_or_else(|| recorded_at.0.date_naive())
 }
@@ -147,7 +146,7 @@ pub fn public_from(source: &Option<Source>, recorded_at: RecordedAt) -> chrono::
 impl Entry {
     /// The day the fact became public ([`public_from`]).
     pub fn public_from(&self) -> chrono::NaiveDate {
-        public_from(&self.source, self.recorded_at)
+        public_from(self.source.as_deref(), self.recorded_at)
     }
 }
 
@@ -336,8 +335,8 @@ mod size_tests {
     #[test]
     fn kept_facts_and_items_stay_small() {
         let entry = std::mem::size_of::<super::Entry>();
-        assert!(entry <= 416, "a timeline entry is {entry} bytes");
+        assert!(entry <= 280, "a timeline entry is {entry} bytes");
         let item = std::mem::size_of::<crate::report::MaterialItem>();
-        assert!(item <= 352, "a material item is {item} bytes");
+        assert!(item <= 216, "a material item is {item} bytes");
     }
 }

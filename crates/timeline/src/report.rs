@@ -31,7 +31,7 @@ pub struct MaterialItem {
     pub key: Option<String>,
     pub occurred: FuzzyDate,
     pub summary: String,
-    pub source: Option<Source>,
+    pub source: Option<Box<Source>>,
     pub data: EventData,
     /// Boxed, as a timeline entry's: rare, and 48 bytes on every item inline.
     pub retracted: Option<Box<Amendment>>,
@@ -272,7 +272,7 @@ impl Material {
                 .filter(|(_, item)| {
                     item.source
                         .as_ref()
-                        .and_then(Source::public_from)
+                        .and_then(|s| s.public_from())
                         .is_none_or(|from| from <= day)
                 })
                 .map(|(seq, item)| (*seq, item.clone()))
@@ -962,7 +962,7 @@ pub fn build_report(
         })
         .collect();
     let mut sources: Vec<SourceLine> = Vec::new();
-    let mut push_source = |s: &Option<Source>| {
+    let mut push_source = |s: Option<&Source>| {
         if let Some(s) = s {
             let line = source_line(s);
             if !sources.contains(&line) {
@@ -972,18 +972,18 @@ pub fn build_report(
     };
     for m in &open {
         for h in &m.history {
-            push_source(&h.source);
+            push_source(h.source.as_ref());
         }
     }
     for w in &view.waves {
         for h in &w.history {
             if let Some(e) = view.timeline.iter().find(|e| e.seq == h.seq) {
-                push_source(&e.source);
+                push_source(e.source.as_ref());
             }
         }
     }
     for plan in view.plans.iter().rev().take(1) {
-        push_source(&plan.source);
+        push_source(plan.source.as_ref());
     }
     // The plan each wave in the table stands on: a partial revision (the private providers'
     // move) is a source of the table as much as the latest plan is.
@@ -991,7 +991,7 @@ pub fn build_report(
         if let Some(current) = &w.current
             && let Some(plan) = view.plans.iter().find(|p| p.seq == current.plan_seq)
         {
-            push_source(&plan.source);
+            push_source(plan.source.as_ref());
         }
     }
 

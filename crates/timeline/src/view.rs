@@ -409,7 +409,7 @@ fn timeline_entry(entry: &Entry, as_of: Option<NaiveDate>) -> TimelineEntry {
             )),
             _ => None,
         },
-        source: entry.source.clone(),
+        source: entry.source.as_deref().cloned(),
         corrected_by: entry.corrections.iter().map(|c| c.seq).collect(),
     }
 }
@@ -691,7 +691,7 @@ impl Projection {
                         decided_by: plan.decided_by.as_ref().map(ToString::to_string),
                         partial: plan.partial,
                         summary: entry.summary.clone(),
-                        source: entry.source.clone(),
+                        source: entry.source.as_deref().cloned(),
                         waves: plan
                             .waves
                             .iter()
