@@ -349,9 +349,9 @@ pub fn append_located_with(
     let places: Vec<(String, usize)> = located.iter().map(|l| (l.file.clone(), l.line)).collect();
     let batch: Vec<NewEvent> = located.into_iter().map(|l| l.event).collect();
     let result = if dry_run {
-        provenance::append_dry_run(store, batch, &[], sets)
+        provenance::append_dry_run(store, &batch, &[], sets)
     } else {
-        provenance::append(store, batch, &[], sets)
+        provenance::append(store, &batch, &[], sets)
     };
     result.map_err(|error| locate_store_error(error, &places, verb))
 }
@@ -610,16 +610,11 @@ pub fn append(location: &StoreLocation, args: &AppendArgs) -> Result<ExitCode> {
         .into_iter()
         .collect();
     let mut store = db::open(location)?;
-    let report = provenance::append(
-        &mut store,
-        vec![event],
-        &expectations,
-        &template_sets(None)?,
-    )
-    .map_err(|error| match error {
-        StoreError::StaleVersion { .. } => anyhow::Error::new(error).context("conflict"),
-        other => locate_store_error(other, &[(file.clone(), 0)], "appended"),
-    })?;
+    let report = provenance::append(&mut store, &[event], &expectations, &template_sets(None)?)
+        .map_err(|error| match error {
+            StoreError::StaleVersion { .. } => anyhow::Error::new(error).context("conflict"),
+            other => locate_store_error(other, &[(file.clone(), 0)], "appended"),
+        })?;
     match report.outcomes[0] {
         Outcome::Appended {
             seq,

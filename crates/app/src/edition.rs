@@ -697,7 +697,7 @@ impl PointInput {
 
 /// Appends events in one transaction; the seq of each.
 fn append(store: &mut dyn Store, events: Vec<NewEvent>) -> Result<Vec<u64>, EditionError> {
-    let report = store.append(events, &[]).map_err(|error| match error {
+    let report = store.append(&events, &[]).map_err(|error| match error {
         StoreError::Invalid { error, .. } => EditionError::Invalid(error),
         other => EditionError::Store(other),
     })?;

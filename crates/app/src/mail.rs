@@ -491,7 +491,7 @@ pub fn send_edition(
             event["by"] = json!(by);
         }
         let event = event_from_value(event).map_err(MailError::Invalid)?;
-        let seq = store.append(vec![event], &[])?.head.seq;
+        let seq = store.append(&[event], &[])?.head.seq;
         match &error {
             None => tracing::info!(report_seq, list = name, %message_id, "edition sent"),
             Some(error) => tracing::warn!(report_seq, list = name, %error, "edition not sent"),

@@ -104,7 +104,7 @@ mod tests {
     #[test]
     fn a_completion_of_a_matter_never_opened_is_refused_naming_the_matter() {
         let mut store = SqliteStore::open_in_memory().expect("store");
-        let error = append(&mut store, vec![event(DONE)], &[], &template_sets(None)).unwrap_err();
+        let error = append(&mut store, &[event(DONE)], &[], &template_sets(None)).unwrap_err();
         let text = error.to_string();
         assert!(text.contains("event 0 of the batch"), "{text}");
         assert!(text.contains("data.matter"), "{text}");
@@ -118,14 +118,14 @@ mod tests {
         // Completion first, opening second, in one batch: a history file in any order.
         append(
             &mut store,
-            vec![event(DONE), event(OPEN)],
+            &[event(DONE), event(OPEN)],
             &[],
             &template_sets(None),
         )
         .expect("appends");
         // A later settlement of the same matter finds the opening in the log.
         let settle = r#"{"kind":"settlement_reached","occurred":"2025-04","summary":"Uppgörelse.","source":{"title":"T"},"data":{"parties":["A"],"matters":["kpmg","annat"]}}"#;
-        let error = append(&mut store, vec![event(settle)], &[], &template_sets(None)).unwrap_err();
+        let error = append(&mut store, &[event(settle)], &[], &template_sets(None)).unwrap_err();
         assert!(error.to_string().contains("data.matters[1]"), "{error}");
         assert!(error.to_string().contains("\"annat\""), "{error}");
     }

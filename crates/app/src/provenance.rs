@@ -52,7 +52,7 @@ pub fn template_set_for<'a>(sets: &'a [TemplateSet], digest: &str) -> Option<&'a
 /// place in the batch and the field, so the front ends locate it as they locate any other.
 pub fn append(
     store: &mut dyn Store,
-    batch: Vec<NewEvent>,
+    batch: &[NewEvent],
     expectations: &[Expectation],
     sets: &[TemplateSet],
 ) -> Result<AppendReport, StoreError> {
@@ -62,7 +62,7 @@ pub fn append(
 /// [`append`] without committing: every check, nothing written.
 pub fn append_dry_run(
     store: &mut dyn Store,
-    batch: Vec<NewEvent>,
+    batch: &[NewEvent],
     expectations: &[Expectation],
     sets: &[TemplateSet],
 ) -> Result<AppendReport, StoreError> {
@@ -71,20 +71,19 @@ pub fn append_dry_run(
 
 fn append_inner(
     store: &mut dyn Store,
-    batch: Vec<NewEvent>,
+    batch: &[NewEvent],
     expectations: &[Expectation],
     sets: &[TemplateSet],
     commit: bool,
 ) -> Result<AppendReport, StoreError> {
-    // Only the claims are kept for the check; the batch itself moves into the store.
-    let claims: Vec<(usize, NewEvent)> = batch
+    // The claims, checked inside the append's transaction.
+    let claims: Vec<(usize, &NewEvent)> = batch
         .iter()
         .enumerate()
         .filter(|(_, event)| claims_position(event))
-        .map(|(index, event)| (index, event.clone()))
         .collect();
     // Matters must be opened before they are answered or closed (crate::matters).
-    let matters = crate::matters::MatterCheck::of(&batch);
+    let matters = crate::matters::MatterCheck::of(batch);
     let mut check = |store: &dyn Store, report: &AppendReport| -> Result<(), StoreError> {
         matters.check(store, report)?;
         for (index, event) in &claims {

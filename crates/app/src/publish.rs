@@ -95,7 +95,7 @@ pub fn publish(
     let event = event_from_value(event).map_err(PublishError::Invalid)?;
     // The provenance stays exact if others append meanwhile: the report was built from the
     // log up to `head`, whatever follows it.
-    let report = store.append(vec![event], &[])?;
+    let report = store.append(&[event], &[])?;
     // What was just rendered from the log and recorded is what a reproduction gives: kept, so
     // that the edition's pages are served without rebuilding it.
     let kept: Vec<(&str, &[u8])> = outputs

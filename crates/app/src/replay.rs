@@ -352,7 +352,7 @@ mod tests {
     /// A log of plans and timeline-only facts, with corrections and retractions of both.
     fn store_with(events: usize) -> SqliteStore {
         let mut store = SqliteStore::open_in_memory().expect("store");
-        let batch = (0..events)
+        let batch: Vec<_> = (0..events)
             .map(|i| {
                 let occurred = format!("20{:02}-{:02}", 18 + i % 8, 1 + i % 12);
                 let line = match i % 6 {
@@ -387,7 +387,7 @@ mod tests {
                 parse_event(&line).expect("valid")
             })
             .collect();
-        store.append(batch, &[]).expect("append");
+        store.append(&batch, &[]).expect("append");
         store
     }
 
@@ -453,14 +453,14 @@ mod tests {
         let path = dir.path().join("log.db");
         let mut reader = SqliteStore::open(&path).expect("opens");
         let mut writer = SqliteStore::open(&path).expect("opens");
-        writer.append(plans(3, 2030), &[]).expect("append");
+        writer.append(&plans(3, 2030), &[]).expect("append");
         let cache = ProgrammeCache::default();
         let mut notices = Vec::new();
         let first = cache
             .programme(&mut reader, 3, &mut notices)
             .expect("programme");
         for (round, year) in [(1, 2032), (2, 2033), (3, 2034)] {
-            writer.append(plans(2, year), &[]).expect("append");
+            writer.append(&plans(2, year), &[]).expect("append");
             let head = reader.head().expect("head").seq;
             assert_eq!(head, 3 + 2 * round);
             let kept = cache
@@ -484,7 +484,7 @@ mod tests {
     #[test]
     fn the_kept_programme_is_never_served_for_another_log_of_the_same_or_greater_length() {
         let mut store = store_with(40);
-        store.append(plans(5, 2031), &[]).expect("append");
+        store.append(&plans(5, 2031), &[]).expect("append");
         let cache = ProgrammeCache::default();
         let mut notices = Vec::new();
         let kept = cache
@@ -494,7 +494,7 @@ mod tests {
         // Another log of the same length: the chain hash at the kept position differs, so the
         // programme is replayed from it, not served from memory.
         let mut other = store_with(40);
-        other.append(plans(5, 2039), &[]).expect("append");
+        other.append(&plans(5, 2039), &[]).expect("append");
         let from_other = cache
             .programme(&mut other, 45, &mut notices)
             .expect("programme");
@@ -503,7 +503,7 @@ mod tests {
         // A longer one: its events after the kept position do not continue the kept chain
         // (the next event names another previous hash), so nothing is folded onto it.
         let mut longer = store_with(40);
-        longer.append(plans(7, 2040), &[]).expect("append");
+        longer.append(&plans(7, 2040), &[]).expect("append");
         let from_longer = cache
             .programme(&mut longer, 47, &mut notices)
             .expect("programme");

@@ -68,7 +68,7 @@ fn base() -> &'static Base {
                 i % 12 + 1
             )).expect("valid"));
         }
-        store.append(batch, &[]).expect("appends");
+        store.append(&batch, &[]).expect("appends");
         let week = [
             r#"{"key":"n1","kind":"situation_noted","occurred":"2024-12-23","stream":"rapport","summary":"Första noteringen.","data":{"section":"summary"}}"#,
             r#"{"key":"n2","kind":"situation_noted","occurred":"2024-12-24","stream":"rapport","summary":"Andra noteringen.","data":{"section":"operations"}}"#,
@@ -78,7 +78,7 @@ fn base() -> &'static Base {
         ];
         store
             .append(
-                week.iter().map(|l| parse_event(l).expect("valid")).collect(),
+                &week.iter().map(|l| parse_event(l).expect("valid")).collect::<Vec<_>>(),
                 &[],
             )
             .expect("appends");

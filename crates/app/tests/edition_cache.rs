@@ -44,7 +44,7 @@ fn seeded() -> (tempfile::TempDir, PathBuf) {
         }
     }
     batch.push(parse_event(r#"{"key":"n1","kind":"situation_noted","occurred":"2024-12-23","stream":"rapport","summary":"Veckans notering.","data":{"section":"summary"}}"#).expect("valid"));
-    store.append(batch, &[]).expect("appends");
+    store.append(&batch, &[]).expect("appends");
     (dir, db)
 }
 

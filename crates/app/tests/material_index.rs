@@ -120,7 +120,7 @@ fn build(ops: &[(u8, u64, u8, u64, usize)], every: usize) -> SqliteStore {
         let line = event_json(&kinds, *op);
         let event = parse_event(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
         let kind = event.kind();
-        match store.append(vec![event], &[]) {
+        match store.append(&[event], &[]) {
             Ok(_) => kinds.push(kind),
             Err(e) if std::env::var_os("DBG").is_some() => eprintln!("refused: {e}: {line}"),
             Err(_) => {}

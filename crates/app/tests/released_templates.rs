@@ -32,7 +32,7 @@ fn seeded() -> SqliteStore {
             }
         }
     }
-    store.append(batch, &[]).expect("appends");
+    store.append(&batch, &[]).expect("appends");
     store
 }
 

@@ -82,7 +82,7 @@ fn store_with(n: usize, seed: u64) -> SqliteStore {
         };
         let event = parse_event(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
         // One event per batch, so that every position is a transaction of its own.
-        store.append(vec![event], &[]).expect("append");
+        store.append(&[event], &[]).expect("append");
     }
     store
 }

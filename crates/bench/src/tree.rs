@@ -30,7 +30,7 @@ fn import_with_tree(dir: &Path, n: usize, seed: u64) -> Result<f64> {
             break;
         }
         let started = Instant::now();
-        store.append(batch, &[])?;
+        store.append(&batch, &[])?;
         store.tree_catch_up()?;
         seconds += started.elapsed().as_secs_f64();
     }

@@ -70,7 +70,7 @@ fn run(open: &Open, writers: usize, size: usize) -> Result<Run, StoreError> {
                 for batch in batches {
                     let started = Instant::now();
                     loop {
-                        match store.append(batch.clone(), &[]) {
+                        match store.append(&batch, &[]) {
                             Ok(_) => break,
                             Err(error) if error.is_retryable() => continue,
                             Err(error) => return Err(error),

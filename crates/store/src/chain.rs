@@ -4,6 +4,7 @@
 //! transaction ([`AppendTx`]), and the raw columns of a row ([`RawRow`]); so a log written through
 //! one backend verifies, exports and restores byte for byte the same through the other.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use lagesbild_model::date::push_day;
@@ -165,10 +166,11 @@ fn stream_version(
 
 /// Appends `batch` through `tx`, stamped `now` (or the head's time, if the clock went back):
 /// every check of [`EventLog::append`](crate::EventLog::append), in order, the first failure
-/// returned with nothing of it committed by the caller.
+/// returned with nothing of it committed by the caller. The batch is borrowed: an event the
+/// checks rewrite (a correction's or retraction's target) is copied first.
 pub(crate) fn append_batch(
     tx: &mut dyn AppendTx,
-    batch: Vec<NewEvent>,
+    batch: &[NewEvent],
     expectations: &[Expectation],
     now: RecordedAt,
 ) -> Result<AppendReport, StoreError> {
@@ -202,18 +204,18 @@ pub(crate) fn append_batch(
     drop(keys);
 
     if batch.len() < PIPELINE_MIN_EVENTS {
-        let items = batch
-            .into_iter()
-            .map(|event| Encoded {
-                event,
-                speculated: None,
-            })
-            .collect();
         let chunk = Chunk {
-            items,
+            items: vec![None; batch.len()],
             text: String::new(),
         };
-        return append_items(tx, std::iter::once(chunk), head, versions, recorded_at);
+        return append_items(
+            tx,
+            batch,
+            std::iter::once(chunk),
+            head,
+            versions,
+            recorded_at,
+        );
     }
     // A large batch: its events are encoded and hashed on a second thread, ahead of this one,
     // which makes the reads, checks and inserts (SQLite's connection stays on this thread). The
@@ -221,7 +223,7 @@ pub(crate) fn append_batch(
     // a target, which the checks rewrite, or one already present) this thread encodes the rest
     // itself, as for a small batch. The result is the same either way (test in
     // crates/store/tests/append.rs).
-    for event in &batch {
+    for event in batch {
         stream_version(tx, &mut versions, event.stream.as_str())?;
     }
     let (sender, receiver) = std::sync::mpsc::sync_channel(PIPELINE_DEPTH / PIPELINE_CHUNK);
@@ -229,7 +231,7 @@ pub(crate) fn append_batch(
     std::thread::scope(|scope| {
         scope.spawn(move || speculate(batch, start, recorded_at, sender));
         // Returning (an error included) drops the receiver, which ends the worker.
-        append_items(tx, receiver.into_iter(), head, versions, recorded_at)
+        append_items(tx, batch, receiver.into_iter(), head, versions, recorded_at)
     })
 }
 
@@ -237,9 +239,11 @@ pub(crate) fn append_batch(
 /// more than it hides (a web append is one event).
 const PIPELINE_MIN_EVENTS: usize = 64;
 
-/// How many encoded events the worker may be ahead of the inserts: enough to ride over an
-/// index page split, little memory.
-const PIPELINE_DEPTH: usize = 256;
+/// How many encoded events the worker may be ahead of the inserts: a whole batch of the import
+/// (1,000 events, about 0.5 MB of text). With 256, the worker, which is faster than the inserts,
+/// filled the channel and waited, and the appending thread woke it through the kernel for
+/// every chunk it took (1.5 % of the appending thread's samples, BENCHMARKS.md).
+const PIPELINE_DEPTH: usize = 1_024;
 
 /// Events per message from the worker. One message per event made the two threads wake each
 /// other through the kernel about once per event (13 % of an import's samples in the profile in
@@ -252,12 +256,12 @@ const PIPELINE_CHUNK: usize = 64;
 const PIPELINE_FIRST_CHUNK: usize = 4;
 const _: () = assert!(0 < PIPELINE_FIRST_CHUNK && PIPELINE_FIRST_CHUNK <= PIPELINE_CHUNK);
 
-/// Events of a batch in order, as the worker passes them on, with the text of what it computed
-/// for them in one buffer. The appending thread frees a chunk's text in one go: when it freed
-/// each event's content and hash, which the worker had allocated, not freeing them at all made
-/// the import about a tenth faster (BENCHMARKS.md).
+/// What the worker computed for the next events of a batch, in order (`None` for an event it
+/// did not encode), with their text in one buffer. The appending thread frees a chunk's text in
+/// one go: when it freed each event's content and hash, which the worker had allocated, not
+/// freeing them at all made the import about a tenth faster (BENCHMARKS.md).
 struct Chunk {
-    items: Vec<Encoded>,
+    items: Vec<Option<Speculated>>,
     text: String,
 }
 
@@ -280,14 +284,9 @@ impl Chunk {
 /// rarely grows.
 const CHUNK_TEXT_PER_EVENT: usize = 512;
 
-/// One event of a batch, with what the worker computed for it if it did.
-struct Encoded {
-    event: NewEvent,
-    speculated: Option<Speculated>,
-}
-
 /// The columns of an event (content, chain hash, days) in its chunk's text, computed for the
 /// place it gets if every event before it in the batch is appended as given.
+#[derive(Clone, Copy)]
 struct Speculated {
     seq: u64,
     stream_version: u64,
@@ -298,7 +297,7 @@ struct Speculated {
 /// earlier one is appended as given, until the first event with a target (its content depends
 /// on the log), after which it only passes events on.
 fn speculate(
-    batch: Vec<NewEvent>,
+    batch: &[NewEvent],
     (mut seq, mut prev_hash, mut versions): (u64, String, HashMap<String, u64>),
     recorded_at: RecordedAt,
     sender: std::sync::mpsc::SyncSender<Chunk>,
@@ -330,7 +329,7 @@ fn speculate(
                 None
             }
         };
-        chunk.items.push(Encoded { event, speculated });
+        chunk.items.push(speculated);
         if chunk.items.len() == size {
             size = (size * 2).min(PIPELINE_CHUNK);
             let full = std::mem::replace(&mut chunk, Chunk::with_capacity(size, going));
@@ -351,6 +350,7 @@ fn speculate(
 /// was appended as the worker assumed; otherwise they are computed here.
 fn append_items(
     tx: &mut dyn AppendTx,
+    batch: &[NewEvent],
     chunks: impl Iterator<Item = Chunk>,
     head: Head,
     mut versions: HashMap<String, u64>,
@@ -368,13 +368,10 @@ fn append_items(
     let mut own = String::new();
     let mut next_index = 0;
     for Chunk { items, text } in chunks {
-        for item in items {
+        for speculated in items {
             let index = next_index;
             next_index += 1;
-            let Encoded {
-                mut event,
-                speculated,
-            } = item;
+            let mut event = Cow::Borrowed(&batch[index]);
             let invalid = |field: &str, reason: String| StoreError::Invalid {
                 index,
                 error: FieldError::new(field, reason),
@@ -426,7 +423,7 @@ fn append_items(
                         ),
                     ));
                 }
-                if let EventData::EventCorrected(correction) = &mut event.data {
+                if let EventData::EventCorrected(correction) = &mut event.to_mut().data {
                     // The target as corrected must be a valid event; corrected data is kept in the
                     // canonical form of the target's kind.
                     let corrected = correction
@@ -438,7 +435,7 @@ fn append_items(
                         correction.data = value.get_mut("data").map(serde_json::Value::take);
                     }
                 }
-                if let Some(target) = event.data.target_mut() {
+                if let Some(target) = event.to_mut().data.target_mut() {
                     target.seq = Some(info.seq);
                 }
             }

@@ -132,10 +132,12 @@ pub struct VerifyReport {
 
 /// The narrow interface the rest of lagesbild uses.
 pub trait EventLog {
-    /// Appends a batch in one transaction: all of it or none of it.
+    /// Appends a batch in one transaction: all of it or none of it. The batch is borrowed, so a
+    /// caller keeps it to name an event an error points at (by its index) or to try again
+    /// after a stale version; an event the append rewrites (a target's position) is copied.
     fn append(
         &mut self,
-        batch: Vec<NewEvent>,
+        batch: &[NewEvent],
         expectations: &[Expectation],
     ) -> Result<AppendReport, StoreError>;
 
@@ -201,7 +203,7 @@ pub trait Store: EventLog + Send {
     /// Runs every check of [`EventLog::append`] and reports what would happen; writes nothing.
     fn append_dry_run(
         &mut self,
-        batch: Vec<NewEvent>,
+        batch: &[NewEvent],
         expectations: &[Expectation],
     ) -> Result<AppendReport, StoreError>;
 
@@ -211,7 +213,7 @@ pub trait Store: EventLog + Send {
     /// event makes about the log (a `report_published`'s position, hash and digests) here.
     fn append_checked(
         &mut self,
-        batch: Vec<NewEvent>,
+        batch: &[NewEvent],
         expectations: &[Expectation],
         check: &mut CheckFn<'_>,
     ) -> Result<AppendReport, StoreError>;
@@ -219,7 +221,7 @@ pub trait Store: EventLog + Send {
     /// Like [`Store::append_checked`] but never commits: a dry run of the whole check.
     fn append_checked_dry_run(
         &mut self,
-        batch: Vec<NewEvent>,
+        batch: &[NewEvent],
         expectations: &[Expectation],
         check: &mut CheckFn<'_>,
     ) -> Result<AppendReport, StoreError>;
@@ -469,14 +471,14 @@ impl<T: Store + ?Sized> Store for Box<T> {
     }
     fn append_dry_run(
         &mut self,
-        batch: Vec<NewEvent>,
+        batch: &[NewEvent],
         expectations: &[Expectation],
     ) -> Result<AppendReport, StoreError> {
         (**self).append_dry_run(batch, expectations)
     }
     fn append_checked(
         &mut self,
-        batch: Vec<NewEvent>,
+        batch: &[NewEvent],
         expectations: &[Expectation],
         check: &mut CheckFn<'_>,
     ) -> Result<AppendReport, StoreError> {
@@ -484,7 +486,7 @@ impl<T: Store + ?Sized> Store for Box<T> {
     }
     fn append_checked_dry_run(
         &mut self,
-        batch: Vec<NewEvent>,
+        batch: &[NewEvent],
         expectations: &[Expectation],
         check: &mut CheckFn<'_>,
     ) -> Result<AppendReport, StoreError> {
@@ -656,7 +658,7 @@ impl<T: Store + ?Sized> Store for Box<T> {
 impl<T: EventLog + ?Sized> EventLog for Box<T> {
     fn append(
         &mut self,
-        batch: Vec<NewEvent>,
+        batch: &[NewEvent],
         expectations: &[Expectation],
     ) -> Result<AppendReport, StoreError> {
         (**self).append(batch, expectations)

@@ -388,7 +388,7 @@ impl PostgresStore {
 
     fn append_inner(
         &self,
-        batch: Vec<NewEvent>,
+        batch: &[NewEvent],
         expectations: &[Expectation],
         commit: bool,
         check: &mut crate::CheckFn<'_>,
@@ -928,7 +928,7 @@ fn conditions(filter: &Filter) -> (String, Vec<Box<dyn ToSql + Sync>>) {
 impl EventLog for PostgresStore {
     fn append(
         &mut self,
-        batch: Vec<NewEvent>,
+        batch: &[NewEvent],
         expectations: &[Expectation],
     ) -> Result<AppendReport, StoreError> {
         self.append_inner(batch, expectations, true, &mut |_, _| Ok(()))
@@ -1019,7 +1019,7 @@ impl crate::Store for PostgresStore {
 
     fn append_dry_run(
         &mut self,
-        batch: Vec<NewEvent>,
+        batch: &[NewEvent],
         expectations: &[Expectation],
     ) -> Result<AppendReport, StoreError> {
         self.append_inner(batch, expectations, false, &mut |_, _| Ok(()))
@@ -1027,7 +1027,7 @@ impl crate::Store for PostgresStore {
 
     fn append_checked(
         &mut self,
-        batch: Vec<NewEvent>,
+        batch: &[NewEvent],
         expectations: &[Expectation],
         check: &mut crate::CheckFn<'_>,
     ) -> Result<AppendReport, StoreError> {
@@ -1036,7 +1036,7 @@ impl crate::Store for PostgresStore {
 
     fn append_checked_dry_run(
         &mut self,
-        batch: Vec<NewEvent>,
+        batch: &[NewEvent],
         expectations: &[Expectation],
         check: &mut crate::CheckFn<'_>,
     ) -> Result<AppendReport, StoreError> {

@@ -166,7 +166,7 @@ mod tests {
         let mut store =
             PostgresStore::open(&crate::testing::fresh_database(&url, "lagesbild_plans"))
                 .expect("opens");
-        let facts = (0..3_000)
+        let facts: Vec<_> = (0..3_000)
             .map(|i| {
                 let occurred = if i % 50 == 0 { "2020".to_owned() } else { format!("2020-{:02}-{:02}", i % 12 + 1, i % 28 + 1) };
                 parse_event(&format!(
@@ -175,8 +175,8 @@ mod tests {
                 .expect("a fact")
             })
             .collect();
-        store.append(facts, &[]).expect("appends facts");
-        let amendments = (1..=60)
+        store.append(&facts, &[]).expect("appends facts");
+        let amendments: Vec<_> = (1..=60)
             .map(|i| {
                 let line = if i % 2 == 0 {
                     format!(r#"{{"kind":"event_corrected","occurred":"2026-11-23","summary":"R.","data":{{"target":{{"seq":{i}}},"reason":"Fel.","occurred":"2021-01-01"}}}}"#)
@@ -186,7 +186,7 @@ mod tests {
                 parse_event(&line).expect("an amendment")
             })
             .collect();
-        store.append(amendments, &[]).expect("appends amendments");
+        store.append(&amendments, &[]).expect("appends amendments");
         store.execute("ANALYZE events", &[]).expect("analyzes");
         let plan = |sql: &str, params: &[&(dyn ToSql + Sync)]| -> String {
             store
@@ -266,11 +266,11 @@ mod tests {
             r#"{"kind":"event_corrected","occurred":"2026-11-23","summary":"R.","data":{"target":{"key":"b"},"reason":"Fel.","occurred":"2020-04-01"}}"#,
             r#"{"kind":"event_retracted","occurred":"2026-11-23","summary":"Å.","data":{"target":{"key":"a"},"reason":"Fel."}}"#,
         ];
-        let batch = lines
+        let batch: Vec<_> = lines
             .iter()
             .map(|l| parse_event(l).expect("valid"))
             .collect();
-        store.append(batch, &[]).expect("appends");
+        store.append(&batch, &[]).expect("appends");
         let answers = |store: &PostgresStore| {
             let seqs = |events: Vec<StoredEvent>| events.iter().map(|e| e.seq).collect::<Vec<_>>();
             (

@@ -674,7 +674,7 @@ impl SqliteStore {
     /// nothing is written.
     pub fn append_dry_run(
         &mut self,
-        batch: Vec<NewEvent>,
+        batch: &[NewEvent],
         expectations: &[Expectation],
     ) -> Result<AppendReport, StoreError> {
         self.append_inner(batch, expectations, false, &mut |_, _| Ok(()))
@@ -687,7 +687,7 @@ impl SqliteStore {
     /// where "the head at that point of the append" is exactly the log it sees.
     pub fn append_checked(
         &mut self,
-        batch: Vec<NewEvent>,
+        batch: &[NewEvent],
         expectations: &[Expectation],
         check: &mut dyn FnMut(&SqliteStore, &AppendReport) -> Result<(), StoreError>,
     ) -> Result<AppendReport, StoreError> {
@@ -697,7 +697,7 @@ impl SqliteStore {
     /// Like [`SqliteStore::append_checked`] but never commits: a dry run of the whole check.
     pub fn append_checked_dry_run(
         &mut self,
-        batch: Vec<NewEvent>,
+        batch: &[NewEvent],
         expectations: &[Expectation],
         check: &mut dyn FnMut(&SqliteStore, &AppendReport) -> Result<(), StoreError>,
     ) -> Result<AppendReport, StoreError> {
@@ -706,7 +706,7 @@ impl SqliteStore {
 
     fn append_inner(
         &mut self,
-        batch: Vec<NewEvent>,
+        batch: &[NewEvent],
         expectations: &[Expectation],
         commit: bool,
         check: &mut dyn FnMut(&SqliteStore, &AppendReport) -> Result<(), StoreError>,
@@ -740,7 +740,7 @@ impl SqliteStore {
 impl EventLog for SqliteStore {
     fn append(
         &mut self,
-        batch: Vec<NewEvent>,
+        batch: &[NewEvent],
         expectations: &[Expectation],
     ) -> Result<AppendReport, StoreError> {
         self.append_inner(batch, expectations, true, &mut |_, _| Ok(()))
@@ -1092,7 +1092,7 @@ impl crate::Store for SqliteStore {
 
     fn append_dry_run(
         &mut self,
-        batch: Vec<NewEvent>,
+        batch: &[NewEvent],
         expectations: &[Expectation],
     ) -> Result<AppendReport, StoreError> {
         SqliteStore::append_dry_run(self, batch, expectations)
@@ -1100,7 +1100,7 @@ impl crate::Store for SqliteStore {
 
     fn append_checked(
         &mut self,
-        batch: Vec<NewEvent>,
+        batch: &[NewEvent],
         expectations: &[Expectation],
         check: &mut crate::CheckFn<'_>,
     ) -> Result<AppendReport, StoreError> {
@@ -1111,7 +1111,7 @@ impl crate::Store for SqliteStore {
 
     fn append_checked_dry_run(
         &mut self,
-        batch: Vec<NewEvent>,
+        batch: &[NewEvent],
         expectations: &[Expectation],
         check: &mut crate::CheckFn<'_>,
     ) -> Result<AppendReport, StoreError> {

@@ -326,7 +326,7 @@ mod tests {
             "2024-01/2024-03",
             "hösten 2021",
         ];
-        let batch = dates
+        let batch: Vec<_> = dates
             .iter()
             .map(|date| {
                 parse_event(&format!(
@@ -335,7 +335,7 @@ mod tests {
                 .expect("valid")
             })
             .collect();
-        store.append(batch, &[]).expect("append");
+        store.append(&batch, &[]).expect("append");
         let by_index: Vec<u64> = store
             .period_facts(99)
             .expect("read")
@@ -373,7 +373,7 @@ mod tests {
             line("2020", "fact_reported"),
             line("2021-05-05", "fact_reported"),
         ];
-        store.append(batch, &[]).expect("append");
+        store.append(&batch, &[]).expect("append");
         let day = |s: &str| s.parse::<NaiveDate>().expect("day");
         let scan = |from, to, descending, limit, max_seq| {
             store

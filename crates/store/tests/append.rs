@@ -81,7 +81,7 @@ fn snapshot(store: &SqliteStore) -> (Head, Vec<StoredEvent>) {
 
 fn store_with(events: Vec<NewEvent>) -> SqliteStore {
     let mut store = SqliteStore::open_in_memory().expect("store");
-    store.append(events, &[]).expect("append");
+    store.append(&events, &[]).expect("append");
     store
 }
 
@@ -92,12 +92,52 @@ fn invalid_field(result: Result<impl std::fmt::Debug, StoreError>) -> (usize, Fi
     }
 }
 
+/// The append borrows its batch: a writer refused for a stale version tries the very same batch
+/// again, and a correction the append rewrites (its target's position filled in) is stored
+/// rewritten while the caller's copy stays as given. Large enough to go through the worker.
+#[test]
+fn a_borrowed_batch_is_tried_again_as_it_is_and_left_as_given() {
+    let mut store = store_with(vec![decision("a"), decision("b")]);
+    let mut batch: Vec<NewEvent> = (0..100)
+        .map(|i| note(&format!("n{i}"), "rapport"))
+        .collect();
+    batch.push(correction(
+        json!({"key": "a"}),
+        json!({"summary": "Ny text."}),
+    ));
+    let given = batch.clone();
+    let stale = [Expectation {
+        stream: "program".into(),
+        version: 1,
+    }];
+    assert!(matches!(
+        store.append(&batch, &stale),
+        Err(StoreError::StaleVersion { actual: 2, .. })
+    ));
+    let current = [Expectation {
+        stream: "program".into(),
+        version: 2,
+    }];
+    let report = store
+        .append(&batch, &current)
+        .expect("the same batch again");
+    assert_eq!(report.head.seq, 103);
+    assert_eq!(batch, given);
+    let stored = store
+        .event(&EventRef::Seq(103))
+        .expect("read")
+        .expect("the correction");
+    let target = stored.event.data.target().expect("a target");
+    assert_eq!(target.seq, Some(1));
+    assert_eq!(given[100].data.target().expect("a target").seq, None);
+}
+
 #[test]
 fn a_stale_expected_version_is_refused_and_nothing_is_written() {
     let mut store = store_with(vec![decision("a"), decision("b")]);
     let before = snapshot(&store);
     let result = store.append(
-        vec![decision("c")],
+        &[decision("c")],
         &[Expectation {
             stream: "program".into(),
             version: 1,
@@ -118,7 +158,7 @@ fn a_stale_expected_version_is_refused_and_nothing_is_written() {
     // The current version is accepted.
     let report = store
         .append(
-            vec![decision("c")],
+            &[decision("c")],
             &[Expectation {
                 stream: "program".into(),
                 version: 2,
@@ -142,7 +182,7 @@ fn expectation_zero_means_the_stream_must_be_new() {
         version: 0,
     };
     let report = store
-        .append(vec![note("n1", "rapport")], &[new_stream()])
+        .append(&[note("n1", "rapport")], &[new_stream()])
         .expect("a new stream at version 0");
     assert_eq!(
         report.outcomes,
@@ -153,7 +193,7 @@ fn expectation_zero_means_the_stream_must_be_new() {
     );
     let before = snapshot(&store);
     let error = store
-        .append(vec![note("n2", "rapport")], &[new_stream()])
+        .append(&[note("n2", "rapport")], &[new_stream()])
         .unwrap_err();
     assert!(
         matches!(
@@ -170,7 +210,7 @@ fn expectation_zero_means_the_stream_must_be_new() {
     // An existing stream is not new either.
     let error = store
         .append(
-            vec![decision("b")],
+            &[decision("b")],
             &[Expectation {
                 stream: "program".into(),
                 version: 0,
@@ -188,7 +228,7 @@ fn the_same_key_with_the_same_content_is_already_present_and_writes_nothing() {
     let mut store = store_with(vec![decision("a"), plan("p")]);
     let before = snapshot(&store);
     let report = store
-        .append(vec![plan("p"), decision("a")], &[])
+        .append(&[plan("p"), decision("a")], &[])
         .expect("a repeated import");
     assert_eq!(
         report.outcomes,
@@ -202,7 +242,7 @@ fn the_same_key_with_the_same_content_is_already_present_and_writes_nothing() {
 
     // Twice in one batch: the second is already present as the first.
     let report = store
-        .append(vec![decision("c"), decision("c")], &[])
+        .append(&[decision("c"), decision("c")], &[])
         .expect("a batch with a repeated line");
     assert_eq!(
         report.outcomes,
@@ -223,7 +263,7 @@ fn the_same_key_with_different_content_refuses_the_whole_batch() {
     let mut changed = decision("a");
     changed.summary = "Regionfullmäktige beslutade något annat.".parse().unwrap();
     let error = store
-        .append(vec![decision("b"), changed.clone(), decision("c")], &[])
+        .append(&[decision("b"), changed.clone(), decision("c")], &[])
         .unwrap_err();
     match error {
         StoreError::KeyConflict { index, key, seq } => {
@@ -236,7 +276,7 @@ fn the_same_key_with_different_content_refuses_the_whole_batch() {
     // Within one batch too.
     let mut other_b = decision("b");
     other_b.by = Some("Någon annan".parse().unwrap());
-    let error = store.append(vec![decision("b"), other_b], &[]).unwrap_err();
+    let error = store.append(&[decision("b"), other_b], &[]).unwrap_err();
     assert!(
         matches!(error, StoreError::KeyConflict { index: 1, .. }),
         "{error:?}"
@@ -249,7 +289,7 @@ fn a_correction_of_an_unknown_key_is_refused_naming_data_target_key() {
     let mut store = store_with(vec![decision("a")]);
     let before = snapshot(&store);
     let (index, error) = invalid_field(store.append(
-        vec![
+        &[
             decision("b"),
             correction(json!({"key": "saknas"}), json!({"summary": "Ny text."})),
         ],
@@ -261,7 +301,7 @@ fn a_correction_of_an_unknown_key_is_refused_naming_data_target_key() {
     assert_eq!(snapshot(&store), before);
 
     let (_, error) = invalid_field(store.append(
-        vec![correction(
+        &[correction(
             json!({"seq": 9}),
             json!({"summary": "Ny text."}),
         )],
@@ -271,7 +311,7 @@ fn a_correction_of_an_unknown_key_is_refused_naming_data_target_key() {
 
     // A key and a seq that name different events.
     let (_, error) = invalid_field(store.append(
-        vec![
+        &[
             decision("b"),
             correction(
                 json!({"key": "b", "seq": 1}),
@@ -289,7 +329,7 @@ fn a_correction_may_point_at_an_event_earlier_in_the_same_batch() {
     let mut store = SqliteStore::open_in_memory().expect("store");
     let report = store
         .append(
-            vec![
+            &[
                 plan("p"),
                 correction(json!({"key": "p"}), json!({"occurred": "hösten 2019"})),
                 correction(
@@ -348,7 +388,7 @@ fn correction_data_is_checked_against_the_targets_kind_naming_the_field() {
         ),
     ] {
         let (_, error) = invalid_field(store.append(
-            vec![correction(json!({"key": target}), json!({"data": data}))],
+            &[correction(json!({"key": target}), json!({"data": data}))],
             &[],
         ));
         assert_eq!(error.field, field, "{error}");
@@ -392,7 +432,7 @@ fn corrected_data_must_pass_the_checks_a_new_event_passes() {
         ),
     ] {
         let (_, error) =
-            invalid_field(store.append(vec![correction(json!({"key": target}), fields)], &[]));
+            invalid_field(store.append(&[correction(json!({"key": target}), fields)], &[]));
         assert_eq!(error.field, field, "{error}");
         assert_eq!(snapshot(&store), before);
     }
@@ -409,7 +449,7 @@ fn corrected_data_must_pass_the_checks_a_new_event_passes() {
     // The same corrections made valid are accepted.
     store
         .append(
-            vec![
+            &[
                 correction(
                     json!({"key": "n"}),
                     json!({"occurred": "2025-01", "data": {"section": "operations", "until": "2025-02-28"}}),
@@ -431,11 +471,11 @@ fn correcting_a_correction_or_a_retraction_is_refused() {
         "key": "r", "kind": "event_retracted", "occurred": "2026-11-23", "summary": "Tillbakadragen.",
         "data": {"target": {"key": "d"}, "reason": "Fel."}
     }));
-    store.append(vec![retraction], &[]).expect("a retraction");
+    store.append(&[retraction], &[]).expect("a retraction");
     let before = snapshot(&store);
     for target in [json!({"seq": 2}), json!({"key": "r"})] {
         let (_, error) = invalid_field(store.append(
-            vec![correction(target, json!({"summary": "Rättad igen."}))],
+            &[correction(target, json!({"summary": "Rättad igen."}))],
             &[],
         ));
         assert_eq!(error.field, "data.target");
@@ -456,9 +496,9 @@ fn recorded_at_never_decreases_when_the_clock_goes_backwards() {
     let mut store = SqliteStore::open_in_memory()
         .unwrap()
         .with_clock(move || *clock.lock().unwrap());
-    store.append(vec![decision("a")], &[]).unwrap();
+    store.append(&[decision("a")], &[]).unwrap();
     *now.lock().unwrap() = at("2025-06-01T00:00:00Z");
-    let report = store.append(vec![decision("b")], &[]).unwrap();
+    let report = store.append(&[decision("b")], &[]).unwrap();
     let first = store.event(&EventRef::Seq(1)).unwrap().unwrap();
     let second = store.event(&EventRef::Seq(2)).unwrap().unwrap();
     assert_eq!(second.recorded_at, first.recorded_at);
@@ -468,7 +508,7 @@ fn recorded_at_never_decreases_when_the_clock_goes_backwards() {
     );
     assert_eq!(report.head.recorded_at, Some(first.recorded_at));
     *now.lock().unwrap() = at("2026-01-02T00:00:00Z");
-    store.append(vec![decision("c")], &[]).unwrap();
+    store.append(&[decision("c")], &[]).unwrap();
     let third = store.event(&EventRef::Seq(3)).unwrap().unwrap();
     assert_eq!(third.recorded_at.to_string(), "2026-01-02T00:00:00.000000Z");
     store.verify(&mut |_| {}).expect("the log verifies");
@@ -498,7 +538,7 @@ fn a_database_newer_than_this_program_is_refused() {
 
 fn store_on(path: &std::path::Path) -> SqliteStore {
     let mut store = SqliteStore::open(path).expect("store");
-    store.append(vec![decision("a")], &[]).expect("append");
+    store.append(&[decision("a")], &[]).expect("append");
     store
 }
 
@@ -507,7 +547,7 @@ fn append_dry_run_reports_what_would_happen_and_writes_nothing() {
     let mut store = store_with(vec![decision("a")]);
     let before = snapshot(&store);
     let report = store
-        .append_dry_run(vec![decision("a"), decision("b")], &[])
+        .append_dry_run(&[decision("a"), decision("b")], &[])
         .expect("dry run");
     assert_eq!(
         report.outcomes,
@@ -539,7 +579,7 @@ fn sequence_numbers_above_what_sqlite_holds_are_not_found_instead_of_panicking()
     };
     assert_eq!(store.read_page(&everything, 0, 10).unwrap().len(), 1);
     let (_, error) = invalid_field(store.append(
-        vec![correction(
+        &[correction(
             json!({"seq": u64::MAX}),
             json!({"summary": "Rättad."}),
         )],
@@ -597,7 +637,7 @@ proptest! {
         );
         // A restored log is a log: it can be restored into nothing else, and grows on.
         let (mut again, _) = restore_from(Vec::new());
-        again.append(vec![decision("x")], &[]).unwrap();
+        again.append(&[decision("x")], &[]).unwrap();
         let error = again
             .restore(export(&source).into_iter().map(|v| Ok(stored_from_export_value(v).unwrap())))
             .unwrap_err();
@@ -708,11 +748,11 @@ proptest! {
         let mut with_bad = good.clone();
         let at = earliest + position.index(good.len() + 1 - earliest);
         with_bad.insert(at, bad);
-        let result = store.append(with_bad, &[]);
+        let result = store.append(&with_bad, &[]);
         prop_assert!(result.is_err(), "a batch with a bad event was accepted");
         prop_assert_eq!(&snapshot(&store), &before);
         store.verify(&mut |_| {}).expect("verify");
-        let report = store.append(good.clone(), &[]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let report = store.append(&good, &[]).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(report.appended(), good.len());
     }
 }
@@ -740,10 +780,10 @@ proptest! {
         let mut large = still_store();
         let mut small = still_store();
         for _round in 0..2 {
-            let report = large.append(events.clone(), &[]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let report = large.append(&events, &[]).map_err(|e| TestCaseError::fail(e.to_string()))?;
             let mut outcomes = Vec::new();
             for event in &events {
-                let one = small.append(vec![event.clone()], &[]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let one = small.append(std::slice::from_ref(event), &[]).map_err(|e| TestCaseError::fail(e.to_string()))?;
                 outcomes.extend(one.outcomes);
             }
             prop_assert_eq!(&report.outcomes, &outcomes);
@@ -758,14 +798,14 @@ proptest! {
 #[test]
 fn an_error_deep_in_a_large_batch_names_its_event_and_writes_nothing() {
     let mut store = still_store();
-    store.append(vec![decision("a")], &[]).expect("append");
+    store.append(&[decision("a")], &[]).expect("append");
     let before = snapshot(&store);
     let mut batch: Vec<NewEvent> = (0..300).map(|i| decision(&format!("k-{i}"))).collect();
     batch.insert(
         200,
         correction(json!({"key": "finns-inte"}), json!({"summary": "Rättad."})),
     );
-    let (index, error) = invalid_field(store.append(batch, &[]));
+    let (index, error) = invalid_field(store.append(&batch, &[]));
     assert_eq!(index, 200);
     assert_eq!(error.field, "data.target.key");
     assert_eq!(snapshot(&store), before);
@@ -774,7 +814,7 @@ fn an_error_deep_in_a_large_batch_names_its_event_and_writes_nothing() {
     let mut changed = decision("k-3");
     changed.summary = "Något helt annat hände.".parse().expect("a summary");
     batch.push(changed);
-    match store.append(batch, &[]) {
+    match store.append(&batch, &[]) {
         Err(StoreError::KeyConflict { index, key, .. }) => {
             assert_eq!((index, key.as_str()), (300, "k-3"));
         }
@@ -784,7 +824,7 @@ fn an_error_deep_in_a_large_batch_names_its_event_and_writes_nothing() {
     // After both errors, each in the middle of its batch's encoding, the next large batch is
     // encoded whole, from the head as it stands.
     let batch: Vec<NewEvent> = (0..300).map(|i| decision(&format!("k-{i}"))).collect();
-    let report = store.append(batch, &[]).expect("append");
+    let report = store.append(&batch, &[]).expect("append");
     assert_eq!(report.appended(), 300);
     assert_eq!(report.head.seq, before.0.seq + 300);
     store.verify(&mut |_| {}).expect("verify");

@@ -32,7 +32,7 @@ fn fact(n: u64) -> NewEvent {
 fn store_with(count: u64) -> SqliteStore {
     let mut store = SqliteStore::open_in_memory().expect("store");
     store
-        .append((1..=count).map(fact).collect(), &[])
+        .append(&(1..=count).map(fact).collect::<Vec<_>>(), &[])
         .expect("append");
     store
 }
@@ -48,7 +48,7 @@ fn user_version(path: &Path) -> i64 {
 fn version_1_database(path: &Path, count: u64) {
     let mut store = SqliteStore::open(path).expect("store");
     store
-        .append((1..=count).map(fact).collect(), &[])
+        .append(&(1..=count).map(fact).collect::<Vec<_>>(), &[])
         .expect("append");
     drop(store);
     let conn = Connection::open(path).expect("open");
@@ -189,7 +189,9 @@ fn checkpoints_are_not_part_of_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("lagesbild.db");
     let mut store = SqliteStore::open(&path).unwrap();
-    store.append((1..=4).map(fact).collect(), &[]).unwrap();
+    store
+        .append(&(1..=4).map(fact).collect::<Vec<_>>(), &[])
+        .unwrap();
     let before = store.verify(&mut |_| {}).unwrap();
     let exported: Vec<_> = scan(&store, &Filter::default())
         .map(|e| e.unwrap().to_export_value())
@@ -284,7 +286,7 @@ fn a_version_1_database_is_migrated_to_the_current_schema_and_keeps_its_log() {
         store.load_checkpoint("timeline", 1, 5).unwrap(),
         Some((5, b"efter".to_vec()))
     );
-    store.append(vec![fact(6)], &[]).unwrap();
+    store.append(&[fact(6)], &[]).unwrap();
     assert_eq!(store.verify(&mut |_| {}).unwrap().count, 6);
     drop(store);
     // Opening again applies nothing twice.

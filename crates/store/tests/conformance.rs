@@ -160,7 +160,9 @@ fn round_trip_of_every_kind(open: Open) {
     let expected = generated.expected().expect("expected events");
     let mut next = 1;
     for batch in generated.batches().expect("batches") {
-        let report = store.append(batch, &[]).expect("a valid batch is appended");
+        let report = store
+            .append(&batch, &[])
+            .expect("a valid batch is appended");
         for outcome in &report.outcomes {
             assert!(matches!(outcome, Outcome::Appended { seq, .. } if *seq == next));
             next += 1;
@@ -266,16 +268,10 @@ fn keys_are_idempotent(open: Open) {
     let Some(mut fresh) = open() else { return };
     let store = fresh.store.as_mut();
     store
-        .append(
-            vec![note("k-1", "s", "Ett."), note("k-2", "s", "Två.")],
-            &[],
-        )
+        .append(&[note("k-1", "s", "Ett."), note("k-2", "s", "Två.")], &[])
         .expect("appends");
     let again = store
-        .append(
-            vec![note("k-1", "s", "Ett."), note("k-3", "s", "Tre.")],
-            &[],
-        )
+        .append(&[note("k-1", "s", "Ett."), note("k-3", "s", "Tre.")], &[])
         .expect("the same key with the same content is already present");
     assert_eq!(again.outcomes[0], Outcome::AlreadyPresent { seq: 1 });
     assert!(matches!(
@@ -284,7 +280,7 @@ fn keys_are_idempotent(open: Open) {
     ));
     let head = store.head().expect("head");
     match store.append(
-        vec![note("k-4", "s", "Fyra."), note("k-2", "s", "Annat.")],
+        &[note("k-4", "s", "Fyra."), note("k-2", "s", "Annat.")],
         &[],
     ) {
         Err(StoreError::KeyConflict { index, key, seq }) => {
@@ -304,16 +300,16 @@ fn expected_versions_are_checked(open: Open) {
         version,
     };
     store
-        .append(vec![note("a-1", "a", "Ett.")], &[expect("a", 0)])
+        .append(&[note("a-1", "a", "Ett.")], &[expect("a", 0)])
         .expect("a new stream at version 0");
-    match store.append(vec![note("a-2", "a", "Två.")], &[expect("a", 0)]) {
+    match store.append(&[note("a-2", "a", "Två.")], &[expect("a", 0)]) {
         Err(StoreError::StaleVersion {
             expected, actual, ..
         }) => assert_eq!((expected, actual), (0, 1)),
         other => panic!("a stale version must be refused, got {other:?}"),
     }
     let report = store
-        .append(vec![note("a-2", "a", "Två.")], &[expect("a", 1)])
+        .append(&[note("a-2", "a", "Två.")], &[expect("a", 1)])
         .expect("the current version");
     assert_eq!(
         report.outcomes[0],
@@ -326,7 +322,7 @@ fn expected_versions_are_checked(open: Open) {
     let correction = event(
         r#"{"kind":"event_corrected","occurred":"2026-11-23","summary":"Rättelse.","data":{"target":{"key":"finns-inte"},"reason":"Fel.","summary":"Rätt."}}"#,
     );
-    match store.append(vec![correction], &[]) {
+    match store.append(&[correction], &[]) {
         Err(StoreError::Invalid { error, .. }) => assert_eq!(error.field, "data.target.key"),
         other => panic!("an unknown target must be refused, got {other:?}"),
     }
@@ -340,7 +336,7 @@ fn tampering_is_found(open: Open, postgres: bool) {
     let batch: Vec<NewEvent> = (1..=5)
         .map(|i| note(&format!("t-{i}"), "s", &format!("Händelse {i}.")))
         .collect();
-    fresh.store.append(batch, &[]).expect("appends");
+    fresh.store.append(&batch, &[]).expect("appends");
     fresh.store.verify(&mut |_| {}).expect("verifies");
     let edit =
         "UPDATE events SET content = replace(content, 'Händelse 3', 'Händelse 9') WHERE seq = 3";
@@ -380,7 +376,7 @@ fn export_and_restore_keep_every_hash(from: Open, to: Open) {
     let Some(mut source) = from() else { return };
     let Some(mut target) = to() else { return };
     for batch in every_kind().batches().expect("batches") {
-        source.store.append(batch, &[]).expect("appends");
+        source.store.append(&batch, &[]).expect("appends");
     }
     let events = all(source.store.as_ref());
     let mut iter = events.clone().into_iter().map(Ok);
@@ -415,7 +411,7 @@ fn checkpoints_are_bound_to_the_chain(open: Open) {
     let batch: Vec<NewEvent> = (1..=4)
         .map(|i| note(&format!("c-{i}"), "s", &format!("Händelse {i}.")))
         .collect();
-    store.append(batch, &[]).expect("appends");
+    store.append(&batch, &[]).expect("appends");
     store.save_checkpoint("p", 2, 1, b"two").expect("saves");
     store.save_checkpoint("p", 4, 1, b"four").expect("saves");
     store
@@ -459,7 +455,7 @@ fn write_batches(store: &mut dyn Store, writer: usize, per_writer: usize) -> Vec
             .map(|i| note(&format!("w{writer}-{i}"), &format!("w{writer}"), "Skrivet."))
             .collect();
         let report = loop {
-            match store.append(batch.clone(), &[]) {
+            match store.append(&batch, &[]) {
                 Ok(report) => break report,
                 Err(error) if error.is_retryable() => continue,
                 Err(other) => panic!("writer {writer}: {other}"),
@@ -554,7 +550,7 @@ fn a_polling_reader_never_skips_past_a_slow_writer(open: Open) {
             for i in 0..6 {
                 store
                     .append_checked(
-                        vec![note(&format!("slow-{i}"), "slow", "Långsam.")],
+                        &[note(&format!("slow-{i}"), "slow", "Långsam.")],
                         &[],
                         &mut |_, _| {
                             std::thread::sleep(std::time::Duration::from_millis(150));
@@ -573,7 +569,7 @@ fn a_polling_reader_never_skips_past_a_slow_writer(open: Open) {
                 for i in 0..40 {
                     store
                         .append(
-                            vec![note(&format!("fast-{writer}-{i}"), "fast", "Snabb.")],
+                            &[note(&format!("fast-{writer}-{i}"), "fast", "Snabb.")],
                             &[],
                         )
                         .expect("a fast writer appends");
@@ -646,7 +642,7 @@ fn the_material_index_is_bound_to_the_chain(open: Open) {
     let batch: Vec<NewEvent> = (1..=4)
         .map(|i| note(&format!("m-{i}"), "s", &format!("Notering {i}.")))
         .collect();
-    store.append(batch, &[]).expect("appends");
+    store.append(&batch, &[]).expect("appends");
     let events = all(store);
     assert_eq!(store.material_state(1).expect("state"), None);
     // Names sort bytewise on every backend: "Z" < "a" < "å".
@@ -823,7 +819,7 @@ fn concurrent_catch_ups_of_the_material_index_fold_each_event_once(open: Open) {
     let batch: Vec<NewEvent> = (1..=30)
         .map(|i| note(&format!("c-{i}"), "s", &format!("Notering {i}.")))
         .collect();
-    fresh.store.append(batch, &[]).expect("appends");
+    fresh.store.append(&batch, &[]).expect("appends");
     let reopen = std::sync::Arc::new(fresh.reopen);
     let threads: Vec<_> = (0..4)
         .map(|_| {
@@ -877,7 +873,7 @@ fn the_edition_cache_is_bound_to_the_chain(open: Open) {
     let batch: Vec<NewEvent> = (1..=3)
         .map(|i| note(&format!("e-{i}"), "s", &format!("Händelse {i}.")))
         .collect();
-    store.append(batch, &[]).expect("appends");
+    store.append(&batch, &[]).expect("appends");
     assert_eq!(
         store.newest_of_kind("fact_reported").expect("newest"),
         Some(3)
@@ -993,7 +989,7 @@ fn restore_empties_the_caches(open: Open) {
     let batch: Vec<NewEvent> = (1..=3)
         .map(|i| note(&format!("r-{i}"), "s", &format!("Händelse {i}.")))
         .collect();
-    source.store.append(batch, &[]).expect("appends");
+    source.store.append(&batch, &[]).expect("appends");
     let events = all(source.store.as_ref());
     // Rows a cache could hold for the log being restored, bound to its chain hash at event 1
     // (left by an earlier log, or written behind the store): had restore kept them, they would
@@ -1045,7 +1041,7 @@ fn the_same_failure_is_the_same_kind_on_every_backend(open: Open) {
     };
     store
         .append(
-            vec![note("f-1", "a", "Ett."), note("f-2", "a", "Två.")],
+            &[note("f-1", "a", "Ett."), note("f-2", "a", "Två.")],
             &[expect("a", 0)],
         )
         .expect("appends");
@@ -1057,23 +1053,20 @@ fn the_same_failure_is_the_same_kind_on_every_backend(open: Open) {
     failure(
         "a key with other content",
         store
-            .append(
-                vec![note("f-3", "a", "Tre."), note("f-1", "a", "Annat.")],
-                &[],
-            )
+            .append(&[note("f-3", "a", "Tre."), note("f-1", "a", "Annat.")], &[])
             .map(|_| ()),
     );
     failure(
         "a stale expected version",
         store
-            .append(vec![note("f-3", "a", "Tre.")], &[expect("a", 1)])
+            .append(&[note("f-3", "a", "Tre.")], &[expect("a", 1)])
             .map(|_| ()),
     );
     failure(
         "a correction of an unknown key",
         store
             .append(
-                vec![event(
+                &[event(
                     r#"{"kind":"event_corrected","occurred":"2026-11-23","summary":"Rättelse.","data":{"target":{"key":"finns-inte"},"reason":"Fel.","summary":"Rätt."}}"#,
                 )],
                 &[],
@@ -1201,10 +1194,10 @@ fn the_window_reads_equal_reading_the_log(open: Open) {
         .enumerate()
         .map(|(i, date)| fact(&format!("f{i}"), date))
         .collect();
-    store.append(facts, &[]).expect("appends the facts");
+    store.append(&facts, &[]).expect("appends the facts");
     store
         .append(
-            vec![event(
+            &[event(
                 r#"{"kind":"plan_revised","occurred":"2020-03-02","summary":"Plan.","source":{"title":"K"},"data":{"waves":[{"wave":"w","area":"A","planned":"2030"}]}}"#,
             )],
             &[],
@@ -1219,11 +1212,11 @@ fn the_window_reads_equal_reading_the_log(open: Open) {
     ];
     for amendment in amendments {
         store
-            .append(vec![event(amendment)], &[])
+            .append(&[event(amendment)], &[])
             .expect("appends an amendment");
         store
             .append(
-                vec![fact(
+                &[fact(
                     &format!("g{}", store.count().expect("count")),
                     "2020-H2",
                 )],
@@ -1382,7 +1375,7 @@ fn append_notes(store: &mut dyn Store, from: u64, to: u64) {
     let batch: Vec<NewEvent> = (from..=to)
         .map(|i| note(&format!("t-{i}"), "s", &format!("Händelse {i}.")))
         .collect();
-    store.append(batch, &[]).expect("appends");
+    store.append(&batch, &[]).expect("appends");
 }
 
 fn sign_head(store: &mut dyn Store, timestamp_ms: u64) -> SignedTreeHead {
@@ -1749,7 +1742,7 @@ fn a_writer_held_past_the_busy_timeout_is_busy(open: Open) {
 
     let (holder, release) = holding(&reopen, |store, hold| {
         store
-            .append_checked(vec![note("held", "s", "Håller.")], &[], &mut |_, _| {
+            .append_checked(&[note("held", "s", "Håller.")], &[], &mut |_, _| {
                 hold();
                 Ok(())
             })
@@ -1757,7 +1750,7 @@ fn a_writer_held_past_the_busy_timeout_is_busy(open: Open) {
     });
     let (waited, result) = timed(|| {
         store
-            .append(vec![note("waits", "s", "Väntar.")], &[])
+            .append(&[note("waits", "s", "Väntar.")], &[])
             .map(|_| ())
     });
     expect_busy("an append", waited, result);
@@ -1769,7 +1762,7 @@ fn a_writer_held_past_the_busy_timeout_is_busy(open: Open) {
         "the refused batch wrote nothing"
     );
     store
-        .append(vec![note("waits", "s", "Väntar.")], &[])
+        .append(&[note("waits", "s", "Väntar.")], &[])
         .expect("appends once the lock is free");
 
     let (holder, release) = holding(&reopen, |store, hold| {
@@ -1781,7 +1774,7 @@ fn a_writer_held_past_the_busy_timeout_is_busy(open: Open) {
     expect_busy("an update of the material index", waited, result);
     if postgres {
         // Here an update of a cache does not hold up appends.
-        let (waited, appended) = timed(|| store.append(vec![note("free", "s", "Fri.")], &[]));
+        let (waited, appended) = timed(|| store.append(&[note("free", "s", "Fri.")], &[]));
         appended.expect("appends while the index is updated");
         assert!(waited < std::time::Duration::from_millis(150), "{waited:?}");
     }
@@ -1790,7 +1783,7 @@ fn a_writer_held_past_the_busy_timeout_is_busy(open: Open) {
 
     let (holder, release) = holding(&reopen, |store, hold| {
         store
-            .append_checked(vec![note("tree", "s", "Träd.")], &[], &mut |_, _| {
+            .append_checked(&[note("tree", "s", "Träd.")], &[], &mut |_, _| {
                 hold();
                 Ok(())
             })
@@ -2054,7 +2047,7 @@ mod postgres_only {
             .expect("the other transaction inserts");
         let appender = std::thread::spawn(move || {
             // Waits on the uncommitted key, holding the append lock.
-            let result = store.append(vec![note("dead-1", "s", "Låst.")], &[]);
+            let result = store.append(&[note("dead-1", "s", "Låst.")], &[]);
             (store, result)
         });
         // The append waits first, so its deadlock check (after deadlock_timeout, 1 s) is the
@@ -2080,7 +2073,7 @@ mod postgres_only {
         }
         assert_eq!(store.count().expect("count"), 0);
         let report = store
-            .append(vec![note("dead-1", "s", "Låst.")], &[])
+            .append(&[note("dead-1", "s", "Låst.")], &[])
             .expect("the retry appends");
         assert_eq!(report.head.seq, 1);
     }
@@ -2136,7 +2129,7 @@ mod postgres_only {
         let batch: Vec<NewEvent> = (1..=3)
             .map(|i| note(&format!("r-{i}"), "s", &format!("Händelse {i}.")))
             .collect();
-        store.append(batch, &[]).expect("the writer appends");
+        store.append(&batch, &[]).expect("the writer appends");
         store
             .save_checkpoint("p", 3, 1, b"tre")
             .expect("a checkpoint");
@@ -2180,7 +2173,7 @@ mod postgres_only {
             1
         );
         assert!(
-            audit.append(vec![note("r-4", "s", "Fyra.")], &[]).is_err(),
+            audit.append(&[note("r-4", "s", "Fyra.")], &[]).is_err(),
             "the auditor must not append"
         );
         assert!(

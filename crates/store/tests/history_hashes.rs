@@ -44,7 +44,7 @@ fn the_bundled_history_keeps_its_chain_hashes() {
         .collect::<Vec<_>>();
     let count = batch.len() as u64;
     assert!(count > 100, "the history has {count} events");
-    store.append(batch, &[]).expect("appends");
+    store.append(&batch, &[]).expect("appends");
     let head = store.head().expect("head");
     assert_eq!(head.seq, count);
     assert_eq!(head.hash, HEAD_HASH);

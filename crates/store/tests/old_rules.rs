@@ -21,11 +21,11 @@ fn a_log_written_before_the_new_input_rules_still_reads_verifies_and_restores() 
     }
     // As an older lagesbild wrote them.
     let mut store = SqliteStore::open_in_memory().expect("store");
-    let batch = older_events()
+    let batch: Vec<_> = older_events()
         .into_iter()
         .map(|v| event_from_value_under(v, Rules::Stored).expect("valid under the older rules"))
         .collect();
-    store.append(batch, &[]).expect("appends");
+    store.append(&batch, &[]).expect("appends");
 
     let report = store.verify(&mut |_| {}).expect("the older log verifies");
     assert_eq!(report.count, 3);

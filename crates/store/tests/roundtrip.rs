@@ -23,7 +23,7 @@ fn check_roundtrip(generated: &GeneratedLog, page_size: usize) -> Result<(), Tes
     for batch in batches {
         let streams: Vec<String> = batch.iter().map(|e| e.stream.to_string()).collect();
         let report = store
-            .append(batch, &[])
+            .append(&batch, &[])
             .map_err(|e| TestCaseError::fail(format!("append refused a valid batch: {e}")))?;
         for (outcome, stream) in report.outcomes.iter().zip(streams) {
             let version = stream_versions.entry(stream).or_insert(0);

@@ -110,7 +110,7 @@ fn build(path: &Path, generated: &GeneratedLog) -> Head {
         .with_clock(common::ticking_clock("2026-01-01T00:00:00Z"));
     // One batch: each commit is a synced write to the file.
     store
-        .append(generated.parsed().expect("a valid log"), &[])
+        .append(&generated.parsed().expect("a valid log"), &[])
         .expect("append");
     let report = store.verify(&mut |_| {}).expect("an honest log verifies");
     report.head

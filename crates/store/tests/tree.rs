@@ -24,7 +24,7 @@ fn fact(n: u64) -> NewEvent {
 
 fn append(store: &mut SqliteStore, from: u64, to: u64) {
     store
-        .append((from..=to).map(fact).collect(), &[])
+        .append(&(from..=to).map(fact).collect::<Vec<_>>(), &[])
         .expect("append");
 }
 

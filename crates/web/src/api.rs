@@ -119,7 +119,14 @@ pub async fn append(
     // A report_published's claims (position, hash, digests) are checked against the log.
     let sets = lagesbild_app::provenance::template_sets(Some(state.templates().set()));
     let report = state
-        .with_store(move |store| Ok(lagesbild_app::provenance::append(store, batch, &[], &sets)?))
+        .with_store(move |store| {
+            Ok(lagesbild_app::provenance::append(
+                store,
+                &batch,
+                &[],
+                &sets,
+            )?)
+        })
         .await?;
     let outcomes: Vec<Value> = report
         .outcomes

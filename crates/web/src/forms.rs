@@ -355,7 +355,7 @@ async fn record(
     let sets = lagesbild_app::provenance::template_sets(Some(state.templates().set()));
     let appended = state
         .with_store(move |store| {
-            Ok(lagesbild_app::provenance::append(store, vec![event], &[], &sets)?.outcomes[0])
+            Ok(lagesbild_app::provenance::append(store, &[event], &[], &sets)?.outcomes[0])
         })
         .await;
     match appended {

@@ -1298,7 +1298,7 @@ fn close_the_kpmg_review(log: &TestLog) -> u64 {
     )
     .expect("valid");
     log.with_store(|store| {
-        store.append(vec![closing], &[]).expect("appends");
+        store.append(&[closing], &[]).expect("appends");
         store
             .event(&lagesbild_store::EventRef::Key(
                 "rapport-2024-12-27-operations-4".parse().expect("a key"),

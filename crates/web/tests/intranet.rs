@@ -44,7 +44,7 @@ fn note_and_publish(store: &mut dyn Store, on: &str, text: &str, at: &str) -> u6
         day(on),
     )
     .expect("a valid note");
-    store.append(vec![note], &[]).expect("appends");
+    store.append(&[note], &[]).expect("appends");
     let at = chrono::NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M").expect("a minute");
     lagesbild_app::publish::publish(store, &TemplateSet::embedded(), day(on), at, Some("anna"))
         .expect("publishes")

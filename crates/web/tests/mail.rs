@@ -152,7 +152,7 @@ fn site(port: u16) -> Option<Site> {
         day,
     )
     .expect("a note");
-    log.with_store(|store| store.append(vec![note], &[]).expect("appends"));
+    log.with_store(|store| store.append(&[note], &[]).expect("appends"));
     let auth = AuthConfig::parse(&format!(
         "[[user]]\nname = \"anna\"\npassword_hash = \"{h}\"\n\
          [[user]]\nname = \"cecilia\"\npassword_hash = \"{h}\"\nrole = \"reader\"\n\

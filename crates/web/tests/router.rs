@@ -1425,7 +1425,7 @@ async fn a_forged_edition_page_reports_the_difference_and_a_refused_cache_is_not
     }))
     .expect("valid");
     site.log
-        .with_store(|store| store.append(vec![forged], &[]).expect("below the gate"));
+        .with_store(|store| store.append(&[forged], &[]).expect("below the gate"));
     // A checkpoint off the policy, bound and with a correct digest.
     let state = lagesbild_timeline::Projection::new().to_checkpoint();
     let insert = |state_literal: &str| {
@@ -1635,7 +1635,7 @@ async fn the_waves_kept_between_requests_equal_a_replay_after_another_connection
         // server): the next answer has it.
         let event = plan_for_w9(planned, round);
         site.log
-            .with_store(|store| store.append(vec![event], &[]).expect("appends"));
+            .with_store(|store| store.append(&[event], &[]).expect("appends"));
         let head = seeded + 1 + round as u64;
         let now = get(&site.app, "/api/waves?as_of=2030-12-31", None)
             .await
@@ -1687,12 +1687,12 @@ fn all_events(log: &TestLog) -> Vec<lagesbild_model::StoredEvent> {
 /// A seeded log on this binary's backend with plans for w9 appended.
 fn other_log(planned: &[&str]) -> TestLog {
     let log = TestLog::seeded_on(support::backend()).expect("the backend is there");
-    let events = planned
+    let events: Vec<_> = planned
         .iter()
         .enumerate()
         .map(|(n, planned)| plan_for_w9(planned, n))
         .collect();
-    log.with_store(|store| store.append(events, &[]).expect("appends"));
+    log.with_store(|store| store.append(&events, &[]).expect("appends"));
     log
 }
 
@@ -1702,7 +1702,7 @@ async fn the_kept_waves_are_never_served_once_the_log_holds_another_chain() {
     let uri = "/api/waves?as_of=2030-12-31";
     site.log.with_store(|store| {
         store
-            .append(vec![plan_for_w9("2031-H1", 0)], &[])
+            .append(&[plan_for_w9("2031-H1", 0)], &[])
             .expect("appends")
     });
     let length = site.log.head();
@@ -1744,7 +1744,7 @@ async fn concurrent_reads_of_the_waves_while_another_process_appends_match_a_rep
         for n in 0..4 {
             std::thread::sleep(std::time::Duration::from_millis(30));
             store
-                .append(vec![plan_for_w9(&format!("20{}-H1", 40 + n), n)], &[])
+                .append(&[plan_for_w9(&format!("20{}-H1", 40 + n), n)], &[])
                 .expect("appends");
         }
     });

@@ -1093,7 +1093,7 @@ impl GeneratedLog {
     /// Appends the whole log, batch by batch.
     pub fn append_to(&self, store: &mut SqliteStore) -> Result<(), String> {
         for batch in self.batches()? {
-            store.append(batch, &[]).map_err(|e| e.to_string())?;
+            store.append(&batch, &[]).map_err(|e| e.to_string())?;
         }
         Ok(())
     }

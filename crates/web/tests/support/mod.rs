@@ -121,7 +121,7 @@ impl TestLog {
     fn with_history(self) -> TestLog {
         self.with_store(|store| {
             store
-                .append(bundled_history(), &[])
+                .append(&bundled_history(), &[])
                 .expect("appends the history")
         });
         self
