@@ -259,13 +259,17 @@ fn run_size(cli: &Cli, dir: &Path, n: usize) -> Result<Value> {
     eprintln!(
         "import done in {import_s:.2}s (freeing its batches {import_free_s:.2}s more), floor {floor_insert_s:.2}s (freeing its rows {floor_free_s:.2}s more)"
     );
+    let floor_kernel = kernel_seconds();
     let floor_read_s = floor_read(&floor_db)?;
+    let floor_read_kernel_s = kernel_seconds() - floor_kernel;
     eprintln!("floor done");
 
     // A full replay without checkpoints: projection and material in one pass.
+    let replay_kernel = kernel_seconds();
     let started = Instant::now();
     let (projection, material, replayed) = replay::full_replay(&store)?;
     let replay_s = started.elapsed().as_secs_f64();
+    let replay_kernel_s = kernel_seconds() - replay_kernel;
     let entries = projection.entries().count();
     drop((projection, material));
     // The same read without the fold: every page read and decoded into typed events, then
@@ -290,6 +294,8 @@ fn run_size(cli: &Cli, dir: &Path, n: usize) -> Result<Value> {
         "replay_s": replay_s,
         "floor_read_eps": rate(n as u64, floor_read_s),
         "replay_over_floor_read": floor_read_s / replay_s,
+        "replay_kernel_s": replay_kernel_s,
+        "floor_read_kernel_s": floor_read_kernel_s,
         "read_eps": rate(read, read_s),
         "read_over_floor_read": floor_read_s / read_s,
         "projection_entries": entries,
@@ -303,6 +309,10 @@ fn run_size(cli: &Cli, dir: &Path, n: usize) -> Result<Value> {
         row["replay_over_floor_read"].as_f64().unwrap_or(f64::NAN),
         row["read_over_floor_read"].as_f64().unwrap_or(f64::NAN),
         load_average()
+    );
+    eprintln!(
+        "replay {replay_s:.2}s ({replay_kernel_s:.2}s of it in the kernel), floor read \
+         {floor_read_s:.2}s ({floor_read_kernel_s:.2}s)"
     );
     row["load_after_ratios"] = json!(load_average());
     if cli.ratios_only {
@@ -347,6 +357,20 @@ fn run_size(cli: &Cli, dir: &Path, n: usize) -> Result<Value> {
 
 /// The one-minute load average, from /proc/loadavg (the machine is shared; BENCHMARKS.md
 /// prints it beside each row).
+/// The CPU time this process has spent in the kernel, in seconds (`stime` in /proc/self/stat,
+/// in `USER_HZ` ticks, 100 a second on Linux); NaN where that cannot be read. A replay's page
+/// faults are counted there.
+fn kernel_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            // The fields after the command's closing parenthesis: state is field 3, stime 15.
+            let rest = &stat[stat.rfind(')')? + 1..];
+            rest.split_whitespace().nth(12)?.parse::<f64>().ok()
+        })
+        .map_or(f64::NAN, |ticks| ticks / 100.0)
+}
+
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
