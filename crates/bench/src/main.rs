@@ -216,11 +216,11 @@ fn run_size(cli: &Cli, dir: &Path, n: usize) -> Result<Value> {
     let generate_s = started.elapsed().as_secs_f64();
 
     // Import through the store, timing only the appends (freeing each batch, which the append
-    // borrows, is timed apart), and the floor: the same rows into a
-    // fresh file with plain rusqlite. The two alternate batch by batch (each batch's rows are
-    // read back from the store's file, untimed, and inserted into the floor's), so that both see
-    // the disk as it is at that moment: run one after the other, the floor alone varied by 28 %
-    // between runs of one build on this machine's disk (BENCHMARKS.md).
+    // borrows, is timed apart), and the floor: the same rows into a fresh file with plain
+    // rusqlite. The two alternate batch by batch (each batch's rows are read back from the
+    // store's file, untimed, and inserted into the floor's), so that both see the disk as it is
+    // at that moment: run one after the other, the floor alone varied by 28 % between runs of
+    // one build on this machine's disk (BENCHMARKS.md).
     let db = dir.join(format!("store-{n}.db"));
     remove_db(&db);
     let floor_db = dir.join(format!("floor-{n}.db"));
@@ -355,8 +355,6 @@ fn run_size(cli: &Cli, dir: &Path, n: usize) -> Result<Value> {
     Ok(row)
 }
 
-/// The one-minute load average, from /proc/loadavg (the machine is shared; BENCHMARKS.md
-/// prints it beside each row).
 /// The CPU time this process has spent in the kernel, in seconds (`stime` in /proc/self/stat,
 /// in `USER_HZ` ticks, 100 a second on Linux); NaN where that cannot be read. A replay's page
 /// faults are counted there.
@@ -371,6 +369,8 @@ fn kernel_seconds() -> f64 {
         .map_or(f64::NAN, |ticks| ticks / 100.0)
 }
 
+/// The one-minute load average, from /proc/loadavg (the machine is shared; BENCHMARKS.md
+/// prints it beside each row).
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
